@@ -1,0 +1,120 @@
+# dual-nova: one Makefile for every program, test, sanitizer and fuzz build.
+#
+#   make            build the release binaries (build/release, plus the contract paths below)
+#   make test       install missing Debian packages (as root), build release and ASan+UBSan,
+#                   run every suite; last line "N passed, N failed"
+#   make fuzz       build the libFuzzer targets with clang and run each for FUZZ_SECONDS
+#   make compile_commands.json   for clangd / clang-tidy (needs bear)
+#
+# SAN=1 selects the ASan+UBSan build (build/asan). Objects and test binaries live under
+# $(BUILD); the programs the contract names (tests/bedrock-sim/bedrock-sim) are copied there
+# from the release build.
+
+SAN ?= 0
+BUILD_ROOT ?= build
+ifeq ($(SAN),1)
+BUILD := $(BUILD_ROOT)/asan
+OPT := -O1
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD := $(BUILD_ROOT)/release
+OPT := -O2
+SANFLAGS :=
+endif
+
+CC ?= cc
+CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+          -pthread -D_GNU_SOURCE -Icommon -Itests/lib $(SANFLAGS) -MMD -MP
+LDFLAGS := -pthread $(SANFLAGS)
+LDLIBS := -lcurl -lcrypto -ljson-c -lz -lm
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIBNOVA := $(BUILD)/libnova.a
+
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+
+SIM_SRC := $(wildcard tests/bedrock-sim/*.c)
+SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/%.o)
+# Everything of the simulator but its main(), so tests can ask its model what it will say.
+SIM_LIB_OBJ := $(filter-out $(BUILD)/tests/bedrock-sim/main.o,$(SIM_OBJ))
+SIM_BIN := $(BUILD)/bin/bedrock-sim
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTEG_SRC := $(wildcard tests/integration/*.c)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+
+PROGRAMS := $(SIM_BIN)
+
+.PHONY: all build tests deps test fuzz fuzz-build clean
+all: build
+ifeq ($(SAN),1)
+build: $(PROGRAMS) tests
+else
+build: $(PROGRAMS) tests tests/bedrock-sim/bedrock-sim
+endif
+tests: $(UNIT_BIN) $(INTEG_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBNOVA): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(SIM_BIN): $(SIM_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests/bedrock-sim/bedrock-sim: $(SIM_BIN)
+	cp $< $@
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJ) $(SIM_LIB_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB_OBJ) $(SIM_LIB_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/install-deps
+
+# The suite: both builds, then every unit test, integration test, fuzz-corpus replay and the
+# valgrind pass, summed into one closing line by tests/run.
+test: deps
+	$(MAKE) SAN=0 build
+	$(MAKE) SAN=1 build
+	$(MAKE) fuzz-build
+	@tests/run build/release build/asan
+
+# libFuzzer targets: clang, ASan+UBSan, coverage-guided. Corpora live in tests/fuzz/corpus/<name>.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD_ROOT)/fuzz/%)
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -D_GNU_SOURCE -Icommon \
+               -Itests/lib -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_COMMON_SRC := $(COMMON_SRC) $(filter-out tests/bedrock-sim/main.c,$(SIM_SRC))
+
+fuzz-build: $(FUZZ_BIN)
+$(BUILD_ROOT)/fuzz/%: tests/fuzz/%.c $(FUZZ_COMMON_SRC) $(wildcard common/*.h tests/bedrock-sim/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_COMMON_SRC) $(LDLIBS)
+
+fuzz: deps fuzz-build
+	@for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$n; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+compile_commands.json:
+	$(MAKE) clean && bear -- $(MAKE) build
+
+clean:
+	rm -rf build tests/bedrock-sim/bedrock-sim
+
+-include $(shell find build -name '*.d' 2>/dev/null)
