@@ -4,8 +4,12 @@
  * (non-S3 rule). Bedrock puts model ids on the wire already encoded
  * ("/model/amazon.nova-micro-v1%3A0/converse-stream"), so its canonical URI is encoded twice
  * ("%253A"); AWS's test-suite requests give raw paths ("/example space/") and get one encoding.
- * Both are this one rule applied to the path as sent. No I/O; no allocation beyond the caller's
- * bufs. HMAC-SHA256 / SHA-256 come from OpenSSL. */
+ * Both are this one rule applied to the path as sent. No I/O; the only memory taken is a few
+ * capped scratch bufs freed before return. HMAC-SHA256 / SHA-256 come from OpenSSL.
+ *
+ * Limits (sign: -1 with errstr; verify: SIGV4_MALFORMED): 64 caller headers, header values
+ * and the session token 8 KiB each, raw query 16 KiB in at most 256 parameters, Authorization
+ * 16 KiB, access key id 128 bytes, secret 256 bytes, canonical request 1 MiB. */
 #ifndef NOVA_SIGV4_H
 #define NOVA_SIGV4_H
 
@@ -48,7 +52,7 @@ struct sigv4_result {
 
 /* Signs req. x-amz-date (from p->when) and, when p->session_token is set, x-amz-security-token
  * are added to the signed headers by the signer; the caller must send both (and must not list
- * them in req->headers). When creq / sts are non-NULL the canonical request and the string to
+ * them in req->headers: that is refused with -1). When creq / sts are non-NULL the canonical request and the string to
  * sign are appended to them (for tests and for debugging signature mismatches).
  * Returns 0, or -1 with a message in errstr (too many headers, a header too long). */
 int sigv4_sign(const struct sigv4_params *p, const struct sigv4_request *req,
