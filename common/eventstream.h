@@ -101,7 +101,9 @@ const char *es_error_name(enum es_error e);
 
 /* Encoder: appends one whole frame (headers in the given order) to out. Header values use the
  * same struct es_header (name/name_len, type, v). Returns 0, or -1 when the headers or payload
- * exceed the caps or out is full. */
+ * exceed the caps or out is full, or a header cannot be encoded (name length not 1..255,
+ * unknown type, integer out of its type's range, bytes/string over 65535, uuid not 16 bytes);
+ * on -1 out is unchanged. */
 int es_encode(struct buf *out, const struct es_header *headers, size_t n_headers,
               const void *payload, size_t payload_len);
 

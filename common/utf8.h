@@ -1,0 +1,26 @@
+/* utf8: the few UTF-8 facts the wire needs: is this valid, where does the last whole character
+ * end. Streams must never hand a split character to the page, and outside text must be valid
+ * before it goes into JSON. No allocation. */
+#ifndef NOVA_UTF8_H
+#define NOVA_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/* True when s[0..n) is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, ≤ U+10FFFF). */
+bool utf8_valid(const char *s, size_t n);
+
+/* Length of the longest prefix of s[0..n) that does not end inside a character: the bytes
+ * after it (at most 3) are the start of a character whose remaining bytes have not arrived. */
+size_t utf8_whole_prefix(const char *s, size_t n);
+
+/* Number of code points in valid UTF-8 text (s must be valid). */
+size_t utf8_count(const char *s, size_t n);
+
+/* Appends s[0..n) to out with every byte that is not part of a well-formed character replaced
+ * by U+FFFD, so text from outside can always be put into JSON. Returns 0 or -1 (out full). */
+int utf8_append_sanitized(struct buf *out, const char *s, size_t n);
+
+#endif
