@@ -33,6 +33,9 @@ struct aws_creds {
     const char *source;                  /* "environment", "shared-file", "ecs", "imds" */
 };
 
+/* The links of the chain, in the order they are tried. */
+enum creds_link { CREDS_LINK_ENV, CREDS_LINK_FILE, CREDS_LINK_ECS, CREDS_LINK_IMDS, CREDS_LINKS };
+
 struct creds_config {
     char env_access_key_id[CREDS_KEY_MAX];
     char env_secret_access_key[CREDS_KEY_MAX];
@@ -48,6 +51,9 @@ struct creds_config {
     bool imds_disabled;
     long http_timeout_ms;                   /* per metadata call; default 1000 */
     int refresh_ahead_s;                    /* refresh this long before Expiration; default 300 */
+    /* Set by creds_config_from_env when a variable does not fit its field; that link then fails
+     * with this message instead of using a truncated value. */
+    char config_error[CREDS_LINKS][128];
 };
 
 /* Fills c with the defaults, then the environment. */
@@ -70,7 +76,14 @@ int creds_parse_shared_file(const char *text, size_t len, const char *profile,
 int creds_parse_json(const char *text, size_t len, struct aws_creds *out, char *errstr,
                      size_t errlen);
 
-/* Masks a secret for printing: first 4 characters then "****" (or "(unset)"). */
+/* Checks one credential value and copies it into dst: blanks around it are trimmed, the rest
+ * must be 1..size-1 bytes of printable ASCII without blanks (what AWS issues; it keeps CR/LF
+ * out of the signed headers it ends up in). Returns 0, or -1 with errstr naming `what`. */
+int creds_copy_value(char *dst, size_t size, const char *src, size_t n, const char *what,
+                     char *errstr, size_t errlen);
+
+/* Masks a secret for printing: first 4 characters then "****" (or "(unset)"); a secret shorter
+ * than 8 characters prints as "****" alone. */
 const char *creds_mask(const char *secret, char *out, size_t outlen);
 
 /* The provider: resolves at creation (synchronously, once), then keeps credentials fresh. */
