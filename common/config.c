@@ -1,0 +1,113 @@
+/* config: the environment, read once (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+/* Copies a variable into a fixed field; a value that does not fit is an error, not a cut. */
+static int env_copy(char *dst, size_t n, const char *name, const char *dflt, char *errstr,
+                    size_t errlen)
+{
+    const char *v = env_or(name, dflt);
+    if (strlen(v) >= n) {
+        snprintf(errstr, errlen, "%s is longer than %zu bytes", name, n - 1);
+        return -1;
+    }
+    memmove(dst, v, strlen(v) + 1); /* v may be dst itself (the default already in place) */
+    return 0;
+}
+
+static int env_long(long *dst, const char *name, long dflt, long lo, long hi, char *errstr,
+                    size_t errlen)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        *dst = dflt;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || x < lo || x > hi) {
+        snprintf(errstr, errlen, "%s=\"%s\": want an integer in %ld..%ld", name, v, lo, hi);
+        return -1;
+    }
+    *dst = x;
+    return 0;
+}
+
+int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    char region[32];
+    if (env_copy(c->backend, sizeof c->backend, "NOVA_BACKEND", "sim", errstr, errlen) < 0 ||
+        env_copy(c->micro_model, sizeof c->micro_model, "NOVA_MICRO_MODEL",
+                 "amazon.nova-micro-v1:0", errstr, errlen) < 0 ||
+        env_copy(c->pro_model, sizeof c->pro_model, "NOVA_PRO_MODEL", "amazon.nova-pro-v1:0",
+                 errstr, errlen) < 0 ||
+        env_copy(c->kb_backend, sizeof c->kb_backend, "NOVA_KB_BACKEND", "local", errstr,
+                 errlen) < 0 ||
+        env_copy(c->kb_id, sizeof c->kb_id, "NOVA_KB_ID", "", errstr, errlen) < 0 ||
+        env_copy(region, sizeof region, "AWS_REGION", env_or("AWS_DEFAULT_REGION",
+                 "ap-northeast-1"), errstr, errlen) < 0)
+        return -1;
+    if (strcmp(c->backend, "sim") != 0 && strcmp(c->backend, "bedrock") != 0) {
+        snprintf(errstr, errlen, "NOVA_BACKEND=\"%s\": want sim or bedrock", c->backend);
+        return -1;
+    }
+    if (strcmp(c->kb_backend, "local") != 0 && strcmp(c->kb_backend, "bedrock") != 0) {
+        snprintf(errstr, errlen, "NOVA_KB_BACKEND=\"%s\": want local or bedrock",
+                 c->kb_backend);
+        return -1;
+    }
+    if (log_level_parse(env_or("NOVA_LOG_LEVEL", "info"), &c->log_level) < 0) {
+        snprintf(errstr, errlen, "NOVA_LOG_LEVEL: want error, warn, info or debug");
+        return -1;
+    }
+    struct bedrock_config *b = &c->bedrock;
+    bedrock_config_defaults(b, region);
+    if (env_copy(b->runtime_endpoint, sizeof b->runtime_endpoint, "NOVA_BEDROCK_ENDPOINT",
+                 b->runtime_endpoint, errstr, errlen) < 0 ||
+        env_copy(b->agent_endpoint, sizeof b->agent_endpoint, "NOVA_KB_ENDPOINT",
+                 b->agent_endpoint, errstr, errlen) < 0 ||
+        env_long(&b->idle_timeout_s, "NOVA_BEDROCK_IDLE_TIMEOUT_S", 60, 1, 3600, errstr,
+                 errlen) < 0 ||
+        env_long(&b->connect_timeout_ms, "NOVA_BEDROCK_CONNECT_TIMEOUT_MS", 5000, 100, 60000,
+                 errstr, errlen) < 0)
+        return -1;
+    creds_config_from_env(&c->creds);
+    return 0;
+}
+
+void config_print(const struct nova_config *c, FILE *out)
+{
+    static const char *levels[] = {"error", "warn", "info", "debug"};
+    char mask[32];
+    fprintf(out, "backend: %s\n", c->backend);
+    fprintf(out, "aws_region: %s\n", c->bedrock.region);
+    fprintf(out, "bedrock_endpoint: %s\n", c->bedrock.runtime_endpoint);
+    fprintf(out, "kb_endpoint: %s\n", c->bedrock.agent_endpoint);
+    fprintf(out, "micro_model: %s\n", c->micro_model);
+    fprintf(out, "pro_model: %s\n", c->pro_model);
+    fprintf(out, "kb_backend: %s\n", c->kb_backend);
+    fprintf(out, "kb_id: %s\n", c->kb_id[0] ? c->kb_id : "(unset)");
+    fprintf(out, "bedrock_idle_timeout_s: %ld\n", c->bedrock.idle_timeout_s);
+    fprintf(out, "bedrock_connect_timeout_ms: %ld\n", c->bedrock.connect_timeout_ms);
+    fprintf(out, "log_level: %s\n", levels[c->log_level]);
+    fprintf(out, "aws_access_key_id: %s\n",
+            creds_mask(c->creds.env_access_key_id, mask, sizeof mask));
+    /* Not even a prefix of the secret or the token is printed. */
+    fprintf(out, "aws_secret_access_key: %s\n",
+            c->creds.env_secret_access_key[0] ? "(set)" : "(unset)");
+    fprintf(out, "aws_session_token: %s\n", c->creds.env_session_token[0] ? "(set)" : "(unset)");
+    fprintf(out, "aws_profile: %s\n", c->creds.profile);
+    fprintf(out, "aws_shared_credentials_file: %s\n", c->creds.shared_file);
+    fprintf(out, "aws_ec2_metadata_disabled: %s\n", c->creds.imds_disabled ? "true" : "false");
+}

@@ -1,0 +1,32 @@
+/* config: every NOVA_* and AWS_* setting, read once from the environment into one struct,
+ * validated, and printable with secrets masked (STYLE.md habit 9). Programs call
+ * config_from_env() at start and pass the struct (or parts of it) down; nothing else calls
+ * getenv. The credential chain's own variables live in struct creds_config (creds.h). */
+#ifndef NOVA_CONFIG_H
+#define NOVA_CONFIG_H
+
+#include <stdio.h>
+
+#include "bedrock.h"
+#include "creds.h"
+#include "log.h"
+
+struct nova_config {
+    char backend[16];          /* NOVA_BACKEND: "sim" or "bedrock" */
+    char micro_model[256];     /* NOVA_MICRO_MODEL */
+    char pro_model[256];       /* NOVA_PRO_MODEL */
+    char kb_backend[16];       /* NOVA_KB_BACKEND: "local" or "bedrock" */
+    char kb_id[128];           /* NOVA_KB_ID */
+    enum log_level log_level;  /* NOVA_LOG_LEVEL */
+    struct bedrock_config bedrock; /* AWS_REGION, NOVA_BEDROCK_ENDPOINT, NOVA_KB_ENDPOINT,
+                                      NOVA_BEDROCK_IDLE_TIMEOUT_S, NOVA_BEDROCK_CONNECT_TIMEOUT_MS */
+    struct creds_config creds;
+};
+
+/* Reads the environment. Returns 0, or -1 with errstr naming the variable that is wrong. */
+int config_from_env(struct nova_config *c, char *errstr, size_t errlen);
+
+/* Writes "key: value" lines, secrets masked, for the start-up log and `--print-config`. */
+void config_print(const struct nova_config *c, FILE *out);
+
+#endif

@@ -1,0 +1,114 @@
+/* Unit tests for common/config.c: defaults, validation, and that printing never shows a
+ * secret. Each test sets the variables it needs and clears the rest. */
+#include "../../common/config.h"
+
+#include <stdlib.h>
+
+#include "test.h"
+
+static const char *const vars[] = {
+    "NOVA_BACKEND", "NOVA_MICRO_MODEL", "NOVA_PRO_MODEL", "NOVA_KB_BACKEND", "NOVA_KB_ID",
+    "NOVA_LOG_LEVEL", "AWS_REGION", "AWS_DEFAULT_REGION", "NOVA_BEDROCK_ENDPOINT",
+    "NOVA_KB_ENDPOINT", "NOVA_BEDROCK_IDLE_TIMEOUT_S", "NOVA_BEDROCK_CONNECT_TIMEOUT_MS",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+};
+
+static void clear_env(void)
+{
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+}
+
+static void test_defaults(void)
+{
+    clear_env();
+    struct nova_config c;
+    char err[256];
+    CHECK(config_from_env(&c, err, sizeof err) == 0);
+    CHECK_STR_EQ(c.backend, "sim");
+    CHECK_STR_EQ(c.micro_model, "amazon.nova-micro-v1:0");
+    CHECK_STR_EQ(c.pro_model, "amazon.nova-pro-v1:0");
+    CHECK_STR_EQ(c.kb_backend, "local");
+    CHECK_STR_EQ(c.bedrock.region, "ap-northeast-1");
+    CHECK_STR_EQ(c.bedrock.runtime_endpoint, "https://bedrock-runtime.ap-northeast-1.amazonaws.com");
+    CHECK_STR_EQ(c.bedrock.agent_endpoint,
+                 "https://bedrock-agent-runtime.ap-northeast-1.amazonaws.com");
+    CHECK(c.bedrock.idle_timeout_s == 60);
+}
+
+static void test_region_and_endpoints_from_env(void)
+{
+    clear_env();
+    setenv("AWS_REGION", "us-west-2", 1);
+    setenv("NOVA_KB_ENDPOINT", "http://127.0.0.1:9", 1);
+    setenv("NOVA_BEDROCK_IDLE_TIMEOUT_S", "5", 1);
+    struct nova_config c;
+    char err[256];
+    CHECK(config_from_env(&c, err, sizeof err) == 0);
+    CHECK_STR_EQ(c.bedrock.runtime_endpoint, "https://bedrock-runtime.us-west-2.amazonaws.com");
+    CHECK_STR_EQ(c.bedrock.agent_endpoint, "http://127.0.0.1:9");
+    CHECK(c.bedrock.idle_timeout_s == 5);
+    clear_env();
+}
+
+static void test_bad_values_name_the_variable(void)
+{
+    static const char *const bad[][2] = {
+        {"NOVA_BACKEND", "aws"},
+        {"NOVA_KB_BACKEND", "pinecone"},
+        {"NOVA_LOG_LEVEL", "loud"},
+        {"NOVA_BEDROCK_IDLE_TIMEOUT_S", "0"},
+        {"NOVA_BEDROCK_IDLE_TIMEOUT_S", "12abc"},
+        {"NOVA_BEDROCK_CONNECT_TIMEOUT_MS", "99999999999999999999"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clear_env();
+        setenv(bad[i][0], bad[i][1], 1);
+        struct nova_config c;
+        char err[256] = "";
+        CHECK(config_from_env(&c, err, sizeof err) == -1);
+        CHECK(strstr(err, bad[i][0]) != NULL);
+    }
+    clear_env();
+    char longval[400];
+    memset(longval, 'x', sizeof longval - 1);
+    longval[sizeof longval - 1] = '\0';
+    setenv("NOVA_MICRO_MODEL", longval, 1);
+    struct nova_config c;
+    char err[256] = "";
+    CHECK(config_from_env(&c, err, sizeof err) == -1);
+    CHECK(strstr(err, "NOVA_MICRO_MODEL") != NULL);
+    clear_env();
+}
+
+static void test_print_masks_secrets(void)
+{
+    clear_env();
+    setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
+    setenv("AWS_SESSION_TOKEN", "FQoGZXIvYXdzEXAMPLETOKEN", 1);
+    struct nova_config c;
+    char err[256];
+    CHECK(config_from_env(&c, err, sizeof err) == 0);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print(&c, f);
+    fclose(f);
+    CHECK(strstr(text, "wJal") == NULL);
+    CHECK(strstr(text, "FQoG") == NULL);
+    CHECK(strstr(text, "AKIDEXAMPLE") == NULL);
+    CHECK(strstr(text, "aws_secret_access_key: (set)") != NULL);
+    CHECK(strstr(text, "backend: sim") != NULL);
+    free(text);
+    clear_env();
+}
+
+int main(void)
+{
+    RUN(test_defaults);
+    RUN(test_region_and_endpoints_from_env);
+    RUN(test_bad_values_name_the_variable);
+    RUN(test_print_masks_secrets);
+    return test_summary();
+}
