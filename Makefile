@@ -46,9 +46,14 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTEG_SRC := $(wildcard tests/integration/*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
-PROGRAMS := $(SIM_BIN)
+TOOLS_SRC := $(wildcard tools/*.c)
+TOOLS_BIN := $(TOOLS_SRC:tools/%.c=$(BUILD)/bin/%)
+
+PROGRAMS := $(SIM_BIN) $(TOOLS_BIN)
 
 .PHONY: all build tests deps test fuzz fuzz-build clean
+# Objects of test programs are intermediate files to make; keep them for incremental builds.
+.SECONDARY:
 all: build
 ifeq ($(SAN),1)
 build: $(PROGRAMS) tests
@@ -69,10 +74,14 @@ $(SIM_BIN): $(SIM_OBJ) $(LIBNOVA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 tests/bedrock-sim/bedrock-sim: $(SIM_BIN)
 	cp $< $@
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJ) $(SIM_LIB_OBJ) $(LIBNOVA)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBNOVA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -91,18 +100,22 @@ test: deps
 	$(MAKE) fuzz-build
 	@tests/run build/release build/asan
 
-# libFuzzer targets: clang, ASan+UBSan, coverage-guided. Corpora live in tests/fuzz/corpus/<name>.
+# libFuzzer targets: clang, ASan+UBSan, coverage-guided; the library is instrumented once
+# (fuzzer-no-link) and each target links it. Corpora live in tests/fuzz/corpus/<name>.
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD_ROOT)/fuzz/%)
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -D_GNU_SOURCE -Icommon \
-               -Itests/lib -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
-FUZZ_COMMON_SRC := $(COMMON_SRC) $(filter-out tests/bedrock-sim/main.c,$(SIM_SRC))
+FUZZ_FLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -D_GNU_SOURCE -Icommon \
+              -Itests/lib -fno-omit-frame-pointer -MMD -MP
+FUZZ_LIB_OBJ := $(COMMON_SRC:%.c=$(BUILD_ROOT)/fuzz/%.o)
 
 fuzz-build: $(FUZZ_BIN)
-$(BUILD_ROOT)/fuzz/%: tests/fuzz/%.c $(FUZZ_COMMON_SRC) $(wildcard common/*.h tests/bedrock-sim/*.h)
+$(BUILD_ROOT)/fuzz/common/%.o: common/%.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_COMMON_SRC) $(LDLIBS)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(BUILD_ROOT)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 fuzz: deps fuzz-build
 	@for f in $(FUZZ_BIN); do \
