@@ -93,6 +93,17 @@ static json_object *json_text_block(const char *text)
     return o;
 }
 
+/* Serialises root compactly onto out and releases it. Returns 0 or -1 (out full). */
+static int json_append_put(json_object *root, struct buf *out)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(
+        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    int rc = buf_append(out, s, len);
+    json_object_put(root);
+    return rc;
+}
+
 /* json-c prints 0.3 as 0.29999999999999999; send the short form a person would write. */
 static json_object *json_short_double(double v)
 {
@@ -135,12 +146,7 @@ int bedrock_converse_body(const struct bedrock_converse_req *r, struct buf *out)
     if (r->top_p >= 0)
         json_object_object_add(inf, "topP", json_short_double(r->top_p));
     json_object_object_add(root, "inferenceConfig", inf);
-    size_t len;
-    const char *s = json_object_to_json_string_length(
-        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    int rc = buf_append(out, s, len);
-    json_object_put(root);
-    return rc;
+    return json_append_put(root, out);
 }
 
 int bedrock_retrieve_body(const char *query, int n_results, struct buf *out)
@@ -153,12 +159,7 @@ int bedrock_retrieve_body(const char *query, int n_results, struct buf *out)
                            json_object_new_int(n_results > 0 ? n_results : 5));
     json_object_object_add(conf, "vectorSearchConfiguration", vec);
     json_object_object_add(root, "retrievalConfiguration", conf);
-    size_t len;
-    const char *s = json_object_to_json_string_length(
-        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    int rc = buf_append(out, s, len);
-    json_object_put(root);
-    return rc;
+    return json_append_put(root, out);
 }
 
 /* ---- parsing responses ------------------------------------------------------------------- */

@@ -39,18 +39,6 @@ struct creds_ctx {
     const atomic_bool *stop; /* NULL for creds_resolve */
 };
 
-static void creds_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void creds_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Copies a string into a fixed field; false when it does not fit. */
 static bool creds_strlcpy(char *dst, size_t size, const char *src)
 {
@@ -199,12 +187,12 @@ static int creds_http(const struct creds_ctx *x, const char *method, const char 
 {
     pthread_once(&creds_curl_once, creds_curl_init);
     if (creds_curl_rc != CURLE_OK) {
-        creds_err(err, errlen, "curl_global_init: %s", curl_easy_strerror(creds_curl_rc));
+        errstr_set(err, errlen, "curl_global_init: %s", curl_easy_strerror(creds_curl_rc));
         return -1;
     }
     CURL *h = curl_easy_init();
     if (!h) {
-        creds_err(err, errlen, "curl_easy_init failed");
+        errstr_set(err, errlen, "curl_easy_init failed");
         return -1;
     }
     long timeout = x->c->http_timeout_ms > 0 ? x->c->http_timeout_ms : 1000;
@@ -243,12 +231,12 @@ static int creds_http(const struct creds_ctx *x, const char *method, const char 
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     if (sink.too_large)
-        creds_err(err, errlen, "%s %s: response larger than %zu bytes", method, url, body->max);
+        errstr_set(err, errlen, "%s %s: response larger than %zu bytes", method, url, body->max);
     else if (rc != CURLE_OK)
-        creds_err(err, errlen, "%s %s: %s", method, url,
+        errstr_set(err, errlen, "%s %s: %s", method, url,
                   rc == CURLE_ABORTED_BY_CALLBACK ? "stopped" : curl_easy_strerror(rc));
     else if (status != 200)
-        creds_err(err, errlen, "%s %s: HTTP %ld", method, url, status);
+        errstr_set(err, errlen, "%s %s: HTTP %ld", method, url, status);
     else
         return 0;
     return -1;
@@ -272,11 +260,11 @@ static int creds_from_env(const struct creds_ctx *x, struct aws_creds *out, char
     const struct creds_config *c = x->c;
     const char *id = c->env_access_key_id, *secret = c->env_secret_access_key;
     if (!*id && !*secret) {
-        creds_err(err, errlen, "not set");
+        errstr_set(err, errlen, "not set");
         return -1;
     }
     if (!*id || !*secret) {
-        creds_err(err, errlen, "%s set without %s",
+        errstr_set(err, errlen, "%s set without %s",
                   *id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
                   *id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
         return -1;
@@ -303,12 +291,12 @@ static int creds_read_file(const char *path, size_t max, struct buf *b, char *er
      * refuse it; regular files ignore the flag. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        creds_err(err, errlen, "%s: %s", path, strerror_r(errno, eb, sizeof eb));
+        errstr_set(err, errlen, "%s: %s", path, strerror_r(errno, eb, sizeof eb));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        creds_err(err, errlen, "%s: not a regular file", path);
+        errstr_set(err, errlen, "%s: not a regular file", path);
         close(fd);
         return -1;
     }
@@ -319,7 +307,7 @@ static int creds_read_file(const char *path, size_t max, struct buf *b, char *er
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            creds_err(err, errlen, "%s: read: %s", path, strerror_r(errno, eb, sizeof eb));
+            errstr_set(err, errlen, "%s: read: %s", path, strerror_r(errno, eb, sizeof eb));
             break;
         }
         if (r == 0) {
@@ -328,7 +316,7 @@ static int creds_read_file(const char *path, size_t max, struct buf *b, char *er
             return 0;
         }
         if (buf_append(b, chunk, (size_t)r) < 0) {
-            creds_err(err, errlen, "%s: larger than %zu bytes", path, max);
+            errstr_set(err, errlen, "%s: larger than %zu bytes", path, max);
             break;
         }
     }
@@ -343,7 +331,7 @@ static int creds_from_file(const struct creds_ctx *x, struct aws_creds *out, cha
 {
     const struct creds_config *c = x->c;
     if (!c->shared_file[0]) {
-        creds_err(err, errlen, "no file configured (HOME not set)");
+        errstr_set(err, errlen, "no file configured (HOME not set)");
         return -1;
     }
     struct buf b;
@@ -352,7 +340,7 @@ static int creds_from_file(const struct creds_ctx *x, struct aws_creds *out, cha
     char e[CREDS_LINK_ERR / 2];
     int rc = creds_parse_shared_file(buf_cstr(&b), b.len, c->profile, out, e, sizeof e);
     if (rc < 0)
-        creds_err(err, errlen, "%s: %s", c->shared_file, e);
+        errstr_set(err, errlen, "%s: %s", c->shared_file, e);
     creds_buf_wipe(&b);
     return rc;
 }
@@ -431,10 +419,10 @@ static int creds_ecs_token(const struct creds_config *c, char *tok, size_t tokle
         n--;
     int rc = 0;
     if (n >= toklen) {
-        creds_err(err, errlen, "authorization token too long");
+        errstr_set(err, errlen, "authorization token too long");
         rc = -1;
     } else if (memchr(p, '\r', n) || memchr(p, '\n', n) || memchr(p, '\0', n)) {
-        creds_err(err, errlen, "authorization token contains CR, LF or NUL");
+        errstr_set(err, errlen, "authorization token contains CR, LF or NUL");
         rc = -1;
     } else {
         memcpy(tok, p, n);
@@ -452,19 +440,19 @@ static int creds_from_ecs(const struct creds_ctx *x, struct aws_creds *out, char
     if (c->ecs_relative_uri[0]) {
         if (c->ecs_relative_uri[0] != '/' ||
             creds_join_url(url, sizeof url, c->ecs_host, c->ecs_relative_uri) < 0) {
-            creds_err(err, errlen, "bad relative URI \"%.200s\"", c->ecs_relative_uri);
+            errstr_set(err, errlen, "bad relative URI \"%.200s\"", c->ecs_relative_uri);
             return -1;
         }
     } else if (c->ecs_full_uri[0]) {
         if (!creds_ecs_uri_allowed(c->ecs_full_uri)) {
-            creds_err(err, errlen,
+            errstr_set(err, errlen,
                       "full URI %.300s refused: not https and not a loopback or ECS host",
                       c->ecs_full_uri);
             return -1;
         }
         snprintf(url, sizeof url, "%s", c->ecs_full_uri);
     } else {
-        creds_err(err, errlen, "not configured");
+        errstr_set(err, errlen, "not configured");
         return -1;
     }
     char tok[CREDS_TOKEN_MAX], header[CREDS_TOKEN_MAX + 32];
@@ -478,7 +466,7 @@ static int creds_from_ecs(const struct creds_ctx *x, struct aws_creds *out, char
     explicit_bzero(header, sizeof header);
     char e[CREDS_LINK_ERR / 2];
     if (rc == 0 && (rc = creds_parse_json(buf_cstr(&body), body.len, out, e, sizeof e)) < 0)
-        creds_err(err, errlen, "GET %s: %s", url, e);
+        errstr_set(err, errlen, "GET %s: %s", url, e);
     creds_buf_wipe(&body);
     if (rc == 0)
         out->source = "ecs";
@@ -491,7 +479,7 @@ static int creds_from_imds(const struct creds_ctx *x, struct aws_creds *out, cha
     static const char creds_path[] = "/latest/meta-data/iam/security-credentials/";
     const struct creds_config *c = x->c;
     if (c->imds_disabled) {
-        creds_err(err, errlen, "disabled");
+        errstr_set(err, errlen, "disabled");
         return -1;
     }
     const char *base = c->imds_endpoint[0] ? c->imds_endpoint : CREDS_DEFAULT_IMDS;
@@ -500,7 +488,7 @@ static int creds_from_imds(const struct creds_ctx *x, struct aws_creds *out, cha
     buf_init(&body, CREDS_HTTP_MAX);
     int rc = -1;
     if (creds_join_url(url, sizeof url, base, "/latest/api/token") < 0) {
-        creds_err(err, errlen, "endpoint too long");
+        errstr_set(err, errlen, "endpoint too long");
         goto out;
     }
     if (creds_http(x, "PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: 21600", &body, err,
@@ -524,7 +512,7 @@ static int creds_from_imds(const struct creds_ctx *x, struct aws_creds *out, cha
     if (creds_copy_value(role, sizeof role, buf_cstr(&body), n, "role name", e, sizeof e) < 0 ||
         strspn(role, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-") !=
             strlen(role)) {
-        creds_err(err, errlen, "GET %s: no usable role name", url);
+        errstr_set(err, errlen, "GET %s: no usable role name", url);
         goto out;
     }
 
@@ -534,7 +522,7 @@ static int creds_from_imds(const struct creds_ctx *x, struct aws_creds *out, cha
     if (creds_http(x, "GET", url, header, &body, err, errlen) < 0)
         goto out;
     if (creds_parse_json(buf_cstr(&body), body.len, out, e, sizeof e) < 0) {
-        creds_err(err, errlen, "GET %s: %s", url, e);
+        errstr_set(err, errlen, "GET %s: %s", url, e);
         goto out;
     }
     out->source = "imds";
@@ -566,7 +554,7 @@ static int creds_resolve_ctx(const struct creds_ctx *x, struct aws_creds *out, c
             return 0;
     }
     explicit_bzero(out, sizeof *out);
-    creds_err(errstr, errlen, "%s: %s; %s: %s; %s: %s; %s: %s", creds_link_names[0], msg[0],
+    errstr_set(errstr, errlen, "%s: %s; %s: %s; %s: %s; %s: %s", creds_link_names[0], msg[0],
               creds_link_names[1], msg[1], creds_link_names[2], msg[2], creds_link_names[3],
               msg[3]);
     return -1;
@@ -688,7 +676,7 @@ struct creds_provider *creds_provider_new(const struct creds_config *c, char *er
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (rc != 0) {
             char eb[128];
-            creds_err(errstr, errlen, "pthread_create: %s", strerror_r(rc, eb, sizeof eb));
+            errstr_set(errstr, errlen, "pthread_create: %s", strerror_r(rc, eb, sizeof eb));
             creds_provider_free(p);
             return NULL;
         }
@@ -704,7 +692,7 @@ int creds_provider_get(struct creds_provider *p, struct aws_creds *out, char *er
     *out = p->cur;
     bool expired = out->expiration != 0 && out->expiration <= time(NULL);
     if (expired)
-        creds_err(errstr, errlen, "credentials from %s expired; last refresh: %s",
+        errstr_set(errstr, errlen, "credentials from %s expired; last refresh: %s",
                   out->source, p->last_err[0] ? p->last_err : "not attempted yet");
     pthread_mutex_unlock(&p->mu);
     if (expired) {

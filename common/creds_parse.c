@@ -10,20 +10,9 @@
 #include <strings.h>
 
 #include "creds.h"
+#include "log.h"
 
 #define CREDS_JSON_MAX (64 * 1024) /* the metadata responses are capped at this too */
-
-static void creds_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void creds_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool creds_is_space(char ch)
 {
@@ -43,16 +32,16 @@ int creds_copy_value(char *dst, size_t size, const char *src, size_t n, const ch
 {
     creds_trim(&src, &n);
     if (n == 0) {
-        creds_err(errstr, errlen, "%s is empty", what);
+        errstr_set(errstr, errlen, "%s is empty", what);
         return -1;
     }
     if (n >= size) {
-        creds_err(errstr, errlen, "%s too long (%zu bytes, max %zu)", what, n, size - 1);
+        errstr_set(errstr, errlen, "%s too long (%zu bytes, max %zu)", what, n, size - 1);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)src[i] <= ' ' || (unsigned char)src[i] >= 0x7f) {
-            creds_err(errstr, errlen, "%s contains a blank or non-printable byte", what);
+            errstr_set(errstr, errlen, "%s contains a blank or non-printable byte", what);
             return -1;
         }
     memcpy(dst, src, n);
@@ -129,12 +118,12 @@ int creds_parse_shared_file(const char *text, size_t len, const char *profile,
             }
     }
     if (!found) {
-        creds_err(errstr, errlen, "no profile \"%s\"", profile);
+        errstr_set(errstr, errlen, "no profile \"%s\"", profile);
         return -1;
     }
     for (int i = 0; i < 2; i++)
         if (!val[i] || vlen[i] == 0) {
-            creds_err(errstr, errlen, "profile \"%s\" has no %s", profile, keys[i]);
+            errstr_set(errstr, errlen, "profile \"%s\" has no %s", profile, keys[i]);
             return -1;
         }
     char *dst[3] = {out->access_key_id, out->secret_access_key, out->session_token};
@@ -145,7 +134,7 @@ int creds_parse_shared_file(const char *text, size_t len, const char *profile,
             continue;
         char e[160];
         if (creds_copy_value(dst[i], size[i], val[i], vlen[i], keys[i], e, sizeof e) < 0) {
-            creds_err(errstr, errlen, "profile \"%s\": %s", profile, e);
+            errstr_set(errstr, errlen, "profile \"%s\": %s", profile, e);
             explicit_bzero(out, sizeof *out);
             return -1;
         }
@@ -235,7 +224,7 @@ int creds_parse_json(const char *text, size_t len, struct aws_creds *out, char *
 {
     memset(out, 0, sizeof *out);
     if (len > CREDS_JSON_MAX || memchr(text, '\0', len)) {
-        creds_err(errstr, errlen, "credentials JSON too large or contains a NUL byte");
+        errstr_set(errstr, errlen, "credentials JSON too large or contains a NUL byte");
         return -1;
     }
     struct json_tokener *tok = json_tokener_new();
@@ -247,18 +236,18 @@ int creds_parse_json(const char *text, size_t len, struct aws_creds *out, char *
     json_tokener_free(tok);
     int rc = -1;
     if (!o) {
-        creds_err(errstr, errlen, "credentials JSON: %s",
+        errstr_set(errstr, errlen, "credentials JSON: %s",
                   jerr == json_tokener_continue ? "truncated" : json_tokener_error_desc(jerr));
         return -1;
     }
     while (end < len && creds_is_space(text[end]))
         end++;
     if (end != len) {
-        creds_err(errstr, errlen, "credentials JSON: trailing bytes");
+        errstr_set(errstr, errlen, "credentials JSON: trailing bytes");
         goto out;
     }
     if (!json_object_is_type(o, json_type_object)) {
-        creds_err(errstr, errlen, "credentials JSON: not an object");
+        errstr_set(errstr, errlen, "credentials JSON: not an object");
         goto out;
     }
     size_t n = 0;
@@ -267,7 +256,7 @@ int creds_parse_json(const char *text, size_t len, struct aws_creds *out, char *
     if (bad || (code && strcmp(code, "Success") != 0)) {
         size_t mn = 0;
         const char *msg = creds_json_str(o, "Message", &mn, &bad);
-        creds_err(errstr, errlen, "credentials JSON: Code \"%.64s\": %.200s",
+        errstr_set(errstr, errlen, "credentials JSON: Code \"%.64s\": %.200s",
                   code ? code : "?", msg ? msg : "");
         goto out;
     }
@@ -278,19 +267,19 @@ int creds_parse_json(const char *text, size_t len, struct aws_creds *out, char *
     for (int i = 0; i < 3; i++) {
         const char *s = creds_json_str(o, names[i], &n, &bad);
         if (bad || (!s && i < 2)) {
-            creds_err(errstr, errlen, "credentials JSON: %s %s", names[i],
+            errstr_set(errstr, errlen, "credentials JSON: %s %s", names[i],
                       bad ? "is not a string" : "missing");
             goto out;
         }
         char e[160];
         if (s && creds_copy_value(dst[i], size[i], s, n, names[i], e, sizeof e) < 0) {
-            creds_err(errstr, errlen, "credentials JSON: %s", e);
+            errstr_set(errstr, errlen, "credentials JSON: %s", e);
             goto out;
         }
     }
     const char *exp = creds_json_str(o, "Expiration", &n, &bad);
     if (bad || (exp && creds_parse_time(exp, n, &out->expiration) < 0)) {
-        creds_err(errstr, errlen, "credentials JSON: Expiration is not an ISO 8601 time");
+        errstr_set(errstr, errlen, "credentials JSON: Expiration is not an ISO 8601 time");
         goto out;
     }
     rc = 0;

@@ -26,16 +26,6 @@ struct sigv4_param {
     size_t name_off, name_len, value_off, value_len;
 };
 
-void sigv4_set_err(char *errstr, size_t errlen, const char *fmt, ...)
-{
-    if (!errstr || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int sigv4_lower(unsigned char c)
 {
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
@@ -195,7 +185,7 @@ static int sigv4_put_query(struct buf *out, const char *q, char *errstr, size_t 
 {
     size_t qlen = q ? strnlen(q, SIGV4_MAX_QUERY + 1) : 0;
     if (qlen > SIGV4_MAX_QUERY) {
-        sigv4_set_err(errstr, errlen, "query string longer than %d bytes", SIGV4_MAX_QUERY);
+        errstr_set(errstr, errlen, "query string longer than %d bytes", SIGV4_MAX_QUERY);
         return -1;
     }
     if (qlen == 0)
@@ -212,7 +202,7 @@ static int sigv4_put_query(struct buf *out, const char *q, char *errstr, size_t 
         if (amp > p) {
             if (n == SIGV4_MAX_PARAMS) {
                 buf_free(&enc);
-                sigv4_set_err(errstr, errlen, "more than %d query parameters",
+                errstr_set(errstr, errlen, "more than %d query parameters",
                               SIGV4_MAX_PARAMS);
                 return -1;
             }
@@ -246,7 +236,7 @@ static int sigv4_put_query(struct buf *out, const char *q, char *errstr, size_t 
     }
     buf_free(&enc);
     if (rc)
-        sigv4_set_err(errstr, errlen, "canonical request longer than %d bytes", SIGV4_MAX_CREQ);
+        errstr_set(errstr, errlen, "canonical request longer than %d bytes", SIGV4_MAX_CREQ);
     return rc;
 }
 
@@ -300,7 +290,7 @@ static int sigv4_check_entry(const struct sigv4_entry *e, char *errstr, size_t e
     for (size_t i = 0; ok && i < e->name.n; i++)
         ok = sigv4_is_tchar((unsigned char)e->name.p[i]);
     if (!ok)
-        sigv4_set_err(errstr, errlen, "header '%.*s': the name must be a token of at most %d "
+        errstr_set(errstr, errlen, "header '%.*s': the name must be a token of at most %d "
                       "bytes, the value at most %d bytes without line breaks",
                       (int)(e->name.n < 64 ? e->name.n : 64), e->name.p, SIGV4_MAX_NAME,
                       SIGV4_MAX_VALUE);
@@ -350,7 +340,7 @@ int sigv4_build_creq(struct buf *creq, struct buf *signed_names, const char *met
         goto full;
     return 0;
 full:
-    sigv4_set_err(errstr, errlen, "canonical request longer than %d bytes", SIGV4_MAX_CREQ);
+    errstr_set(errstr, errlen, "canonical request longer than %d bytes", SIGV4_MAX_CREQ);
     return -1;
 }
 
@@ -362,7 +352,7 @@ int sigv4_compute(const struct buf *creq, const char *amz_date, const char *regi
 {
     size_t slen = strlen(secret);
     if (slen > SIGV4_MAX_SECRET) {
-        sigv4_set_err(errstr, errlen, "secret access key longer than %d bytes",
+        errstr_set(errstr, errlen, "secret access key longer than %d bytes",
                       SIGV4_MAX_SECRET);
         return -1;
     }
@@ -370,7 +360,7 @@ int sigv4_compute(const struct buf *creq, const char *amz_date, const char *regi
     sigv4_sha256_hex(creq->data, creq->len, creq_hash);
     if (buf_printf(sts, SIGV4_ALGORITHM "\n%s\n%.8s/%s/%s/aws4_request\n%s", amz_date, amz_date,
                    region, service, creq_hash) < 0) {
-        sigv4_set_err(errstr, errlen, "string to sign longer than %d bytes", SIGV4_MAX_STS);
+        errstr_set(errstr, errlen, "string to sign longer than %d bytes", SIGV4_MAX_STS);
         return -1;
     }
     unsigned char kbuf[4 + SIGV4_MAX_SECRET], k[32], sig[32];
@@ -402,7 +392,7 @@ static int sigv4_collect_own(const struct sigv4_params *p, const struct sigv4_re
         const struct sigv4_header *h = &req->headers[i];
         struct sigv4_span name = {h->name ? h->name : "", h->name ? strlen(h->name) : 0};
         if (sigv4_span_iis(name, "x-amz-date") || sigv4_span_iis(name, "x-amz-security-token")) {
-            sigv4_set_err(errstr, errlen, "%s is added by the signer, not the caller", h->name);
+            errstr_set(errstr, errlen, "%s is added by the signer, not the caller", h->name);
             return -1;
         }
         const char *v = h->value ? h->value : "";
@@ -427,21 +417,21 @@ int sigv4_sign(const struct sigv4_params *p, const struct sigv4_request *req,
     memset(out, 0, sizeof *out);
     if (sigv4_is_empty(p->access_key_id) || sigv4_is_empty(p->secret_access_key) ||
         sigv4_is_empty(p->region) || sigv4_is_empty(p->service) || sigv4_is_empty(req->method)) {
-        sigv4_set_err(errstr, errlen, "access key, secret, region, service and method are "
+        errstr_set(errstr, errlen, "access key, secret, region, service and method are "
                                       "required");
         return -1;
     }
     if (req->n_headers > SIGV4_MAX_HEADERS) {
-        sigv4_set_err(errstr, errlen, "%zu headers to sign; at most %d", req->n_headers,
+        errstr_set(errstr, errlen, "%zu headers to sign; at most %d", req->n_headers,
                       SIGV4_MAX_HEADERS);
         return -1;
     }
     if (req->payload_len && !req->payload) {
-        sigv4_set_err(errstr, errlen, "payload_len without payload");
+        errstr_set(errstr, errlen, "payload_len without payload");
         return -1;
     }
     if (sigv4_format_date(p->when, out->amz_date) < 0) {
-        sigv4_set_err(errstr, errlen, "signing time out of range");
+        errstr_set(errstr, errlen, "signing time out of range");
         return -1;
     }
     sigv4_sha256_hex(req->payload, req->payload_len, out->payload_hash);
@@ -469,13 +459,13 @@ int sigv4_sign(const struct sigv4_params *p, const struct sigv4_request *req,
                        sig);
     if (len < 0 || (size_t)len >= sizeof out->authorization) {
         out->authorization[0] = '\0';
-        sigv4_set_err(errstr, errlen, "Authorization header longer than %zu bytes",
+        errstr_set(errstr, errlen, "Authorization header longer than %zu bytes",
                       sizeof out->authorization - 1);
         goto done;
     }
     if ((creq && buf_append(creq, c.data, c.len) < 0) ||
         (sts && buf_append(sts, s.data, s.len) < 0)) {
-        sigv4_set_err(errstr, errlen, "caller's creq/sts buffer is full");
+        errstr_set(errstr, errlen, "caller's creq/sts buffer is full");
         goto done;
     }
     rc = 0;

@@ -39,8 +39,6 @@ struct sigv4_entry {
 };
 
 /* Writes a message into errstr (the caller's, errlen bytes); does nothing when errstr is NULL. */
-void sigv4_set_err(char *errstr, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ' ' or '\t'. */
 bool sigv4_is_blank(char c);

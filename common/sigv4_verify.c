@@ -4,6 +4,7 @@
  * signatures; also maps verdicts to AWS error types. The verifier reads bytes from the
  * network: every length it uses is measured against a cap first. */
 #include "sigv4.h"
+#include "log.h"
 #include "sigv4_internal.h"
 
 #include <string.h>
@@ -106,7 +107,7 @@ static int sigv4_parse_auth(const char *value, struct sigv4_auth *a, char *errst
 {
     size_t len = strnlen(value, SIGV4_MAX_AUTH + 1);
     if (len > SIGV4_MAX_AUTH) {
-        sigv4_set_err(errstr, errlen, "Authorization header longer than %d bytes",
+        errstr_set(errstr, errlen, "Authorization header longer than %d bytes",
                       SIGV4_MAX_AUTH);
         return -1;
     }
@@ -116,7 +117,7 @@ static int sigv4_parse_auth(const char *value, struct sigv4_auth *a, char *errst
         p++;
     if ((size_t)(end - p) < alg || memcmp(p, SIGV4_ALGORITHM, alg) != 0 ||
         (p + alg < end && !sigv4_is_blank(p[alg]))) {
-        sigv4_set_err(errstr, errlen, "Unsupported Authorization Type: expected "
+        errstr_set(errstr, errlen, "Unsupported Authorization Type: expected "
                                       SIGV4_ALGORITHM);
         return -1;
     }
@@ -131,7 +132,7 @@ static int sigv4_parse_auth(const char *value, struct sigv4_auth *a, char *errst
             comma = end;
         const char *eq = memchr(p, '=', (size_t)(comma - p));
         if (!eq) {
-            sigv4_set_err(errstr, errlen, "Authorization header component without '=': '%.*s'",
+            errstr_set(errstr, errlen, "Authorization header component without '=': '%.*s'",
                           (int)(comma - p < 64 ? comma - p : 64), p);
             return -1;
         }
@@ -147,7 +148,7 @@ static int sigv4_parse_auth(const char *value, struct sigv4_auth *a, char *errst
                                   : sigv4_span_is(key, "Signature")     ? &a->signature
                                                                         : NULL;
         if (!slot || slot->p) {
-            sigv4_set_err(errstr, errlen, "Authorization header has an unknown or repeated "
+            errstr_set(errstr, errlen, "Authorization header has an unknown or repeated "
                                           "component '%.*s'", (int)(key.n < 64 ? key.n : 64),
                           key.p);
             return -1;
@@ -162,7 +163,7 @@ static int sigv4_parse_auth(const char *value, struct sigv4_auth *a, char *errst
                           : !a->signature.n      ? "Signature"
                                                  : NULL;
     if (missing) {
-        sigv4_set_err(errstr, errlen, "Authorization header requires '%s' parameter. "
+        errstr_set(errstr, errlen, "Authorization header requires '%s' parameter. "
                       "Authorization=%.*s", missing, (int)(len < 256 ? len : 256), value);
         return -1;
     }
@@ -179,29 +180,29 @@ static enum sigv4_verdict sigv4_check_scope(struct sigv4_span credential,
 {
     struct sigv4_span c[5];
     if (sigv4_split(credential, '/', c, 5) != 5 || c[0].n == 0 || c[0].n > SIGV4_MAX_KEY_ID) {
-        sigv4_set_err(errstr, errlen, "Credential must have the form "
+        errstr_set(errstr, errlen, "Credential must have the form "
                                       "<key id>/<YYYYMMDD>/<region>/<service>/aws4_request");
         return SIGV4_MALFORMED;
     }
 #define SIGV4_SHOWN(s) (int)((s).n < 64 ? (s).n : 64), (s).p
     if (c[1].n != 8 || memcmp(c[1].p, amz_date.p, 8) != 0) {
-        sigv4_set_err(errstr, errlen, "Date in Credential scope does not match YYYYMMDD from "
+        errstr_set(errstr, errlen, "Date in Credential scope does not match YYYYMMDD from "
                       "ISO-8601 version of date from HTTP: '%.*s' != '%.8s', from 'X-Amz-Date'.",
                       SIGV4_SHOWN(c[1]), amz_date.p);
         return SIGV4_BAD_SCOPE;
     }
     if (!sigv4_span_is(c[2], region)) {
-        sigv4_set_err(errstr, errlen, "Credential should be scoped to a valid region, not "
+        errstr_set(errstr, errlen, "Credential should be scoped to a valid region, not "
                       "'%.*s'.", SIGV4_SHOWN(c[2]));
         return SIGV4_BAD_SCOPE;
     }
     if (!sigv4_span_is(c[3], service)) {
-        sigv4_set_err(errstr, errlen, "Credential should be scoped to correct service: '%s'.",
+        errstr_set(errstr, errlen, "Credential should be scoped to correct service: '%s'.",
                       service);
         return SIGV4_BAD_SCOPE;
     }
     if (!sigv4_span_is(c[4], "aws4_request")) {
-        sigv4_set_err(errstr, errlen, "Credential should be scoped with a valid terminator: "
+        errstr_set(errstr, errlen, "Credential should be scoped with a valid terminator: "
                       "'aws4_request', not '%.*s'.", SIGV4_SHOWN(c[4]));
         return SIGV4_BAD_SCOPE;
     }
@@ -222,10 +223,10 @@ static enum sigv4_verdict sigv4_check_clock(time_t signed_at, struct sigv4_span 
     sigv4_format_date(now, now_s);
     sigv4_format_date(early ? now - SIGV4_SKEW : now + SIGV4_SKEW, edge_s);
     if (early)
-        sigv4_set_err(errstr, errlen, "Signature expired: %.16s is now earlier than %s "
+        errstr_set(errstr, errlen, "Signature expired: %.16s is now earlier than %s "
                       "(%s - 5 min.)", amz_date.p, edge_s, now_s);
     else
-        sigv4_set_err(errstr, errlen, "Signature not yet current: %.16s is still later than %s "
+        errstr_set(errstr, errlen, "Signature not yet current: %.16s is still later than %s "
                       "(%s + 5 min.)", amz_date.p, edge_s, now_s);
     return SIGV4_EXPIRED;
 }
@@ -239,7 +240,7 @@ static int sigv4_collect_signed(const struct sigv4_request *req, struct sigv4_sp
     struct sigv4_span names[SIGV4_MAX_ENTRIES];
     size_t nn = sigv4_split(list, ';', names, SIGV4_MAX_ENTRIES);
     if (nn > SIGV4_MAX_ENTRIES) {
-        sigv4_set_err(errstr, errlen, "SignedHeaders names more than %d headers",
+        errstr_set(errstr, errlen, "SignedHeaders names more than %d headers",
                       SIGV4_MAX_ENTRIES);
         return -1;
     }
@@ -254,7 +255,7 @@ static int sigv4_collect_signed(const struct sigv4_request *req, struct sigv4_sp
             ok = sigv4_cmp_name(names[i], names[j]) != 0;
         /* The signature cannot cover the header that carries it. */
         if (!ok || sigv4_span_is(names[i], "authorization")) {
-            sigv4_set_err(errstr, errlen, "SignedHeaders must be distinct lower-case header "
+            errstr_set(errstr, errlen, "SignedHeaders must be distinct lower-case header "
                                           "names separated by ';'");
             return -1;
         }
@@ -263,12 +264,12 @@ static int sigv4_collect_signed(const struct sigv4_request *req, struct sigv4_sp
     }
     size_t count;
     if (!host) {
-        sigv4_set_err(errstr, errlen, "'Host' must be a 'SignedHeader' in the AWS "
+        errstr_set(errstr, errlen, "'Host' must be a 'SignedHeader' in the AWS "
                                       "Authorization.");
         return -1;
     }
     if (!token && sigv4_find_header(req, "x-amz-security-token", &count)) {
-        sigv4_set_err(errstr, errlen, "'X-Amz-Security-Token' must be a 'SignedHeader' in the "
+        errstr_set(errstr, errlen, "'X-Amz-Security-Token' must be a 'SignedHeader' in the "
                                       "AWS Authorization.");
         return -1;
     }
@@ -281,7 +282,7 @@ static int sigv4_collect_signed(const struct sigv4_request *req, struct sigv4_sp
                 sigv4_cmp_name(names[i], (struct sigv4_span){h->name, strlen(h->name)}) != 0)
                 continue;
             if (n == SIGV4_MAX_ENTRIES) {
-                sigv4_set_err(errstr, errlen, "more than %d signed header values",
+                errstr_set(errstr, errlen, "more than %d signed header values",
                               SIGV4_MAX_ENTRIES);
                 return -1;
             }
@@ -292,7 +293,7 @@ static int sigv4_collect_signed(const struct sigv4_request *req, struct sigv4_sp
             found = true;
         }
         if (!found) {
-            sigv4_set_err(errstr, errlen, "Signed header '%.*s' is not present in the request",
+            errstr_set(errstr, errlen, "Signed header '%.*s' is not present in the request",
                           (int)names[i].n, names[i].p);
             return -1;
         }
@@ -313,7 +314,7 @@ static enum sigv4_verdict sigv4_check_signature(const struct sigv4_request *req,
     if (sigv4_collect_signed(req, a->signed_headers, e, &n, errstr, errlen) < 0)
         return SIGV4_MALFORMED;
     if (req->payload_len && !req->payload) {
-        sigv4_set_err(errstr, errlen, "payload_len without payload");
+        errstr_set(errstr, errlen, "payload_len without payload");
         return SIGV4_MALFORMED;
     }
     char hash[65], date[17], sig[65];
@@ -334,7 +335,7 @@ static enum sigv4_verdict sigv4_check_signature(const struct sigv4_request *req,
         v = SIGV4_OK;
     } else {
         v = SIGV4_MISMATCH;
-        sigv4_set_err(errstr, errlen, "%s\n\nThe Canonical String for this request should have "
+        errstr_set(errstr, errlen, "%s\n\nThe Canonical String for this request should have "
                       "been\n'%s'\n\nThe String-to-Sign should have been\n'%s'\n",
                       sigv4_mismatch_msg, buf_cstr(&c), buf_cstr(&s));
     }
@@ -350,15 +351,15 @@ enum sigv4_verdict sigv4_verify(const struct sigv4_request *req, const char *reg
                                 const char *service, time_t now, sigv4_secret_fn secret,
                                 void *user, char *errstr, size_t errlen)
 {
-    sigv4_set_err(errstr, errlen, "%s", "");
+    errstr_set(errstr, errlen, "%s", "");
     size_t count;
     const struct sigv4_header *auth = sigv4_find_header(req, "authorization", &count);
     if (!auth) {
-        sigv4_set_err(errstr, errlen, "Missing Authentication Token");
+        errstr_set(errstr, errlen, "Missing Authentication Token");
         return SIGV4_MISSING;
     }
     if (count > 1) {
-        sigv4_set_err(errstr, errlen, "more than one Authorization header");
+        errstr_set(errstr, errlen, "more than one Authorization header");
         return SIGV4_MALFORMED;
     }
     struct sigv4_auth a;
@@ -367,14 +368,14 @@ enum sigv4_verdict sigv4_verify(const struct sigv4_request *req, const char *reg
 
     const struct sigv4_header *dh = sigv4_find_header(req, "x-amz-date", &count);
     if (!dh) {
-        sigv4_set_err(errstr, errlen, "Authorization header requires existence of a "
+        errstr_set(errstr, errlen, "Authorization header requires existence of a "
                                       "'X-Amz-Date' header.");
         return SIGV4_MISSING;
     }
     struct sigv4_span date = {dh->value, strnlen(dh->value, 17)};
     time_t signed_at;
     if (count > 1 || sigv4_parse_date(date, &signed_at) < 0) {
-        sigv4_set_err(errstr, errlen, "X-Amz-Date must be one value in the ISO8601 Long Format "
+        errstr_set(errstr, errlen, "X-Amz-Date must be one value in the ISO8601 Long Format "
                                       "\"yyyyMMdd'T'HHmmss'Z'\"");
         return SIGV4_MALFORMED;
     }
@@ -386,7 +387,7 @@ enum sigv4_verdict sigv4_verify(const struct sigv4_request *req, const char *reg
         return v;
     const char *sec = secret(user, key_id);
     if (!sec) {
-        sigv4_set_err(errstr, errlen, "The security token included in the request is invalid.");
+        errstr_set(errstr, errlen, "The security token included in the request is invalid.");
         return SIGV4_UNKNOWN_KEY;
     }
     v = sigv4_check_clock(signed_at, date, now, errstr, errlen);
