@@ -71,6 +71,26 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         snprintf(errstr, errlen, "NOVA_LOG_LEVEL: want error, warn, info or debug");
         return -1;
     }
+    if (env_copy(c->run_dir, sizeof c->run_dir, "NOVA_RUN_DIR", "./run", errstr, errlen) < 0)
+        return -1;
+    char dflt[sizeof c->redis_url];
+    snprintf(dflt, sizeof dflt, "unix://%s/redis.sock", c->run_dir);
+    if (env_copy(c->redis_url, sizeof c->redis_url, "NOVA_REDIS_URL", dflt, errstr, errlen) < 0)
+        return -1;
+    snprintf(dflt, sizeof dflt, "%s/nova-fcgi.sock", c->run_dir);
+    if (env_copy(c->fcgi_socket, sizeof c->fcgi_socket, "NOVA_FCGI_SOCKET", dflt, errstr,
+                 errlen) < 0 ||
+        env_long(&c->fcgi_children, "NOVA_FCGI_CHILDREN", 2, 1, 256, errstr, errlen) < 0 ||
+        env_long(&c->fcgi_threads, "NOVA_FCGI_THREADS", 256, 1, 8192, errstr, errlen) < 0 ||
+        env_long(&c->drain_s, "NOVA_DRAIN_SECONDS", 20, 0, 3600, errstr, errlen) < 0 ||
+        env_long(&c->keepalive_s, "NOVA_KEEPALIVE_SECONDS", 15, 1, 300, errstr, errlen) < 0 ||
+        env_long(&c->log_ttl_s, "NOVA_LOG_TTL_SECONDS", 3600, 10, 7 * 86400, errstr, errlen) < 0 ||
+        env_long(&c->job_deadline_s, "NOVA_JOB_DEADLINE_SECONDS", 300, 1, 86400, errstr,
+                 errlen) < 0 ||
+        env_long(&c->worker_max_jobs, "NOVA_WORKER_MAX_JOBS", 256, 1, 10000, errstr, errlen) < 0 ||
+        env_long(&c->max_queue_depth, "NOVA_MAX_QUEUE_DEPTH", 10000, 1, 10000000, errstr,
+                 errlen) < 0)
+        return -1;
     struct bedrock_config *b = &c->bedrock;
     bedrock_config_defaults(b, region);
     if (env_copy(b->runtime_endpoint, sizeof b->runtime_endpoint, "NOVA_BEDROCK_ENDPOINT",
@@ -101,6 +121,15 @@ void config_print(const struct nova_config *c, FILE *out)
     fprintf(out, "bedrock_idle_timeout_s: %ld\n", c->bedrock.idle_timeout_s);
     fprintf(out, "bedrock_connect_timeout_ms: %ld\n", c->bedrock.connect_timeout_ms);
     fprintf(out, "log_level: %s\n", levels[c->log_level]);
+    fprintf(out, "run_dir: %s\n", c->run_dir);
+    fprintf(out, "redis_url: %s\n", c->redis_url);
+    fprintf(out, "fcgi_socket: %s\n", c->fcgi_socket);
+    fprintf(out, "fcgi_children: %ld\nfcgi_threads: %ld\n", c->fcgi_children, c->fcgi_threads);
+    fprintf(out, "drain_seconds: %ld\nkeepalive_seconds: %ld\n", c->drain_s, c->keepalive_s);
+    fprintf(out, "log_ttl_seconds: %ld\njob_deadline_seconds: %ld\n", c->log_ttl_s,
+            c->job_deadline_s);
+    fprintf(out, "worker_max_jobs: %ld\nmax_queue_depth: %ld\n", c->worker_max_jobs,
+            c->max_queue_depth);
     fprintf(out, "aws_access_key_id: %s\n",
             creds_mask(c->creds.env_access_key_id, mask, sizeof mask));
     /* Not even a prefix of the secret or the token is printed. */

@@ -18,6 +18,18 @@ struct nova_config {
     char kb_backend[16];       /* NOVA_KB_BACKEND: "local" or "bedrock" */
     char kb_id[128];           /* NOVA_KB_ID */
     enum log_level log_level;  /* NOVA_LOG_LEVEL */
+    char run_dir[512];         /* NOVA_RUN_DIR: sockets, pids, logs, Redis data ("./run") */
+    char redis_url[600];       /* NOVA_REDIS_URL: redis://host:port or unix:///path
+                                  (default unix://<run_dir>/redis.sock) */
+    char fcgi_socket[600];     /* NOVA_FCGI_SOCKET: unix socket path (<run_dir>/nova-fcgi.sock) */
+    long fcgi_children;        /* NOVA_FCGI_CHILDREN: prefork children (2) */
+    long fcgi_threads;         /* NOVA_FCGI_THREADS: FCGX_Accept_r threads per child (256) */
+    long drain_s;              /* NOVA_DRAIN_SECONDS: SIGTERM grace for open streams (20) */
+    long keepalive_s;          /* NOVA_KEEPALIVE_SECONDS: SSE ": ping" interval (15) */
+    long log_ttl_s;            /* NOVA_LOG_TTL_SECONDS: expiry of nova:log:<request> (3600) */
+    long job_deadline_s;       /* NOVA_JOB_DEADLINE_SECONDS: a job nobody waits for after (300) */
+    long worker_max_jobs;      /* NOVA_WORKER_MAX_JOBS: jobs in flight per worker (256) */
+    long max_queue_depth;      /* NOVA_MAX_QUEUE_DEPTH: above it, 429 overloaded (10000) */
     struct bedrock_config bedrock; /* AWS_REGION, NOVA_BEDROCK_ENDPOINT, NOVA_KB_ENDPOINT,
                                       NOVA_BEDROCK_IDLE_TIMEOUT_S, NOVA_BEDROCK_CONNECT_TIMEOUT_MS */
     struct creds_config creds;

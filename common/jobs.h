@@ -1,0 +1,86 @@
+/* jobs: what travels through Redis between nova-fcgi and nova-worker — the job, the events a
+ * job produces, and the atomic "append to the transcript and publish" step (see keys.h).
+ *
+ * A job is one model call of one phase of one request. It is XADDed to nova:jobs:{<queue>} as
+ * the single field "job" whose value is the job JSON:
+ *   {"v":1, "id":"<request>-<phase>-<model>", "request":"<request id>", "queue":"micro",
+ *    "phase":"answer", "model":"micro", "model_id":"amazon.nova-micro-v1:0",
+ *    "system":"...", "cache_point":true, "messages":[{"role":"user","text":"..."}],
+ *    "max_tokens":1024, "temperature":0.3, "top_p":0.9, "created_ms":<epoch ms>,
+ *    "deadline_ms":<epoch ms after which nobody waits>}
+ * A kb job (queue "kb") carries "kb_id", "query" and "n" instead of the model fields.
+ *
+ * Events are the SSE events of API.md: type "meta", "delta", "model_done", "notice", "error",
+ * "done" with their data JSON. Each is appended to nova:log:<request> (fields "t" = type,
+ * "d" = data JSON; the entry id is the SSE id) and published on a channel as
+ * "<entry id> <type> <data JSON>", in ONE Lua script, so publish order equals id order even
+ * when two workers write to the same request at once. Workers publish on nova:out:<job>;
+ * nova-fcgi publishes its own events (meta, notice, done) on nova:out:<request>. */
+#ifndef NOVA_JOBS_H
+#define NOVA_JOBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bedrock.h"
+#include "buf.h"
+
+#define JOB_ID_MAX 160
+#define JOB_MAX_MESSAGES 16
+#define JOB_MAX_BYTES (256u * 1024u)
+
+struct job {
+    char id[JOB_ID_MAX];
+    char request[80];
+    char queue[16];     /* "micro", "pro", "kb" */
+    char phase[24];     /* "answer", "staff_ko", "customer_en", "translate" */
+    char model[16];     /* "micro" or "pro" (the SSE "model" field) */
+    char model_id[256];
+    char *system;       /* owned; may be NULL */
+    bool cache_point;
+    struct bedrock_message messages[JOB_MAX_MESSAGES]; /* role/text owned by the job */
+    size_t n_messages;
+    int max_tokens;
+    double temperature, top_p;
+    long long created_ms, deadline_ms;
+    /* kb jobs */
+    char kb_id[128];
+    char *query;        /* owned */
+    int n_results;
+};
+
+/* Serialises j into out (appended). Returns 0 or -1 (out full). */
+int job_to_json(const struct job *j, struct buf *out);
+/* Parses job JSON from outside (Redis); every string is length-checked. Returns 0, or -1 with
+ * errstr; on error *j holds nothing to free. */
+int job_from_json(const char *text, size_t len, struct job *j, char *errstr, size_t errlen);
+void job_free(struct job *j);
+/* The converse request the job describes (pointers into j). */
+void job_converse_req(const struct job *j, struct bedrock_converse_req *req);
+
+/* Event data builders (API.md shapes), appended to out as one JSON object. */
+int event_delta_json(struct buf *out, const char *phase, const char *model, const char *text,
+                     size_t len);
+int event_model_done_json(struct buf *out, const char *phase, const char *model,
+                          const struct bedrock_result *r);
+int event_error_json(struct buf *out, const char *phase, const char *model, const char *code,
+                     const char *message, bool retryable);
+
+/* API.md's stream error code for a wire-layer error: throttled, model_error, timeout,
+ * unavailable, canceled, internal. */
+const char *event_error_code(enum bedrock_error e);
+
+/* A published message "<id> <type> <data>" split into its parts (pointers into msg). */
+struct event_msg {
+    const char *id;   size_t id_len;
+    const char *type; size_t type_len;
+    const char *data; size_t data_len;
+};
+int event_msg_parse(const char *msg, size_t len, struct event_msg *out);
+
+/* The Lua script (and its SHA-1) that XADDs an event to the log, sets the log's expiry and
+ * publishes it: EVALSHA sha 1 <log key> <channel> <type> <data> <ttl ms> <maxlen>. Returns the
+ * entry id. */
+extern const char EVENT_APPEND_LUA[];
+
+#endif
