@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *env_or(const char *name, const char *dflt)
 {
@@ -71,8 +72,18 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         snprintf(errstr, errlen, "NOVA_LOG_LEVEL: want error, warn, info or debug");
         return -1;
     }
-    if (env_copy(c->run_dir, sizeof c->run_dir, "NOVA_RUN_DIR", "./run", errstr, errlen) < 0)
+    if (env_copy(c->run_dir, sizeof c->run_dir, "NOVA_RUN_DIR", "run", errstr, errlen) < 0)
         return -1;
+    if (c->run_dir[0] != '/') { /* sockets in URLs need an absolute path */
+        char cwd[256], rel[sizeof c->run_dir];
+        snprintf(rel, sizeof rel, "%s", c->run_dir);
+        int n = getcwd(cwd, sizeof cwd) ? snprintf(c->run_dir, sizeof c->run_dir, "%s/%s", cwd, rel)
+                                         : -1;
+        if (n < 0 || (size_t)n >= sizeof c->run_dir) {
+            snprintf(errstr, errlen, "NOVA_RUN_DIR: cannot make \"%s\" absolute", rel);
+            return -1;
+        }
+    }
     char dflt[sizeof c->redis_url];
     snprintf(dflt, sizeof dflt, "unix://%s/redis.sock", c->run_dir);
     if (env_copy(c->redis_url, sizeof c->redis_url, "NOVA_REDIS_URL", dflt, errstr, errlen) < 0)

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <hiredis/hiredis.h>
+
 #include "bedrock.h"
 #include "buf.h"
 
@@ -49,7 +51,21 @@ struct job {
     int n_results;
 };
 
-/* Serialises j into out (appended). Returns 0 or -1 (out full). */
+/* Job ids, request ids and kb ids are 1..size-1 bytes of [A-Za-z0-9_.:-]: they become parts of
+ * Redis keys and channel names and travel bare in cancel messages, so no blanks, no braces
+ * (hash tags) and nothing to escape. job_from_json also requires: "v" 1; "queue" micro, pro or
+ * kb; "phase" [A-Za-z0-9_]{1,23} (optional for kb); "created_ms" and "deadline_ms" positive
+ * integers. Model jobs: "model" micro or pro, "model_id" printable ASCII, "messages" 1..16
+ * objects {"role": "user"|"assistant", "text": non-empty}, optional "system" (null or "" is
+ * none), "cache_point" boolean, "max_tokens" 1..10000, "temperature" and "top_p" 0..1 (absent:
+ * max_tokens 0, the others -1, i.e. omitted from the Bedrock body). kb jobs: "query"
+ * non-empty, optional "kb_id" ("" = the worker's NOVA_KB_ID), "n" 1..100 (default 5). Every
+ * string must be valid UTF-8 without NUL; the text is at most JOB_MAX_BYTES; unknown keys are
+ * ignored (newer producers). */
+bool job_id_valid(const char *s, size_t n);
+
+/* Serialises j into out (appended). Returns 0 or -1 (out full, or a string that is not valid
+ * UTF-8 and so could not be read back). */
 int job_to_json(const struct job *j, struct buf *out);
 /* Parses job JSON from outside (Redis); every string is length-checked. Returns 0, or -1 with
  * errstr; on error *j holds nothing to free. */
@@ -65,6 +81,16 @@ int event_model_done_json(struct buf *out, const char *phase, const char *model,
                           const struct bedrock_result *r);
 int event_error_json(struct buf *out, const char *phase, const char *model, const char *code,
                      const char *message, bool retryable);
+/* model_done's ttft_ms and latency_ms are what the worker measured (call start to first delta,
+ * call start to end), in whole milliseconds; ttft_ms is null when no text came. phase and model
+ * of an error are left out when NULL or "". Invalid UTF-8 in any text becomes U+FFFD. */
+
+/* The kb queue's answer: event type "passages", data {"passages": [{title, score, excerpt,
+ * url, text}]} with excerpt the first EVENT_EXCERPT_CHARS characters of the passage and text
+ * the first EVENT_PASSAGE_CHARS (cut between characters, never inside one). */
+#define EVENT_EXCERPT_CHARS 600
+#define EVENT_PASSAGE_CHARS 1000
+int event_passages_json(struct buf *out, const struct bedrock_passage *p, size_t n);
 
 /* API.md's stream error code for a wire-layer error: throttled, model_error, timeout,
  * unavailable, canceled, internal. */
@@ -82,5 +108,33 @@ int event_msg_parse(const char *msg, size_t len, struct event_msg *out);
  * publishes it: EVALSHA sha 1 <log key> <channel> <type> <data> <ttl ms> <maxlen>. Returns the
  * entry id. */
 extern const char EVENT_APPEND_LUA[];
+extern const char EVENT_APPEND_SHA[41]; /* hex SHA-1 of EVENT_APPEND_LUA (checked by test_jobs) */
+
+/* A transcript keeps about this many events (XADD MAXLEN ~): four long streams of one request
+ * fit, a runaway producer cannot grow it without bound. */
+#define EVENT_LOG_MAXLEN 20000
+#define EVENT_ID_MAX 48 /* "<ms>-<seq>" */
+
+/* The argument vector of one append, for callers that pipeline it (redisAppendCommandArgv):
+ * EVALSHA, or EVAL with the script text when eval is true (after a NOSCRIPT reply). The
+ * strings are borrowed, except the numbers, which live in a. */
+struct event_append_args {
+    int argc;
+    const char *argv[9];
+    size_t argvlen[9];
+    char ttl[24], maxlen[24];
+};
+void event_append_args_fill(struct event_append_args *a, bool eval, const char *log_key,
+                            const char *channel, const char *type, const char *data,
+                            size_t data_len, long ttl_ms);
+/* True for the NOSCRIPT error (the script cache was flushed: send it again with EVAL). */
+bool event_reply_noscript(const redisReply *r);
+
+/* Appends one event and publishes it, in one round trip (two after a NOSCRIPT). id_out gets
+ * the entry id. Returns 0, or -1 with errstr; c->err != 0 afterwards means the connection is
+ * broken (return it to its pool as such). */
+int event_append(redisContext *c, const char *log_key, const char *channel, const char *type,
+                 const char *data, size_t data_len, long ttl_ms, char *id_out, size_t id_len,
+                 char *errstr, size_t errlen);
 
 #endif

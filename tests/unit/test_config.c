@@ -11,6 +11,7 @@ static const char *const vars[] = {
     "NOVA_LOG_LEVEL", "AWS_REGION", "AWS_DEFAULT_REGION", "NOVA_BEDROCK_ENDPOINT",
     "NOVA_KB_ENDPOINT", "NOVA_BEDROCK_IDLE_TIMEOUT_S", "NOVA_BEDROCK_CONNECT_TIMEOUT_MS",
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+    "NOVA_RUN_DIR", "NOVA_REDIS_URL",
 };
 
 static void clear_env(void)
@@ -34,6 +35,9 @@ static void test_defaults(void)
     CHECK_STR_EQ(c.bedrock.agent_endpoint,
                  "https://bedrock-agent-runtime.ap-northeast-1.amazonaws.com");
     CHECK(c.bedrock.idle_timeout_s == 60);
+    CHECK(c.run_dir[0] == '/'); /* made absolute, so the default socket URL parses */
+    CHECK(strncmp(c.redis_url, "unix:///", 8) == 0);
+    CHECK(strstr(c.redis_url, "/run/redis.sock") != NULL);
 }
 
 static void test_region_and_endpoints_from_env(void)
