@@ -26,7 +26,7 @@ CC ?= cc
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
           -pthread -D_GNU_SOURCE -Icommon -Itests/lib $(SANFLAGS) -MMD -MP
 LDFLAGS := -pthread $(SANFLAGS)
-LDLIBS := -lcurl -lcrypto -ljson-c -lz -lm
+LDLIBS := -lcurl -lcrypto -ljson-c -lz -lm -lhiredis
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -50,6 +50,21 @@ TOOLS_SRC := $(wildcard tools/*.c)
 TOOLS_BIN := $(TOOLS_SRC:tools/%.c=$(BUILD)/bin/%)
 
 PROGRAMS := $(SIM_BIN) $(TOOLS_BIN)
+
+# nova-worker (workers/): the release build is also copied to workers/nova-worker.
+WORKER_SRC := $(wildcard workers/*.c)
+WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
+WORKER_BIN := $(BUILD)/bin/nova-worker
+PROGRAMS += $(WORKER_BIN) $(if $(filter 1,$(SAN)),,workers/nova-worker)
+
+# nova-fcgi (fcgi-app/): the release build is also copied to fcgi-app/nova-fcgi. Unit tests of
+# its pure files (tests/unit/test_<file>.c) link the object they test; the dispatcher's
+# integration test links the dispatcher.
+FCGI_SRC := $(wildcard fcgi-app/*.c)
+FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/%.o)
+FCGI_BIN := $(BUILD)/bin/nova-fcgi
+FCGI_UNIT := $(patsubst %,$(BUILD)/tests/unit/test_%,plan price inbox)
+PROGRAMS += $(FCGI_BIN) $(if $(filter 1,$(SAN)),,fcgi-app/nova-fcgi)
 
 .PHONY: all build tests deps test fuzz fuzz-build clean
 # Objects of test programs are intermediate files to make; keep them for incremental builds.
@@ -81,6 +96,30 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBNOVA)
 tests/bedrock-sim/bedrock-sim: $(SIM_BIN)
 	cp $< $@
 
+$(WORKER_BIN): $(WORKER_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+workers/nova-worker: $(WORKER_BIN)
+	cp $< $@
+
+$(FCGI_BIN): $(FCGI_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lfcgi
+
+fcgi-app/nova-fcgi: $(FCGI_BIN)
+	cp $< $@
+
+$(FCGI_UNIT): $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/fcgi-app/%.o \
+              $(TESTLIB_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/integration/test_fcgi_dispatch: $(BUILD)/tests/integration/test_fcgi_dispatch.o \
+        $(BUILD)/fcgi-app/dispatch.o $(BUILD)/fcgi-app/inbox.o $(TESTLIB_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB_OBJ) $(LIBNOVA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -99,6 +138,12 @@ test: deps
 	$(MAKE) SAN=1 build
 	$(MAKE) fuzz-build
 	@tests/run build/release build/asan
+
+# The whole stack in the foreground on 127.0.0.1:NOVA_HTTP_PORT (8080) (scripts/nova-run);
+# SAN=1 runs the ASan+UBSan binaries.
+.PHONY: run
+run: deps build
+	@$(if $(filter 1,$(SAN)),NOVA_BIN_DIR=$(BUILD)/bin )scripts/nova-run
 
 # libFuzzer targets: clang, ASan+UBSan, coverage-guided; the library is instrumented once
 # (fuzzer-no-link) and each target links it. Corpora live in tests/fuzz/corpus/<name>.

@@ -1,0 +1,464 @@
+/* engine: the thread that owns the Bedrock client and every running job.
+ *
+ * One loop: take the jobs and cancels the other threads queued, start and cancel calls, poll
+ * the client (which also watches the signalfd), turn what the callbacks produced into events,
+ * and write them all to Redis in one pipelined round trip (outbox.c). Deltas that arrive in
+ * the same turn for the same job become one event: the text is the same, the page gets fewer,
+ * larger events, and Redis fewer commands. When Redis is unreachable the writes wait in the
+ * outbox (bounded) and the streams keep going; writes resume with capped backoff.
+ *
+ * A job ends exactly once, in on_done: with model_done (or passages), or an error event, and
+ * then its XACK. Retrying retryable errors and dead-lettering them is a later issue: today a
+ * wire error is the job's end. On SIGTERM the engine drains: no new jobs, running ones may
+ * finish for NOVA_DRAIN_SECONDS, then the rest are canceled WITHOUT XACK, so they stay pending
+ * for another worker ("handed back"). A second signal ends the drain at once. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "outbox.h"
+#include "worker.h"
+
+#define DELTA_MAX (64u * 1024u)            /* text held per job within a turn */
+#define EVENT_MAX (2u * 1024u * 1024u)     /* one event's data JSON */
+#define OUTBOX_MAX (64u * 1024u * 1024u)   /* event data waiting while Redis is away */
+#define RECENT_CANCELS 128                 /* cancels that came before their job */
+#define RECENT_CANCEL_MS 30000.0
+
+struct engine {
+    struct worker *w;
+    int sigfd;
+    struct worker_job *active;             /* running jobs, doubly linked */
+    size_t n_active;
+    struct outbox ob;
+    struct buf scratch;                    /* event JSON under construction */
+    char (*cancels)[JOB_ID_MAX];           /* this turn's cancels, copied out of the ring */
+    struct { char id[JOB_ID_MAX]; double at; } recent[RECENT_CANCELS];
+    size_t recent_next;
+    bool draining, handed_back_all;
+    double drain_end;
+    bool redis_down;
+    double down_since, next_try;
+    long backoff;
+    unsigned long handed_back;
+};
+
+/* ---- events ----------------------------------------------------------------------------- */
+
+/* Queues one event of a job; a full outbox gives the job up (it stays pending in Redis). */
+static void emit(struct engine *e, struct worker_job *wj, const char *type, const char *data,
+                 size_t len)
+{
+    if (wj->lost || wj->handed_back)
+        return;
+    if (outbox_event(&e->ob, wj->log_key, wj->channel, type, data, len,
+                     e->w->cfg->log_ttl_s * 1000) < 0) {
+        log_error("job %s: Redis has been unreachable too long (outbox full); giving the job "
+                  "up, it stays pending", wj->job.id);
+        wj->lost = true;
+        atomic_fetch_add(&e->w->events_dropped, 1);
+        if (wj->call && !wj->cancel_sent) {
+            bedrock_call_cancel(wj->call);
+            wj->cancel_sent = true;
+        }
+        return;
+    }
+    atomic_fetch_add(&e->w->events, 1);
+}
+
+static void emit_scratch(struct engine *e, struct worker_job *wj, const char *type, int rc)
+{
+    if (rc < 0) {
+        log_error("job %s: %s event larger than %u bytes; not sent", wj->job.id, type,
+                  EVENT_MAX);
+        return;
+    }
+    emit(e, wj, type, e->scratch.data, e->scratch.len);
+}
+
+/* Turns the text held for a job into one delta event. */
+static void emit_delta(struct engine *e, struct worker_job *wj, const char *text, size_t len)
+{
+    if (len == 0)
+        return;
+    buf_reset(&e->scratch);
+    int rc = event_delta_json(&e->scratch, wj->job.phase, wj->job.model, text, len);
+    emit_scratch(e, wj, "delta", rc);
+}
+
+static void flush_delta(struct engine *e, struct worker_job *wj)
+{
+    emit_delta(e, wj, wj->delta.data, wj->delta.len);
+    buf_reset(&wj->delta);
+}
+
+/* ---- job lifecycle ---------------------------------------------------------------------- */
+
+static void job_release(struct worker *w, struct worker_job *wj)
+{
+    job_free(&wj->job);
+    buf_free(&wj->delta);
+    free(wj);
+    pthread_mutex_lock(&w->mu);
+    w->in_flight--;
+    pthread_cond_broadcast(&w->cv); /* the reader may be waiting for room */
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void job_unlink(struct engine *e, struct worker_job *wj)
+{
+    if (wj->prev)
+        wj->prev->next = wj->next;
+    else
+        e->active = wj->next;
+    if (wj->next)
+        wj->next->prev = wj->prev;
+    e->n_active--;
+}
+
+/* Ends a job that never reached Bedrock: one error event, then its XACK. */
+static void job_refuse(struct engine *e, struct worker_job *wj, const char *code,
+                       const char *message)
+{
+    buf_reset(&e->scratch);
+    int rc = event_error_json(&e->scratch, wj->job.phase, wj->job.model, code, message, false);
+    emit_scratch(e, wj, "error", rc);
+    if (!wj->lost)
+        outbox_ack(&e->ob, wj->entry_id);
+    log_info("job %s: %s (%s)", wj->job.id, code, message);
+    atomic_fetch_add(strcmp(code, "canceled") == 0 ? &e->w->jobs_canceled : &e->w->jobs_failed,
+                     1);
+    job_release(e->w, wj);
+}
+
+static void on_delta(void *user, const char *text, size_t len)
+{
+    struct worker_job *wj = user;
+    if (buf_append(&wj->delta, text, len) == 0)
+        return;
+    flush_delta(wj->engine, wj); /* the held text is full: it goes out now, in order */
+    if (buf_append(&wj->delta, text, len) < 0)
+        emit_delta(wj->engine, wj, text, len);
+}
+
+static void on_done(void *user, const struct bedrock_result *r)
+{
+    struct worker_job *wj = user;
+    struct engine *e = wj->engine;
+    struct worker *w = e->w;
+    flush_delta(e, wj);
+    wj->call = NULL;
+    double ms = worker_now_ms() - wj->t_start;
+    if (wj->handed_back || wj->lost) {
+        log_info("job %s handed back after %.0f ms: left pending for another worker",
+                 wj->job.id, ms);
+        e->handed_back++;
+    } else if (r->err.code == BR_OK) {
+        buf_reset(&e->scratch);
+        bool kb = strcmp(wj->job.queue, "kb") == 0;
+        int rc = kb ? event_passages_json(&e->scratch, r->passages, r->n_passages)
+                    : event_model_done_json(&e->scratch, wj->job.phase, wj->job.model, r);
+        emit_scratch(e, wj, kb ? "passages" : "model_done", rc);
+        atomic_fetch_add(&w->jobs_done, 1);
+        log_debug("job %s done in %.0f ms: %s, %zu passages, %ld+%ld tokens, ttft %.0f ms",
+                  wj->job.id, ms, r->stop_reason, r->n_passages, r->usage.input_tokens,
+                  r->usage.output_tokens, r->ttft_ms);
+    } else {
+        bool canceled = r->err.code == BR_ERR_CANCELED;
+        char msg[700];
+        if (canceled)
+            snprintf(msg, sizeof msg, "canceled");
+        else
+            snprintf(msg, sizeof msg, "%s: %s", bedrock_error_name(r->err.code),
+                     r->err.message[0] ? r->err.message : "no detail");
+        buf_reset(&e->scratch);
+        int rc = event_error_json(&e->scratch, wj->job.phase, wj->job.model,
+                                  event_error_code(r->err.code), msg,
+                                  canceled ? false : r->err.retryable);
+        emit_scratch(e, wj, "error", rc);
+        atomic_fetch_add(canceled ? &w->jobs_canceled : &w->jobs_failed, 1);
+        log_info("job %s ended after %.0f ms: %s (%s%s%s)", wj->job.id, ms,
+                 event_error_code(r->err.code), msg, r->request_id[0] ? ", aws request " : "",
+                 r->request_id);
+    }
+    /* After the last event, in the same ordered pipeline: the job is acknowledged only once
+     * its answer is in Redis. */
+    if (!wj->handed_back && !wj->lost)
+        outbox_ack(&e->ob, wj->entry_id);
+    job_unlink(e, wj);
+    job_release(w, wj);
+}
+
+static const struct bedrock_callbacks callbacks = {on_delta, on_done};
+
+static bool recently_canceled(struct engine *e, const char *id)
+{
+    double now = worker_now_ms();
+    for (size_t i = 0; i < RECENT_CANCELS; i++)
+        if (e->recent[i].id[0] && now - e->recent[i].at < RECENT_CANCEL_MS &&
+            strcmp(e->recent[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+static void job_start(struct engine *e, struct worker_job *wj)
+{
+    struct worker *w = e->w;
+    wj->engine = e;
+    wj->t_start = worker_now_ms();
+    buf_init(&wj->delta, DELTA_MAX);
+    if (recently_canceled(e, wj->job.id)) {
+        job_refuse(e, wj, "canceled", "canceled before it started");
+        return;
+    }
+    bool kb = strcmp(wj->job.queue, "kb") == 0;
+    const char *kb_id = wj->job.kb_id[0] ? wj->job.kb_id : w->cfg->kb_id;
+    if (kb && !kb_id[0]) {
+        job_refuse(e, wj, "internal", "no knowledge base id (job kb_id or NOVA_KB_ID)");
+        return;
+    }
+    wj->prev = NULL;
+    wj->next = e->active;
+    if (e->active)
+        e->active->prev = wj;
+    e->active = wj;
+    e->n_active++;
+    if (kb) {
+        wj->call = bedrock_retrieve(w->client, kb_id, wj->job.query, wj->job.n_results,
+                                    &callbacks, wj);
+    } else {
+        struct bedrock_converse_req req;
+        job_converse_req(&wj->job, &req);
+        wj->call = bedrock_converse_stream(w->client, &req, &callbacks, wj);
+    }
+    log_debug("job %s started (%s, %zu in flight)", wj->job.id,
+              kb ? "retrieve" : wj->job.model_id, e->n_active);
+}
+
+/* Cancels every running job with this id; remembers an id that matched none, for a job the
+ * reader has read but not yet handed over. Returns true when one was running. */
+static bool cancel_id(struct engine *e, const char *id)
+{
+    bool found = false;
+    for (struct worker_job *wj = e->active; wj; wj = wj->next) {
+        if (strcmp(wj->job.id, id) != 0 || !wj->call || wj->cancel_sent)
+            continue;
+        bedrock_call_cancel(wj->call);
+        wj->cancel_sent = true;
+        found = true;
+    }
+    if (!found) {
+        snprintf(e->recent[e->recent_next].id, JOB_ID_MAX, "%s", id);
+        e->recent[e->recent_next].at = worker_now_ms();
+        e->recent_next = (e->recent_next + 1) % RECENT_CANCELS;
+    }
+    return found;
+}
+
+/* After a lost subscription: the cancel markers say which running jobs were canceled. */
+static void resync_cancels(struct engine *e, redisContext *c)
+{
+    size_t n = 0;
+    char key[KEY_MAX];
+    for (struct worker_job *wj = e->active; wj; wj = wj->next) {
+        key_canceled(key, sizeof key, wj->job.id);
+        redisAppendCommand(c, "EXISTS %s", key);
+        n++;
+    }
+    for (struct worker_job *wj = e->active; wj && n > 0; wj = wj->next, n--) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
+            return;
+        if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 && wj->call && !wj->cancel_sent) {
+            log_info("job %s: cancel marker found after resubscribing", wj->job.id);
+            bedrock_call_cancel(wj->call);
+            wj->cancel_sent = true;
+        }
+        freeReplyObject(r);
+    }
+}
+
+/* ---- the loop --------------------------------------------------------------------------- */
+
+/* Moves what the other threads queued into the engine; returns the number of cancels. */
+static size_t take_inputs(struct engine *e, struct worker_job **jobs, bool *resync)
+{
+    struct worker *w = e->w;
+    pthread_mutex_lock(&w->mu);
+    *jobs = w->inbox;
+    w->inbox = w->inbox_tail = NULL;
+    size_t n = w->cancel_len;
+    for (size_t i = 0; i < n; i++)
+        memcpy(e->cancels[i], w->cancels[(w->cancel_head + i) % WORKER_CANCEL_RING],
+               JOB_ID_MAX);
+    w->cancel_head = w->cancel_len = 0;
+    *resync = w->resync;
+    w->resync = false;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+static void drain_begin(struct engine *e, const char *why)
+{
+    struct worker *w = e->w;
+    if (e->draining) {
+        log_info("%s again: ending the drain now", why);
+        e->drain_end = worker_now_ms();
+        return;
+    }
+    e->draining = true;
+    e->drain_end = worker_now_ms() + (double)w->cfg->drain_s * 1000.0;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    log_info("%s: reading no new jobs; %zu running may finish within %ld s", why, e->n_active,
+             w->cfg->drain_s);
+}
+
+static void read_signals(struct engine *e)
+{
+    struct signalfd_siginfo si;
+    while (read(e->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+        drain_begin(e, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* Sends the outbox (and a pending resync) when Redis is due for another try. */
+static void flush_writes(struct engine *e, bool *resync)
+{
+    struct worker *w = e->w;
+    double now = worker_now_ms();
+    if ((e->ob.n == 0 && !*resync) || now < e->next_try)
+        return;
+    char err[256];
+    redisContext *c = rpool_get(w->pool, 0, err, sizeof err);
+    int rc = -1;
+    if (c) {
+        if (*resync) {
+            resync_cancels(e, c);
+            *resync = c->err != 0;
+        }
+        if (c->err)
+            snprintf(err, sizeof err, "%s", c->errstr);
+        else
+            rc = outbox_flush(&e->ob, c, err, sizeof err);
+        rpool_put(w->pool, c, rc < 0 || c->err);
+    }
+    if (rc < 0) {
+        if (!e->redis_down)
+            log_warn("Redis writes failing: %s; %zu queued, retrying with backoff", err,
+                     e->ob.n);
+        if (!e->redis_down)
+            e->down_since = now;
+        e->redis_down = true;
+        e->next_try = now + (double)e->backoff;
+        e->backoff = worker_backoff_next(e->backoff);
+    } else {
+        if (e->redis_down)
+            log_info("Redis writes back after %.0f ms", now - e->down_since);
+        e->redis_down = false;
+        e->next_try = 0;
+        e->backoff = WORKER_BACKOFF_MIN_MS;
+    }
+}
+
+static int poll_timeout(const struct engine *e, bool busy)
+{
+    if (busy)
+        return 0;
+    double now = worker_now_ms(), t = e->n_active ? 100 : 1000;
+    if (e->ob.n && e->next_try - now < t)
+        t = e->next_try - now;
+    if (e->draining && e->drain_end - now < t)
+        t = e->drain_end - now;
+    return t < 0 ? 0 : (int)t;
+}
+
+int engine_run(struct worker *w, int sigfd)
+{
+    struct engine *e = xcalloc(1, sizeof *e);
+    e->w = w;
+    e->sigfd = sigfd;
+    e->backoff = WORKER_BACKOFF_MIN_MS;
+    e->cancels = xcalloc(WORKER_CANCEL_RING, sizeof *e->cancels);
+    outbox_init(&e->ob, w->jobs_key, OUTBOX_MAX);
+    buf_init(&e->scratch, EVENT_MAX);
+    int status = 0, poll_failures = 0;
+    bool resync = false;
+    char err[256];
+    for (;;) {
+        struct worker_job *jobs;
+        bool want_resync;
+        size_t n_cancels = take_inputs(e, &jobs, &want_resync);
+        resync = resync || want_resync;
+        while (jobs) {
+            struct worker_job *wj = jobs;
+            jobs = wj->next;
+            if (e->draining) { /* read just before the stop: never started, stays pending */
+                job_release(w, wj);
+                e->handed_back++;
+            } else {
+                job_start(e, wj);
+            }
+        }
+        bool busy = false; /* cancels issued: poll without waiting, so they end now */
+        for (size_t i = 0; i < n_cancels; i++)
+            busy |= cancel_id(e, e->cancels[i]);
+        if (e->draining && e->n_active == 0)
+            break;
+        if (e->draining && !e->handed_back_all && worker_now_ms() >= e->drain_end) {
+            log_info("drain time over: handing back %zu running job(s)", e->n_active);
+            for (struct worker_job *wj = e->active; wj; wj = wj->next) {
+                wj->handed_back = true;
+                if (wj->call && !wj->cancel_sent)
+                    bedrock_call_cancel(wj->call);
+                wj->cancel_sent = true;
+            }
+            e->handed_back_all = true;
+            busy = true;
+        }
+        struct curl_waitfd sw = {sigfd, CURL_WAIT_POLLIN, 0};
+        int left = bedrock_client_poll(w->client, poll_timeout(e, busy), &sw, 1, err,
+                                       sizeof err);
+        if (left < 0) {
+            /* libcurl's multi handle failed (out of memory, a bug): stop, handing every job
+             * back. If it cannot even finish the cancels, abort: no XACK was sent for them,
+             * so they stay pending all the same. */
+            log_error("Bedrock client: %s; stopping", err);
+            status = 1;
+            if (++poll_failures > 50)
+                abort();
+            drain_begin(e, "client failure");
+            e->drain_end = worker_now_ms();
+        } else {
+            poll_failures = 0;
+        }
+        read_signals(e);
+        for (struct worker_job *wj = e->active; wj; wj = wj->next)
+            if (wj->delta.len)
+                flush_delta(e, wj);
+        flush_writes(e, &resync);
+    }
+    /* Last writes: one more try if Redis was merely between backoff steps. */
+    e->next_try = 0;
+    flush_writes(e, &resync);
+    if (e->ob.n)
+        log_warn("exiting with %zu Redis write(s) not done: %s", e->ob.n,
+                 "Redis unreachable");
+    log_info("engine stopped: %lu done, %lu failed, %lu canceled, %lu dead, %lu expired, "
+             "%lu handed back, %lu events, %lu refused by Redis",
+             atomic_load(&w->jobs_done), atomic_load(&w->jobs_failed),
+             atomic_load(&w->jobs_canceled), atomic_load(&w->jobs_dead),
+             atomic_load(&w->jobs_expired), e->handed_back, atomic_load(&w->events),
+             e->ob.refused);
+    outbox_free(&e->ob);
+    buf_free(&e->scratch);
+    free(e->cancels);
+    free(e);
+    return status;
+}

@@ -1,0 +1,281 @@
+/* nova-worker: pulls jobs of one queue from Redis and drives their Bedrock calls.
+ *
+ *   nova-worker --queue micro|pro|kb [--id ID] [--print-config]
+ *
+ * Configuration comes from the environment, once (common/config.h), and is logged at start
+ * with secrets masked. The threads (worker.h): the reader takes jobs, the subscriber hears
+ * cancels, and this thread becomes the engine. SIGTERM and SIGINT are blocked in every thread
+ * and read from a signalfd by the engine's poll, so no code runs in a signal handler.
+ * Exit status: 0 after a signal and the drain, 1 when it cannot run (no credentials, a Bedrock
+ * client failure), 2 for bad arguments or configuration. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "worker.h"
+
+/* ---- small shared helpers (worker.h) ---------------------------------------------------- */
+
+double worker_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+long long worker_epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void worker_deadline(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    long long ns = ts->tv_nsec + (long long)(ms > 0 ? ms : 0) * 1000000LL;
+    ts->tv_sec += (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
+}
+
+long worker_backoff_next(long ms)
+{
+    return ms * 2 > WORKER_BACKOFF_MAX_MS ? WORKER_BACKOFF_MAX_MS : ms * 2;
+}
+
+/* ---- start-up --------------------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: nova-worker --queue micro|pro|kb [--id ID] [--print-config]\n"
+                 "  --queue Q        the job queue to serve (nova:jobs:{Q})\n"
+                 "  --id ID          consumer name and heartbeat key, [A-Za-z0-9_.:-]{1,64}\n"
+                 "                   (default Q-HOST-PID)\n"
+                 "  --print-config   print the configuration (secrets masked) and exit\n");
+}
+
+/* The default id: queue, host and pid, with the host reduced to the characters an id allows. */
+static void default_id(struct worker *w)
+{
+    char host[64];
+    size_t n = 0;
+    for (const char *p = w->host; *p && n < sizeof host - 1; p++)
+        host[n++] = job_id_valid(p, 1) ? *p : '_';
+    host[n] = '\0';
+    snprintf(w->id, sizeof w->id, "%s-%.40s-%d", w->queue, host, (int)w->pid);
+}
+
+/* Logs the configuration one "key: value" line at a time (config_print masks the secrets). */
+static void log_config(const struct nova_config *cfg, const struct worker *w)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return;
+    fprintf(f, "worker_id: %s\nqueue: %s\nhost: %s\n", w->id, w->queue, w->host);
+    config_print(cfg, f);
+    fclose(f);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        log_info("config %s", line);
+    free(text);
+}
+
+/* A Bedrock call must never leave the machine by accident: under NOVA_BACKEND=sim the
+ * endpoint has to be set to the simulator, not left at AWS's default. */
+static int check_endpoints(const struct nova_config *cfg, bool kb, char *err, size_t errlen)
+{
+    if (strcmp(cfg->backend, "sim") != 0)
+        return 0;
+    const char *ep = kb ? cfg->bedrock.agent_endpoint : cfg->bedrock.runtime_endpoint;
+    if (strstr(ep, ".amazonaws.com")) {
+        snprintf(err, errlen, "NOVA_BACKEND=sim but %s is AWS's (%s): point it at bedrock-sim, "
+                 "or set NOVA_BACKEND=bedrock", kb ? "NOVA_KB_ENDPOINT" : "NOVA_BEDROCK_ENDPOINT",
+                 ep);
+        return -1;
+    }
+    return 0;
+}
+
+/* Each running job holds a socket; let the process have as many as the hard limit allows. */
+static void raise_nofile(long max_jobs)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_jobs + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+    }
+}
+
+static int worker_init(struct worker *w, const struct nova_config *cfg, char *err,
+                       size_t errlen)
+{
+    if (rconn_parse_url(cfg->redis_url, &w->addr, err, errlen) < 0)
+        return -1;
+    key_jobs(w->jobs_key, sizeof w->jobs_key, w->queue);
+    key_dead(w->dead_key, sizeof w->dead_key, w->queue);
+    key_worker(w->worker_key, sizeof w->worker_key, w->id);
+    key_workers(w->workers_key, sizeof w->workers_key, w->queue);
+    key_cancel(w->cancel_channel, sizeof w->cancel_channel, w->queue);
+    w->started_ms = worker_epoch_ms();
+    w->reader_fd = -1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    w->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->stop_efd < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        return -1;
+    }
+    w->pool = rpool_new(&w->addr, 2, WORKER_REDIS_TIMEOUT_MS); /* the reader and the engine */
+    return 0;
+}
+
+/* Stops the reader and the subscriber and waits for them. */
+static void threads_stop(struct worker *w, pthread_t reader, pthread_t subscriber)
+{
+    pthread_mutex_lock(&w->mu);
+    w->exiting = w->stopping = true;
+    pthread_cond_broadcast(&w->cv);
+    /* The reader may sit in XREADGROUP ... BLOCK: end that read now instead of up to 1 s
+     * later. Done under mu so the descriptor cannot be closed and reused meanwhile. */
+    if (w->reader_fd >= 0)
+        shutdown(w->reader_fd, SHUT_RDWR);
+    pthread_mutex_unlock(&w->mu);
+    uint64_t one = 1;
+    if (write(w->stop_efd, &one, sizeof one) < 0)
+        log_warn("eventfd write: %s", strerror(errno));
+    pthread_join(reader, NULL);
+    pthread_join(subscriber, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    /* Before any thread exists (the credential refresher, libcurl's resolver, ours): the
+     * signals are blocked everywhere and only the signalfd sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a Redis that went away is an error return, not a death */
+
+    static struct worker w; /* big (the cancel ring), and shared by every thread */
+    bool print_config = false;
+    static const struct option opts[] = {{"queue", required_argument, NULL, 'q'},
+                                         {"id", required_argument, NULL, 'i'},
+                                         {"print-config", no_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'q': snprintf(w.queue, sizeof w.queue, "%s", optarg); break;
+        case 'i':
+            if (strlen(optarg) > WORKER_ID_MAX || !job_id_valid(optarg, strlen(optarg))) {
+                fprintf(stderr, "nova-worker: --id: want [A-Za-z0-9_.:-]{1,%d}\n",
+                        WORKER_ID_MAX);
+                return 2;
+            }
+            snprintf(w.id, sizeof w.id, "%s", optarg);
+            break;
+        case 'P': print_config = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    bool kb = strcmp(w.queue, "kb") == 0;
+    if (optind != argc || (!kb && strcmp(w.queue, "micro") != 0 && strcmp(w.queue, "pro") != 0)) {
+        usage(stderr);
+        return 2;
+    }
+    static struct nova_config cfg;
+    char err[1024];
+    if (config_from_env(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "nova-worker: %s\n", err);
+        return 2;
+    }
+    w.cfg = &cfg;
+    w.pid = getpid();
+    if (gethostname(w.host, sizeof w.host - 1) < 0)
+        snprintf(w.host, sizeof w.host, "unknown");
+    if (!w.id[0])
+        default_id(&w);
+    if (print_config) {
+        printf("worker_id: %s\nqueue: %s\nhost: %s\n", w.id, w.queue, w.host);
+        config_print(&cfg, stdout);
+        return 0;
+    }
+    static char prog[WORKER_ID_MAX + 16];
+    snprintf(prog, sizeof prog, "nova-worker(%s)", w.id);
+    log_init(prog, cfg.log_level);
+    log_config(&cfg, &w);
+    if (check_endpoints(&cfg, kb, err, sizeof err) < 0 ||
+        worker_init(&w, &cfg, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    raise_nofile(cfg.worker_max_jobs);
+    int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        return 1;
+    }
+    struct creds_provider *cp = creds_provider_new(&cfg.creds, err, sizeof err);
+    if (!cp) {
+        log_error("no AWS credentials: %s", err);
+        return 1;
+    }
+    w.client = bedrock_client_new(&cfg.bedrock, cp, err, sizeof err);
+    if (!w.client) {
+        log_error("%s", err);
+        creds_provider_free(cp);
+        return 1;
+    }
+
+    pthread_t reader, subscriber;
+    if (pthread_create(&subscriber, NULL, subscriber_main, &w) != 0 ||
+        pthread_create(&reader, NULL, reader_main, &w) != 0) {
+        log_error("pthread_create failed");
+        return 1;
+    }
+    int status = engine_run(&w, sigfd);
+    threads_stop(&w, reader, subscriber);
+    heartbeat_remove(&w);
+
+    /* Jobs the reader handed over after the engine's last look: never started, still pending
+     * in Redis for another worker. */
+    for (struct worker_job *wj = w.inbox; wj;) {
+        struct worker_job *next = wj->next;
+        job_free(&wj->job);
+        free(wj);
+        wj = next;
+    }
+    bedrock_client_free(w.client);
+    creds_provider_free(cp);
+    rpool_free(w.pool);
+    close(w.stop_efd);
+    close(sigfd);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    log_info("stopped");
+    return status;
+}

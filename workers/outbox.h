@@ -1,0 +1,47 @@
+/* outbox: the engine's Redis writes, queued in order and sent pipelined.
+ *
+ * During a poll turn the engine queues event appends (EVENT_APPEND_LUA through EVALSHA) and
+ * XACKs; at the end of the turn outbox_flush sends them all and then reads all the replies, so
+ * a busy worker pays one round trip per turn, not one per delta. Order is kept, which is what
+ * makes a job's XACK follow its last event. While Redis is unreachable the queue keeps growing
+ * up to max_bytes of event data; past that outbox_event refuses (the caller gives the job up).
+ *
+ * Delivery after a broken connection is at-least-once: commands whose replies were never read
+ * may have run, and are sent again. */
+#ifndef NOVA_OUTBOX_H
+#define NOVA_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#define OUTBOX_BATCH 1024 /* commands per pipelined round trip */
+
+struct out_item;
+
+struct outbox {
+    struct out_item *head, *tail;
+    size_t n;                 /* items queued */
+    size_t bytes;             /* event data queued */
+    size_t max_bytes;
+    const char *ack_stream;   /* XACK <ack_stream> workers <id>; borrowed */
+    unsigned long refused;    /* commands Redis answered with an error (logged, dropped) */
+};
+
+void outbox_init(struct outbox *ob, const char *ack_stream, size_t max_bytes);
+/* Frees what is still queued (those writes are lost). */
+void outbox_free(struct outbox *ob);
+
+/* Queues one event. The strings are copied. Returns 0, or -1 when the queue is full. */
+int outbox_event(struct outbox *ob, const char *log_key, const char *channel, const char *type,
+                 const char *data, size_t data_len, long ttl_ms);
+/* Queues the XACK of a stream entry. Always accepted: a finished job must be recorded. */
+void outbox_ack(struct outbox *ob, const char *entry_id);
+
+/* Sends everything queued, in order. Returns 0 when every command got its reply (the ones
+ * Redis refused are logged and counted in refused), or -1 with errstr when the connection
+ * failed: what was not answered stays queued, and c must be dropped. */
+int outbox_flush(struct outbox *ob, redisContext *c, char *errstr, size_t errlen);
+
+#endif
