@@ -1,0 +1,69 @@
+/* app: clocks and random ids shared by the handlers (see app.h). */
+#include "app.h"
+
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "log.h"
+
+/* Enough tries to get past every stale idle connection to a fresh connect. */
+#define APP_REDIS_TRIES 20
+
+long long app_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long app_epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void app_random_hex(char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[64];
+    size_t need = (n + 1) / 2, got = 0;
+    if (need > sizeof raw)
+        need = sizeof raw;
+    while (got < need) {
+        ssize_t k = getrandom(raw + got, need - got, 0);
+        if (k > 0)
+            got += (size_t)k;
+        /* getrandom only fails with EINTR here (the pool is initialised long after boot) */
+    }
+    size_t i = 0;
+    for (; i < n && i / 2 < need; i++)
+        out[i] = hex[i % 2 ? raw[i / 2] & 15 : raw[i / 2] >> 4];
+    out[i] = '\0';
+}
+
+redisContext *app_redis(struct app *app, char *errstr, size_t errlen)
+{
+    for (int i = 0; i < APP_REDIS_TRIES; i++) {
+        redisContext *c = rpool_get(app->pool, APP_REDIS_WAIT_MS, errstr, errlen);
+        if (!c)
+            return NULL;
+        redisReply *r = redisCommand(c, "PING");
+        bool ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+        if (!ok)
+            errstr_set(errstr, errlen, "PING: %s", r ? (r->str ? r->str : "bad reply") : c->errstr);
+        if (r)
+            freeReplyObject(r);
+        if (ok)
+            return c;
+        rpool_put(app->pool, c, true);
+    }
+    return NULL;
+}
+
+void app_redis_put(struct app *app, redisContext *c)
+{
+    if (c)
+        rpool_put(app->pool, c, c->err != 0);
+}

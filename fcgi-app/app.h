@@ -1,0 +1,47 @@
+/* app: what every request handler of a nova-fcgi child shares — the settings, the Redis
+ * command pool, the pub/sub dispatcher and the drain state — plus the clocks.
+ *
+ * The child (child.c) owns it and its parts; handlers only read it. draining and
+ * drain_deadline_ms are written by the child's main thread when SIGTERM arrives and read by
+ * the stream threads, which end their streams at the deadline. */
+#ifndef NOVA_APP_H
+#define NOVA_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "rconn.h"
+
+#define APP_REDIS_WAIT_MS 2000     /* waiting for a pooled connection */
+#define APP_SUBSCRIBE_WAIT_MS 5000 /* waiting for Redis to confirm a SUBSCRIBE */
+
+struct app {
+    const struct nova_config *cfg;
+    struct rconn_addr redis;
+    struct rpool *pool;
+    struct dispatch *dispatch;
+    atomic_bool draining;
+    atomic_llong drain_deadline_ms; /* monotonic; meaningful while draining */
+};
+
+/* A pooled Redis connection that has just answered PING, waiting up to APP_REDIS_WAIT_MS.
+ * After Redis restarted every idle connection in the pool is dead; they are dropped here, one
+ * after the other, instead of failing the command the caller was about to send (which may
+ * not be safe to repeat). NULL with errstr when Redis is unreachable. Give it back with
+ * app_redis_put. */
+redisContext *app_redis(struct app *app, char *errstr, size_t errlen);
+void app_redis_put(struct app *app, redisContext *c);
+
+/* Milliseconds on CLOCK_MONOTONIC (timers) and since the epoch (what goes into jobs). */
+long long app_mono_ms(void);
+long long app_epoch_ms(void);
+
+/* Fills out with n random lowercase hex digits and a NUL (out has n + 1 bytes). */
+void app_random_hex(char *out, size_t n);
+
+#endif

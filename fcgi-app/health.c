@@ -1,0 +1,101 @@
+/* health: GET /api/health (see health.h). */
+#include "health.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+
+#include "keys.h"
+#include "log.h"
+
+#define HEALTH_LIVE_MS 15000 /* a worker is live when it beat within this */
+
+static const char *const queues[] = {"micro", "pro", "kb"};
+enum { N_QUEUES = 3, N_REQUIRED = 2 }; /* micro and pro must have a worker */
+
+static void health_reply(struct req *rq, bool ok, const char *reason, const char *redis,
+                         const long long *counts)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "unavailable"));
+    if (!ok)
+        json_object_object_add(o, "reason", json_object_new_string(reason));
+    json_object_object_add(o, "redis", json_object_new_string(redis));
+    if (counts) {
+        json_object *w = json_object_new_object();
+        for (size_t i = 0; i < N_QUEUES; i++)
+            json_object_object_add(w, queues[i], json_object_new_int64(counts[i]));
+        json_object_object_add(o, "workers", w);
+    }
+    size_t len;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+    struct buf b;
+    buf_init(&b, len + 2);
+    buf_append(&b, s, len);
+    buf_putc(&b, '\n');
+    json_object_put(o);
+    reply_json(rq, ok ? 200 : 503, NULL, b.data, b.len);
+    buf_free(&b);
+}
+
+/* PING and one ZCOUNT per queue, pipelined. Returns 0, or -1 with errstr. */
+static int health_query(redisContext *c, long long *counts, char *errstr, size_t errlen)
+{
+    char key[KEY_MAX], min[32];
+    snprintf(min, sizeof min, "%lld", app_epoch_ms() - HEALTH_LIVE_MS);
+    redisAppendCommand(c, "PING");
+    for (size_t i = 0; i < N_QUEUES; i++) {
+        key_workers(key, sizeof key, queues[i]);
+        redisAppendCommand(c, "ZCOUNT %s %s +inf", key, min);
+    }
+    int rc = 0;
+    for (size_t i = 0; i <= N_QUEUES; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            errstr_set(errstr, errlen, "%s", c->errstr);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            if (rc == 0)
+                errstr_set(errstr, errlen, "%s", r->str);
+            rc = -1;
+        } else if (i > 0) {
+            counts[i - 1] = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+void health_get(struct req *rq)
+{
+    struct app *app = rq->app;
+    char err[256], reason[320];
+    long long counts[N_QUEUES] = {0};
+    redisContext *c = app_redis(app, err, sizeof err);
+    if (!c) {
+        snprintf(reason, sizeof reason, "Redis is unreachable: %s", err);
+        health_reply(rq, false, reason, "down", NULL);
+        return;
+    }
+    int rc = health_query(c, counts, err, sizeof err);
+    app_redis_put(app, c);
+    if (rc < 0) {
+        snprintf(reason, sizeof reason, "Redis did not answer: %s", err);
+        health_reply(rq, false, reason, "down", NULL);
+        return;
+    }
+    const char *why = NULL;
+    if (atomic_load(&app->draining))
+        why = "this server is shutting down";
+    else if (!dispatch_connected(app->dispatch))
+        why = "the pub/sub connection to Redis is down";
+    for (size_t i = 0; !why && i < N_REQUIRED; i++)
+        if (counts[i] < 1) {
+            snprintf(reason, sizeof reason, "no live worker for the %s queue", queues[i]);
+            why = reason;
+        }
+    health_reply(rq, why == NULL, why, "ok", counts);
+}

@@ -1,0 +1,59 @@
+/* inbox: one stream's queue of pub/sub messages, filled by the dispatcher (dispatch.h).
+ *
+ * A capped byte queue of framed messages plus an eventfd the stream thread polls. When a
+ * message would pass the cap the inbox is marked cut instead and the stream ends (the client
+ * resumes from the transcript): a slow client costs its own stream, never the shared
+ * connection. Each worker thread owns one inbox for its whole life and resets it between
+ * requests. The registration fields belong to the dispatcher's map and its mutex. */
+#ifndef NOVA_INBOX_H
+#define NOVA_INBOX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define INBOX_CAP (256u * 1024u) /* bytes of messages a stream may fall behind by */
+#define INBOX_MAX_CHANNELS 8
+
+/* inbox_take flags */
+#define INBOX_CUT 1u /* messages were dropped: the stream must end (until inbox_reset) */
+#define INBOX_GAP 2u /* resubscribed after a reconnect: messages may be missing */
+
+struct dsub;
+
+struct inbox {
+    int efd;                 /* eventfd: readable when something happened */
+    pthread_mutex_t mu;
+    struct buf q;            /* messages: 4-byte length (host order), then the bytes */
+    unsigned flags;          /* INBOX_GAP (cleared by inbox_take), INBOX_CUT (sticky) */
+    int unconfirmed;         /* registrations not yet acknowledged by Redis */
+    int resyncing;           /* live registrations not yet acknowledged again after a
+                                reconnect: until they all are, inbox_take hands nothing out
+                                (a message of one channel must not overtake a missed one of
+                                another), then it reports INBOX_GAP once */
+    /* Owned by the dispatcher's map (under its mutex): */
+    struct dsub *subs[INBOX_MAX_CHANNELS];
+    size_t n_subs;
+};
+
+/* Returns 0, or -1 with errstr (eventfd). */
+int inbox_init(struct inbox *in, char *errstr, size_t errlen);
+void inbox_destroy(struct inbox *in);
+/* Empties the queue and flags, drains the eventfd (between requests, after unsubscribe). */
+void inbox_reset(struct inbox *in);
+/* Makes the eventfd readable (a drain started, say). */
+void inbox_wake(struct inbox *in);
+/* Reads the eventfd (after poll said it is readable). */
+void inbox_clear_wake(struct inbox *in);
+/* The dispatcher's side: queues one message, or marks the inbox cut when it would pass
+ * INBOX_CAP; wakes the stream either way. */
+void inbox_put(struct inbox *in, const char *msg, size_t len);
+/* Moves every queued message to the end of out (framed as in q) and returns the flags;
+ * while resyncing, moves nothing and returns only INBOX_CUT if set. */
+unsigned inbox_take(struct inbox *in, struct buf *out);
+/* The message at *off of a taken buffer; advances *off. Returns 0, or -1 at the end. */
+int inbox_next(const struct buf *b, size_t *off, const char **msg, size_t *len);
+
+#endif

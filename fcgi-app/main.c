@@ -1,0 +1,73 @@
+/* nova-fcgi: the FastCGI application nginx forwards /api/ to (see README.md).
+ *
+ *   nova-fcgi                  read the settings, print them (secrets masked), serve
+ *   nova-fcgi --print-config   print the settings and exit */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "rconn.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: nova-fcgi [--print-config]\n"
+                 "Settings come from NOVA_* variables; see fcgi-app/README.md.\n");
+}
+
+/* Each worker thread may hold a FastCGI connection and an eventfd, so a child needs about
+ * 2 x NOVA_FCGI_THREADS descriptors plus Redis connections: raise the soft limit. */
+static void raise_fd_limit(long threads)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = (rlim_t)threads * 3 + 128;
+    if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+        log_warn("open-file limit %llu is below the %llu that %ld threads may need",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)want, threads);
+}
+
+int main(int argc, char **argv)
+{
+    bool print_only = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--print-config") == 0) {
+            print_only = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "nova-fcgi: unknown argument %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    struct nova_config cfg;
+    char err[512];
+    if (config_from_env(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "nova-fcgi: %s\n", err);
+        return 2;
+    }
+    if (print_only) {
+        config_print(&cfg, stdout);
+        return 0;
+    }
+    struct rconn_addr addr; /* checked here so a bad URL stops the start, not each child */
+    if (rconn_parse_url(cfg.redis_url, &addr, err, sizeof err) < 0) {
+        fprintf(stderr, "nova-fcgi: NOVA_REDIS_URL: %s\n", err);
+        return 2;
+    }
+    log_init("nova-fcgi", cfg.log_level);
+    raise_fd_limit(cfg.fcgi_threads);
+    log_info("starting with these settings:");
+    config_print(&cfg, stderr);
+    return master_run(&cfg);
+}

@@ -1,0 +1,150 @@
+/* plan: phases, jobs and prompts of a chat request (see plan.h). */
+#include "plan.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+
+const char *const plan_models[PLAN_MODELS] = {"micro", "pro"};
+
+static const char *const phases_ko[] = {"answer"};
+static const char *const phases_en[] = {"staff_ko", "customer_en"};
+
+/* Per-model inference settings (DESIGN.md): Micro short and steady, Pro long and freer. */
+static const struct {
+    const char *model;
+    int max_tokens;
+    double temperature, top_p;
+} settings[PLAN_MODELS] = {
+    {"micro", 1024, 0.3, 0.9},
+    {"pro", 2048, 0.5, 0.9},
+};
+
+/* Shared by both models and every request, so Bedrock can cache it (cache_point). */
+static const char SYSTEM_PROMPT[] =
+    "You are a customer-support agent for an online game. Players write in Korean or English "
+    "about their accounts, payments, characters and game play. Answer politely and precisely, "
+    "from what you know about the game; when you are not sure, say so and tell the player how "
+    "to reach the support team. Never invent policies, prices or dates.";
+
+size_t plan_phases(const char *ui_lang, const char **out)
+{
+    const char *const *v;
+    size_t n;
+    if (strcmp(ui_lang, "ko") == 0) {
+        v = phases_ko;
+        n = 1;
+    } else if (strcmp(ui_lang, "en") == 0) {
+        v = phases_en;
+        n = 2;
+    } else {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = v[i];
+    return n;
+}
+
+const char *plan_phase_name(const char *s, size_t n)
+{
+    static const char *const all[] = {"answer", "staff_ko", "customer_en"};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strlen(all[i]) == n && memcmp(all[i], s, n) == 0)
+            return all[i];
+    return NULL;
+}
+
+int plan_job_id(char *out, size_t n, const char *request_id, const char *phase,
+                const char *model)
+{
+    int k = snprintf(out, n, "%s-%s-%s", request_id, phase, model);
+    return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+int plan_prompt(const struct chatreq *cr, const char *phase, const char *model,
+                struct buf *system, struct buf *user)
+{
+    bool korean = strcmp(phase, "customer_en") != 0;
+    bool micro = strcmp(model, "micro") == 0;
+    if (buf_puts(system, SYSTEM_PROMPT) < 0)
+        return -1;
+    /* The question on lines of its own under a "Question:" label, then how to answer. */
+    if (buf_puts(user, "Question:\n") < 0 || buf_append(user, cr->message, cr->message_len) < 0 ||
+        buf_puts(user, "\n\n") < 0)
+        return -1;
+    if (buf_puts(user, micro ? "Give a concise overview in one or two short paragraphs, "
+                               "ending with one line that says a detailed answer follows.\n"
+                             : "Give a detailed answer that continues a short overview: "
+                               "numbered steps, examples and caveats.\n") < 0)
+        return -1;
+    if (strcmp(phase, "staff_ko") == 0 &&
+        buf_puts(user, "This answer is for the support staff, not the player.\n") < 0)
+        return -1;
+    return buf_puts(user, korean ? "Answer in Korean." : "Answer in English.");
+}
+
+static int plan_job(struct job *j, const struct nova_config *cfg, const char *request_id,
+                    const struct chatreq *cr, const char *phase, size_t m, long long now_ms)
+{
+    const char *model = plan_models[m];
+    if (plan_job_id(j->id, sizeof j->id, request_id, phase, model) < 0 ||
+        strlen(request_id) >= sizeof j->request)
+        return -1;
+    memcpy(j->request, request_id, strlen(request_id) + 1);
+    snprintf(j->queue, sizeof j->queue, "%s", model);
+    snprintf(j->phase, sizeof j->phase, "%s", phase);
+    snprintf(j->model, sizeof j->model, "%s", model);
+    snprintf(j->model_id, sizeof j->model_id, "%s", m == 0 ? cfg->micro_model : cfg->pro_model);
+    struct buf sys, user;
+    buf_init(&sys, JOB_MAX_BYTES);
+    buf_init(&user, JOB_MAX_BYTES);
+    if (plan_prompt(cr, phase, model, &sys, &user) < 0) {
+        buf_free(&sys);
+        buf_free(&user);
+        return -1;
+    }
+    j->system = buf_steal(&sys, NULL);
+    j->cache_point = true;
+    j->messages[0].role = xstrdup("user");
+    j->messages[0].text = buf_steal(&user, NULL);
+    j->n_messages = 1;
+    j->max_tokens = settings[m].max_tokens;
+    j->temperature = settings[m].temperature;
+    j->top_p = settings[m].top_p;
+    j->created_ms = now_ms;
+    j->deadline_ms = now_ms + cfg->job_deadline_s * 1000;
+    return 0;
+}
+
+int plan_build(struct plan *p, const struct nova_config *cfg, const char *request_id,
+               const struct chatreq *cr, long long now_ms, char *errstr, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    p->n_phases = plan_phases(cr->ui_lang, p->phases);
+    if (p->n_phases == 0) {
+        errstr_set(errstr, errlen, "unknown ui_lang \"%s\"", cr->ui_lang);
+        return -1;
+    }
+    for (size_t ph = 0; ph < p->n_phases; ph++)
+        for (size_t m = 0; m < PLAN_MODELS; m++) {
+            struct job *j = &p->jobs[p->n_jobs];
+            if (plan_job(j, cfg, request_id, cr, p->phases[ph], m, now_ms) < 0) {
+                job_free(j);
+                plan_free(p);
+                errstr_set(errstr, errlen, "job %s %s does not fit", p->phases[ph],
+                           plan_models[m]);
+                return -1;
+            }
+            p->n_jobs++;
+        }
+    return 0;
+}
+
+void plan_free(struct plan *p)
+{
+    for (size_t i = 0; i < p->n_jobs; i++)
+        job_free(&p->jobs[i]);
+    p->n_jobs = 0;
+}

@@ -1,0 +1,54 @@
+/* plan: what one chat request asks of the workers, with no I/O — its phases, and for each
+ * phase one Micro and one Pro job (jobs.h), with the prompt and the inference settings.
+ *
+ *   ui_lang ko → phases ["answer"]                (answered in Korean)
+ *   ui_lang en → phases ["staff_ko", "customer_en"] (Korean for staff, English for the player)
+ *
+ * Job ids are "<request>-<phase>-<model>", so the resume and cancel routes can rebuild them
+ * from the phases in a request's meta event. plan_prompt is the one function that writes
+ * prompts: the knowledge-base, glossary and session issue replaces it. */
+#ifndef NOVA_PLAN_H
+#define NOVA_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "chatreq.h"
+#include "config.h"
+#include "jobs.h"
+
+#define PLAN_MAX_PHASES 2
+#define PLAN_MODELS 2 /* micro, pro */
+#define PLAN_MAX_JOBS (PLAN_MAX_PHASES * PLAN_MODELS)
+
+struct plan {
+    const char *phases[PLAN_MAX_PHASES]; /* static strings */
+    size_t n_phases;
+    struct job jobs[PLAN_MAX_JOBS];      /* phase-major: phase 0 micro, phase 0 pro, ... */
+    size_t n_jobs;
+};
+
+/* The phases of a UI language ("ko" or "en"); returns their number (0 for another value). */
+size_t plan_phases(const char *ui_lang, const char **out);
+/* The known phase name equal to s[0..n), or NULL. */
+const char *plan_phase_name(const char *s, size_t n);
+/* The model names, in job order. */
+extern const char *const plan_models[PLAN_MODELS];
+
+/* "<request>-<phase>-<model>" into out. Returns 0, or -1 when it does not fit. */
+int plan_job_id(char *out, size_t n, const char *request_id, const char *phase,
+                const char *model);
+
+/* The system prompt and the user message of one job into the caller's buffers (appended).
+ * Returns 0 or -1 (a buffer full). */
+int plan_prompt(const struct chatreq *cr, const char *phase, const char *model,
+                struct buf *system, struct buf *user);
+
+/* Fills p with the jobs for request_id (created now_ms, epoch ms; deadline from
+ * cfg->job_deadline_s). Returns 0 (free with plan_free), or -1 with errstr. */
+int plan_build(struct plan *p, const struct nova_config *cfg, const char *request_id,
+               const struct chatreq *cr, long long now_ms, char *errstr, size_t errlen);
+void plan_free(struct plan *p);
+
+#endif

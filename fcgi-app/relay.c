@@ -1,0 +1,507 @@
+/* relay: one open SSE stream, from the inbox and the transcript to the client (see relay.h). */
+#include "relay.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "price.h"
+#include "sse.h"
+
+#define RELAY_OUT_MAX (2u << 20)       /* SSE bytes buffered before a write */
+#define RELAY_FLUSH_AT (64u * 1024u)   /* write once this much is buffered */
+#define RELAY_GRACE_MS 5000            /* past the job deadline: workers report timeouts first */
+#define RELAY_PAGE 256                 /* transcript entries per XRANGE */
+#define CANCEL_MARKER_TTL_S 600
+#define RELAY_DONE_GRACE_MS 1000       /* a resume leaves `done` to the origin this long */
+
+void relay_init(struct relay *r, struct req *rq, const char *request_id,
+                long long start_epoch_ms, long long deadline_epoch_ms)
+{
+    memset(r, 0, sizeof *r);
+    r->rq = rq;
+    snprintf(r->request_id, sizeof r->request_id, "%s", request_id);
+    key_log(r->log_key, sizeof r->log_key, request_id);
+    key_out(r->channel, sizeof r->channel, request_id);
+    r->start_epoch_ms = start_epoch_ms;
+    long long now = app_mono_ms();
+    r->deadline_ms = now + (deadline_epoch_ms - app_epoch_ms()) + RELAY_GRACE_MS;
+    r->next_ping_ms = now + rq->app->cfg->keepalive_s * 1000;
+    buf_init(&r->out, RELAY_OUT_MAX);
+    buf_init(&r->taken, INBOX_CAP);
+    r->tok = json_tokener_new_ex(8);
+}
+
+void relay_add_job(struct relay *r, const char *job_id, const char *queue, const char *phase,
+                   const char *model)
+{
+    if (r->n_jobs == PLAN_MAX_JOBS)
+        return;
+    struct relay_job *j = &r->jobs[r->n_jobs++];
+    snprintf(j->id, sizeof j->id, "%s", job_id);
+    snprintf(j->queue, sizeof j->queue, "%s", queue);
+    j->phase = phase;
+    j->model = model;
+}
+
+size_t relay_channels(struct relay *r, char bufs[][KEY_MAX], const char **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_jobs; i++)
+        if (key_out(bufs[n], KEY_MAX, r->jobs[i].id) == 0) {
+            out[n] = bufs[n];
+            n++;
+        }
+    out[n++] = r->channel;
+    return n;
+}
+
+void relay_free(struct relay *r)
+{
+    buf_free(&r->out);
+    buf_free(&r->taken);
+    if (r->tok)
+        json_tokener_free(r->tok);
+    r->tok = NULL;
+}
+
+bool relay_all_ended(const struct relay *r)
+{
+    for (size_t i = 0; i < r->n_jobs; i++)
+        if (!r->jobs[i].ended)
+            return false;
+    return true;
+}
+
+/* ---- accounting ------------------------------------------------------------------------- */
+
+static long json_long_of(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int)
+               ? (long)json_object_get_int64(v)
+               : 0;
+}
+
+static const char *json_str_of(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+/* model_done and error end the job they name (by phase and model); model_done brings usage. */
+static void relay_account(struct relay *r, const char *type, size_t type_len, const char *data,
+                          size_t data_len)
+{
+    bool done = type_len == 4 && memcmp(type, "done", 4) == 0;
+    bool model_done = type_len == 10 && memcmp(type, "model_done", 10) == 0;
+    bool error = type_len == 5 && memcmp(type, "error", 5) == 0;
+    if (done)
+        r->done_seen = true;
+    if ((!model_done && !error) || data_len > INT_MAX)
+        return;
+    json_tokener_reset(r->tok);
+    json_object *o = json_tokener_parse_ex(r->tok, data, (int)data_len);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return;
+    }
+    const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
+    for (size_t i = 0; phase && model && i < r->n_jobs; i++) {
+        struct relay_job *j = &r->jobs[i];
+        if (j->ended || strcmp(j->phase, phase) != 0 || strcmp(j->model, model) != 0)
+            continue;
+        j->ended = true;
+        json_object *u;
+        if (model_done && json_object_object_get_ex(o, "usage", &u)) {
+            j->usage.input_tokens = json_long_of(u, "input_tokens");
+            j->usage.output_tokens = json_long_of(u, "output_tokens");
+            j->usage.cache_read_tokens = json_long_of(u, "cache_read_tokens");
+            j->usage.cache_write_tokens = json_long_of(u, "cache_write_tokens");
+        }
+        break;
+    }
+    json_object_put(o);
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+int relay_flush(struct relay *r)
+{
+    if (!r->rq->headers_sent && reply_sse_headers(r->rq) < 0)
+        return -1;
+    if (r->out.len == 0)
+        return r->rq->client_gone ? -1 : 0;
+    int rc = req_write(r->rq, r->out.data, r->out.len);
+    buf_reset(&r->out);
+    r->next_ping_ms = app_mono_ms() + r->rq->app->cfg->keepalive_s * 1000;
+    return rc;
+}
+
+/* Buffers one SSE event (id may be NULL); flushes first when the buffer is full. */
+static int relay_write(struct relay *r, const char *id, const char *type, const char *data,
+                       size_t len)
+{
+    if (r->out.len >= RELAY_FLUSH_AT && relay_flush(r) < 0)
+        return -1;
+    if (sse_write_event(&r->out, id, type, data, len) < 0) {
+        if (relay_flush(r) < 0)
+            return -1;
+        if (sse_write_event(&r->out, id, type, data, len) < 0) {
+            log_warn("rid=%s event %s of %zu bytes does not fit the stream; skipped",
+                     r->rq->id, id ? id : "-", len);
+            return 0;
+        }
+    }
+    r->written++;
+    return 0;
+}
+
+int relay_event(struct relay *r, const char *id, size_t id_len, const char *type,
+                size_t type_len, const char *data, size_t data_len)
+{
+    struct stream_id sid;
+    char idbuf[48], typebuf[40];
+    if (stream_id_parse(id, id_len, &sid) < 0 || type_len == 0 || type_len >= sizeof typebuf ||
+        memchr(type, '\n', type_len) || memchr(type, '\r', type_len))
+        return 0; /* not an event of ours: nothing to relay */
+    if (r->have_last && stream_id_cmp(&sid, &r->last) <= 0)
+        return 0; /* seen already (replay and live overlap) */
+    r->last = sid;
+    r->have_last = true;
+    relay_account(r, type, type_len, data, data_len);
+    if (r->skip && stream_id_cmp(&sid, &r->write_after) <= 0)
+        return 0;
+    stream_id_format(&sid, idbuf, sizeof idbuf);
+    memcpy(typebuf, type, type_len);
+    typebuf[type_len] = '\0';
+    return relay_write(r, idbuf, typebuf, data, data_len);
+}
+
+/* ---- the transcript --------------------------------------------------------------------- */
+
+/* Relays one XRANGE reply; returns the number of entries, or -1 (client gone). */
+static long relay_entries(struct relay *r, const redisReply *rep)
+{
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        const redisReply *f = e->element[1], *t = NULL, *d = NULL;
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            const redisReply *name = f->element[k], *val = f->element[k + 1];
+            if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+                continue;
+            if (strcmp(name->str, "t") == 0)
+                t = val;
+            else if (strcmp(name->str, "d") == 0)
+                d = val;
+        }
+        if (t && d &&
+            relay_event(r, e->element[0]->str, e->element[0]->len, t->str, t->len, d->str,
+                        d->len) < 0)
+            return -1;
+        if (r->done_seen)
+            break;
+    }
+    return (long)rep->elements;
+}
+
+int relay_catch_up(struct relay *r)
+{
+    struct app *app = r->rq->app;
+    char err[256];
+    for (;;) {
+        /* Exclusive start computed here ("(" needs Redis 6.2). */
+        char start[48] = "-";
+        if (r->have_last) {
+            struct stream_id next = r->last;
+            if (next.seq == UINT64_MAX) {
+                next.ms++;
+                next.seq = 0;
+            } else {
+                next.seq++;
+            }
+            stream_id_format(&next, start, sizeof start);
+        }
+        redisContext *c = app_redis(app, err, sizeof err);
+        if (!c) {
+            log_warn("rid=%s reading the transcript: %s", r->rq->id, err);
+            return -1;
+        }
+        redisReply *rep = redisCommand(c, "XRANGE %s %s + COUNT %d", r->log_key, start,
+                                       RELAY_PAGE);
+        /* Back to the pool before writing to a client that may be slow. */
+        app_redis_put(app, c);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+            log_warn("rid=%s XRANGE %s: %s", r->rq->id, r->log_key,
+                     rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
+            if (rep)
+                freeReplyObject(rep);
+            return -1;
+        }
+        long n = relay_entries(r, rep);
+        freeReplyObject(rep);
+        if (n < 0)
+            return -1;
+        if (n < RELAY_PAGE || r->done_seen)
+            return 0;
+    }
+}
+
+/* Appends one of our own events to the transcript and publishes it. */
+static int relay_append(struct relay *r, const char *type, const char *data, size_t len,
+                        char *id, size_t idlen)
+{
+    struct app *app = r->rq->app;
+    char err[256];
+    redisContext *c = app_redis(app, err, sizeof err);
+    int rc = c ? event_append(c, r->log_key, r->channel, type, data, len,
+                              app->cfg->log_ttl_s * 1000, id, idlen, err, sizeof err)
+               : -1;
+    app_redis_put(app, c);
+    if (rc < 0)
+        log_warn("rid=%s appending %s: %s", r->rq->id, type, err);
+    return rc;
+}
+
+/* done's data: the sum of the jobs' usage, its price, the time since the request began. */
+static void relay_done_json(struct relay *r, struct buf *out)
+{
+    struct bedrock_usage sum = {0};
+    double usd = 0;
+    for (size_t i = 0; i < r->n_jobs; i++) {
+        const struct bedrock_usage *u = &r->jobs[i].usage;
+        sum.input_tokens += u->input_tokens;
+        sum.output_tokens += u->output_tokens;
+        sum.cache_read_tokens += u->cache_read_tokens;
+        sum.cache_write_tokens += u->cache_write_tokens;
+        usd += price_cost_usd(r->jobs[i].model, u);
+    }
+    char cost[48];
+    snprintf(cost, sizeof cost, "%.8f", usd);
+    size_t n = strlen(cost); /* "0.00012300" → "0.000123"; "0.00000000" → "0" */
+    while (n > 1 && cost[n - 1] == '0')
+        cost[--n] = '\0';
+    if (cost[n - 1] == '.')
+        cost[--n] = '\0';
+    buf_printf(out,
+               "{\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld,\"cache_read_tokens\":%ld,"
+               "\"cache_write_tokens\":%ld},\"cost_usd\":%s,\"elapsed_ms\":%lld}",
+               sum.input_tokens, sum.output_tokens, sum.cache_read_tokens,
+               sum.cache_write_tokens, cost, app_epoch_ms() - r->start_epoch_ms);
+}
+
+/* Every job ended: `done` into the transcript, then everything up to it to the client. */
+static enum relay_end relay_finish(struct relay *r)
+{
+    struct buf data;
+    buf_init(&data, 1024);
+    relay_done_json(r, &data);
+    char id[EVENT_ID_MAX];
+    enum relay_end end = RELAY_DONE;
+    if (relay_append(r, "done", data.data, data.len, id, sizeof id) == 0) {
+        /* Events with lower ids may still be on their way through pub/sub: read them (and
+         * done) from the transcript, in order. */
+        if ((relay_catch_up(r) < 0 || !r->done_seen) && !r->rq->client_gone)
+            relay_write(r, id, "done", data.data, data.len);
+    } else {
+        relay_write(r, NULL, "done", data.data, data.len); /* not in the transcript: no id */
+        end = RELAY_FAILED;
+    }
+    buf_free(&data);
+    if (relay_flush(r) < 0)
+        end = RELAY_GONE;
+    return end;
+}
+
+/* Ends the stream for this client only: error events (one per unfinished job, or one for the
+ * stream) and done, none with an id, none in the transcript. */
+static void relay_end_local(struct relay *r, const char *message, bool per_job)
+{
+    struct buf data;
+    buf_init(&data, 4096);
+    if (!per_job) {
+        event_error_json(&data, NULL, NULL, "unavailable", message, true);
+        relay_write(r, NULL, "error", data.data, data.len);
+    }
+    for (size_t i = 0; per_job && i < r->n_jobs; i++) {
+        if (r->jobs[i].ended)
+            continue;
+        buf_reset(&data);
+        event_error_json(&data, r->jobs[i].phase, r->jobs[i].model, "unavailable", message,
+                         true);
+        relay_write(r, NULL, "error", data.data, data.len);
+    }
+    buf_reset(&data);
+    relay_done_json(r, &data);
+    relay_write(r, NULL, "done", data.data, data.len);
+    relay_flush(r);
+    buf_free(&data);
+}
+
+/* The deadline passed: a timeout error for each job still open (in the transcript), cancel
+ * them, then done. */
+static enum relay_end relay_timeout(struct relay *r)
+{
+    log_warn("rid=%s jobs still open at the deadline; ending the stream", r->rq->id);
+    relay_cancel_jobs(r->rq->app, r->jobs, r->n_jobs, false);
+    struct buf data;
+    buf_init(&data, 4096);
+    for (size_t i = 0; i < r->n_jobs; i++) {
+        if (r->jobs[i].ended)
+            continue;
+        buf_reset(&data);
+        event_error_json(&data, r->jobs[i].phase, r->jobs[i].model, "timeout",
+                         "the model did not answer before the deadline", true);
+        char id[EVENT_ID_MAX];
+        if (relay_append(r, "error", data.data, data.len, id, sizeof id) < 0)
+            relay_write(r, NULL, "error", data.data, data.len);
+        r->jobs[i].ended = true;
+    }
+    buf_free(&data);
+    return relay_finish(r);
+}
+
+void relay_abort(struct relay *r, const char *message)
+{
+    relay_end_local(r, message, false);
+}
+
+int relay_cancel_jobs(struct app *app, const struct relay_job *jobs, size_t n, bool all)
+{
+    char err[256], key[KEY_MAX], chan[KEY_MAX];
+    redisContext *c = app_redis(app, err, sizeof err);
+    if (!c) {
+        log_warn("canceling jobs: %s", err);
+        return -1;
+    }
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((!all && jobs[i].ended) || key_canceled(key, sizeof key, jobs[i].id) < 0 ||
+            key_cancel(chan, sizeof chan, jobs[i].queue) < 0)
+            continue;
+        /* The marker stops a job not yet picked up; the message one already running. */
+        redisAppendCommand(c, "SET %s 1 EX %d", key, CANCEL_MARKER_TTL_S);
+        redisAppendCommand(c, "PUBLISH %s %s", chan, jobs[i].id);
+        sent += 2;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+            log_warn("canceling jobs: %s", c->errstr);
+            rc = -1;
+            break;
+        }
+        if (rep->type == REDIS_REPLY_ERROR) {
+            log_warn("canceling jobs: %s", rep->str);
+            rc = -1;
+        }
+        freeReplyObject(rep);
+    }
+    app_redis_put(app, c);
+    return rc;
+}
+
+/* ---- the loop --------------------------------------------------------------------------- */
+
+#define RELAY_LOST 0x100u /* a gap could not be filled from the transcript */
+
+/* Relays what the inbox holds; after a gap the transcript first, so that nothing queued
+ * overtakes a missed event. Returns the inbox flags (| RELAY_LOST). */
+static unsigned relay_drain_inbox(struct relay *r)
+{
+    unsigned flags = inbox_take(r->rq->inbox, &r->taken);
+    if ((flags & INBOX_GAP) && relay_catch_up(r) < 0 && !r->rq->client_gone)
+        flags |= RELAY_LOST;
+    size_t off = 0, len;
+    const char *m;
+    while (inbox_next(&r->taken, &off, &m, &len) == 0) {
+        struct event_msg em;
+        if (event_msg_parse(m, len, &em) < 0)
+            continue;
+        if (relay_event(r, em.id, em.id_len, em.type, em.type_len, em.data, em.data_len) < 0)
+            break;
+    }
+    buf_reset(&r->taken);
+    return flags;
+}
+
+static enum relay_end relay_gone(struct relay *r)
+{
+    if (!relay_all_ended(r)) {
+        log_info("rid=%s client went away; canceling its open jobs", r->rq->id);
+        relay_cancel_jobs(r->rq->app, r->jobs, r->n_jobs, false);
+    }
+    return RELAY_GONE;
+}
+
+enum relay_end relay_run(struct relay *r)
+{
+    struct app *app = r->rq->app;
+    for (;;) {
+        unsigned flags = relay_drain_inbox(r);
+        if (r->rq->client_gone || relay_flush(r) < 0)
+            return relay_gone(r);
+        if (flags & (INBOX_CUT | RELAY_LOST)) {
+            log_warn("rid=%s %s; ending the stream for a resume", r->rq->id,
+                     flags & INBOX_CUT ? "client fell too far behind" : "events were missed");
+            relay_abort(r, "the stream fell behind; resume it with Last-Event-ID");
+            return RELAY_CUT;
+        }
+        if (r->done_seen)
+            return RELAY_DONE;
+        long long now = app_mono_ms(), drain_at = LLONG_MAX;
+        if (relay_all_ended(r)) {
+            if (r->origin)
+                return relay_finish(r);
+            if (!r->finish_at_ms)
+                r->finish_at_ms = now + RELAY_DONE_GRACE_MS;
+            if (now >= r->finish_at_ms) {
+                /* Last look: the origin may have appended done after all. */
+                if (relay_catch_up(r) == 0 && r->done_seen)
+                    return relay_flush(r) == 0 ? RELAY_DONE : RELAY_GONE;
+                return r->rq->client_gone ? RELAY_GONE : relay_finish(r);
+            }
+        }
+        if (atomic_load(&app->draining))
+            drain_at = atomic_load(&app->drain_deadline_ms);
+        if (now >= drain_at) {
+            relay_end_local(r, "server is shutting down", true);
+            return RELAY_DRAINED;
+        }
+        if (now >= r->deadline_ms)
+            return relay_timeout(r);
+        if (now >= r->next_ping_ms) {
+            sse_write_comment(&r->out, "ping");
+            if (relay_flush(r) < 0)
+                return relay_gone(r);
+        }
+        long long due = r->next_ping_ms < r->deadline_ms ? r->next_ping_ms : r->deadline_ms;
+        if (drain_at < due)
+            due = drain_at;
+        if (r->finish_at_ms && r->finish_at_ms < due)
+            due = r->finish_at_ms;
+        long long wait = due - app_mono_ms();
+        /* The FastCGI connection is polled for hang-up only: nginx closes it when the browser
+         * leaves, which is noticed here before the first token. */
+        struct pollfd p[2] = {{r->rq->inbox->efd, POLLIN, 0},
+                              {r->rq->fr->ipcFd, POLLRDHUP, 0}};
+        int rc = poll(p, 2, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait);
+        if (rc > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+            r->rq->client_gone = true;
+            return relay_gone(r);
+        }
+        if (rc > 0 && (p[0].revents & POLLIN))
+            inbox_clear_wake(r->rq->inbox);
+    }
+}

@@ -1,0 +1,168 @@
+/* store: meta read-back, queue backlog, job queueing (see store.h). */
+#include "store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "keys.h"
+#include "log.h"
+
+/* Fills m from a meta event's data: its phases, each a known name. */
+static int meta_phases(const char *data, size_t len, struct store_meta *m)
+{
+    json_tokener *tok = json_tokener_new_ex(8);
+    json_object *o = json_tokener_parse_ex(tok, data, (int)len), *ph;
+    json_tokener_free(tok);
+    int rc = -1;
+    if (o && json_object_object_get_ex(o, "phases", &ph) &&
+        json_object_is_type(ph, json_type_array)) {
+        size_t n = json_object_array_length(ph);
+        rc = n >= 1 && n <= PLAN_MAX_PHASES ? 0 : -1;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            json_object *v = json_object_array_get_idx(ph, i);
+            const char *name = json_object_is_type(v, json_type_string)
+                                   ? plan_phase_name(json_object_get_string(v),
+                                                     (size_t)json_object_get_string_len(v))
+                                   : NULL;
+            if (!name)
+                rc = -1;
+            else
+                m->phases[m->n_phases++] = name;
+        }
+    }
+    json_object_put(o);
+    return rc;
+}
+
+int store_read_meta(redisContext *c, const char *request_id, struct store_meta *m,
+                    char *errstr, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    char key[KEY_MAX];
+    if (key_log(key, sizeof key, request_id) < 0) {
+        errstr_set(errstr, errlen, "request id too long");
+        return -1;
+    }
+    redisReply *r = redisCommand(c, "XRANGE %s - + COUNT 1", key);
+    if (!r) {
+        errstr_set(errstr, errlen, "XRANGE %s: %s", key, c->errstr);
+        return -1;
+    }
+    int rc = -1;
+    if (r->type == REDIS_REPLY_ERROR) {
+        errstr_set(errstr, errlen, "XRANGE %s: %s", key, r->str);
+    } else if (r->type != REDIS_REPLY_ARRAY) {
+        errstr_set(errstr, errlen, "XRANGE %s: unexpected reply", key);
+    } else if (r->elements == 0) {
+        rc = 0;
+    } else {
+        const redisReply *e = r->element[0], *f = NULL, *t = NULL, *d = NULL;
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+            e->element[0]->type == REDIS_REPLY_STRING)
+            f = e->element[1];
+        for (size_t k = 0; f && f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
+            if (f->element[k]->type != REDIS_REPLY_STRING ||
+                f->element[k + 1]->type != REDIS_REPLY_STRING)
+                continue;
+            if (strcmp(f->element[k]->str, "t") == 0)
+                t = f->element[k + 1];
+            else if (strcmp(f->element[k]->str, "d") == 0)
+                d = f->element[k + 1];
+        }
+        if (!t || !d || strcmp(t->str, "meta") != 0 || (size_t)e->element[0]->len >= sizeof m->id ||
+            stream_id_parse(e->element[0]->str, e->element[0]->len, &m->sid) < 0 ||
+            d->len > (1 << 20) || meta_phases(d->str, d->len, m) < 0) {
+            errstr_set(errstr, errlen, "%s does not start with a meta event", key);
+        } else {
+            memcpy(m->id, e->element[0]->str, e->element[0]->len + 1);
+            rc = 1;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* The value after name in a flat field/value reply array, or NULL. */
+static const redisReply *field(const redisReply *a, const char *name)
+{
+    for (size_t i = 0; a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2)
+        if (a->element[i]->type == REDIS_REPLY_STRING && strcmp(a->element[i]->str, name) == 0)
+            return a->element[i + 1];
+    return NULL;
+}
+
+int store_queue_depth(redisContext *c, const char *queue, long long *depth, char *errstr,
+                      size_t errlen)
+{
+    char key[KEY_MAX];
+    key_jobs(key, sizeof key, queue);
+    redisAppendCommand(c, "XLEN %s", key);
+    redisAppendCommand(c, "XINFO GROUPS %s", key);
+    redisReply *len = NULL, *groups = NULL;
+    if (redisGetReply(c, (void **)&len) != REDIS_OK ||
+        redisGetReply(c, (void **)&groups) != REDIS_OK) {
+        errstr_set(errstr, errlen, "XLEN/XINFO %s: %s", key, c->errstr);
+        if (len)
+            freeReplyObject(len);
+        return -1;
+    }
+    int rc = -1;
+    if (len->type != REDIS_REPLY_INTEGER) {
+        errstr_set(errstr, errlen, "XLEN %s: %s", key,
+                   len->type == REDIS_REPLY_ERROR ? len->str : "unexpected reply");
+    } else {
+        /* No group yet (no worker ever read it, or no stream): every entry waits. */
+        *depth = len->integer;
+        rc = 0;
+        for (size_t i = 0; groups->type == REDIS_REPLY_ARRAY && i < groups->elements; i++) {
+            const redisReply *g = groups->element[i], *name = field(g, "name");
+            if (!name || name->type != REDIS_REPLY_STRING || strcmp(name->str, KEYS_GROUP) != 0)
+                continue;
+            const redisReply *pending = field(g, "pending"), *lag = field(g, "lag");
+            /* lag is nil when Redis cannot tell (or absent before 7.0): count pending only,
+             * so an unknown never refuses requests. */
+            *depth = (pending && pending->type == REDIS_REPLY_INTEGER ? pending->integer : 0) +
+                     (lag && lag->type == REDIS_REPLY_INTEGER ? lag->integer : 0);
+        }
+    }
+    freeReplyObject(len);
+    freeReplyObject(groups);
+    return rc;
+}
+
+int store_enqueue(redisContext *c, const struct plan *p, long long trim_to, char *errstr,
+                  size_t errlen)
+{
+    char key[KEY_MAX], trim[24];
+    snprintf(trim, sizeof trim, "%lld", trim_to);
+    for (size_t i = 0; i < p->n_jobs; i++) {
+        struct buf json;
+        buf_init(&json, JOB_MAX_BYTES * 2);
+        if (job_to_json(&p->jobs[i], &json) < 0 || key_jobs(key, sizeof key, p->jobs[i].queue) < 0) {
+            buf_free(&json);
+            errstr_set(errstr, errlen, "job %s does not serialise", p->jobs[i].id);
+            return -1; /* nothing sent yet: the pipeline is still empty */
+        }
+        const char *argv[] = {"XADD", key, "MAXLEN", "~", trim, "*", "job", json.data};
+        size_t argvlen[] = {4, strlen(key), 6, 1, strlen(trim), 1, 3, json.len};
+        redisAppendCommandArgv(c, 8, argv, argvlen);
+        buf_free(&json);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < p->n_jobs; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            errstr_set(errstr, errlen, "XADD: %s", c->errstr);
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_STRING && rc == 0) {
+            errstr_set(errstr, errlen, "XADD %s: %s", p->jobs[i].queue,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* store: the Redis side of a chat request that is not pub/sub — reading its meta event back
+ * from the transcript, measuring a queue's backlog, queueing its jobs. Callers pass a pooled
+ * connection; after a -1, c->err != 0 says the connection is broken. */
+#ifndef NOVA_STORE_H
+#define NOVA_STORE_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "chatreq.h"
+#include "jobs.h"
+#include "plan.h"
+
+struct store_meta {
+    char id[EVENT_ID_MAX];                 /* the meta event's transcript id */
+    struct stream_id sid;
+    const char *phases[PLAN_MAX_PHASES];   /* static names (plan.h) */
+    size_t n_phases;
+};
+
+/* The first transcript entry of request_id, which must be its meta event. Returns 1 (found),
+ * 0 (no transcript: unknown or expired), or -1 with errstr. */
+int store_read_meta(redisContext *c, const char *request_id, struct store_meta *m,
+                    char *errstr, size_t errlen);
+
+/* The backlog of a queue: jobs not yet delivered to the "workers" group plus those delivered
+ * and not acknowledged (XINFO GROUPS lag + pending). Jobs stay in the stream after their
+ * XACK, so its length is not the backlog. Returns 0 or -1 with errstr. */
+int store_queue_depth(redisContext *c, const char *queue, long long *depth, char *errstr,
+                      size_t errlen);
+
+/* XADDs every job of p to its queue (field "job"), pipelined, trimming each stream to about
+ * trim_to entries. Returns 0, or -1 with errstr when any XADD failed (some may be queued:
+ * cancel them all). */
+int store_enqueue(redisContext *c, const struct plan *p, long long trim_to, char *errstr,
+                  size_t errlen);
+
+#endif
