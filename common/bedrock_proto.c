@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "alloc.h"
+#include "jsonout.h"
 #include "utf8.h"
 
 /* ---- errors ------------------------------------------------------------------------------ */
@@ -93,24 +94,6 @@ static json_object *json_text_block(const char *text)
     return o;
 }
 
-/* Serialises root compactly onto out and releases it. Returns 0 or -1 (out full). */
-static int json_append_put(json_object *root, struct buf *out)
-{
-    size_t len;
-    const char *s = json_object_to_json_string_length(
-        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    int rc = buf_append(out, s, len);
-    json_object_put(root);
-    return rc;
-}
-
-/* json-c prints 0.3 as 0.29999999999999999; send the short form a person would write. */
-static json_object *json_short_double(double v)
-{
-    char s[32];
-    snprintf(s, sizeof s, "%.6g", v);
-    return json_object_new_double_s(v, s);
-}
 
 int bedrock_converse_body(const struct bedrock_converse_req *r, struct buf *out)
 {
@@ -142,9 +125,9 @@ int bedrock_converse_body(const struct bedrock_converse_req *r, struct buf *out)
     if (r->max_tokens > 0)
         json_object_object_add(inf, "maxTokens", json_object_new_int(r->max_tokens));
     if (r->temperature >= 0)
-        json_object_object_add(inf, "temperature", json_short_double(r->temperature));
+        json_object_object_add(inf, "temperature", json_new_short_double(r->temperature));
     if (r->top_p >= 0)
-        json_object_object_add(inf, "topP", json_short_double(r->top_p));
+        json_object_object_add(inf, "topP", json_new_short_double(r->top_p));
     json_object_object_add(root, "inferenceConfig", inf);
     return json_append_put(root, out);
 }

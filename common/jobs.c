@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "jsonout.h"
 #include "utf8.h"
 
 /* Nesting of a job: root object → messages array → message object. Anything deeper is not a
@@ -363,29 +364,6 @@ void job_converse_req(const struct job *j, struct bedrock_converse_req *req)
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* Serialises root compactly onto out and releases it. Returns 0 or -1 (out full). */
-static int put_json(json_object *root, struct buf *out)
-{
-    size_t len;
-    const char *s = json_object_to_json_string_length(
-        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    int rc = buf_append(out, s, len);
-    json_object_put(root);
-    return rc;
-}
-
-/* The shortest decimal form that reads back as the same double (0.3, not json-c's
- * 0.29999999999999999), so jobs stay readable in redis-cli and round-trip exactly. */
-static json_object *short_double(double v)
-{
-    char s[40];
-    for (int prec = 6; prec <= 17; prec++) {
-        snprintf(s, sizeof s, "%.*g", prec, v);
-        if (strtod(s, NULL) == v)
-            break;
-    }
-    return json_object_new_double_s(v, s);
-}
 
 /* A string for JSON from text that should be UTF-8 but is not trusted to be. */
 static json_object *text_string(const char *s, size_t n)
@@ -448,13 +426,13 @@ int job_to_json(const struct job *j, struct buf *out)
         if (j->max_tokens > 0)
             json_object_object_add(o, "max_tokens", json_object_new_int(j->max_tokens));
         if (j->temperature >= 0)
-            json_object_object_add(o, "temperature", short_double(j->temperature));
+            json_object_object_add(o, "temperature", json_new_short_double(j->temperature));
         if (j->top_p >= 0)
-            json_object_object_add(o, "top_p", short_double(j->top_p));
+            json_object_object_add(o, "top_p", json_new_short_double(j->top_p));
     }
     json_object_object_add(o, "created_ms", json_object_new_int64(j->created_ms));
     json_object_object_add(o, "deadline_ms", json_object_new_int64(j->deadline_ms));
-    return put_json(o, out);
+    return json_append_put(o, out);
 }
 
 /* ---- events ----------------------------------------------------------------------------- */
@@ -473,7 +451,7 @@ int event_delta_json(struct buf *out, const char *phase, const char *model, cons
     json_object *o = json_object_new_object();
     add_phase_model(o, phase, model);
     json_object_object_add(o, "text", text_string(text, len));
-    return put_json(o, out);
+    return json_append_put(o, out);
 }
 
 static json_object *ms_value(double ms)
@@ -498,7 +476,7 @@ int event_model_done_json(struct buf *out, const char *phase, const char *model,
     json_object_object_add(o, "usage", u);
     json_object_object_add(o, "ttft_ms", ms_value(r->ttft_ms));
     json_object_object_add(o, "latency_ms", ms_value(r->elapsed_ms));
-    return put_json(o, out);
+    return json_append_put(o, out);
 }
 
 int event_error_json(struct buf *out, const char *phase, const char *model, const char *code,
@@ -509,7 +487,7 @@ int event_error_json(struct buf *out, const char *phase, const char *model, cons
     json_object_object_add(o, "code", text_string(code, code ? strlen(code) : 0));
     json_object_object_add(o, "message", text_string(message, message ? strlen(message) : 0));
     json_object_object_add(o, "retryable", json_object_new_boolean(retryable));
-    return put_json(o, out);
+    return json_append_put(o, out);
 }
 
 /* Bytes of the first max_chars characters of valid UTF-8 s[0..n). */
@@ -544,14 +522,15 @@ int event_passages_json(struct buf *out, const struct bedrock_passage *p, size_t
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_new_object();
         json_object_object_add(e, "title", text_cut(p[i].title, EVENT_PASSAGE_CHARS));
-        json_object_object_add(e, "score", short_double(isfinite(p[i].score) ? p[i].score : 0));
+        double score = isfinite(p[i].score) ? p[i].score : 0;
+        json_object_object_add(e, "score", json_new_short_double(score));
         json_object_object_add(e, "excerpt", text_cut(p[i].text, EVENT_EXCERPT_CHARS));
         json_object_object_add(e, "url", text_cut(p[i].url, EVENT_PASSAGE_CHARS));
         json_object_object_add(e, "text", text_cut(p[i].text, EVENT_PASSAGE_CHARS));
         json_object_array_add(arr, e);
     }
     json_object_object_add(o, "passages", arr);
-    return put_json(o, out);
+    return json_append_put(o, out);
 }
 
 const char *event_error_code(enum bedrock_error e)

@@ -22,6 +22,7 @@
 #include "app.h"
 #include "dispatch.h"
 #include "log.h"
+#include "wake.h"
 #include "route.h"
 
 #define CHILD_POOL_SIZE 16          /* Redis command connections per child */
@@ -70,13 +71,6 @@ struct child {
     int stops;             /* SIGTERM/SIGQUIT seen */
 };
 
-static void efd_signal(int fd)
-{
-    uint64_t one = 1;
-    ssize_t w = write(fd, &one, sizeof one);
-    (void)w;
-}
-
 /* ---- workers ---------------------------------------------------------------------------- */
 
 static void worker_serve(struct worker *w, int fd)
@@ -115,14 +109,14 @@ static void *worker_main(void *arg)
         ch->idle++;
         if (ch->main_waits) {
             ch->main_waits = false;
-            efd_signal(ch->wake_efd);
+            wake_signal(ch->wake_efd);
         }
         while (ch->qlen == 0 && !ch->stopping)
             pthread_cond_wait(&ch->cv, &ch->mu);
         ch->idle--;
         if (ch->qlen == 0) { /* draining and nothing left to serve */
             if (--ch->live == 0)
-                efd_signal(ch->wake_efd);
+                wake_signal(ch->wake_efd);
             pthread_mutex_unlock(&ch->mu);
             return NULL;
         }
@@ -221,11 +215,8 @@ static void child_loop(struct child *ch)
         }
         if (p[0].revents & POLLIN)
             child_signals(ch);
-        if (p[1].revents & POLLIN) {
-            uint64_t v;
-            ssize_t r = read(ch->wake_efd, &v, sizeof v);
-            (void)r;
-        }
+        if (p[1].revents & POLLIN)
+            wake_drain(ch->wake_efd);
         if (ch->listen_fd >= 0 && (p[2].revents & POLLIN))
             child_accept(ch, &pause_until);
     }
@@ -323,7 +314,7 @@ int child_main(const struct nova_config *cfg, int listen_fd, pid_t master)
         log_error("NOVA_REDIS_URL: %s", err);
         goto out;
     }
-    ch->wake_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ch->wake_efd = wake_open();
     if (ch->wake_efd < 0) {
         log_error("eventfd: %s", strerror(errno));
         goto out;

@@ -22,6 +22,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "wake.h"
 
 #define DISPATCH_BUCKETS 4096
 #define DISPATCH_CONNECT_MS 1000
@@ -76,20 +77,6 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void efd_signal(int fd)
-{
-    uint64_t one = 1;
-    ssize_t w = write(fd, &one, sizeof one);
-    (void)w; /* EAGAIN: the counter is already non-zero, so it is readable anyway */
-}
-
-static void efd_drain(int fd)
-{
-    uint64_t v;
-    ssize_t r = read(fd, &v, sizeof v);
-    (void)r;
 }
 
 /* ---- the channel map (under d->mu) ------------------------------------------------------ */
@@ -280,7 +267,7 @@ static void dispatch_ack(struct dispatch *d, const char *name, size_t len)
             pthread_mutex_unlock(&s->in->mu);
             s->confirmed = true;
             s->resub = false;
-            efd_signal(s->in->efd);
+            wake_signal(s->in->efd);
         }
         if (!ch->subs && ch->acked >= ch->sent)
             chan_remove(d, ch);
@@ -417,7 +404,7 @@ static void *dispatch_main(void *arg)
             continue;
         }
         if (p[0].revents)
-            efd_drain(d->ctl_efd);
+            wake_drain(d->ctl_efd);
         if (d->c && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
             dispatch_read(d);
         if (d->c && (p[1].revents & POLLOUT))
@@ -437,7 +424,7 @@ struct dispatch *dispatch_start(const struct rconn_addr *a, char *errstr, size_t
 {
     struct dispatch *d = xcalloc(1, sizeof *d);
     d->addr = *a;
-    d->ctl_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    d->ctl_efd = wake_open();
     if (d->ctl_efd < 0) {
         errstr_set(errstr, errlen, "eventfd: %s", strerror(errno));
         free(d);
@@ -468,7 +455,7 @@ void dispatch_stop(struct dispatch *d)
     pthread_mutex_lock(&d->mu);
     d->stop = true;
     pthread_mutex_unlock(&d->mu);
-    efd_signal(d->ctl_efd);
+    wake_signal(d->ctl_efd);
     pthread_join(d->tid, NULL);
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
         struct dchan *ch = d->buckets[b], *next;
@@ -508,7 +495,7 @@ int dispatch_subscribe(struct dispatch *d, struct inbox *in, const char *const *
     in->unconfirmed += (int)added;
     pthread_mutex_unlock(&in->mu);
     pthread_mutex_unlock(&d->mu);
-    efd_signal(d->ctl_efd);
+    wake_signal(d->ctl_efd);
     if (added < n) {
         errstr_set(errstr, errlen, "more than %d channels for one stream", INBOX_MAX_CHANNELS);
         return -1;
@@ -528,7 +515,7 @@ int dispatch_subscribe(struct dispatch *d, struct inbox *in, const char *const *
         }
         struct pollfd p = {in->efd, POLLIN, 0};
         if (poll(&p, 1, (int)rest) > 0)
-            efd_drain(in->efd); /* messages stay queued; the stream takes them later */
+            wake_drain(in->efd); /* messages stay queued; the stream takes them later */
     }
 }
 
@@ -559,7 +546,7 @@ void dispatch_unsubscribe(struct dispatch *d, struct inbox *in)
     pthread_mutex_unlock(&in->mu);
     pthread_mutex_unlock(&d->mu);
     if (any)
-        efd_signal(d->ctl_efd);
+        wake_signal(d->ctl_efd);
 }
 
 bool dispatch_connected(struct dispatch *d)

@@ -13,25 +13,12 @@
 #include <unistd.h>
 
 #include "log.h"
-
-static void efd_signal(int fd)
-{
-    uint64_t one = 1;
-    ssize_t w = write(fd, &one, sizeof one);
-    (void)w; /* EAGAIN: the counter is already non-zero, so it is readable anyway */
-}
-
-static void efd_drain(int fd)
-{
-    uint64_t v;
-    ssize_t r = read(fd, &v, sizeof v);
-    (void)r;
-}
+#include "wake.h"
 
 int inbox_init(struct inbox *in, char *errstr, size_t errlen)
 {
     memset(in, 0, sizeof *in);
-    in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    in->efd = wake_open();
     if (in->efd < 0) {
         errstr_set(errstr, errlen, "eventfd: %s", strerror(errno));
         return -1;
@@ -62,17 +49,17 @@ void inbox_reset(struct inbox *in)
     in->unconfirmed = 0;
     in->resyncing = 0;
     pthread_mutex_unlock(&in->mu);
-    efd_drain(in->efd);
+    wake_drain(in->efd);
 }
 
 void inbox_wake(struct inbox *in)
 {
-    efd_signal(in->efd);
+    wake_signal(in->efd);
 }
 
 void inbox_clear_wake(struct inbox *in)
 {
-    efd_drain(in->efd);
+    wake_drain(in->efd);
 }
 
 unsigned inbox_take(struct inbox *in, struct buf *out)
@@ -125,5 +112,5 @@ void inbox_put(struct inbox *in, const char *msg, size_t len)
         }
     }
     pthread_mutex_unlock(&in->mu);
-    efd_signal(in->efd);
+    wake_signal(in->efd);
 }

@@ -24,6 +24,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "wake.h"
 #include "worker.h"
 
 /* ---- small shared helpers (worker.h) ---------------------------------------------------- */
@@ -140,7 +141,7 @@ static int worker_init(struct worker *w, const struct nova_config *cfg, char *er
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
-    w->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    w->stop_efd = wake_open();
     if (w->stop_efd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         return -1;
@@ -160,9 +161,7 @@ static void threads_stop(struct worker *w, pthread_t reader, pthread_t subscribe
     if (w->reader_fd >= 0)
         shutdown(w->reader_fd, SHUT_RDWR);
     pthread_mutex_unlock(&w->mu);
-    uint64_t one = 1;
-    if (write(w->stop_efd, &one, sizeof one) < 0)
-        log_warn("eventfd write: %s", strerror(errno));
+    wake_signal(w->stop_efd);
     pthread_join(reader, NULL);
     pthread_join(subscriber, NULL);
 }
