@@ -34,6 +34,7 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "simstats.h"
 #include "../bedrock-sim/sim_model.h"
 #include "../unit/test.h"
 #include "alloc.h"
@@ -106,23 +107,9 @@ static long http_simple(const char *method, const char *url, struct buf *out)
     return status;
 }
 
-/* GET /_sim/stats → one counter (-1 when unreadable). */
 static long sim_stat(const char *name)
 {
-    struct buf b;
-    buf_init(&b, 65536);
-    char url[512];
-    snprintf(url, sizeof url, "%s/_sim/stats", sim_url);
-    long v = -1;
-    if (http_simple("GET", url, &b) == 200) {
-        json_object *o = json_tokener_parse(buf_cstr(&b)), *x = jget(o, name);
-        if (x)
-            v = (long)json_object_get_int64(x);
-        if (o)
-            json_object_put(o);
-    }
-    buf_free(&b);
-    return v;
+    return simstats_get(sim_url, name);
 }
 
 /* Waits (bounded) until the simulator has no open stream; returns streams_aborted then. */

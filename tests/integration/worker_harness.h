@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "simstats.h"
 #include "../bedrock-sim/sim_model.h"
 #include "../unit/test.h"
 #include "alloc.h"
@@ -66,30 +67,9 @@ static redisContext *redis_open(void)
 
 /* ---- the simulator's counters ----------------------------------------------------------- */
 
-static size_t collect(char *p, size_t size, size_t n, void *user)
-{
-    return buf_append(user, p, size * n) == 0 ? size * n : 0;
-}
-
 static long sim_stat(const char *name)
 {
-    struct buf b;
-    buf_init(&b, 65536);
-    char url[512];
-    snprintf(url, sizeof url, "%s/_sim/stats", sim_url);
-    CURL *e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    CURLcode rc = curl_easy_perform(e);
-    curl_easy_cleanup(e);
-    long v = -1;
-    json_object *o = rc == CURLE_OK ? json_tokener_parse(buf_cstr(&b)) : NULL, *x;
-    if (o && json_object_object_get_ex(o, name, &x))
-        v = (long)json_object_get_int64(x);
-    json_object_put(o);
-    buf_free(&b);
-    return v;
+    return simstats_get(sim_url, name);
 }
 
 /* ---- jobs ------------------------------------------------------------------------------- */
