@@ -139,7 +139,7 @@ static long http_parse_request_line(struct http_span line, struct http_request *
     else
         return http_fail(400, errstr, errlen, "malformed request line (version)");
     if (!http_is_known_method(req->method))
-        return http_fail(501, errstr, errlen, "method %.*s not implemented",
+        return http_fail(501, errstr, errlen, "method %.*s is not supported",
                          (int)(req->method.len < 32 ? req->method.len : 32), req->method.p);
     /* Origin form ("/path?query") or "*"; our servers are nobody's proxy. */
     if (t[0] != '/' && !http_span_eq(req->target, "*"))
