@@ -176,3 +176,20 @@ clean:
 	rm -rf build tests/bedrock-sim/bedrock-sim
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# The benchmark (tests/bench): nova-load, the load generator, and run-bench, which starts a stack
+# with bench settings, drives it at several N against the direct baseline and writes
+# build/bench/results.{json,md}.
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
+LOAD_BIN := $(BUILD)/bin/nova-load
+
+$(LOAD_BIN): $(BENCH_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build: $(LOAD_BIN)  # compiled (with -Werror) by every build, so make test checks it
+
+.PHONY: bench
+bench: deps build $(LOAD_BIN)
+	@tests/bench/run-bench $(BUILD)
