@@ -25,7 +25,7 @@
 #include "wake.h"
 #include "route.h"
 
-#define CHILD_POOL_SIZE 16          /* Redis command connections per child */
+#define CHILD_POOL_SIZE 64          /* Redis command connections per child */
 #define CHILD_REDIS_TIMEOUT_MS 2000 /* their connect and command timeout */
 #define CHILD_READ_TIMEOUT_S 10     /* a FastCGI peer must send its request within this */
 #define CHILD_WRITE_TIMEOUT_S 30    /* a write the peer does not take for this long fails */

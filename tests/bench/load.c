@@ -322,7 +322,9 @@ int bench_pipeline(const struct bench_opts *o)
                 break;
             chat_start(r, &r->chats[r->started], url, body);
         }
-        if (r->started > 0 && r->timer_ms >= 0 && r->timer_at <= now) {
+        /* A fresh clock: adding a chat just re-armed curl's timer past the "now" sampled above,
+         * and with a chat added on every pass the timeout would never be seen as due. */
+        if (r->started > 0 && r->timer_ms >= 0 && r->timer_at <= bench_now_ms()) {
             r->timer_ms = -1;
             curl_multi_socket_action(r->m, CURL_SOCKET_TIMEOUT, 0, &running);
             read_done(r);
