@@ -6,13 +6,18 @@
  * the call on c->todo; bedrock_client_poll() applies the queue outside any callback. */
 #include "bedrock.h"
 
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -22,6 +27,7 @@
 #include "log.h"
 #include "sigv4.h"
 #include "utf8.h"
+#include "wake.h"
 
 #define BR_MAX_REQUEST_BYTES (2u * 1024u * 1024u) /* Bedrock's own request limit is similar */
 #define BR_MAX_ERROR_BODY 65536u
@@ -70,6 +76,12 @@ struct bedrock_client {
     struct bedrock_call *todo;     /* singly linked: calls to add, cancel or fail */
     json_tokener *tok;
     double last_idle_scan;
+    /* libcurl's sockets live in an epoll set (CURLMOPT_SOCKETFUNCTION) and its timer in
+     * timer_at, so a turn touches only the sockets that are ready: curl_multi_poll and
+     * curl_multi_perform walk every transfer on every call, which costs O(open streams). */
+    int epfd;
+    int wakefd;            /* bedrock_client_wakeup rings it */
+    double timer_at;       /* when libcurl wants CURL_SOCKET_TIMEOUT (ms), < 0: never */
 };
 
 /* How often open calls are checked against the idle timeout, and so its precision. */
@@ -153,6 +165,36 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* CURLMOPT_SOCKETFUNCTION: mirror libcurl's interest in a socket into the epoll set. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *user, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    struct bedrock_client *c = user;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL); /* ENOENT/EBADF: already gone */
+        return 0;
+    }
+    struct epoll_event ev = {0};
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, s, &ev) < 0 &&
+        (errno != ENOENT || epoll_ctl(c->epfd, EPOLL_CTL_ADD, s, &ev) < 0)) {
+        log_error("epoll_ctl(%d): %s", (int)s, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: remember when libcurl wants to be called for its timeouts. */
+static int on_timer(CURLM *multi, long timeout_ms, void *user)
+{
+    (void)multi;
+    struct bedrock_client *c = user;
+    c->timer_at = timeout_ms < 0 ? -1.0 : now_ms() + (double)timeout_ms;
+    return 0;
+}
+
 struct bedrock_client *bedrock_client_new(const struct bedrock_config *cfg,
                                           struct creds_provider *creds, char *errstr,
                                           size_t errlen)
@@ -170,15 +212,26 @@ struct bedrock_client *bedrock_client_new(const struct bedrock_config *cfg,
     }
     c->multi = curl_multi_init();
     c->tok = json_tokener_new();
-    if (!c->multi || !c->tok) {
-        snprintf(errstr, errlen, "curl_multi_init/json_tokener_new failed");
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    c->wakefd = wake_open();
+    c->timer_at = -1;
+    if (!c->multi || !c->tok || c->epfd < 0 || c->wakefd < 0) {
+        snprintf(errstr, errlen, "curl_multi_init/json_tokener_new/epoll/eventfd failed");
         if (c->multi)
             curl_multi_cleanup(c->multi);
         if (c->tok)
             json_tokener_free(c->tok);
+        if (c->epfd >= 0)
+            close(c->epfd);
+        if (c->wakefd >= 0)
+            close(c->wakefd);
         free(c);
         return NULL;
     }
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     if (cfg->max_host_connections > 0)
         curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->max_host_connections);
     return c;
@@ -191,7 +244,7 @@ size_t bedrock_client_active(const struct bedrock_client *c)
 
 void bedrock_client_wakeup(struct bedrock_client *c)
 {
-    curl_multi_wakeup(c->multi);
+    wake_signal(c->wakefd);
 }
 
 static void todo_push(struct bedrock_call *call)
@@ -662,13 +715,54 @@ static void client_check_idle(struct bedrock_client *c)
 int bedrock_client_poll(struct bedrock_client *c, int timeout_ms, struct curl_waitfd *extra,
                         unsigned n_extra, char *errstr, size_t errlen)
 {
+    enum { MAX_EXTRA = 8, MAX_EVENTS = 256 };
     client_apply_todo(c);
     if (c->n_active > 0 && (timeout_ms < 0 || timeout_ms > BR_IDLE_SCAN_MS))
         timeout_ms = BR_IDLE_SCAN_MS; /* wake up to keep the idle clock */
-    int numfds = 0, running = 0;
-    CURLMcode mc = curl_multi_poll(c->multi, extra, n_extra, timeout_ms, &numfds);
-    if (mc == CURLM_OK)
-        mc = curl_multi_perform(c->multi, &running);
+    if (c->timer_at >= 0) {
+        double wait = ceil(c->timer_at - now_ms());
+        if (wait < 0)
+            wait = 0;
+        if (timeout_ms < 0 || wait < timeout_ms)
+            timeout_ms = (int)wait;
+    }
+    if (n_extra > MAX_EXTRA) {
+        snprintf(errstr, errlen, "at most %d extra descriptors", MAX_EXTRA);
+        return -1;
+    }
+    struct pollfd pfd[2 + MAX_EXTRA] = {{c->epfd, POLLIN, 0}, {c->wakefd, POLLIN, 0}};
+    for (unsigned i = 0; i < n_extra; i++) {
+        short ev = (short)((extra[i].events & CURL_WAIT_POLLIN ? POLLIN : 0) |
+                           (extra[i].events & CURL_WAIT_POLLPRI ? POLLPRI : 0) |
+                           (extra[i].events & CURL_WAIT_POLLOUT ? POLLOUT : 0));
+        pfd[2 + i] = (struct pollfd){extra[i].fd, ev, 0};
+    }
+    if (poll(pfd, 2 + n_extra, timeout_ms) < 0 && errno != EINTR) {
+        snprintf(errstr, errlen, "poll: %s", strerror(errno));
+        return -1;
+    }
+    for (unsigned i = 0; i < n_extra; i++)
+        extra[i].revents = (short)((pfd[2 + i].revents & POLLIN ? CURL_WAIT_POLLIN : 0) |
+                                   (pfd[2 + i].revents & POLLPRI ? CURL_WAIT_POLLPRI : 0) |
+                                   (pfd[2 + i].revents & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+    if (pfd[1].revents & POLLIN)
+        wake_drain(c->wakefd);
+    int running = 0;
+    CURLMcode mc = CURLM_OK;
+    if (pfd[0].revents & POLLIN) {
+        struct epoll_event evs[MAX_EVENTS];
+        int n = epoll_wait(c->epfd, evs, MAX_EVENTS, 0);
+        for (int i = 0; i < n && mc == CURLM_OK; i++) {
+            int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                        (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                        (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            mc = curl_multi_socket_action(c->multi, evs[i].data.fd, flags, &running);
+        }
+    }
+    if (mc == CURLM_OK && c->timer_at >= 0 && now_ms() >= c->timer_at) {
+        c->timer_at = -1; /* the call may arm a new one */
+        mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
     if (mc != CURLM_OK) {
         snprintf(errstr, errlen, "curl multi: %s", curl_multi_strerror(mc));
         return -1;
@@ -697,5 +791,7 @@ void bedrock_client_free(struct bedrock_client *c)
     }
     curl_multi_cleanup(c->multi);
     json_tokener_free(c->tok);
+    close(c->epfd);
+    close(c->wakefd);
     free(c);
 }

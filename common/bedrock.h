@@ -155,9 +155,10 @@ struct bedrock_call *bedrock_retrieve(struct bedrock_client *c, const char *kb_i
 void bedrock_call_cancel(struct bedrock_call *call);
 
 /* One turn of the loop: waits up to timeout_ms (at most 100 ms while calls are open, for the
- * idle clock) for network activity, the caller's extra descriptors or a wakeup, moves every
- * transfer forward, and delivers callbacks.
- * Returns the number of calls still open, or -1 on a libcurl multi error (errstr). */
+ * idle clock) for network activity, the caller's extra descriptors (at most 8; their revents
+ * are filled) or a wakeup, moves the transfers whose sockets are ready forward (epoll, so a
+ * turn costs what is ready, not what is open), and delivers callbacks.
+ * Returns the number of calls still open, or -1 on a poll or libcurl multi error (errstr). */
 int bedrock_client_poll(struct bedrock_client *c, int timeout_ms, struct curl_waitfd *extra,
                         unsigned n_extra, char *errstr, size_t errlen);
 /* Makes a poll in progress return early; safe from any thread. */
