@@ -26,7 +26,7 @@ CC ?= cc
 CFLAGS := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
           -pthread -D_GNU_SOURCE -Icommon -Itests/lib $(SANFLAGS) -MMD -MP
 LDFLAGS := -pthread $(SANFLAGS)
-LDLIBS := -lcurl -lcrypto -ljson-c -lz -lm -lhiredis
+LDLIBS := -lcurl -lcrypto -ljson-c -lz -lm -lhiredis -lsqlite3
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -50,6 +50,12 @@ TOOLS_SRC := $(wildcard tools/*.c)
 TOOLS_BIN := $(TOOLS_SRC:tools/%.c=$(BUILD)/bin/%)
 
 PROGRAMS := $(SIM_BIN) $(TOOLS_BIN)
+
+# novactl (tools/novactl/, one file per command group): the operator's tool.
+NOVACTL_SRC := $(wildcard tools/novactl/*.c)
+NOVACTL_OBJ := $(NOVACTL_SRC:%.c=$(BUILD)/%.o)
+NOVACTL_BIN := $(BUILD)/bin/novactl
+PROGRAMS += $(if $(NOVACTL_SRC),$(NOVACTL_BIN))
 
 # nova-worker (workers/): the release build is also copied to workers/nova-worker.
 WORKER_SRC := $(wildcard workers/*.c)
@@ -90,6 +96,10 @@ $(SIM_BIN): $(SIM_OBJ) $(LIBNOVA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/%: $(BUILD)/tools/%.o $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(NOVACTL_BIN): $(NOVACTL_OBJ) $(LIBNOVA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -25,6 +25,25 @@ static int env_copy(char *dst, size_t n, const char *name, const char *dflt, cha
     return 0;
 }
 
+static int env_double(double *dst, const char *name, double dflt, double lo, double hi,
+                      char *errstr, size_t errlen)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        *dst = dflt;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || *end || !(x >= lo && x <= hi)) {
+        snprintf(errstr, errlen, "%s=\"%s\": want a number in %g..%g", name, v, lo, hi);
+        return -1;
+    }
+    *dst = x;
+    return 0;
+}
+
 static int env_long(long *dst, const char *name, long dflt, long lo, long hi, char *errstr,
                     size_t errlen)
 {
@@ -102,6 +121,19 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         env_long(&c->max_queue_depth, "NOVA_MAX_QUEUE_DEPTH", 10000, 1, 10000000, errstr,
                  errlen) < 0)
         return -1;
+    snprintf(dflt, sizeof dflt, "%s/kb.sqlite", c->run_dir);
+    if (env_copy(c->glossary_file, sizeof c->glossary_file, "NOVA_GLOSSARY_FILE",
+                 "config/game_glossary.json", errstr, errlen) < 0 ||
+        env_copy(c->prompts_dir, sizeof c->prompts_dir, "NOVA_PROMPTS_DIR", "config/prompts",
+                 errstr, errlen) < 0 ||
+        env_copy(c->prices_file, sizeof c->prices_file, "NOVA_PRICES_FILE", "config/prices.json",
+                 errstr, errlen) < 0 ||
+        env_copy(c->kb_db, sizeof c->kb_db, "NOVA_KB_DB", dflt, errstr, errlen) < 0 ||
+        env_copy(c->kb_dir, sizeof c->kb_dir, "NOVA_KB_DIR", "kb/sample", errstr, errlen) < 0 ||
+        env_double(&c->kb_min_score, "NOVA_KB_MIN_SCORE", 0.2, 0, 1, errstr, errlen) < 0 ||
+        env_long(&c->session_ttl_s, "NOVA_SESSION_TTL_SECONDS", 86400, 10, 90 * 86400, errstr,
+                 errlen) < 0)
+        return -1;
     struct bedrock_config *b = &c->bedrock;
     bedrock_config_defaults(b, region);
     if (env_copy(b->runtime_endpoint, sizeof b->runtime_endpoint, "NOVA_BEDROCK_ENDPOINT",
@@ -141,6 +173,11 @@ void config_print(const struct nova_config *c, FILE *out)
             c->job_deadline_s);
     fprintf(out, "worker_max_jobs: %ld\nmax_queue_depth: %ld\n", c->worker_max_jobs,
             c->max_queue_depth);
+    fprintf(out, "glossary_file: %s\nprompts_dir: %s\nprices_file: %s\n", c->glossary_file,
+            c->prompts_dir, c->prices_file);
+    fprintf(out, "kb_db: %s\nkb_dir: %s\nkb_min_score: %g\n", c->kb_db, c->kb_dir,
+            c->kb_min_score);
+    fprintf(out, "session_ttl_seconds: %ld\n", c->session_ttl_s);
     fprintf(out, "aws_access_key_id: %s\n",
             creds_mask(c->creds.env_access_key_id, mask, sizeof mask));
     /* Not even a prefix of the secret or the token is printed. */

@@ -30,6 +30,15 @@ struct nova_config {
     long job_deadline_s;       /* NOVA_JOB_DEADLINE_SECONDS: a job nobody waits for after (300) */
     long worker_max_jobs;      /* NOVA_WORKER_MAX_JOBS: jobs in flight per worker (256) */
     long max_queue_depth;      /* NOVA_MAX_QUEUE_DEPTH: above it, 429 overloaded (10000) */
+    /* The product (paths relative to the working directory; make run starts in the repo): */
+    char glossary_file[600];   /* NOVA_GLOSSARY_FILE (config/game_glossary.json) */
+    char prompts_dir[600];     /* NOVA_PROMPTS_DIR (config/prompts) */
+    char prices_file[600];     /* NOVA_PRICES_FILE (config/prices.json) */
+    char kb_db[600];           /* NOVA_KB_DB: the local index (<run_dir>/kb.sqlite) */
+    char kb_dir[600];          /* NOVA_KB_DIR: what make run imports when the index is
+                                  missing or older (kb/sample) */
+    double kb_min_score;       /* NOVA_KB_MIN_SCORE: passages below are not context (0.2) */
+    long session_ttl_s;        /* NOVA_SESSION_TTL_SECONDS: expiry of nova:session:<id> (86400) */
     struct bedrock_config bedrock; /* AWS_REGION, NOVA_BEDROCK_ENDPOINT, NOVA_KB_ENDPOINT,
                                       NOVA_BEDROCK_IDLE_TIMEOUT_S, NOVA_BEDROCK_CONNECT_TIMEOUT_MS */
     struct creds_config creds;
