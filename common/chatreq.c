@@ -35,15 +35,18 @@ static int optional_string(json_object *root, const char *key, const char **s, s
     return 1;
 }
 
-static int check_message(json_object *root, struct chatreq *r, char *errstr, size_t errlen)
+/* A required text field ("message", "text"): valid UTF-8 without NUL, 1..4000 characters
+ * after trimming ASCII blanks. Returns 0 with *out a heap copy, or -1 with errstr. */
+static int check_text(json_object *root, const char *key, char **out, size_t *len,
+                      size_t *nchars, char *errstr, size_t errlen)
 {
     json_object *v;
-    if (!json_object_object_get_ex(root, "message", &v) || v == NULL) {
-        errstr_set(errstr, errlen, "\"message\" is required");
+    if (!json_object_object_get_ex(root, key, &v) || v == NULL) {
+        errstr_set(errstr, errlen, "\"%s\" is required", key);
         return -1;
     }
     if (!json_object_is_type(v, json_type_string)) {
-        errstr_set(errstr, errlen, "\"message\" must be a string");
+        errstr_set(errstr, errlen, "\"%s\" must be a string", key);
         return -1;
     }
     const char *s = json_object_get_string(v);
@@ -51,11 +54,11 @@ static int check_message(json_object *root, struct chatreq *r, char *errstr, siz
     /* json-c turns \u0000 into a NUL and a lone surrogate escape into bytes that are not
      * UTF-8; neither may reach a prompt. */
     if (!utf8_valid(s, n)) {
-        errstr_set(errstr, errlen, "\"message\" is not valid UTF-8");
+        errstr_set(errstr, errlen, "\"%s\" is not valid UTF-8", key);
         return -1;
     }
     if (memchr(s, '\0', n)) {
-        errstr_set(errstr, errlen, "\"message\" contains a NUL character");
+        errstr_set(errstr, errlen, "\"%s\" contains a NUL character", key);
         return -1;
     }
     while (n > 0 && ascii_space(s[0])) {
@@ -66,17 +69,17 @@ static int check_message(json_object *root, struct chatreq *r, char *errstr, siz
         n--;
     size_t chars = utf8_count(s, n);
     if (chars == 0) {
-        errstr_set(errstr, errlen, "\"message\" is empty");
+        errstr_set(errstr, errlen, "\"%s\" is empty", key);
         return -1;
     }
     if (chars > CHATREQ_MESSAGE_MAX_CHARS) {
-        errstr_set(errstr, errlen, "\"message\" is longer than %d characters",
+        errstr_set(errstr, errlen, "\"%s\" is longer than %d characters", key,
                    CHATREQ_MESSAGE_MAX_CHARS);
         return -1;
     }
-    r->message = xstrndup(s, n);
-    r->message_len = n;
-    r->message_chars = chars;
+    *out = xstrndup(s, n);
+    *len = n;
+    *nchars = chars;
     return 0;
 }
 
@@ -103,9 +106,11 @@ static int check_options(json_object *root, struct chatreq *r, char *errstr, siz
     return 0;
 }
 
-int chatreq_parse(const char *body, size_t len, struct chatreq *r, char *errstr, size_t errlen)
+/* The body as a JSON object: *root set (release it), or -1 with errstr. */
+static int parse_object(const char *body, size_t len, json_object **root, char *errstr,
+                        size_t errlen)
 {
-    memset(r, 0, sizeof *r);
+    *root = NULL;
     if (len > CHATREQ_BODY_MAX) {
         errstr_set(errstr, errlen, "the body is larger than %u bytes", CHATREQ_BODY_MAX);
         return -1;
@@ -114,31 +119,74 @@ int chatreq_parse(const char *body, size_t len, struct chatreq *r, char *errstr,
     /* Strict: RFC 8259 JSON only (no single quotes, comments or trailing commas), and every
      * string checked to be UTF-8 as it is read. */
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, body, (int)len);
+    json_object *o = json_tokener_parse_ex(tok, body, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
     if (jerr == json_tokener_continue && end == len) {
         /* A bare literal ("null", "1") waits for a terminator: the NUL says the input ended. */
-        root = json_tokener_parse_ex(tok, "", 1);
+        o = json_tokener_parse_ex(tok, "", 1);
         jerr = json_tokener_get_error(tok);
     }
     json_tokener_free(tok);
     while (end < len && ascii_space(body[end]))
         end++;
-    int rc = -1;
     if (jerr == json_tokener_error_parse_utf8_string) {
         errstr_set(errstr, errlen, "the body is not valid UTF-8");
     } else if (jerr != json_tokener_success || end != len || len == 0) {
         errstr_set(errstr, errlen, "the body is not a JSON document");
-    } else if (!root || !json_object_is_type(root, json_type_object)) { /* null is a NULL root */
+    } else if (!o || !json_object_is_type(o, json_type_object)) { /* null is a NULL root */
         errstr_set(errstr, errlen, "the body must be a JSON object");
-    } else if (check_message(root, r, errstr, errlen) == 0) {
-        rc = check_options(root, r, errstr, errlen);
-        if (rc < 0)
-            chatreq_free(r);
+    } else {
+        *root = o;
+        return 0;
     }
+    json_object_put(o);
+    return -1;
+}
+
+int chatreq_parse(const char *body, size_t len, struct chatreq *r, char *errstr, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    json_object *root;
+    if (parse_object(body, len, &root, errstr, errlen) < 0)
+        return -1;
+    int rc = check_text(root, "message", &r->message, &r->message_len, &r->message_chars,
+                        errstr, errlen);
+    if (rc == 0 && (rc = check_options(root, r, errstr, errlen)) < 0)
+        chatreq_free(r);
     json_object_put(root);
     return rc;
+}
+
+int translatereq_parse(const char *body, size_t len, struct translatereq *t, char *errstr,
+                       size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    json_object *root;
+    if (parse_object(body, len, &root, errstr, errlen) < 0)
+        return -1;
+    int rc = check_text(root, "text", &t->text, &t->text_len, &t->text_chars, errstr, errlen);
+    const char *s;
+    size_t n;
+    int has = rc == 0 ? optional_string(root, "target", &s, &n) : 0;
+    if (rc == 0 && (has < 0 || (has == 1 && !((n == 2 && (memcmp(s, "ko", 2) == 0 ||
+                                                          memcmp(s, "en", 2) == 0)) ||
+                                              (n == 4 && memcmp(s, "auto", 4) == 0))))) {
+        errstr_set(errstr, errlen, "\"target\" must be \"ko\", \"en\" or \"auto\"");
+        translatereq_free(t);
+        rc = -1;
+    }
+    if (rc == 0)
+        snprintf(t->target, sizeof t->target, "%.*s", has == 1 ? (int)n : 4,
+                 has == 1 ? s : "auto");
+    json_object_put(root);
+    return rc;
+}
+
+void translatereq_free(struct translatereq *t)
+{
+    free(t->text);
+    t->text = NULL;
 }
 
 void chatreq_free(struct chatreq *r)
@@ -146,20 +194,6 @@ void chatreq_free(struct chatreq *r)
     free(r->message);
     r->message = NULL;
     r->message_len = r->message_chars = 0;
-}
-
-const char *chatreq_detect_lang(const char *text, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i + 2 < len; i++) {
-        if ((s[i] & 0xF0) != 0xE0)
-            continue;
-        uint32_t cp = (uint32_t)(s[i] & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 |
-                      (uint32_t)(s[i + 2] & 0x3F);
-        if (cp >= 0xAC00 && cp <= 0xD7A3)
-            return "ko";
-    }
-    return "en";
 }
 
 bool chatreq_session_id_valid(const char *s, size_t len)

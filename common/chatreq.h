@@ -35,8 +35,16 @@ struct chatreq {
 int chatreq_parse(const char *body, size_t len, struct chatreq *r, char *errstr, size_t errlen);
 void chatreq_free(struct chatreq *r);
 
-/* "ko" when the text has any Hangul syllable (U+AC00..U+D7A3), else "en". text is valid UTF-8. */
-const char *chatreq_detect_lang(const char *text, size_t len);
+/* The POST /api/translate body: {"text": 1-4000 characters as "message" above, "target":
+ * "ko", "en" or "auto" (the default: the other language than the text's)}. */
+struct translatereq {
+    char *text;           /* owned, trimmed, NUL-terminated */
+    size_t text_len, text_chars;
+    char target[5];       /* "ko", "en" or "auto" */
+};
+int translatereq_parse(const char *body, size_t len, struct translatereq *t, char *errstr,
+                       size_t errlen);
+void translatereq_free(struct translatereq *t);
 
 bool chatreq_session_id_valid(const char *s, size_t len);
 /* 32 lowercase hex digits, exactly. */

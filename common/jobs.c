@@ -234,6 +234,10 @@ static int get_model_fields(json_object *root, struct job *j, char *errstr, size
     if (rc < 0)
         return -1;
     j->cache_point = rc > 0 && json_object_get_boolean(v);
+    rc = member(root, "converse", json_type_boolean, &v, errstr, errlen);
+    if (rc < 0)
+        return -1;
+    j->converse = rc > 0 && json_object_get_boolean(v);
     if (get_messages(root, j, &total, errstr, errlen) < 0)
         return -1;
     if (total > JOB_MAX_BYTES) {
@@ -415,6 +419,8 @@ int job_to_json(const struct job *j, struct buf *out)
         if (j->system)
             json_object_object_add(o, "system", json_object_new_string(j->system));
         json_object_object_add(o, "cache_point", json_object_new_boolean(j->cache_point));
+        if (j->converse)
+            json_object_object_add(o, "converse", json_object_new_boolean(true));
         json_object *msgs = json_object_new_array();
         for (size_t i = 0; i < j->n_messages; i++) {
             json_object *m = json_object_new_object();
@@ -490,17 +496,6 @@ int event_error_json(struct buf *out, const char *phase, const char *model, cons
     return json_append_put(o, out);
 }
 
-/* Bytes of the first max_chars characters of valid UTF-8 s[0..n). */
-static size_t utf8_prefix_chars(const char *s, size_t n, size_t max_chars)
-{
-    size_t i = 0;
-    for (size_t chars = 0; i < n && chars < max_chars; chars++) {
-        i++;
-        while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
-            i++;
-    }
-    return i;
-}
 
 static json_object *text_cut(const char *s, size_t max_chars)
 {

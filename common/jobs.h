@@ -6,7 +6,7 @@
  *   {"v":1, "id":"<request>-<phase>-<model>", "request":"<request id>", "queue":"micro",
  *    "phase":"answer", "model":"micro", "model_id":"amazon.nova-micro-v1:0",
  *    "system":"...", "cache_point":true, "messages":[{"role":"user","text":"..."}],
- *    "max_tokens":1024, "temperature":0.3, "top_p":0.9, "created_ms":<epoch ms>,
+ *    "converse":false, "max_tokens":1024, "temperature":0.3, "top_p":0.9, "created_ms":<epoch ms>,
  *    "deadline_ms":<epoch ms after which nobody waits>}
  * A kb job (queue "kb") carries "kb_id", "query" and "n" instead of the model fields.
  *
@@ -40,6 +40,7 @@ struct job {
     char model_id[256];
     char *system;       /* owned; may be NULL */
     bool cache_point;
+    bool converse;      /* the non-streaming Converse call (a translation): one delta at the end */
     struct bedrock_message messages[JOB_MAX_MESSAGES]; /* role/text owned by the job */
     size_t n_messages;
     int max_tokens;
@@ -57,7 +58,7 @@ struct job {
  * kb; "phase" [A-Za-z0-9_]{1,23} (optional for kb); "created_ms" and "deadline_ms" positive
  * integers. Model jobs: "model" micro or pro, "model_id" printable ASCII, "messages" 1..16
  * objects {"role": "user"|"assistant", "text": non-empty}, optional "system" (null or "" is
- * none), "cache_point" boolean, "max_tokens" 1..10000, "temperature" and "top_p" 0..1 (absent:
+ * none), "cache_point" boolean, optional "converse" boolean (default false: ConverseStream), "max_tokens" 1..10000, "temperature" and "top_p" 0..1 (absent:
  * max_tokens 0, the others -1, i.e. omitted from the Bedrock body). kb jobs: "query"
  * non-empty, optional "kb_id" ("" = the worker's NOVA_KB_ID), "n" 1..100 (default 5). Every
  * string must be valid UTF-8 without NUL; the text is at most JOB_MAX_BYTES; unknown keys are

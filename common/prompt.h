@@ -1,5 +1,5 @@
-/* prompt: the prompt templates an operator edits (config/prompts/*.txt), loaded once and
- * filled with {{name}} variables. No I/O but prompt_templates_load.
+/* prompt: the prompt templates an operator edits (the .txt files of config/prompts), loaded
+ * once and filled with {{name}} variables. No I/O but prompt_templates_load.
  *
  * Files (all required; each at most PROMPT_MAX_BYTES of UTF-8):
  *   system.txt         the cacheable system prompt of the answer models: {{glossary}}

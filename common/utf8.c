@@ -96,3 +96,14 @@ int utf8_append_sanitized(struct buf *out, const char *str, size_t n)
     }
     return buf_append(out, s + run, n - run);
 }
+
+size_t utf8_prefix_chars(const char *s, size_t n, size_t max_chars)
+{
+    size_t i = 0;
+    for (size_t chars = 0; i < n && chars < max_chars; chars++) {
+        i++;
+        while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}

@@ -19,6 +19,8 @@ size_t utf8_whole_prefix(const char *s, size_t n);
 /* Number of code points in valid UTF-8 text (s must be valid). */
 size_t utf8_count(const char *s, size_t n);
 
+/* Bytes of the first max_chars characters of valid UTF-8 s[0..n) (all n when it has fewer). */
+size_t utf8_prefix_chars(const char *s, size_t n, size_t max_chars);
 /* Appends s[0..n) to out with every byte that is not part of a well-formed character replaced
  * by U+FFFD, so text from outside can always be put into JSON. Returns 0 or -1 (out full). */
 int utf8_append_sanitized(struct buf *out, const char *s, size_t n);

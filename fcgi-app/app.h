@@ -20,8 +20,11 @@
 #define APP_REDIS_WAIT_MS 2000     /* waiting for a pooled connection */
 #define APP_SUBSCRIBE_WAIT_MS 5000 /* waiting for Redis to confirm a SUBSCRIBE */
 
+struct product;
+
 struct app {
     const struct nova_config *cfg;
+    const struct product *product; /* glossary, prompts, prices, knowledge base (product.h) */
     struct rconn_addr redis;
     struct rpool *pool;
     struct dispatch *dispatch;

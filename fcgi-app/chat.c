@@ -6,50 +6,21 @@
 
 #include <json-c/json.h>
 
+#include "jobwait.h"
+#include "jsonout.h"
+#include "knowledge.h"
+#include "lang.h"
 #include "log.h"
 #include "plan.h"
+#include "product.h"
 #include "relay.h"
+#include "session.h"
 #include "store.h"
+#include "translate.h"
 
 #define CHAT_RETRY_AFTER "Retry-After: 5\r\n"
-
-/* Reads the request body into body. Returns 0, 1 when it is larger than body's cap, or -1 on
- * a read error. */
-static int read_body(struct req *rq, struct buf *body)
-{
-    char chunk[8192];
-    for (;;) {
-        int n = FCGX_GetStr(chunk, (int)sizeof chunk, rq->fr->in);
-        if (n > 0 && buf_append(body, chunk, (size_t)n) < 0)
-            return 1;
-        if (n < (int)sizeof chunk) /* a short read is the end of the body */
-            break;
-    }
-    return FCGX_GetError(rq->fr->in) != 0 ? -1 : 0;
-}
-
-static void meta_json(struct req *rq, const struct chatreq *cr, const char *session,
-                      const struct plan *p, struct buf *out)
-{
-    json_object *o = json_object_new_object(), *phases = json_object_new_array();
-    json_object_object_add(o, "request_id", json_object_new_string(rq->id));
-    json_object_object_add(o, "session_id", json_object_new_string(session));
-    json_object_object_add(o, "input_lang",
-                           json_object_new_string(chatreq_detect_lang(cr->message, cr->message_len)));
-    json_object_object_add(o, "ui_lang", json_object_new_string(cr->ui_lang));
-    /* Entities (glossary) and sources (knowledge base) come with their issue. */
-    json_object_object_add(o, "entities", json_object_new_array());
-    json_object_object_add(o, "sources", json_object_new_array());
-    for (size_t i = 0; i < p->n_phases; i++)
-        json_object_array_add(phases, json_object_new_string(p->phases[i]));
-    json_object_object_add(o, "phases", phases);
-    json_object_object_add(o, "backend", json_object_new_string(rq->app->cfg->backend));
-    size_t len;
-    const char *s = json_object_to_json_string_length(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    buf_append(out, s, len);
-    json_object_put(o);
-}
+#define CHAT_MAX_ENTITIES 16 /* reported and used to widen the search */
+#define CHAT_MAX_TERMS 64    /* search terms from the entities' aliases */
 
 static const char *end_name(enum relay_end e)
 {
@@ -117,7 +88,7 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     }
     /* Jobs stay in their stream after XACK (for XPENDING and audits); trimming far above the
      * backlog cap bounds the stream without dropping a job anyone still waits for. */
-    int rc = store_enqueue(c, p, app->cfg->max_queue_depth * 2 + 1000, err, sizeof err);
+    int rc = store_enqueue(c, p->jobs, p->n_jobs, app->cfg->max_queue_depth * 2 + 1000, err, sizeof err);
     app_redis_put(app, c);
     if (rc < 0) {
         log_warn("rid=%s queueing: %s", rq->id, err);
@@ -138,76 +109,282 @@ static bool refuse_when_draining(struct req *rq)
     return true;
 }
 
+/* What the request understood of the question before any answer job: its language, its
+ * translation, the glossary entities in it and the passages found for it. */
+struct ask {
+    struct chatreq cr;
+    char session[CHATREQ_SESSION_MAX + 1];
+    enum lang ui, input;
+    struct buf translated;             /* "" when the question was not translated */
+    struct bedrock_usage translate_usage;
+    struct glossary_match ents[CHAT_MAX_ENTITIES];
+    const char *ent_text[CHAT_MAX_ENTITIES]; /* the text each was found in */
+    size_t n_ents;
+    struct knowledge k;
+};
+
+/* The entities of text added to a->ents, each entry once. */
+static void find_entities(struct ask *a, const struct glossary *g, const char *text, size_t len)
+{
+    struct glossary_match m[CHAT_MAX_ENTITIES];
+    size_t n = glossary_find(g, text, len, m, CHAT_MAX_ENTITIES);
+    for (size_t i = 0; i < n && i < CHAT_MAX_ENTITIES && a->n_ents < CHAT_MAX_ENTITIES; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < a->n_ents && !seen; k++)
+            seen = a->ents[k].entry == m[i].entry;
+        if (!seen) {
+            a->ent_text[a->n_ents] = text;
+            a->ents[a->n_ents++] = m[i];
+        }
+    }
+}
+
+/* Language, translation, entities, passages. Returns 0, or -1 with the reply sent (or the
+ * client gone). */
+static int chat_understand(struct req *rq, struct ask *a)
+{
+    const struct product *prod = rq->app->product;
+    const struct chatreq *cr = &a->cr;
+    a->ui = lang_from_code(cr->ui_lang);
+    a->input = lang_detect(cr->message, cr->message_len);
+    if (a->input == LANG_UNKNOWN) /* emoji, digits: nothing to translate */
+        a->input = a->ui;
+    /* Translated into the other language when it is not the UI's, and in en mode always:
+     * there the staff read the question in Korean and the customer gets English. */
+    enum lang other = a->input == LANG_KO ? LANG_EN : LANG_KO;
+    const char *code = NULL;
+    if ((a->input != a->ui || a->ui == LANG_EN) &&
+        translate_run(rq, rq->id, cr->message, cr->message_len, other, &a->translated,
+                      &a->translate_usage, &code) < 0) {
+        if (strcmp(code, "gone") == 0)
+            return -1;
+        /* Answer the question as it was asked rather than not at all. */
+        buf_reset(&a->translated);
+    }
+    /* Entities of the question, then those only its translation names. */
+    find_entities(a, prod->glossary, cr->message, cr->message_len);
+    if (a->translated.len)
+        find_entities(a, prod->glossary, a->translated.data, a->translated.len);
+    /* Retrieval: both wordings of the question plus every alias of its entities, so a
+     * Korean question finds an English document and back. */
+    const char *terms[CHAT_MAX_TERMS];
+    size_t n_terms = 0;
+    for (size_t i = 0; i < a->n_ents; i++) {
+        const struct glossary_entry *e = a->ents[i].entry;
+        if (n_terms < CHAT_MAX_TERMS)
+            terms[n_terms++] = e->canonical;
+        for (size_t k = 0; k < e->n_aliases && n_terms < CHAT_MAX_TERMS; k++)
+            terms[n_terms++] = e->aliases[k];
+    }
+    struct buf query;
+    buf_init(&query, 2 * CHATREQ_BODY_MAX);
+    buf_append(&query, cr->message, cr->message_len);
+    if (a->translated.len) {
+        buf_putc(&query, '\n');
+        buf_append(&query, a->translated.data, a->translated.len);
+    }
+    int rc = knowledge_find(rq, rq->id, query.data, query.len, terms, n_terms, &a->k, &code);
+    buf_free(&query);
+    if (rc < 0 && strcmp(code, "gone") != 0)
+        reply_error(rq, code && strcmp(code, "timeout") == 0 ? 504 : 503,
+                    code && strcmp(code, "timeout") == 0 ? "timeout" : "unavailable",
+                    "the knowledge base cannot be searched right now", NULL);
+    return rc;
+}
+
+static void ask_free(struct ask *a)
+{
+    knowledge_free(&a->k);
+    buf_free(&a->translated);
+    chatreq_free(&a->cr);
+}
+
+static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
+                      struct buf *out)
+{
+    json_object *o = json_object_new_object(), *phases = json_object_new_array();
+    json_object *ents = json_object_new_array(), *sources = json_object_new_array();
+    json_object_object_add(o, "request_id", json_object_new_string(rq->id));
+    json_object_object_add(o, "session_id", json_object_new_string(a->session));
+    json_object_object_add(o, "input_lang", json_object_new_string(lang_code(a->input)));
+    json_object_object_add(o, "ui_lang", json_object_new_string(a->cr.ui_lang));
+    if (a->translated.len)
+        json_object_object_add(o, "translated_query",
+                               json_object_new_string_len(a->translated.data,
+                                                          (int)a->translated.len));
+    for (size_t i = 0; i < a->n_ents; i++) {
+        const struct glossary_match *m = &a->ents[i];
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "canonical", json_object_new_string(m->entry->canonical));
+        json_object_object_add(e, "section", json_object_new_string(m->entry->section));
+        json_object_object_add(e, "matched",
+                               json_object_new_string_len(a->ent_text[i] + m->offset,
+                                                          (int)m->len));
+        json_object_array_add(ents, e);
+    }
+    json_object_object_add(o, "entities", ents);
+    knowledge_sources(&a->k, sources);
+    json_object_object_add(o, "sources", sources);
+    for (size_t i = 0; i < p->n_phases; i++)
+        json_object_array_add(phases, json_object_new_string(p->phases[i]));
+    json_object_object_add(o, "phases", phases);
+    json_object_object_add(o, "backend", json_object_new_string(rq->app->cfg->backend));
+    json_append_put(o, out);
+}
+
+/* No passage good enough: meta, the apology as a notice, done — and no model call. */
+static enum relay_end chat_no_documents(struct req *rq, struct relay *r, const struct ask *a,
+                                        const char *meta, size_t meta_len)
+{
+    static const char *const apology_ko =
+        "죄송합니다. 문의하신 내용에 대한 안내를 도움말에서 찾지 못했습니다. 고객센터 "
+        "1:1 문의로 남겨 주시면 담당자가 확인해 드리겠습니다.";
+    static const char *const apology_en =
+        "Sorry, we could not find anything in our help articles about your question. Please "
+        "open a support ticket and an agent will look into it for you.";
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "code", json_object_new_string("no_documents"));
+    json_object_object_add(o, "text",
+                           json_object_new_string(a->ui == LANG_EN ? apology_en : apology_ko));
+    struct buf notice;
+    buf_init(&notice, 4096);
+    json_append_put(o, &notice);
+    enum relay_end end = RELAY_FAILED;
+    if (relay_append_event(r, "meta", meta, meta_len) == 0 &&
+        relay_append_event(r, "notice", notice.data, notice.len) == 0)
+        end = relay_run(r); /* no jobs: straight to done */
+    else if (!rq->headers_sent)
+        reply_error(rq, 503, "unavailable", "Redis did not take the request", NULL);
+    buf_free(&notice);
+    return end;
+}
+
+/* The session turn of a finished answer: the customer-facing phase, overview then detail. */
+static void chat_remember(struct req *rq, const struct ask *a, const struct relay *r)
+{
+    struct buf answer;
+    buf_init(&answer, 2 * SESSION_TEXT_MAX + 8);
+    buf_append(&answer, r->capture[0].data, r->capture[0].len);
+    if (r->capture[0].len && r->capture[1].len)
+        buf_puts(&answer, "\n\n");
+    buf_append(&answer, r->capture[1].data, r->capture[1].len);
+    char err[256];
+    if (session_save(rq->app, a->session, rq->id, a->cr.message, buf_cstr(&answer), err,
+                     sizeof err) < 0)
+        log_warn("rid=%s session %s not saved: %s", rq->id, a->session, err);
+    buf_free(&answer);
+}
+
+/* The answer jobs: plan, subscribe, meta, queue, relay. */
+static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a,
+                                  struct plan *p, const char *meta, size_t meta_len)
+{
+    char meta_id[EVENT_ID_MAX];
+    if (chat_start(rq, r, p, meta, meta_len, meta_id, sizeof meta_id) < 0)
+        return RELAY_FAILED;
+    log_info("rid=%s session=%s ui_lang=%s input_lang=%s chars=%zu entities=%zu passages=%zu "
+             "jobs=%zu queued",
+             rq->id, a->session, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
+             a->n_ents, a->k.n, p->n_jobs);
+    if (relay_event(r, meta_id, strlen(meta_id), "meta", 4, meta, meta_len) == 0 &&
+        relay_flush(r) == 0)
+        return relay_run(r);
+    relay_cancel_jobs(rq->app, r->jobs, r->n_jobs, false);
+    return RELAY_GONE;
+}
+
 void chat_post(struct req *rq)
 {
     struct app *app = rq->app;
     char err[256];
-    if (!chatreq_content_type_is_json(rq->content_type)) {
-        reply_error(rq, 415, "unsupported_media_type", "Content-Type must be application/json",
-                    NULL);
-        return;
-    }
-    if (rq->content_length > (long long)CHATREQ_BODY_MAX) {
-        reply_error(rq, 413, "payload_too_large", "request body is larger than 64 KiB", NULL);
-        return;
-    }
     struct buf body;
-    buf_init(&body, CHATREQ_BODY_MAX);
-    int rb = read_body(rq, &body);
-    struct chatreq cr;
-    int prc = rb == 0 ? chatreq_parse(buf_cstr(&body), body.len, &cr, err, sizeof err) : -1;
+    if (req_read_json_body(rq, &body) < 0)
+        return;
+    struct ask a;
+    memset(&a, 0, sizeof a);
+    buf_init(&a.translated, JOBWAIT_TEXT_MAX);
+    int prc = chatreq_parse(buf_cstr(&body), body.len, &a.cr, err, sizeof err);
     buf_free(&body);
-    if (rb != 0 || prc < 0) {
-        if (rb > 0)
-            reply_error(rq, 413, "payload_too_large", "request body is larger than 64 KiB", NULL);
-        else
-            reply_error(rq, 400, "bad_request", rb < 0 ? "the body could not be read" : err,
-                        NULL);
+    if (prc < 0) {
+        reply_error(rq, 400, "bad_request", err, NULL);
+        buf_free(&a.translated);
         return;
     }
-    if (refuse_when_draining(rq)) {
-        chatreq_free(&cr);
+    if (refuse_when_draining(rq) || chat_understand(rq, &a) < 0) {
+        ask_free(&a);
         return;
     }
-    char session[CHATREQ_SESSION_MAX + 1];
-    if (cr.session_id[0])
-        memcpy(session, cr.session_id, sizeof session);
+    if (a.cr.session_id[0])
+        memcpy(a.session, a.cr.session_id, sizeof a.session);
     else
-        app_random_hex(session, 32);
+        app_random_hex(a.session, 32);
+    struct buf history, passages;
+    buf_init(&history, 4 * SESSION_PROMPT_TURNS * SESSION_TEXT_MAX + 256);
+    buf_init(&passages, JOB_MAX_BYTES / 2);
+    if (a.cr.session_id[0] && session_history(app, a.session, &history, err, sizeof err) < 0)
+        log_warn("rid=%s session %s: %s (answering without it)", rq->id, a.session, err);
+    knowledge_prompt(&a.k, &passages);
+    /* Both wordings when there are two: the one in the UI language first, and the player's
+     * own words always (names and tone a translation may lose). */
+    struct buf question;
+    buf_init(&question, 2 * CHATREQ_BODY_MAX);
+    if (!a.translated.len)
+        buf_append(&question, a.cr.message, a.cr.message_len);
+    else if (a.input == a.ui)
+        buf_printf(&question, "%s\n(In %s: %s)", a.cr.message,
+                   lang_name(a.input == LANG_KO ? LANG_EN : LANG_KO), a.translated.data);
+    else
+        buf_printf(&question, "%s\n(The player wrote: %s)", a.translated.data, a.cr.message);
+    struct plan_input in = {
+        .product = app->product,
+        .ui_lang = a.cr.ui_lang,
+        .question = buf_cstr(&question),
+        .passages = buf_cstr(&passages),
+        .history = buf_cstr(&history),
+    };
     long long now = app_epoch_ms();
     struct plan p;
-    if (plan_build(&p, app->cfg, rq->id, &cr, now, err, sizeof err) < 0) {
+    if (plan_build(&p, app->cfg, rq->id, &in, now, err, sizeof err) < 0) {
         log_error("rid=%s plan: %s", rq->id, err);
         reply_error(rq, 500, "internal", "the request could not be planned", NULL);
-        chatreq_free(&cr);
+        buf_free(&question);
+        buf_free(&history);
+        buf_free(&passages);
+        ask_free(&a);
         return;
     }
     struct relay r;
     relay_init(&r, rq, rq->id, now, now + app->cfg->job_deadline_s * 1000);
     r.origin = true;
-    for (size_t i = 0; i < p.n_jobs; i++)
-        relay_add_job(&r, p.jobs[i].id, p.jobs[i].queue, p.phases[i / PLAN_MODELS],
-                      plan_models[i % PLAN_MODELS]);
+    r.extra_usage = a.translate_usage; /* the translation was a Pro call of this request */
+    r.extra_model = "pro";
     struct buf meta;
-    buf_init(&meta, 1u << 16);
-    meta_json(rq, &cr, session, &p, &meta);
-    char meta_id[EVENT_ID_MAX];
-    if (chat_start(rq, &r, &p, meta.data, meta.len, meta_id, sizeof meta_id) == 0) {
-        log_info("rid=%s session=%s ui_lang=%s chars=%zu jobs=%zu queued", rq->id, session,
-                 cr.ui_lang, cr.message_chars, p.n_jobs);
-        enum relay_end end = RELAY_GONE;
-        if (relay_event(&r, meta_id, strlen(meta_id), "meta", 4, meta.data, meta.len) == 0 &&
-            relay_flush(&r) == 0)
-            end = relay_run(&r);
-        else
-            relay_cancel_jobs(app, r.jobs, r.n_jobs, false);
-        log_info("rid=%s stream ended: %s after %lu events", rq->id, end_name(end), r.written);
+    buf_init(&meta, 1u << 20);
+    meta_json(rq, &a, &p, &meta);
+    enum relay_end end;
+    if (a.k.n == 0) {
+        log_info("rid=%s no passage at or above %g: the apology, no model call", rq->id,
+                 app->cfg->kb_min_score);
+        end = chat_no_documents(rq, &r, &a, meta.data, meta.len);
+    } else {
+        for (size_t i = 0; i < p.n_jobs; i++)
+            relay_add_job(&r, p.jobs[i].id, p.jobs[i].queue, p.phases[i / PLAN_MODELS],
+                          plan_models[i % PLAN_MODELS]);
+        relay_capture(&r, p.phases[p.n_phases - 1], SESSION_TEXT_MAX);
+        end = chat_answer(rq, &r, &a, &p, meta.data, meta.len);
+        if (end == RELAY_DONE)
+            chat_remember(rq, &a, &r);
     }
+    if (end != RELAY_FAILED)
+        log_info("rid=%s stream ended: %s after %lu events", rq->id, end_name(end), r.written);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     buf_free(&meta);
+    buf_free(&question);
+    buf_free(&history);
+    buf_free(&passages);
     relay_free(&r);
     plan_free(&p);
-    chatreq_free(&cr);
+    ask_free(&a);
 }
 
 /* Reads the meta of request_id; on anything but found the reply is sent. */

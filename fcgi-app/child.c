@@ -22,8 +22,9 @@
 #include "app.h"
 #include "dispatch.h"
 #include "log.h"
-#include "wake.h"
+#include "product.h"
 #include "route.h"
+#include "wake.h"
 
 #define CHILD_POOL_SIZE 64          /* Redis command connections per child */
 #define CHILD_REDIS_TIMEOUT_MS 2000 /* their connect and command timeout */
@@ -304,8 +305,18 @@ int child_main(const struct nova_config *cfg, int listen_fd, pid_t master)
     pthread_mutex_init(&ch->mu, NULL);
     pthread_cond_init(&ch->cv, NULL);
     int code = 1;
+    struct product product;
+    bool have_product = false;
     if (child_setup_signals(ch, master) < 0)
         goto out;
+    /* Loaded here, after fork: a reload's children read the files afresh, and each child has
+     * its own SQLite connections. */
+    if (product_load(&product, cfg, true, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    have_product = true;
+    ch->app.product = &product;
     if (FCGX_Init() != 0) {
         log_error("FCGX_Init failed");
         goto out;
@@ -344,6 +355,8 @@ out:
         }
     dispatch_stop(ch->app.dispatch);
     rpool_free(ch->app.pool);
+    if (have_product)
+        product_free(&product);
     for (size_t i = 0; i < ch->qlen; i++) /* accepted, never served (a failed start) */
         close(ch->queue[(ch->qhead + i) % ch->n_workers]);
     if (ch->listen_fd >= 0)

@@ -13,7 +13,7 @@
 #define HEALTH_LIVE_MS 15000 /* a worker is live when it beat within this */
 
 static const char *const queues[] = {"micro", "pro", "kb"};
-enum { N_QUEUES = 3, N_REQUIRED = 2 }; /* micro and pro must have a worker */
+enum { N_QUEUES = 3 }; /* micro and pro must have a worker; kb too with NOVA_KB_BACKEND=bedrock */
 
 static void health_reply(struct req *rq, bool ok, const char *reason, const char *redis,
                          const long long *counts)
@@ -92,7 +92,8 @@ void health_get(struct req *rq)
         why = "this server is shutting down";
     else if (!dispatch_connected(app->dispatch))
         why = "the pub/sub connection to Redis is down";
-    for (size_t i = 0; !why && i < N_REQUIRED; i++)
+    size_t required = strcmp(app->cfg->kb_backend, "bedrock") == 0 ? 3 : 2;
+    for (size_t i = 0; !why && i < required; i++)
         if (counts[i] < 1) {
             snprintf(reason, sizeof reason, "no live worker for the %s queue", queues[i]);
             why = reason;

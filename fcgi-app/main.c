@@ -10,6 +10,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "product.h"
 #include "rconn.h"
 
 static void usage(FILE *out)
@@ -65,6 +66,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "nova-fcgi: NOVA_REDIS_URL: %s\n", err);
         return 2;
     }
+    /* The glossary, prompts, prices and index are loaded by each child; a mistake in them
+     * stops the start here, with the file named, instead of a respawn loop. */
+    struct product prod;
+    if (product_load(&prod, &cfg, true, err, sizeof err) < 0) {
+        fprintf(stderr, "nova-fcgi: %s\n", err);
+        return 2;
+    }
+    product_free(&prod);
     log_init("nova-fcgi", cfg.log_level);
     raise_fd_limit(cfg.fcgi_threads);
     log_info("starting with these settings:");

@@ -22,13 +22,6 @@ static const struct {
     {"pro", 2048, 0.5, 0.9},
 };
 
-/* Shared by both models and every request, so Bedrock can cache it (cache_point). */
-static const char SYSTEM_PROMPT[] =
-    "You are a customer-support agent for an online game. Players write in Korean or English "
-    "about their accounts, payments, characters and game play. Answer politely and precisely, "
-    "from what you know about the game; when you are not sure, say so and tell the player how "
-    "to reach the support team. Never invent policies, prices or dates.";
-
 size_t plan_phases(const char *ui_lang, const char **out)
 {
     const char *const *v;
@@ -63,30 +56,40 @@ int plan_job_id(char *out, size_t n, const char *request_id, const char *phase,
     return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
-int plan_prompt(const struct chatreq *cr, const char *phase, const char *model,
-                struct buf *system, struct buf *user)
+/* Who reads a phase's answer, and in which language. */
+static void phase_reader(const char *phase, const char **language, const char **audience)
 {
-    bool korean = strcmp(phase, "customer_en") != 0;
-    bool micro = strcmp(model, "micro") == 0;
-    if (buf_puts(system, SYSTEM_PROMPT) < 0)
-        return -1;
-    /* The question on lines of its own under a "Question:" label, then how to answer. */
-    if (buf_puts(user, "Question:\n") < 0 || buf_append(user, cr->message, cr->message_len) < 0 ||
-        buf_puts(user, "\n\n") < 0)
-        return -1;
-    if (buf_puts(user, micro ? "Give a concise overview in one or two short paragraphs, "
-                               "ending with one line that says a detailed answer follows.\n"
-                             : "Give a detailed answer that continues a short overview: "
-                               "numbered steps, examples and caveats.\n") < 0)
-        return -1;
-    if (strcmp(phase, "staff_ko") == 0 &&
-        buf_puts(user, "This answer is for the support staff, not the player.\n") < 0)
-        return -1;
-    return buf_puts(user, korean ? "Answer in Korean." : "Answer in English.");
+    if (strcmp(phase, "customer_en") == 0) {
+        *language = "English";
+        *audience = "the player (a customer writing in English)";
+    } else if (strcmp(phase, "staff_ko") == 0) {
+        *language = "Korean";
+        *audience = "the support staff (an internal note in Korean, not sent to the player)";
+    } else {
+        *language = "Korean";
+        *audience = "the player";
+    }
+}
+
+int plan_prompt(const struct plan_input *in, const char *phase, const char *model,
+                struct buf *user)
+{
+    const char *language, *audience;
+    phase_reader(phase, &language, &audience);
+    const struct prompt_var vars[] = {
+        {"language", language},
+        {"audience", audience},
+        {"passages", in->passages},
+        {"history", in->history && in->history[0] ? in->history : "(none: a new conversation)"},
+        {"question", in->question},
+    };
+    return prompt_render(in->product->prompts,
+                         strcmp(model, "micro") == 0 ? PROMPT_MICRO : PROMPT_PRO, vars,
+                         sizeof vars / sizeof vars[0], user);
 }
 
 static int plan_job(struct job *j, const struct nova_config *cfg, const char *request_id,
-                    const struct chatreq *cr, const char *phase, size_t m, long long now_ms)
+                    const struct plan_input *in, const char *phase, size_t m, long long now_ms)
 {
     const char *model = plan_models[m];
     if (plan_job_id(j->id, sizeof j->id, request_id, phase, model) < 0 ||
@@ -97,15 +100,13 @@ static int plan_job(struct job *j, const struct nova_config *cfg, const char *re
     snprintf(j->phase, sizeof j->phase, "%s", phase);
     snprintf(j->model, sizeof j->model, "%s", model);
     snprintf(j->model_id, sizeof j->model_id, "%s", m == 0 ? cfg->micro_model : cfg->pro_model);
-    struct buf sys, user;
-    buf_init(&sys, JOB_MAX_BYTES);
+    struct buf user;
     buf_init(&user, JOB_MAX_BYTES);
-    if (plan_prompt(cr, phase, model, &sys, &user) < 0) {
-        buf_free(&sys);
+    if (plan_prompt(in, phase, model, &user) < 0) {
         buf_free(&user);
         return -1;
     }
-    j->system = buf_steal(&sys, NULL);
+    j->system = xstrdup(in->product->system_prompt);
     j->cache_point = true;
     j->messages[0].role = xstrdup("user");
     j->messages[0].text = buf_steal(&user, NULL);
@@ -119,18 +120,18 @@ static int plan_job(struct job *j, const struct nova_config *cfg, const char *re
 }
 
 int plan_build(struct plan *p, const struct nova_config *cfg, const char *request_id,
-               const struct chatreq *cr, long long now_ms, char *errstr, size_t errlen)
+               const struct plan_input *in, long long now_ms, char *errstr, size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    p->n_phases = plan_phases(cr->ui_lang, p->phases);
+    p->n_phases = plan_phases(in->ui_lang, p->phases);
     if (p->n_phases == 0) {
-        errstr_set(errstr, errlen, "unknown ui_lang \"%s\"", cr->ui_lang);
+        errstr_set(errstr, errlen, "unknown ui_lang \"%s\"", in->ui_lang);
         return -1;
     }
     for (size_t ph = 0; ph < p->n_phases; ph++)
         for (size_t m = 0; m < PLAN_MODELS; m++) {
             struct job *j = &p->jobs[p->n_jobs];
-            if (plan_job(j, cfg, request_id, cr, p->phases[ph], m, now_ms) < 0) {
+            if (plan_job(j, cfg, request_id, in, p->phases[ph], m, now_ms) < 0) {
                 job_free(j);
                 plan_free(p);
                 errstr_set(errstr, errlen, "job %s %s does not fit", p->phases[ph],

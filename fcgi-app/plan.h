@@ -5,8 +5,10 @@
  *   ui_lang en → phases ["staff_ko", "customer_en"] (Korean for staff, English for the player)
  *
  * Job ids are "<request>-<phase>-<model>", so the resume and cancel routes can rebuild them
- * from the phases in a request's meta event. plan_prompt is the one function that writes
- * prompts: the knowledge-base, glossary and session issue replaces it. */
+ * from the phases in a request's meta event. Prompts come from the operator's templates
+ * (product.h, prompt.h): every job has the same system prompt (role, guidelines, glossary:
+ * the cacheable prefix, followed by a cachePoint) and a user message with the passages, the
+ * last turns of the session and the question. */
 #ifndef NOVA_PLAN_H
 #define NOVA_PLAN_H
 
@@ -17,6 +19,7 @@
 #include "chatreq.h"
 #include "config.h"
 #include "jobs.h"
+#include "product.h"
 
 #define PLAN_MAX_PHASES 2
 #define PLAN_MODELS 2 /* micro, pro */
@@ -40,15 +43,24 @@ extern const char *const plan_models[PLAN_MODELS];
 int plan_job_id(char *out, size_t n, const char *request_id, const char *phase,
                 const char *model);
 
-/* The system prompt and the user message of one job into the caller's buffers (appended).
- * Returns 0 or -1 (a buffer full). */
-int plan_prompt(const struct chatreq *cr, const char *phase, const char *model,
-                struct buf *system, struct buf *user);
+/* What the prompts are made of. */
+struct plan_input {
+    const struct product *product;
+    const char *ui_lang;   /* "ko" or "en" */
+    const char *question;  /* what the models answer: the translation when there is one */
+    const char *passages;  /* knowledge_prompt() text */
+    const char *history;   /* session_history() text, "" for a new session */
+};
+
+/* The user message of one job (the template of its model with the phase's language and
+ * audience), appended to user. Returns 0 or -1 (user full). */
+int plan_prompt(const struct plan_input *in, const char *phase, const char *model,
+                struct buf *user);
 
 /* Fills p with the jobs for request_id (created now_ms, epoch ms; deadline from
  * cfg->job_deadline_s). Returns 0 (free with plan_free), or -1 with errstr. */
 int plan_build(struct plan *p, const struct nova_config *cfg, const char *request_id,
-               const struct chatreq *cr, long long now_ms, char *errstr, size_t errlen);
+               const struct plan_input *in, long long now_ms, char *errstr, size_t errlen);
 void plan_free(struct plan *p);
 
 #endif

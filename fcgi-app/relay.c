@@ -11,7 +11,9 @@
 
 #include "log.h"
 #include "price.h"
+#include "product.h"
 #include "sse.h"
+#include "utf8.h"
 
 #define RELAY_OUT_MAX (2u << 20)       /* SSE bytes buffered before a write */
 #define RELAY_FLUSH_AT (64u * 1024u)   /* write once this much is buffered */
@@ -65,6 +67,8 @@ void relay_free(struct relay *r)
 {
     buf_free(&r->out);
     buf_free(&r->taken);
+    for (size_t i = 0; i < PLAN_MODELS; i++)
+        buf_free(&r->capture[i]);
     if (r->tok)
         json_tokener_free(r->tok);
     r->tok = NULL;
@@ -96,6 +100,38 @@ static const char *json_str_of(json_object *o, const char *key)
                : NULL;
 }
 
+void relay_capture(struct relay *r, const char *phase, size_t max)
+{
+    r->capture_phase = phase;
+    for (size_t i = 0; i < PLAN_MODELS; i++)
+        buf_init(&r->capture[i], max);
+}
+
+/* A delta of the captured phase: its text kept while there is room (one parse per delta,
+ * only until both are full). */
+static void relay_keep_text(struct relay *r, json_object *o)
+{
+    const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
+    json_object *t;
+    if (!phase || !model || strcmp(phase, r->capture_phase) != 0 ||
+        !json_object_object_get_ex(o, "text", &t) || !json_object_is_type(t, json_type_string))
+        return;
+    struct buf *b = &r->capture[strcmp(model, "micro") == 0 ? 0 : 1];
+    const char *s = json_object_get_string(t);
+    size_t n = (size_t)json_object_get_string_len(t), room = b->max - b->len;
+    if (n > room)
+        n = utf8_whole_prefix(s, room);
+    buf_append(b, s, n);
+}
+
+static bool capture_full(const struct relay *r)
+{
+    for (size_t i = 0; i < PLAN_MODELS; i++)
+        if (r->capture[i].len + 4 < r->capture[i].max)
+            return false;
+    return true;
+}
+
 /* model_done and error end the job they name (by phase and model); model_done brings usage. */
 static void relay_account(struct relay *r, const char *type, size_t type_len, const char *data,
                           size_t data_len)
@@ -103,8 +139,17 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
     bool done = type_len == 4 && memcmp(type, "done", 4) == 0;
     bool model_done = type_len == 10 && memcmp(type, "model_done", 10) == 0;
     bool error = type_len == 5 && memcmp(type, "error", 5) == 0;
+    bool delta = type_len == 5 && memcmp(type, "delta", 5) == 0;
     if (done)
         r->done_seen = true;
+    if (delta && r->capture_phase && !capture_full(r) && data_len <= INT_MAX) {
+        json_tokener_reset(r->tok);
+        json_object *o = json_tokener_parse_ex(r->tok, data, (int)data_len);
+        if (o && json_object_is_type(o, json_type_object))
+            relay_keep_text(r, o);
+        json_object_put(o);
+        return;
+    }
     if ((!model_done && !error) || data_len > INT_MAX)
         return;
     json_tokener_reset(r->tok);
@@ -273,26 +318,38 @@ static int relay_append(struct relay *r, const char *type, const char *data, siz
     return rc;
 }
 
+int relay_append_event(struct relay *r, const char *type, const char *data, size_t len)
+{
+    char id[EVENT_ID_MAX];
+    if (relay_append(r, type, data, len, id, sizeof id) < 0)
+        return -1;
+    return relay_event(r, id, strlen(id), type, strlen(type), data, len);
+}
+
+static void usage_add(struct bedrock_usage *sum, const struct bedrock_usage *u)
+{
+    sum->input_tokens += u->input_tokens;
+    sum->output_tokens += u->output_tokens;
+    sum->cache_read_tokens += u->cache_read_tokens;
+    sum->cache_write_tokens += u->cache_write_tokens;
+}
+
 /* done's data: the sum of the jobs' usage, its price, the time since the request began. */
 static void relay_done_json(struct relay *r, struct buf *out)
 {
+    const struct price_table *prices = &r->rq->app->product->prices;
     struct bedrock_usage sum = {0};
     double usd = 0;
     for (size_t i = 0; i < r->n_jobs; i++) {
-        const struct bedrock_usage *u = &r->jobs[i].usage;
-        sum.input_tokens += u->input_tokens;
-        sum.output_tokens += u->output_tokens;
-        sum.cache_read_tokens += u->cache_read_tokens;
-        sum.cache_write_tokens += u->cache_write_tokens;
-        usd += price_cost_usd(r->jobs[i].model, u);
+        usage_add(&sum, &r->jobs[i].usage);
+        usd += price_cost(prices, r->jobs[i].model, &r->jobs[i].usage);
+    }
+    if (r->extra_model) {
+        usage_add(&sum, &r->extra_usage);
+        usd += price_cost(prices, r->extra_model, &r->extra_usage);
     }
     char cost[48];
-    snprintf(cost, sizeof cost, "%.8f", usd);
-    size_t n = strlen(cost); /* "0.00012300" → "0.000123"; "0.00000000" → "0" */
-    while (n > 1 && cost[n - 1] == '0')
-        cost[--n] = '\0';
-    if (cost[n - 1] == '.')
-        cost[--n] = '\0';
+    price_format(usd, cost, sizeof cost);
     buf_printf(out,
                "{\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld,\"cache_read_tokens\":%ld,"
                "\"cache_write_tokens\":%ld},\"cost_usd\":%s,\"elapsed_ms\":%lld}",

@@ -69,6 +69,11 @@ struct relay {
     struct buf out;                 /* SSE bytes not yet written */
     struct buf taken;               /* messages taken from the inbox */
     json_tokener *tok;
+    struct bedrock_usage extra_usage; /* a call of the request outside the jobs (the
+                                         translation), added to done's usage and cost */
+    const char *extra_model;        /* its price table name ("pro"), or NULL */
+    const char *capture_phase;      /* relay_capture: whose text is kept, or NULL */
+    struct buf capture[PLAN_MODELS]; /* that phase's micro and pro text, capped */
 };
 
 /* Sets the stream up for request_id; start_epoch_ms is when the request began, deadline
@@ -81,6 +86,14 @@ void relay_add_job(struct relay *r, const char *job_id, const char *queue, const
  * PLAN_MAX_JOBS + 1; pointers into r and bufs). Returns their number. */
 size_t relay_channels(struct relay *r, char bufs[][KEY_MAX], const char **out);
 void relay_free(struct relay *r);
+
+/* Keeps (up to max bytes each, whole characters) the text of phase's Micro and Pro deltas in
+ * r->capture: what the session remembers of the answer. */
+void relay_capture(struct relay *r, const char *phase, size_t max);
+
+/* Appends one of our own events to the transcript (and publishes it), then writes it to the
+ * client with its id. Returns 0, or -1 (Redis failed: nothing written; or client gone). */
+int relay_append_event(struct relay *r, const char *type, const char *data, size_t len);
 
 /* Accounts one event and writes it (buffered) unless it was written already or is at or
  * below write_after. Returns 0, or -1 when the client is gone. */

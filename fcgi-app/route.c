@@ -8,6 +8,8 @@
 
 #include "chat.h"
 #include "health.h"
+#include "session.h"
+#include "translate.h"
 #include "log.h"
 
 /* Copies parameter name into dst (n bytes). Returns 1 when copied, 0 when absent, -1 when
@@ -231,6 +233,53 @@ static void log_safe(const char *s, char *out, size_t n)
     out[i] = '\0';
 }
 
+int req_read_json_body(struct req *rq, struct buf *body)
+{
+    if (!chatreq_content_type_is_json(rq->content_type)) {
+        reply_error(rq, 415, "unsupported_media_type", "Content-Type must be application/json",
+                    NULL);
+        return -1;
+    }
+    if (rq->content_length > (long long)CHATREQ_BODY_MAX) {
+        reply_error(rq, 413, "payload_too_large", "request body is larger than 64 KiB", NULL);
+        return -1;
+    }
+    buf_init(body, CHATREQ_BODY_MAX);
+    char chunk[8192];
+    for (;;) {
+        int n = FCGX_GetStr(chunk, (int)sizeof chunk, rq->fr->in);
+        if (n > 0 && buf_append(body, chunk, (size_t)n) < 0) {
+            buf_free(body);
+            reply_error(rq, 413, "payload_too_large", "request body is larger than 64 KiB",
+                        NULL);
+            return -1;
+        }
+        if (n < (int)sizeof chunk) /* a short read is the end of the body */
+            break;
+    }
+    if (FCGX_GetError(rq->fr->in) != 0) {
+        buf_free(body);
+        reply_error(rq, 400, "bad_request", "the body could not be read", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* /api/session/<id> */
+static void route_session(struct req *rq, const char *id)
+{
+    if (!method_is(rq, "DELETE")) {
+        method_not_allowed(rq, "DELETE");
+        return;
+    }
+    if (!chatreq_session_id_valid(id, strlen(id))) {
+        reply_error(rq, 400, "bad_request",
+                    "the session id is not 8 to 64 characters of A-Z a-z 0-9 _ -", NULL);
+        return;
+    }
+    session_delete(rq, id);
+}
+
 void route_handle(struct req *rq)
 {
     const char *p = rq->path;
@@ -248,6 +297,13 @@ void route_handle(struct req *rq)
             method_not_allowed(rq, "POST");
     } else if (strncmp(p, "/api/chat/", 10) == 0) {
         route_chat_sub(rq, p + 10);
+    } else if (strcmp(p, "/api/translate") == 0) {
+        if (method_is(rq, "POST"))
+            translate_post(rq);
+        else
+            method_not_allowed(rq, "POST");
+    } else if (strncmp(p, "/api/session/", 13) == 0) {
+        route_session(rq, p + 13);
     } else {
         reply_error(rq, 404, "not_found", "no such endpoint", NULL);
     }

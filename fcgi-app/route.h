@@ -4,6 +4,8 @@
  *   POST /api/chat                    chat_post     (chat.c)
  *   GET  /api/chat/<request>/events   chat_resume   (chat.c)
  *   POST /api/chat/<request>/cancel   chat_cancel   (chat.c)
+ *   POST /api/translate               translate_post (translate.c)
+ *   DELETE /api/session/<id>          session_delete (session.c)
  *   GET  /api/health                  health_get    (health.c)
  *   anything else under /api/         404 JSON
  *
@@ -19,6 +21,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "buf.h"
 #include "chatreq.h"
 #include "dispatch.h"
 
@@ -45,6 +48,10 @@ struct req {
 void req_init(struct req *rq, struct app *app, struct inbox *inbox, FCGX_Request *fr);
 /* Runs the handler for rq and logs one line about it. */
 void route_handle(struct req *rq);
+
+/* Reads a JSON request body (Content-Type application/json, at most 64 KiB) into body
+ * (initialised here). Returns 0 (free body), or -1 with the 415, 413 or 400 reply sent. */
+int req_read_json_body(struct req *rq, struct buf *body);
 
 /* Writes bytes to the client and flushes them. Returns 0, or -1 (client_gone) when the
  * connection is broken. */

@@ -132,17 +132,17 @@ int store_queue_depth(redisContext *c, const char *queue, long long *depth, char
     return rc;
 }
 
-int store_enqueue(redisContext *c, const struct plan *p, long long trim_to, char *errstr,
-                  size_t errlen)
+int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long trim_to,
+                  char *errstr, size_t errlen)
 {
     char key[KEY_MAX], trim[24];
     snprintf(trim, sizeof trim, "%lld", trim_to);
-    for (size_t i = 0; i < p->n_jobs; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct buf json;
         buf_init(&json, JOB_MAX_BYTES * 2);
-        if (job_to_json(&p->jobs[i], &json) < 0 || key_jobs(key, sizeof key, p->jobs[i].queue) < 0) {
+        if (job_to_json(&jobs[i], &json) < 0 || key_jobs(key, sizeof key, jobs[i].queue) < 0) {
             buf_free(&json);
-            errstr_set(errstr, errlen, "job %s does not serialise", p->jobs[i].id);
+            errstr_set(errstr, errlen, "job %s does not serialise", jobs[i].id);
             return -1; /* nothing sent yet: the pipeline is still empty */
         }
         const char *argv[] = {"XADD", key, "MAXLEN", "~", trim, "*", "job", json.data};
@@ -151,14 +151,14 @@ int store_enqueue(redisContext *c, const struct plan *p, long long trim_to, char
         buf_free(&json);
     }
     int rc = 0;
-    for (size_t i = 0; i < p->n_jobs; i++) {
+    for (size_t i = 0; i < n; i++) {
         redisReply *r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK) {
             errstr_set(errstr, errlen, "XADD: %s", c->errstr);
             return -1;
         }
         if (r->type != REDIS_REPLY_STRING && rc == 0) {
-            errstr_set(errstr, errlen, "XADD %s: %s", p->jobs[i].queue,
+            errstr_set(errstr, errlen, "XADD %s: %s", jobs[i].queue,
                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
             rc = -1;
         }

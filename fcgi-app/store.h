@@ -30,10 +30,10 @@ int store_read_meta(redisContext *c, const char *request_id, struct store_meta *
 int store_queue_depth(redisContext *c, const char *queue, long long *depth, char *errstr,
                       size_t errlen);
 
-/* XADDs every job of p to its queue (field "job"), pipelined, trimming each stream to about
+/* XADDs jobs[0..n) to their queues (field "job"), pipelined, trimming each stream to about
  * trim_to entries. Returns 0, or -1 with errstr when any XADD failed (some may be queued:
  * cancel them all). */
-int store_enqueue(redisContext *c, const struct plan *p, long long trim_to, char *errstr,
-                  size_t errlen);
+int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long trim_to,
+                  char *errstr, size_t errlen);
 
 #endif

@@ -159,8 +159,10 @@ static void on_done(void *user, const struct bedrock_result *r)
                  wj->job.id, ms);
         e->handed_back++;
     } else if (r->err.code == BR_OK) {
-        buf_reset(&e->scratch);
         bool kb = strcmp(wj->job.queue, "kb") == 0;
+        if (wj->job.converse && r->text_len > 0) /* Converse: the whole answer at once */
+            emit_delta(e, wj, r->text, r->text_len);
+        buf_reset(&e->scratch);
         int rc = kb ? event_passages_json(&e->scratch, r->passages, r->n_passages)
                     : event_model_done_json(&e->scratch, wj->job.phase, wj->job.model, r);
         emit_scratch(e, wj, kb ? "passages" : "model_done", rc);
@@ -234,7 +236,9 @@ static void job_start(struct engine *e, struct worker_job *wj)
     } else {
         struct bedrock_converse_req req;
         job_converse_req(&wj->job, &req);
-        wj->call = bedrock_converse_stream(w->client, &req, &callbacks, wj);
+        wj->call = wj->job.converse
+                       ? bedrock_converse(w->client, &req, &callbacks, wj)
+                       : bedrock_converse_stream(w->client, &req, &callbacks, wj);
     }
     log_debug("job %s started (%s, %zu in flight)", wj->job.id,
               kb ? "retrieve" : wj->job.model_id, e->n_active);

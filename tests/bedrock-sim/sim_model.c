@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "sigv4.h"
 #include "sim_answer.h"
+#include "sim_translate.h"
 #include "sim_util.h"
 
 #define TEXT_MAX (SIM_MAX_BODY * 2u)
@@ -583,7 +584,13 @@ int sim_model_reply(const char *model_id, const char *body, size_t body_len,
     uint64_t seed = sim_hash64(body, body_len) ^ (sim_hash64(model_id, strlen(model_id)) << 1);
     struct buf text;
     buf_init(&text, TEXT_MAX);
-    sim_answer_compose(&prompt, seed, &text);
+    int into_ko = docs.n == 0 ? sim_translate_target(buf_cstr(&sys)) : -1;
+    if (into_ko >= 0) {
+        sim_translate(buf_cstr(&sys), buf_cstr(&outside), outside.len, into_ko, &text);
+        out->lang_ko = prompt.lang_ko = into_ko;
+    } else {
+        sim_answer_compose(&prompt, seed, &text);
+    }
 
     struct sim_rng rng;
     sim_rng_seed(&rng, seed ^ 0x746f6b656e73ull);

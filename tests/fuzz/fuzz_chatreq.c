@@ -1,7 +1,8 @@
 /* fuzz_chatreq: the chat body validator and the route validators on arbitrary bytes.
  *
  * A body that passes must give what the contract promises: a trimmed, NUL-free, valid UTF-8
- * message of 1-4000 characters, ui_lang "ko" or "en", a session id that is empty or valid. A
+ * message of 1-4000 characters, ui_lang "ko" or "en", a session id that is empty or valid (and
+ * as a translate body: text of 1-4000 characters, target ko, en or auto). A
  * body that fails must leave nothing to free and a sentence to send. The same bytes as a
  * stream id must parse only when they format back to the same value; as a Content-Type or a
  * query string they must give answers that point inside them. */
@@ -37,10 +38,25 @@ static void check_body(const char *s, size_t n)
         abort();
     if (r.session_id[0] && !chatreq_session_id_valid(r.session_id, strlen(r.session_id)))
         abort();
-    const char *lang = chatreq_detect_lang(r.message, r.message_len);
-    if (strcmp(lang, "ko") != 0 && strcmp(lang, "en") != 0)
-        abort();
     chatreq_free(&r);
+}
+
+/* The same bytes as a translate body. */
+static void check_translate(const char *s, size_t n)
+{
+    struct translatereq t;
+    char err[160] = "";
+    if (translatereq_parse(s, n, &t, err, sizeof err) < 0) {
+        if (t.text != NULL || err[0] == '\0')
+            abort();
+        return;
+    }
+    if (!t.text || strlen(t.text) != t.text_len || !utf8_valid(t.text, t.text_len) ||
+        t.text_chars < 1 || t.text_chars > CHATREQ_MESSAGE_MAX_CHARS ||
+        (strcmp(t.target, "ko") != 0 && strcmp(t.target, "en") != 0 &&
+         strcmp(t.target, "auto") != 0))
+        abort();
+    translatereq_free(&t);
 }
 
 static void check_ids(const char *s, size_t n)
@@ -86,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *copy = malloc(size ? size : 1);
     memcpy(copy, data, size);
     check_body(copy, size);
+    check_translate(copy, size);
     check_ids(copy, size);
     check_params(copy, size);
     free(copy);

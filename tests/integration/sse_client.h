@@ -24,7 +24,7 @@
 #include "sse.h"
 #include "utf8.h"
 
-static double now_ms(void)
+static inline double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -63,7 +63,7 @@ struct stream {
     int mark;          /* free for a test's tick */
 };
 
-static int on_event(void *user, const struct sse_event *e)
+static inline int on_event(void *user, const struct sse_event *e)
 {
     struct stream *s = user;
     if (s->n == s->cap) {
@@ -80,7 +80,7 @@ static int on_event(void *user, const struct sse_event *e)
     return s->stop_after && s->n >= s->stop_after; /* non-zero: stop (drop the connection) */
 }
 
-static size_t on_write(char *p, size_t size, size_t nmemb, void *user)
+static inline size_t on_write(char *p, size_t size, size_t nmemb, void *user)
 {
     struct stream *s = user;
     size_t n = size * nmemb;
@@ -98,7 +98,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *user)
 }
 
 /* A request to path on base; content_type NULL: none; body NULL: GET (unless method given). */
-static struct stream *stream_new(const char *base, const char *method, const char *path,
+static inline struct stream *stream_new(const char *base, const char *method, const char *path,
                                  const char *content_type, const char *body, size_t body_len,
                                  const char *last_event_id)
 {
@@ -139,7 +139,7 @@ static struct stream *stream_new(const char *base, const char *method, const cha
 }
 
 /* POST /api/chat with {"message", "ui_lang"} on base. */
-static struct stream *chat_new_on(const char *base, const char *message, const char *ui_lang)
+static inline struct stream *chat_new_on(const char *base, const char *message, const char *ui_lang)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "message", json_object_new_string(message));
@@ -153,7 +153,7 @@ static struct stream *chat_new_on(const char *base, const char *message, const c
     return s;
 }
 
-static void stream_free(struct stream *s)
+static inline void stream_free(struct stream *s)
 {
     if (!s)
         return;
@@ -181,13 +181,13 @@ struct loop {
     size_t n, cap;
 };
 
-static void loop_init(struct loop *l)
+static inline void loop_init(struct loop *l)
 {
     memset(l, 0, sizeof *l);
     l->m = curl_multi_init();
 }
 
-static void loop_add(struct loop *l, struct stream *s)
+static inline void loop_add(struct loop *l, struct stream *s)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
@@ -200,7 +200,7 @@ static void loop_add(struct loop *l, struct stream *s)
 
 /* Runs the transfers until each has finished (or was dropped), tick asks to stop, or
  * timeout_ms passes. Streams still open stay open (and !finished) for a later run. */
-static void loop_run(struct loop *l, int timeout_ms, tick_fn tick, void *user)
+static inline void loop_run(struct loop *l, int timeout_ms, tick_fn tick, void *user)
 {
     double start = now_ms();
     for (;;) {
@@ -250,7 +250,7 @@ static void loop_run(struct loop *l, int timeout_ms, tick_fn tick, void *user)
 }
 
 /* Drops whatever is still open and frees the multi handle (not the streams). */
-static void loop_free(struct loop *l)
+static inline void loop_free(struct loop *l)
 {
     for (size_t i = 0; i < l->n; i++)
         if (!l->v[i]->finished)
@@ -260,7 +260,7 @@ static void loop_free(struct loop *l)
 }
 
 /* Runs the streams to their end (or tick's, or the timeout's); open ones are then dropped. */
-static void drive(struct stream **v, size_t n, int timeout_ms, tick_fn tick, void *user)
+static inline void drive(struct stream **v, size_t n, int timeout_ms, tick_fn tick, void *user)
 {
     struct loop l;
     loop_init(&l);
@@ -270,14 +270,14 @@ static void drive(struct stream **v, size_t n, int timeout_ms, tick_fn tick, voi
     loop_free(&l);
 }
 
-static void drive_one(struct stream *s, int timeout_ms)
+static inline void drive_one(struct stream *s, int timeout_ms)
 {
     drive(&s, 1, timeout_ms, NULL, NULL);
 }
 
 /* ---- reading events ------------------------------------------------------------------------ */
 
-static json_object *ev_json(struct ev *e)
+static inline json_object *ev_json(struct ev *e)
 {
     if (!e->json) {
         struct json_tokener *t = json_tokener_new();
@@ -291,26 +291,26 @@ static json_object *ev_json(struct ev *e)
     return e->json;
 }
 
-static json_object *jget(json_object *o, const char *key)
+static inline json_object *jget(json_object *o, const char *key)
 {
     json_object *x = NULL;
     return o && json_object_object_get_ex(o, key, &x) ? x : NULL;
 }
 
-static const char *jstr(json_object *o, const char *key)
+static inline const char *jstr(json_object *o, const char *key)
 {
     json_object *x = jget(o, key);
     return x && json_object_is_type(x, json_type_string) ? json_object_get_string(x) : NULL;
 }
 
-static bool jstr_is(json_object *o, const char *key, const char *want)
+static inline bool jstr_is(json_object *o, const char *key, const char *want)
 {
     const char *v = jstr(o, key);
     return v && strcmp(v, want) == 0;
 }
 
 /* Redis stream ids "ms-seq" in numeric order; -2 when either is not such an id. */
-static int id_cmp(const char *a, const char *b)
+static inline int id_cmp(const char *a, const char *b)
 {
     unsigned long long am, as, bm, bs;
     if (sscanf(a, "%llu-%llu", &am, &as) != 2 || sscanf(b, "%llu-%llu", &bm, &bs) != 2)
@@ -320,7 +320,7 @@ static int id_cmp(const char *a, const char *b)
     return as < bs ? -1 : as > bs ? 1 : 0;
 }
 
-static bool has_hangul(const char *s, size_t n)
+static inline bool has_hangul(const char *s, size_t n)
 {
     for (size_t i = 0; i + 2 < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -360,7 +360,7 @@ struct chat {
     char first_error_code[32];
 };
 
-static struct model_stream *chat_ms(struct chat *c, const char *phase, const char *model)
+static inline struct model_stream *chat_ms(struct chat *c, const char *phase, const char *model)
 {
     for (size_t i = 0; i < c->n_ms; i++)
         if (strcmp(c->ms[i].phase, phase) == 0 && strcmp(c->ms[i].model, model) == 0)
@@ -376,14 +376,14 @@ static struct model_stream *chat_ms(struct chat *c, const char *phase, const cha
     return m;
 }
 
-static void chat_free(struct chat *c)
+static inline void chat_free(struct chat *c)
 {
     for (size_t i = 0; i < c->n_ms; i++)
         buf_free(&c->ms[i].text);
 }
 
 /* Reads a stream's events into c (no CHECKs: callers decide what matters). */
-static void chat_read(struct stream *s, struct chat *c)
+static inline void chat_read(struct stream *s, struct chat *c)
 {
     memset(c, 0, sizeof *c);
     c->ids_increasing = c->utf8_ok = c->json_ok = true;
@@ -450,7 +450,7 @@ static void chat_read(struct stream *s, struct chat *c)
 }
 
 /* Prints a stream's outcome and its last events to stderr (for a failed check). */
-static void stream_dump(const char *what, struct stream *s)
+static inline void stream_dump(const char *what, struct stream *s)
 {
     fprintf(stderr, "  %s: curl=%d status=%ld type=%s events=%zu%s\n", what, (int)s->result,
             s->status, s->ctype, s->n, s->dropped ? " (dropped)" : "");
@@ -464,7 +464,7 @@ static void stream_dump(const char *what, struct stream *s)
 }
 
 /* Same id, type and data. */
-static bool same_event(const struct ev *a, const struct ev *b)
+static inline bool same_event(const struct ev *a, const struct ev *b)
 {
     return strcmp(a->id, b->id) == 0 && strcmp(a->type, b->type) == 0 && a->len == b->len &&
            memcmp(a->data, b->data, a->len) == 0;

@@ -42,6 +42,7 @@
 #include "buf.h"
 #include "jobs.h"
 #include "sse.h"
+#include "redis_jobs.h"
 #include "sse_client.h"
 #include "utf8.h"
 
@@ -138,22 +139,6 @@ static long sim_wait_aborted(long want, int timeout_ms, double since, double *to
     }
 }
 
-static redisContext *redis_open(const char *dir)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/redis.sock", dir);
-    struct timeval tv = {5, 0};
-    redisContext *r = redisConnectUnixWithTimeout(path, tv);
-    if (!r || r->err) {
-        fprintf(stderr, "  redis %s: %s\n", path, r ? r->errstr : "out of memory");
-        if (r)
-            redisFree(r);
-        return NULL;
-    }
-    redisSetTimeout(r, tv);
-    return r;
-}
-
 static long long redis_int(redisContext *r, const char *fmt, const char *arg)
 {
     redisReply *rep = redisCommand(r, fmt, arg);
@@ -204,71 +189,6 @@ static pid_t read_pid(const char *dir, const char *name)
         p = 0;
     fclose(f);
     return (pid_t)p;
-}
-
-/* ---- the jobs behind the answers: what the simulator meant -------------------------------- */
-
-struct jobset {
-    struct job *v;
-    size_t n, cap;
-};
-
-static void jobset_load(redisContext *r, const char *queue, struct jobset *js)
-{
-    char key[64], start[64] = "-";
-    snprintf(key, sizeof key, "nova:jobs:{%s}", queue);
-    for (;;) {
-        redisReply *rep = redisCommand(r, "XRANGE %s %s + COUNT 500", key, start);
-        if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-            fprintf(stderr, "  XRANGE %s: %s\n", key,
-                    rep && rep->type == REDIS_REPLY_ERROR ? rep->str : r->errstr);
-            if (rep)
-                freeReplyObject(rep);
-            return;
-        }
-        size_t got = rep->elements;
-        for (size_t i = 0; i < rep->elements; i++) {
-            redisReply *ent = rep->element[i];
-            if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2)
-                continue;
-            snprintf(start, sizeof start, "(%s", ent->element[0]->str);
-            redisReply *f = ent->element[1];
-            for (size_t k = 0; k + 1 < f->elements; k += 2) {
-                if (strcmp(f->element[k]->str, "job") != 0)
-                    continue;
-                if (js->n == js->cap) {
-                    js->cap = js->cap ? js->cap * 2 : 256;
-                    js->v = xrealloc(js->v, js->cap * sizeof *js->v);
-                }
-                char err[256];
-                if (job_from_json(f->element[k + 1]->str, f->element[k + 1]->len,
-                                  &js->v[js->n], err, sizeof err) == 0)
-                    js->n++;
-                else
-                    fprintf(stderr, "  job_from_json (%s): %s\n", key, err);
-            }
-        }
-        freeReplyObject(rep);
-        if (got < 500)
-            return;
-    }
-}
-
-static void jobset_free(struct jobset *js)
-{
-    for (size_t i = 0; i < js->n; i++)
-        job_free(&js->v[i]);
-    free(js->v);
-}
-
-static const struct job *jobset_find(const struct jobset *js, const char *request,
-                                      const char *phase, const char *model)
-{
-    for (size_t i = 0; i < js->n; i++)
-        if (strcmp(js->v[i].request, request) == 0 && strcmp(js->v[i].phase, phase) == 0 &&
-            strcmp(js->v[i].model, model) == 0)
-            return &js->v[i];
-    return NULL;
 }
 
 /* Compares one model stream with what the simulator meant for its job. 0 when equal. */

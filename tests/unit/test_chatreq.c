@@ -151,20 +151,27 @@ static void test_ui_lang_and_session(void)
     CHECK(!chatreq_session_id_valid("1234567\xC3\xA9", 9));
 }
 
-static void test_detect_lang(void)
+static void test_translate_body(void)
 {
-    const char *s = "hello 폴";
-    CHECK_STR_EQ(chatreq_detect_lang(s, strlen(s)), "ko");
-    s = "hello";
-    CHECK_STR_EQ(chatreq_detect_lang(s, strlen(s)), "en");
-    s = "ㅋㅋ 日本語"; /* Hangul jamo are not syllables */
-    CHECK_STR_EQ(chatreq_detect_lang(s, strlen(s)), "en");
-    s = "\xEA\xB0\x80"; /* U+AC00, the first syllable */
-    CHECK_STR_EQ(chatreq_detect_lang(s, 3), "ko");
-    s = "\xED\x9E\xA3"; /* U+D7A3, the last */
-    CHECK_STR_EQ(chatreq_detect_lang(s, 3), "ko");
-    s = "\xED\x9E\xA4"; /* U+D7A4 */
-    CHECK_STR_EQ(chatreq_detect_lang(s, 3), "en");
+    struct translatereq t;
+    char err[200];
+    const char *b = "{\"text\":\"  폴이 레벨업을 못 해요 \",\"target\":\"en\"}";
+    CHECK(translatereq_parse(b, strlen(b), &t, err, sizeof err) == 0);
+    CHECK_STR_EQ(t.text, "폴이 레벨업을 못 해요");
+    CHECK_STR_EQ(t.target, "en");
+    translatereq_free(&t);
+    b = "{\"text\":\"hello\"}";
+    CHECK(translatereq_parse(b, strlen(b), &t, err, sizeof err) == 0);
+    CHECK_STR_EQ(t.target, "auto");
+    translatereq_free(&t);
+    static const char *const bad[] = {"{\"text\":\"x\",\"target\":\"jp\"}",
+                                      "{\"text\":\"x\",\"target\":1}", "{\"text\":\"  \"}",
+                                      "{\"message\":\"x\"}", "[]", "{\"text\":\"a\\u0000b\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK(translatereq_parse(bad[i], strlen(bad[i]), &t, err, sizeof err) < 0);
+        CHECK(t.text == NULL && err[0] != '\0');
+    }
 }
 
 static void test_request_id(void)
@@ -233,7 +240,7 @@ int main(void)
     RUN(test_message_rules);
     RUN(test_message_length_in_characters);
     RUN(test_ui_lang_and_session);
-    RUN(test_detect_lang);
+    RUN(test_translate_body);
     RUN(test_request_id);
     RUN(test_stream_id);
     RUN(test_content_type);

@@ -15,15 +15,19 @@ static struct nova_config test_config(void)
     return c;
 }
 
-static struct chatreq test_req(const char *msg, const char *ui_lang)
+/* The shipped templates, with a stand-in for the rendered system prompt. */
+static struct product prod;
+
+static struct plan_input test_input(const char *question, const char *ui_lang)
 {
-    struct chatreq r;
-    memset(&r, 0, sizeof r);
-    r.message = (char *)msg;
-    r.message_len = strlen(msg);
-    r.message_chars = r.message_len;
-    snprintf(r.ui_lang, sizeof r.ui_lang, "%s", ui_lang);
-    return r;
+    struct plan_input in = {
+        .product = &prod,
+        .ui_lang = ui_lang,
+        .question = question,
+        .passages = "<document title=\"Level up\" url=\"https://x/1\">\nPaul levels up.\n</document>\n",
+        .history = "Player: 안녕하세요\nAgent: 무엇을 도와드릴까요?\n\n",
+    };
+    return in;
 }
 
 static void test_phases(void)
@@ -53,10 +57,10 @@ static void test_job_ids(void)
 static void test_ko_plan(void)
 {
     struct nova_config cfg = test_config();
-    struct chatreq cr = test_req("폴이 레벨업을 못 해요", "ko");
+    struct plan_input in = test_input("폴이 레벨업을 못 해요", "ko");
     struct plan p;
     char err[128];
-    CHECK(plan_build(&p, &cfg, "0123456789abcdef0123456789abcdef", &cr, 1700000000000LL, err,
+    CHECK(plan_build(&p, &cfg, "0123456789abcdef0123456789abcdef", &in, 1700000000000LL, err,
                      sizeof err) == 0);
     CHECK(p.n_phases == 1 && p.n_jobs == 2);
     const struct job *mi = &p.jobs[0], *pr = &p.jobs[1];
@@ -71,11 +75,21 @@ static void test_ko_plan(void)
     CHECK(mi->max_tokens == 1024 && mi->temperature == 0.3 && mi->top_p == 0.9);
     CHECK(pr->max_tokens == 2048 && pr->temperature == 0.5 && pr->top_p == 0.9);
     CHECK(mi->cache_point && mi->system && *mi->system);
-    CHECK(mi->system && pr->system && strcmp(mi->system, pr->system) == 0); /* one cache prefix */
+    CHECK_STR_EQ(mi->system, prod.system_prompt); /* one cache prefix for every job */
+    CHECK_STR_EQ(pr->system, prod.system_prompt);
     CHECK(mi->n_messages == 1);
     CHECK_STR_EQ(mi->messages[0].role, "user");
-    CHECK(strstr(mi->messages[0].text, "폴이 레벨업을 못 해요") != NULL);
-    CHECK(strstr(mi->messages[0].text, "Answer in Korean.") != NULL);
+    /* The user message holds the question, the passages and the last turns. */
+    for (size_t i = 0; i < 2; i++) {
+        const char *t = p.jobs[i].messages[0].text;
+        CHECK(strstr(t, "폴이 레벨업을 못 해요") != NULL);
+        CHECK(strstr(t, "Answer in Korean.") != NULL);
+        CHECK(strstr(t, "<document title=\"Level up\"") != NULL);
+        CHECK(strstr(t, "Player: 안녕하세요") != NULL);
+        CHECK(strstr(t, "{{") == NULL);
+    }
+    /* Micro and Pro get their own instructions. */
+    CHECK(strcmp(mi->messages[0].text, pr->messages[0].text) != 0);
     CHECK(mi->created_ms == 1700000000000LL && mi->deadline_ms == 1700000300000LL);
     /* Each job reads back as the same job (what the worker will see). */
     for (size_t i = 0; i < p.n_jobs; i++) {
@@ -97,10 +111,10 @@ static void test_ko_plan(void)
 static void test_en_plan(void)
 {
     struct nova_config cfg = test_config();
-    struct chatreq cr = test_req("How do I reset my password?", "en");
+    struct plan_input in = test_input("How do I reset my password?", "en");
     struct plan p;
     char err[128];
-    CHECK(plan_build(&p, &cfg, "ffffffffffffffffffffffffffffffff", &cr, 5, err, sizeof err) == 0);
+    CHECK(plan_build(&p, &cfg, "ffffffffffffffffffffffffffffffff", &in, 5, err, sizeof err) == 0);
     CHECK(p.n_phases == 2 && p.n_jobs == 4);
     const char *want[] = {"staff_ko", "staff_ko", "customer_en", "customer_en"};
     for (size_t i = 0; i < 4; i++) {
@@ -110,15 +124,24 @@ static void test_en_plan(void)
         CHECK(strstr(p.jobs[i].messages[0].text, lang) != NULL);
     }
     plan_free(&p);
-    cr = test_req("x", "de");
-    CHECK(plan_build(&p, &cfg, "ffffffffffffffffffffffffffffffff", &cr, 5, err, sizeof err) == -1);
+    in = test_input("x", "de");
+    CHECK(plan_build(&p, &cfg, "ffffffffffffffffffffffffffffffff", &in, 5, err, sizeof err) == -1);
 }
 
 int main(void)
 {
+    char err[512];
+    prod.prompts = prompt_templates_load("config/prompts", err, sizeof err);
+    if (!prod.prompts) {
+        fprintf(stderr, "config/prompts: %s\n", err);
+        return 1;
+    }
+    static char sys[] = "You are a support agent.\n- Paul (폴): 주인공";
+    prod.system_prompt = sys;
     RUN(test_phases);
     RUN(test_job_ids);
     RUN(test_ko_plan);
     RUN(test_en_plan);
+    prompt_templates_free(prod.prompts);
     return test_summary();
 }

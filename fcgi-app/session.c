@@ -1,0 +1,143 @@
+/* session: conversation turns in Redis (see session.h). */
+#include "session.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+
+#include "jsonout.h"
+#include "keys.h"
+#include "log.h"
+#include "utf8.h"
+
+/* Appends "<label>: <the turn's field>\n" when the field is a string. */
+static void put_line(struct buf *out, const char *label, json_object *turn, const char *field)
+{
+    json_object *v;
+    if (json_object_object_get_ex(turn, field, &v) && json_object_is_type(v, json_type_string))
+        buf_printf(out, "%s: %s\n", label, json_object_get_string(v));
+}
+
+int session_history(struct app *app, const char *session_id, struct buf *out, char *errstr,
+                    size_t errlen)
+{
+    char key[KEY_MAX], err[256];
+    if (key_session(key, sizeof key, session_id) < 0) {
+        errstr_set(errstr, errlen, "session id too long");
+        return -1;
+    }
+    redisContext *c = app_redis(app, err, sizeof err);
+    if (!c) {
+        errstr_set(errstr, errlen, "%s", err);
+        return -1;
+    }
+    redisReply *r = redisCommand(c, "LRANGE %s %d -1", key, -SESSION_PROMPT_TURNS);
+    app_redis_put(app, c);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        errstr_set(errstr, errlen, "LRANGE %s: %s", key,
+                   r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    int turns = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        json_object *t = e->type == REDIS_REPLY_STRING ? json_tokener_parse(e->str) : NULL;
+        if (t && json_object_is_type(t, json_type_object)) {
+            put_line(out, "Player", t, "question");
+            put_line(out, "Agent", t, "answer");
+            buf_putc(out, '\n');
+            turns++;
+        }
+        json_object_put(t);
+    }
+    freeReplyObject(r);
+    return turns;
+}
+
+/* A JSON string of at most SESSION_TEXT_MAX bytes of s, cut between characters. */
+static json_object *cut_string(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > SESSION_TEXT_MAX)
+        n = utf8_whole_prefix(s, SESSION_TEXT_MAX);
+    return json_object_new_string_len(s, (int)n);
+}
+
+int session_save(struct app *app, const char *session_id, const char *request_id,
+                 const char *question, const char *answer, char *errstr, size_t errlen)
+{
+    char key[KEY_MAX], err[256];
+    if (key_session(key, sizeof key, session_id) < 0) {
+        errstr_set(errstr, errlen, "session id too long");
+        return -1;
+    }
+    json_object *t = json_object_new_object();
+    json_object_object_add(t, "ts", json_object_new_int64(app_epoch_ms()));
+    json_object_object_add(t, "request_id", json_object_new_string(request_id));
+    json_object_object_add(t, "question", cut_string(question));
+    json_object_object_add(t, "answer", cut_string(answer));
+    struct buf b;
+    buf_init(&b, 4 * SESSION_TEXT_MAX + 512);
+    json_append_put(t, &b);
+    redisContext *c = app_redis(app, err, sizeof err);
+    if (!c) {
+        buf_free(&b);
+        errstr_set(errstr, errlen, "%s", err);
+        return -1;
+    }
+    /* One round trip, atomically: a reader never sees the list without its expiry. */
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommand(c, "RPUSH %s %b", key, b.data, b.len);
+    redisAppendCommand(c, "LTRIM %s %d -1", key, -SESSION_KEEP_TURNS);
+    redisAppendCommand(c, "EXPIRE %s %ld", key, app->cfg->session_ttl_s);
+    redisAppendCommand(c, "EXEC");
+    buf_free(&b);
+    int rc = 0;
+    for (int i = 0; i < 5; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            errstr_set(errstr, errlen, "saving the turn: %s", c->errstr);
+            rc = -1;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ERROR || (i == 4 && r->type != REDIS_REPLY_ARRAY)) {
+            errstr_set(errstr, errlen, "saving the turn: %s",
+                       r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    app_redis_put(app, c);
+    return rc;
+}
+
+void session_delete(struct req *rq, const char *session_id)
+{
+    char key[KEY_MAX], err[256];
+    redisContext *c = key_session(key, sizeof key, session_id) == 0
+                          ? app_redis(rq->app, err, sizeof err)
+                          : NULL;
+    if (!c) {
+        reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
+        return;
+    }
+    redisReply *r = redisCommand(c, "DEL %s", key);
+    app_redis_put(rq->app, c);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        log_warn("rid=%s DEL %s: %s", rq->id, key,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        reply_error(rq, 503, "unavailable", "the session could not be deleted", NULL);
+    } else {
+        char body[160];
+        int n = snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"deleted\":%s}\n",
+                         session_id, r->integer > 0 ? "true" : "false");
+        reply_json(rq, 200, NULL, body, (size_t)n);
+        log_info("rid=%s session %s forgotten", rq->id, session_id);
+    }
+    if (r)
+        freeReplyObject(r);
+}

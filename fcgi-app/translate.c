@@ -1,0 +1,162 @@
+/* translate: glossary-aware translation through a pro worker (see translate.h). */
+#include "translate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "alloc.h"
+#include "jobwait.h"
+#include "jsonout.h"
+#include "log.h"
+#include "product.h"
+
+static const char *code_of(const struct jobwait_result *res)
+{
+    switch (res->end) {
+    case JOBWAIT_DONE: return NULL;
+    case JOBWAIT_ERROR:
+        return strcmp(res->code, "throttled") == 0 || strcmp(res->code, "timeout") == 0 ||
+                       strcmp(res->code, "unavailable") == 0 || strcmp(res->code, "internal") == 0
+                   ? res->code
+                   : "model_error";
+    case JOBWAIT_TIMEOUT: return "timeout";
+    case JOBWAIT_GONE: return "gone";
+    case JOBWAIT_FAILED: break;
+    }
+    return "unavailable";
+}
+
+int translate_run(struct req *rq, const char *request_id, const char *text, size_t len,
+                  enum lang target, struct buf *out, struct bedrock_usage *usage,
+                  const char **code)
+{
+    struct app *app = rq->app;
+    struct job j;
+    memset(&j, 0, sizeof j);
+    memset(usage, 0, sizeof *usage);
+    int n = snprintf(j.request, sizeof j.request, "%s.translate", request_id);
+    if (n < 0 || (size_t)n >= sizeof j.request) {
+        *code = "internal";
+        return -1;
+    }
+    snprintf(j.id, sizeof j.id, "%s-pro", j.request);
+    snprintf(j.queue, sizeof j.queue, "pro");
+    snprintf(j.phase, sizeof j.phase, "translate");
+    snprintf(j.model, sizeof j.model, "pro");
+    snprintf(j.model_id, sizeof j.model_id, "%s", app->cfg->pro_model);
+    j.system = xstrdup(product_translate_prompt(app->product, target));
+    j.cache_point = true; /* the glossary makes the prompt long and the same every time */
+    j.converse = true;
+    j.messages[0].role = xstrdup("user");
+    j.messages[0].text = xstrndup(text, len);
+    j.n_messages = 1;
+    j.max_tokens = TRANSLATE_MAX_TOKENS;
+    j.temperature = TRANSLATE_TEMPERATURE;
+    j.top_p = -1;
+    j.created_ms = app_epoch_ms();
+    j.deadline_ms = j.created_ms + TRANSLATE_TIMEOUT_MS;
+    struct jobwait_result res;
+    jobwait_run(rq, &j, TRANSLATE_TIMEOUT_MS, &res);
+    job_free(&j);
+    *code = code_of(&res);
+    int rc = -1;
+    if (!*code) {
+        /* Models like to wrap a translation in blanks or quotes it was not given. */
+        const char *s = buf_cstr(&res.text);
+        size_t k = res.text.len;
+        while (k && strchr(" \t\r\n", *s))
+            s++, k--;
+        while (k && strchr(" \t\r\n", s[k - 1]))
+            k--;
+        *usage = res.usage;
+        if (k == 0) {
+            *code = "model_error";
+        } else if (buf_append(out, s, k) == 0) {
+            rc = 0;
+        } else {
+            *code = "internal";
+        }
+    }
+    if (rc < 0)
+        log_warn("rid=%s translation into %s failed: %s (%s)", rq->id, lang_code(target), *code,
+                 res.message[0] ? res.message : "no detail");
+    jobwait_result_free(&res);
+    return rc;
+}
+
+static void reply_translate_error(struct req *rq, const char *code)
+{
+    if (strcmp(code, "gone") == 0)
+        return;
+    if (strcmp(code, "throttled") == 0)
+        reply_error(rq, 429, "throttled", "the translation model is busy; retry shortly",
+                    "Retry-After: 2\r\n");
+    else if (strcmp(code, "timeout") == 0)
+        reply_error(rq, 504, "timeout", "the translation did not finish in time", NULL);
+    else if (strcmp(code, "model_error") == 0)
+        reply_error(rq, 502, "model_error", "the translation model failed", NULL);
+    else if (strcmp(code, "internal") == 0)
+        reply_error(rq, 500, "internal", "the translation could not be made", NULL);
+    else
+        reply_error(rq, 503, "unavailable", "the translation service is unavailable", NULL);
+}
+
+void translate_post(struct req *rq)
+{
+    struct buf body;
+    if (req_read_json_body(rq, &body) < 0)
+        return;
+    struct translatereq t;
+    char err[256];
+    int prc = translatereq_parse(buf_cstr(&body), body.len, &t, err, sizeof err);
+    buf_free(&body);
+    if (prc < 0) {
+        reply_error(rq, 400, "bad_request", err, NULL);
+        return;
+    }
+    enum lang detected = lang_detect(t.text, t.text_len);
+    enum lang target = strcmp(t.target, "auto") != 0 ? lang_from_code(t.target)
+                       : detected == LANG_KO       ? LANG_EN
+                                                   : LANG_KO;
+    if (strcmp(t.target, "auto") == 0 && detected == LANG_UNKNOWN)
+        target = LANG_UNKNOWN;
+    struct buf out;
+    buf_init(&out, JOBWAIT_TEXT_MAX);
+    struct bedrock_usage usage = {0};
+    const char *code = NULL;
+    /* Nothing to translate: the same language, or no letters of either. */
+    if (detected == target || detected == LANG_UNKNOWN || target == LANG_UNKNOWN)
+        buf_append(&out, t.text, t.text_len);
+    else if (translate_run(rq, rq->id, t.text, t.text_len, target, &out, &usage, &code) < 0)
+        reply_translate_error(rq, code);
+    if (!code) {
+        json_object *o = json_object_new_object(), *u = json_object_new_object();
+        json_object_object_add(o, "original_text", json_object_new_string(t.text));
+        json_object_object_add(o, "detected_language", json_object_new_string(lang_code(detected)));
+        json_object_object_add(o, "target_language",
+                               json_object_new_string(target == LANG_UNKNOWN ? lang_code(detected)
+                                                                             : lang_code(target)));
+        json_object_object_add(o, "translated_text",
+                               json_object_new_string_len(buf_cstr(&out), (int)out.len));
+        json_object_object_add(u, "input_tokens", json_object_new_int64(usage.input_tokens));
+        json_object_object_add(u, "output_tokens", json_object_new_int64(usage.output_tokens));
+        json_object_object_add(u, "cache_read_tokens",
+                               json_object_new_int64(usage.cache_read_tokens));
+        json_object_object_add(u, "cache_write_tokens",
+                               json_object_new_int64(usage.cache_write_tokens));
+        json_object_object_add(o, "usage", u);
+        json_object_object_add(
+            o, "cost_usd",
+            json_new_short_double(price_cost(&rq->app->product->prices, "pro", &usage)));
+        struct buf b;
+        buf_init(&b, 4 * JOBWAIT_TEXT_MAX);
+        json_append_put(o, &b);
+        buf_putc(&b, '\n');
+        reply_json(rq, 200, NULL, b.data, b.len);
+        buf_free(&b);
+    }
+    buf_free(&out);
+    translatereq_free(&t);
+}
