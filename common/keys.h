@@ -10,6 +10,8 @@
  *   nova:cancel:{<queue>}      pub/sub channel           job ids to stop now
  *   nova:canceled:<job>        string, expires           cancel marker for a job not yet started
  *   nova:session:<id>          list, expires             conversation turns
+ *   nova:readers:<request>     integer, expires          live streams of a request (a dropped
+ *                                                        client's jobs wait for a resume)
  *   nova:stats:*               counters                  requests, tokens, errors by code
  *
  * Builders write into a caller buffer and return 0, or -1 when it is too small. */
@@ -30,5 +32,6 @@ int key_workers(char *out, size_t n, const char *queue);
 int key_cancel(char *out, size_t n, const char *queue);
 int key_canceled(char *out, size_t n, const char *job_id);
 int key_session(char *out, size_t n, const char *session_id);
+int key_readers(char *out, size_t n, const char *request_id);
 
 #endif

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -21,6 +22,7 @@
 #define RELAY_PAGE 256                 /* transcript entries per XRANGE */
 #define CANCEL_MARKER_TTL_S 600
 #define RELAY_DONE_GRACE_MS 1000       /* a resume leaves `done` to the origin this long */
+#define RELAY_RESUME_GRACE_MS 400      /* a dropped client's jobs wait this long for a resume */
 
 void relay_init(struct relay *r, struct req *rq, const char *request_id,
                 long long start_epoch_ms, long long deadline_epoch_ms)
@@ -493,16 +495,94 @@ static unsigned relay_drain_inbox(struct relay *r)
     return flags;
 }
 
+/* ---- readers: who is watching a request ------------------------------------------------ */
+
+/* nova:readers:<request> counts the streams relaying a request live (the origin and resumes);
+ * a new reader also publishes "attach" on the request's channel, which wakes an origin that
+ * is waiting out its grace (the message is not an event: relays skip it). */
+static void readers_add(struct relay *r, int delta)
+{
+    struct app *app = r->rq->app;
+    char key[KEY_MAX], err[256];
+    if (key_readers(key, sizeof key, r->request_id) < 0)
+        return;
+    redisContext *c = app_redis(app, err, sizeof err);
+    if (!c) {
+        log_warn("rid=%s readers of %s: %s", r->rq->id, r->request_id, err);
+        return;
+    }
+    redisAppendCommand(c, "INCRBY %s %d", key, delta);
+    redisAppendCommand(c, "EXPIRE %s %ld", key, app->cfg->job_deadline_s + 60);
+    if (delta > 0)
+        redisAppendCommand(c, "PUBLISH %s attach", r->channel);
+    for (int i = 0; i < (delta > 0 ? 3 : 2); i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(c, (void **)&rep) != REDIS_OK)
+            break;
+        freeReplyObject(rep);
+    }
+    app_redis_put(app, c);
+    r->reading = delta > 0;
+}
+
+static long long readers_count(struct relay *r)
+{
+    char key[KEY_MAX], err[256];
+    redisContext *c = key_readers(key, sizeof key, r->request_id) == 0
+                          ? app_redis(r->rq->app, err, sizeof err)
+                          : NULL;
+    if (!c)
+        return 0;
+    redisReply *rep = redisCommand(c, "GET %s", key);
+    app_redis_put(r->rq->app, c);
+    long long n = rep && rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+    if (rep)
+        freeReplyObject(rep);
+    return n;
+}
+
+/* The client left: unless another reader takes over within RELAY_RESUME_GRACE_MS (a page
+ * resuming after a dropped connection), the unfinished jobs are canceled — no tokens paid for
+ * nobody. */
 static enum relay_end relay_gone(struct relay *r)
 {
-    if (!relay_all_ended(r)) {
-        log_info("rid=%s client went away; canceling its open jobs", r->rq->id);
-        relay_cancel_jobs(r->rq->app, r->jobs, r->n_jobs, false);
+    if (r->reading)
+        readers_add(r, -1);
+    if (relay_all_ended(r))
+        return RELAY_GONE;
+    long long until = app_mono_ms() + RELAY_RESUME_GRACE_MS;
+    for (;;) {
+        if (readers_count(r) > 0) {
+            log_info("rid=%s client went away; a resumed stream carries on", r->rq->id);
+            return RELAY_GONE;
+        }
+        long long wait = until - app_mono_ms();
+        if (wait <= 0)
+            break;
+        struct pollfd p = {r->rq->inbox->efd, POLLIN, 0};
+        if (poll(&p, 1, (int)wait) > 0) {
+            inbox_clear_wake(r->rq->inbox);
+            inbox_take(r->rq->inbox, &r->taken); /* events are in the transcript; drop them */
+            buf_reset(&r->taken);
+        }
     }
+    log_info("rid=%s client went away; canceling its open jobs", r->rq->id);
+    relay_cancel_jobs(r->rq->app, r->jobs, r->n_jobs, false);
     return RELAY_GONE;
 }
 
+static enum relay_end relay_loop(struct relay *r);
+
 enum relay_end relay_run(struct relay *r)
+{
+    readers_add(r, +1);
+    enum relay_end end = relay_loop(r);
+    if (r->reading)
+        readers_add(r, -1);
+    return end;
+}
+
+static enum relay_end relay_loop(struct relay *r)
 {
     struct app *app = r->rq->app;
     for (;;) {

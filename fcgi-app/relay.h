@@ -10,7 +10,9 @@
  * that queued the jobs (which appends at once), so two live readers of one request do not
  * both append one.
  *
- * It ends early when the client goes away (its unfinished jobs are canceled), when the inbox
+ * It ends early when the client goes away (its unfinished jobs are canceled unless another
+ * reader resumes the request within RELAY_RESUME_GRACE_MS: a page reconnecting after a dropped
+ * connection keeps its answer), when the inbox
  * overflowed (an `error` unavailable, then `done`: the client resumes), when the child drains
  * (at the drain deadline, one `error` unavailable per unfinished job, then `done`), or when
  * the jobs' deadline passed (`error` timeout for each unfinished job, appended, then `done`).
@@ -64,6 +66,7 @@ struct relay {
     long long next_ping_ms;
     bool done_seen;
     bool origin;                    /* this stream queued the jobs (else it is a resume) */
+    bool reading;                   /* counted in nova:readers:<request> */
     long long finish_at_ms;         /* resume: append done at this time, 0 when not due */
     unsigned long written;          /* events written to the client */
     struct buf out;                 /* SSE bytes not yet written */

@@ -582,6 +582,10 @@ static void test_resume_with_last_event_id(void)
         chat_read(r1, &rc);
         printf("  resumed after event %d: %zu more events, ending %s%s\n", K, r1->n,
                rc.n_errors ? "with error " : "normally", rc.n_errors ? rc.first_error_code : "");
+        /* Resumed within the grace: the answer was not canceled but completed. */
+        CHECK(rc.n_errors == 0 && rc.n_done == 1);
+        struct model_stream *mi = chat_ms(&rc, "answer", "micro"), *pr = chat_ms(&rc, "answer", "pro");
+        CHECK(mi && mi->done && pr && pr->done);
         chat_free(&rc);
     }
     if (test_cur_failures) {
