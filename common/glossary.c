@@ -40,8 +40,8 @@ struct pattern {
     const char *text;    /* lowercased ASCII, blank runs as BLANK_SOME / BLANK_ANY */
     uint32_t len;
     uint32_t entry;
-    bool start_word;     /* begins with a Latin letter or digit: no word character before */
-    bool start_hangul;   /* begins with a Hangul syllable: must start a Hangul word */
+    /* How it may start needs no flag: a pattern starting with a Latin letter or digit (a
+     * Hangul syllable) is only tried where the character before is not one (see find). */
     bool end_word;       /* ends with a Latin letter or digit: no word character after */
     bool end_particle;   /* ends with a lone Hangul syllable: only particles may follow */
 };
@@ -357,7 +357,7 @@ static int build_all(struct build *b, json_object *root)
 static size_t pattern_compile(struct pattern *p, const char *alias, char *dst, uint32_t entry)
 {
     size_t n = strlen(alias), o = 0, used;
-    uint32_t first = 0, last = 0;
+    uint32_t last = 0;
     size_t hangul_run = 0; /* Hangul syllables the alias ends with */
     bool blank = false;
     for (size_t i = 0; i < n; i += used) {
@@ -371,8 +371,6 @@ static size_t pattern_compile(struct pattern *p, const char *alias, char *dst, u
             hangul_run = 0;
             blank = false;
         }
-        if (o == 0)
-            first = cp;
         last = cp;
         hangul_run = is_hangul(cp) ? hangul_run + 1 : 0;
         for (size_t k = 0; k < used; k++)
@@ -382,8 +380,6 @@ static size_t pattern_compile(struct pattern *p, const char *alias, char *dst, u
     p->text = dst;
     p->len = (uint32_t)o;
     p->entry = entry;
-    p->start_word = is_word(first);
-    p->start_hangul = is_hangul(first);
     p->end_word = is_word(last);
     p->end_particle = hangul_run == 1;
     return o + 1;
@@ -649,11 +645,15 @@ size_t glossary_find(const struct glossary *g, const char *text, size_t len,
     size_t pos = 0, used;
     for (; pos < len; pos += used) {
         uint32_t cp = decode(text + pos, len - pos, &used);
+        /* Inside a word nothing can start: a pattern begins with the character at pos, so it
+         * would need the word boundary that prev denies. Most positions end here. */
+        bool inside = (is_word(cp) && is_word(prev)) || (is_hangul(cp) && is_hangul(prev));
+        prev = cp;
+        if (inside)
+            continue;
         uint32_t b = bucket_of(cp);
         for (uint32_t k = g->bucket_at[b]; k < g->bucket_at[b + 1]; k++) {
             const struct pattern *p = &g->patterns[g->bucket_pat[k]];
-            if ((p->start_word && is_word(prev)) || (p->start_hangul && is_hangul(prev)))
-                continue;
             size_t end = pattern_match(p, text, pos, len);
             if (end == 0 || !pattern_end_ok(p, text, end, len))
                 continue;
@@ -668,7 +668,6 @@ size_t glossary_find(const struct glossary *g, const char *text, size_t len,
             }
             c[n++] = (struct cand){pos, end, g->bucket_pat[k], p->entry};
         }
-        prev = cp;
     }
     if (n > 1) {
         /* Longest wins where matches overlap. Taken longest first, every match kept so far is
