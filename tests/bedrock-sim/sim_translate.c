@@ -1,6 +1,7 @@
 /* sim_translate: glossary-name swapping as a stand-in translation (see sim_translate.h). */
 #include "sim_translate.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,20 +13,39 @@
 struct name_pair {
     const char *en, *ko;
     size_t en_n, ko_n;
+    int from_en; /* the pair translates English into Korean (else Korean into English) */
 };
 
 int sim_translate_target(const char *system)
 {
     if (!strcasestr(system, "translat"))
         return -1;
-    if (strcasestr(system, "into Korean"))
+    if (strcasestr(system, "into Korean") || strcasestr(system, "to Korean"))
         return 1;
-    if (strcasestr(system, "into English"))
+    if (strcasestr(system, "into English") || strcasestr(system, "to English"))
         return 0;
     return -1;
 }
 
-/* "- Paul (폴): ..." lines of the system prompt. Returns how many pairs were found. */
+/* Splits s[0..n) at sep into v (pointers into s); returns the number of parts. */
+static size_t split(const char *s, size_t n, const char *sep, const char **v, size_t *vn,
+                    size_t max)
+{
+    size_t k = 0, sl = strlen(sep);
+    while (n && k < max) {
+        const char *at = memmem(s, n, sep, sl);
+        size_t part = at ? (size_t)(at - s) : n;
+        v[k] = s, vn[k++] = part;
+        if (!at)
+            break;
+        s = at + sl, n -= part + sl;
+    }
+    return k;
+}
+
+/* The glossary lines of the system prompt (glossary_format's shape: "- Experience Points / XP
+ * (경험치): ..." or "- Paul (주인공, 폴): ..."): one pair per English form and Korean form,
+ * each mapping to the other side's first form. Returns how many pairs were found. */
 static size_t read_pairs(const char *system, struct name_pair *v, size_t max)
 {
     size_t n = 0;
@@ -38,7 +58,14 @@ static size_t read_pairs(const char *system, struct name_pair *v, size_t max)
         const char *ko = open + 2, *close = strstr(ko, "):");
         if (!close || (eol && close > eol) || close == ko)
             continue;
-        v[n++] = (struct name_pair){en, ko, (size_t)(open - en), (size_t)(close - ko)};
+        const char *ev[8], *kv[8];
+        size_t evn[8], kvn[8];
+        size_t ne = split(en, (size_t)(open - en), " / ", ev, evn, 8);
+        size_t nk = split(ko, (size_t)(close - ko), ", ", kv, kvn, 8);
+        for (size_t i = 0; i < ne && n < max; i++) /* into Korean: every English form */
+            v[n++] = (struct name_pair){ev[i], kv[0], evn[i], kvn[0], 1};
+        for (size_t i = 0; i < nk && n < max; i++) /* into English: every Korean form */
+            v[n++] = (struct name_pair){ev[0], kv[i], evn[0], kvn[i], 0};
     }
     return n;
 }
@@ -77,10 +104,17 @@ void sim_translate(const char *system, const char *text, size_t n, int into_kore
     for (size_t i = 0; i < n;) {
         size_t k = 0;
         for (; k < np; k++) {
+            if (v[k].from_en != into_korean)
+                continue;
             const char *from = into_korean ? v[k].en : v[k].ko;
             size_t fn = into_korean ? v[k].en_n : v[k].ko_n;
-            if (fn && fn <= n - i &&
-                (into_korean ? strncasecmp(text + i, from, fn) : memcmp(text + i, from, fn)) == 0)
+            if (!fn || fn > n - i)
+                continue;
+            /* English names are whole words ("MP" is not the end of "jump"). */
+            if (into_korean ? strncasecmp(text + i, from, fn) == 0 &&
+                                  (i == 0 || !isalnum((unsigned char)text[i - 1])) &&
+                                  (i + fn == n || !isalnum((unsigned char)text[i + fn]))
+                            : memcmp(text + i, from, fn) == 0)
                 break;
         }
         if (k == np) {

@@ -1,5 +1,5 @@
 /* sim_translate: the simulated model's translations. A request whose system prompt asks for a
- * translation ("translat..." and "into Korean" / "into English") and carries no documents is
+ * translation ("translat..." and "[in]to Korean" / "[in]to English") and carries no documents is
  * answered with the user's text, glossary names swapped: the glossary lines of the system
  * prompt ("- Paul (폴): ...", glossary_format's shape) map each Korean name to the English one
  * and back, longest first, and a Korean particle right after a name it replaced with English
