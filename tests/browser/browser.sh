@@ -133,13 +133,19 @@ done
 
 mkdir -p "$artifacts"
 rm -f "$artifacts"/page*.png   # only this run's screenshots
+# The test and the tail that shows its output live both run in the background, so that `wait`
+# (which a signal interrupts, unlike a foreground command) lets the trap act at once. The file
+# exists before tail opens it.
+: >"$tmp/test.out"
 NOVA_URL=http://127.0.0.1:$port ARTIFACTS=$artifacts CHROMIUM=$chromium \
-  node tests/browser/page.test.mjs >"$tmp/test.out" 2>&1 &
+  node tests/browser/page.test.mjs >>"$tmp/test.out" 2>&1 &
 test_pid=$!
-tail -n +1 -f --pid="$test_pid" "$tmp/test.out" 2>/dev/null
+tail -n +1 -f --pid="$test_pid" "$tmp/test.out" &
+tail_pid=$!
 wait "$test_pid"
 rc=$?
 test_pid=
+wait "$tail_pid"
 
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/test.out" | tail -n 1)
 [ "$rc" -ne 0 ] && show_logs

@@ -36,7 +36,9 @@ function check(name, ok, detail) {
   }
   return !!ok;
 }
+let aborted = false; // the watchdog or a signal fired: no further test starts
 async function test(name, fn) {
+  if (aborted) return;
   const start = Date.now();
   console.log(`# ${name}`);
   try {
@@ -158,6 +160,7 @@ async function shutdown() {
 }
 for (const sig of ["SIGTERM", "SIGINT"]) {
   process.on(sig, async () => {
+    aborted = true;
     console.log(`# ${sig}: stopping`);
     check("browser test finished", false, sig);
     await shutdown();
@@ -166,6 +169,7 @@ for (const sig of ["SIGTERM", "SIGINT"]) {
   });
 }
 setTimeout(async () => {
+  aborted = true;
   check("browser test finished in time", false, `still running after ${WATCHDOG_MS} ms`);
   await shutdown();
   summary();
@@ -343,6 +347,7 @@ async function main() {
     viewport: { width: 1280, height: 900 },
     locale: "ko-KR",
   });
+  ctx.setDefaultTimeout(15000);
   console.log(`# chromium ${ctx.browser() ? ctx.browser().version() : ""} up in ${Date.now() - launchStart} ms; page via proxy ${BASE} → ${DIRECT}`);
 
   await test("the page loads", async () => {
@@ -495,13 +500,15 @@ async function main() {
     await page.focus("#message");
     await page.keyboard.insertText("레벨업 ");
     await cdp.send("Input.imeSetComposition", { text: "폴", selectionStart: 1, selectionEnd: 1 });
-    // The keydown Chromium delivers for Enter while the composition is open (isComposing true).
-    const kd = page.evaluate(() => new Promise((resolve) => {
+    // Record the keydown Chromium delivers for Enter while the composition is open (the
+    // listener is in place before the key is pressed).
+    await page.evaluate(() => {
+      window.__enterKeydown = null;
       document.getElementById("message").addEventListener("keydown",
-        (e) => resolve({ key: e.key, isComposing: e.isComposing, keyCode: e.keyCode }), { once: true });
-    }));
+        (e) => { window.__enterKeydown = { key: e.key, isComposing: e.isComposing, keyCode: e.keyCode }; }, { once: true });
+    });
     await page.keyboard.press("Enter");
-    const ev = await kd;
+    const ev = await page.evaluate(() => window.__enterKeydown);
     await sleep(400);
     check("the Enter keydown arrived while composing", ev && ev.key === "Enter" && ev.isComposing === true, JSON.stringify(ev));
     check("Enter during the composition sent nothing", posts.length === 0 && (await page.$$("#log .turn")).length === 0, `${posts.length} POSTs`);
