@@ -440,6 +440,25 @@ static void find_question(const char *t, size_t n, const char **q, size_t *qn)
     trim_span(q, qn);
 }
 
+/* Directives steer the call they are in: earlier turns quoted in a <history>...</history>
+ * block (dual-nova's prompts carry the last two) do not. */
+static void parse_directives_outside_history(const char *t, size_t n, struct sim_directives *d)
+{
+    const char *open = memmem(t, n, "<history>", 9);
+    const char *close = open ? memmem(open, n - (size_t)(open - t), "</history>", 10) : NULL;
+    if (!close) {
+        sim_directives_parse(t, n, d);
+        return;
+    }
+    struct buf b;
+    buf_init(&b, n + 1);
+    buf_append(&b, t, (size_t)(open - t));
+    buf_putc(&b, '\n');
+    buf_append(&b, close + 10, n - (size_t)(close + 10 - t));
+    sim_directives_parse(buf_cstr(&b), b.len, d);
+    buf_free(&b);
+}
+
 static int detect_korean(const char *system, const char *user, const char *q, size_t qn)
 {
     const char *texts[] = {system, user};
@@ -540,7 +559,7 @@ int sim_model_reply(const char *model_id, const char *body, size_t body_len,
         goto done;
 
     size_t ulen = r.last_user_buf.len;
-    sim_directives_parse(r.last_user, ulen, &out->dir);
+    parse_directives_outside_history(r.last_user, ulen, &out->dir);
     sigv4_sha256_hex(r.last_user, ulen, out->last_user_sha256);
     if (r.has_cache_point && r.prefix_bytes > 0) {
         sigv4_sha256_hex(buf_cstr(&r.prefix), r.prefix.len, out->prefix_sha256);

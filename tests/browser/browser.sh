@@ -16,9 +16,6 @@ chromium=${CHROMIUM:-/usr/bin/chromium}
 
 fail_early() { echo "$*"; echo "0 passed, 1 failed"; exit 1; }
 
-for f in "$bin/nova-fcgi" "$bin/nova-worker" "$bin/bedrock-sim"; do
-  [ -x "$f" ] || fail_early "missing $f (build it first)"
-done
 [ -x "$chromium" ] || fail_early "missing $chromium (Debian package chromium; scripts/install-deps installs it)"
 command -v node >/dev/null && command -v npm >/dev/null || fail_early "missing node/npm (Debian packages nodejs npm)"
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
@@ -30,16 +27,11 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     fail_early "npm ci failed in tests/browser"
 fi
 
-tmp=$(mktemp -d /tmp/nova-browser.XXXXXX)
-run_pid= drain_pid= test_pid=
-[ -n "${NOVA_KEEP_RUN:-}" ] && echo "NOVA_KEEP_RUN: the run dir is kept in $tmp"
+source tests/lib/stack.sh
+stack_init browser
+test_pid=
 
-running() { # pid: alive and not a zombie
-  local st
-  st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]
-}
-
-# stop PID SECONDS: SIGTERM, bounded wait, then KILL.
+# stop_pid PID SECONDS: SIGTERM, bounded wait, then KILL.
 stop_pid() {
   local p=$1 secs=$2 i
   [ -n "$p" ] || return 0
@@ -51,85 +43,14 @@ stop_pid() {
   running "$p" && { echo "pid $p did not stop; killing it"; kill -KILL "$p" 2>/dev/null; }
   wait "$p" 2>/dev/null
 }
+# The test first (it closes its Chromium on SIGTERM), then the stack.
+trap 'stop_pid "$test_pid" 10; stacks_down; [ -n "${NOVA_KEEP_RUN:-}" ] || rm -rf "$tmp"' EXIT
 
-cleanup() {
-  stop_pid "$test_pid" 10   # the test closes its Chromium on SIGTERM
-  test_pid=
-  stop_pid "$run_pid" 30    # nova-run stops, by pid, what it started
-  run_pid=
-  [ -n "$drain_pid" ] && wait "$drain_pid" 2>/dev/null
-  [ -n "${NOVA_KEEP_RUN:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  local p i
-  for ((i = 0; i < 50; i++)); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
-
-# The knowledge base: the sample documents and the XSS probe.
+# The knowledge base: the sample documents and the XSS probes.
 mkdir -p "$tmp/kb"
 cp kb/sample/*.md tests/fixtures/kb-xss/*.md "$tmp/kb/"
-
-# start_stack PORT: nova-run in the background, its ready line awaited through a fifo (20 s).
-start_stack() {
-  local port=$1 line deadline fd
-  rm -rf "$tmp/run" "$tmp/stack.fifo" "$tmp/stack.out"
-  mkdir -p "$tmp/run"
-  mkfifo "$tmp/stack.fifo"
-  env -u NOVA_REDIS_URL -u NOVA_FCGI_SOCKET -u NOVA_BEDROCK_ENDPOINT -u NOVA_KB_ENDPOINT \
-    NOVA_BACKEND=sim NOVA_KB_BACKEND=local NOVA_KB_DIR="$tmp/kb" NOVA_RUN_DIR="$tmp/run" \
-    NOVA_HTTP_PORT="$port" NOVA_BIN_DIR="$bin" NOVA_FCGI_CHILDREN=2 NOVA_FCGI_THREADS=32 \
-    NOVA_DRAIN_SECONDS=3 NOVA_LOG_LEVEL=info AWS_EC2_METADATA_DISABLED=true \
-    AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
-    "$root/scripts/nova-run" >"$tmp/stack.fifo" 2>&1 &
-  run_pid=$!
-  exec {fd}<"$tmp/stack.fifo"
-  deadline=$((SECONDS + 20))
-  while [ $SECONDS -lt $deadline ]; do
-    IFS= read -r -t $((deadline - SECONDS)) line <&"$fd" || break
-    printf '%s\n' "$line" >>"$tmp/stack.out"
-    case $line in
-      "dual-nova ready on "*)
-        echo "stack: $line"
-        cat <&"$fd" >>"$tmp/stack.out" &
-        drain_pid=$!
-        exec {fd}<&-
-        return 0 ;;
-    esac
-  done
-  exec {fd}<&-
-  echo "stack: not ready; nova-run said:"
-  sed 's/^/    /' "$tmp/stack.out"
-  return 1
-}
-
-show_logs() {
-  local f
-  for f in "$tmp/run"/*.log; do
-    [ -s "$f" ] || continue
-    echo "---- tail of $(basename "$f")"
-    tail -n 15 "$f" | sed 's/^/    /'
-  done
-}
-
-port=
-for attempt in 1 2 3; do
-  port=$(free_port) || fail_early "no free port found"
-  start_stack "$port" && break
-  # Another program may take the probed port before nginx binds it: try another one.
-  if [ $attempt -lt 3 ] && grep -qs 'already in use' "$tmp/stack.out" "$tmp/run/nginx.log"; then
-    stop_pid "$run_pid" 30; run_pid=
-    continue
-  fi
-  show_logs
-  fail_early "the stack did not start"
-done
+stacks_up 1 NOVA_KB_DIR="$tmp/kb" NOVA_FCGI_THREADS=32 || fail_early "the stack did not start"
+http_port=${port[1]}
 
 mkdir -p "$artifacts"
 rm -f "$artifacts"/page*.png   # only this run's screenshots
@@ -137,7 +58,7 @@ rm -f "$artifacts"/page*.png   # only this run's screenshots
 # (which a signal interrupts, unlike a foreground command) lets the trap act at once. The file
 # exists before tail opens it.
 : >"$tmp/test.out"
-NOVA_URL=http://127.0.0.1:$port ARTIFACTS=$artifacts CHROMIUM=$chromium \
+NOVA_URL=http://127.0.0.1:$http_port ARTIFACTS=$artifacts CHROMIUM=$chromium \
   node tests/browser/page.test.mjs >>"$tmp/test.out" 2>&1 &
 test_pid=$!
 tail -n +1 -f --pid="$test_pid" "$tmp/test.out" &
@@ -147,14 +68,5 @@ rc=$?
 test_pid=
 wait "$tail_pid"
 
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/test.out" | tail -n 1)
-[ "$rc" -ne 0 ] && show_logs
-if [ -z "$summary" ]; then
-  p=$(grep -c '^ok ' "$tmp/test.out"); f=$(grep -c '^FAIL ' "$tmp/test.out")
-  summary="$p passed, $((f + 1)) failed"
-  echo "page.test.mjs exited $rc without its summary"
-  [ "$rc" -eq 0 ] && rc=1
-fi
 ls "$artifacts"/page*.png 2>/dev/null | sed 's/^/artifact: /'
-echo "$summary"
-exit "$rc"
+stacks_summary "$tmp/test.out" "$rc"

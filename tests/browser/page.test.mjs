@@ -374,7 +374,7 @@ async function main() {
     const page = await newPage();
     await setLang(page, "ko");
     const sid = await page.evaluate(() => sessionStorage.getItem("dual-nova.session"));
-    const req = await ask(page, "폴이 레벨업을 못 해요 #sim:ttft=300 #sim:tps=20 #sim:len=60");
+    const req = await ask(page, "폴이 레벨업을 못 해요 #sim:ttft=300 #sim:tps=50 #sim:len=200");
     const body = JSON.parse(req.postData() || "{}");
     check("the request carries the question, ui_lang ko and the session id",
       body.message && body.message.startsWith("폴이") && body.ui_lang === "ko" && body.session_id === sid, req.postData());
@@ -718,7 +718,8 @@ async function main() {
     await page.waitForFunction((sel) => !document.querySelector(`${sel} .retry`).disabled, lastAnswer, { timeout: 5000 });
     await page.click(`${lastAnswer} .retry`);
     state = await waitEnd(page, 20000);
-    check("after the wait, retry gets the answer", state === "done" && !(await page.isVisible(`${lastAnswer} .error`)), state);
+    check("after the wait, retry gets the answer", state === "done" && !(await page.isVisible(`${lastAnswer} .error`)),
+      `${state}: ${await visibleText(page, `${lastAnswer} .error`)} ${await page.$eval(lastAnswer, (a) => a.dataset.requestId || "")}`);
 
     // 503 from a stack that lost Redis or its workers.
     await page.route("**/api/chat", (route) => route.fulfill({

@@ -97,7 +97,7 @@ run "$novactl" kb search --json zxqv blorp
 expect "--json with no hits" eval '[ $rc -eq 0 ] && has "\"hits\":\[\]" "$tmp/out"'
 
 run "$novactl" kb import tests/fixtures/kb-xss --db "$tmp/xss.sqlite"
-run "$novactl" kb search --db "$tmp/xss.sqlite" --json xss probe
+run "$novactl" kb search --db "$tmp/xss.sqlite" --json script injection markup test
 expect "markup in a document comes out as JSON string data" \
   eval '[ $rc -eq 0 ] && has "\"title\":\"XSS probe <img src=x onerror=alert(2)> & <b>bold</b>\"" "$tmp/out" &&
         has "xss-probe?q=\\\\\"><svg/onload=alert(3)>\"" "$tmp/out"'
@@ -105,7 +105,7 @@ if command -v python3 >/dev/null 2>&1; then
   expect "markup document's --json parses" python_json '
 import json, sys
 d = json.load(sys.stdin)
-assert d["hits"][0]["url"].endswith("?q=\"><svg/onload=alert(3)>")'
+assert any(h["url"].endswith("?q=\"><svg/onload=alert(3)>") for h in d["hits"])'
 fi
 
 mkdir -p "$tmp/docs" "$tmp/empty"
