@@ -18,3 +18,4 @@ int key_workers(char *out, size_t n, const char *queue) { return key_fmt(out, n,
 int key_cancel(char *out, size_t n, const char *queue) { return key_fmt(out, n, "nova:cancel:{%s}", queue); }
 int key_canceled(char *out, size_t n, const char *job) { return key_fmt(out, n, "nova:canceled:%s", job); }
 int key_session(char *out, size_t n, const char *id) { return key_fmt(out, n, "nova:session:%s", id); }
+int key_progress(char *out, size_t n, const char *job) { return key_fmt(out, n, "nova:progress:%s", job); }

@@ -11,6 +11,9 @@
  *   nova:canceled:<job>        string, expires           cancel marker for a job not yet started
  *   nova:session:<id>          list, expires             conversation turns
  *   nova:stats:*               counters                  requests, tokens, errors by code
+ *   nova:progress:<job>        string, expires           how far a job got: "shown" once its first
+ *                                                        delta is out, "done" once its answer is;
+ *                                                        read when a job is reclaimed
  *
  * Builders write into a caller buffer and return 0, or -1 when it is too small. */
 #ifndef NOVA_KEYS_H
@@ -30,5 +33,6 @@ int key_workers(char *out, size_t n, const char *queue);
 int key_cancel(char *out, size_t n, const char *queue);
 int key_canceled(char *out, size_t n, const char *job_id);
 int key_session(char *out, size_t n, const char *session_id);
+int key_progress(char *out, size_t n, const char *job_id);
 
 #endif
