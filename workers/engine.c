@@ -57,7 +57,7 @@ static void emit(struct engine *e, struct worker_job *wj, const char *type, cons
     if (wj->lost || wj->handed_back)
         return;
     if (outbox_event(&e->ob, wj->log_key, wj->channel, type, data, len,
-                     e->w->cfg->log_ttl_s * 1000) < 0) {
+                     e->w->cfg->log_ttl_s * 1000, false) < 0) {
         log_error("job %s: Redis has been unreachable too long (outbox full); giving the job "
                   "up, it stays pending", wj->job.id);
         wj->lost = true;
