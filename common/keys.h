@@ -11,9 +11,8 @@
  *   nova:canceled:<job>        string, expires           cancel marker for a job not yet started
  *   nova:session:<id>          list, expires             conversation turns
  *   nova:stats:*               counters                  requests, tokens, errors by code
- *   nova:progress:<job>        string, expires           how far a job got: "shown" once its first
- *                                                        delta is out, "done" once its answer is;
- *                                                        read when a job is reclaimed
+ *   nova:progress:<job>        string, expires           set once a job's first delta is out, gone
+ *                                                        after its XACK; read when it is reclaimed
  *
  * Builders write into a caller buffer and return 0, or -1 when it is too small. */
 #ifndef NOVA_KEYS_H
