@@ -146,6 +146,21 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
                  errstr, errlen) < 0)
         return -1;
     creds_config_from_env(&c->creds);
+    if (env_long(&c->retry_max_attempts, "NOVA_RETRY_MAX_ATTEMPTS", 4, 1, 20, errstr,
+                 errlen) < 0 ||
+        env_long(&c->retry_base_ms, "NOVA_RETRY_BASE_MS", 200, 1, 60000, errstr, errlen) < 0 ||
+        env_long(&c->retry_cap_ms, "NOVA_RETRY_CAP_MS", 5000, 1, 600000, errstr, errlen) < 0 ||
+        env_long(&c->visibility_timeout_s, "NOVA_VISIBILITY_TIMEOUT_S", 30, 1, 3600, errstr,
+                 errlen) < 0 ||
+        env_long(&c->max_deliveries, "NOVA_MAX_DELIVERIES", 3, 1, 100, errstr, errlen) < 0 ||
+        env_long(&c->worker_outbox_kb, "NOVA_WORKER_OUTBOX_KB", 65536, 16, 4194304, errstr,
+                 errlen) < 0)
+        return -1;
+    if (c->retry_base_ms > c->retry_cap_ms) {
+        snprintf(errstr, errlen, "NOVA_RETRY_BASE_MS=%ld is above NOVA_RETRY_CAP_MS=%ld",
+                 c->retry_base_ms, c->retry_cap_ms);
+        return -1;
+    }
     return 0;
 }
 
@@ -187,4 +202,9 @@ void config_print(const struct nova_config *c, FILE *out)
     fprintf(out, "aws_profile: %s\n", c->creds.profile);
     fprintf(out, "aws_shared_credentials_file: %s\n", c->creds.shared_file);
     fprintf(out, "aws_ec2_metadata_disabled: %s\n", c->creds.imds_disabled ? "true" : "false");
+    fprintf(out, "retry_max_attempts: %ld\nretry_base_ms: %ld\nretry_cap_ms: %ld\n",
+            c->retry_max_attempts, c->retry_base_ms, c->retry_cap_ms);
+    fprintf(out, "visibility_timeout_seconds: %ld\nmax_deliveries: %ld\n",
+            c->visibility_timeout_s, c->max_deliveries);
+    fprintf(out, "worker_outbox_kb: %ld\n", c->worker_outbox_kb);
 }

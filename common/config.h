@@ -42,6 +42,17 @@ struct nova_config {
     struct bedrock_config bedrock; /* AWS_REGION, NOVA_BEDROCK_ENDPOINT, NOVA_KB_ENDPOINT,
                                       NOVA_BEDROCK_IDLE_TIMEOUT_S, NOVA_BEDROCK_CONNECT_TIMEOUT_MS */
     struct creds_config creds;
+    /* Failure semantics (workers): */
+    long retry_max_attempts;   /* NOVA_RETRY_MAX_ATTEMPTS: calls of one job before its first
+                                  token, the first included (4) */
+    long retry_base_ms;        /* NOVA_RETRY_BASE_MS: backoff base (200) */
+    long retry_cap_ms;         /* NOVA_RETRY_CAP_MS: backoff cap (5000) */
+    long visibility_timeout_s; /* NOVA_VISIBILITY_TIMEOUT_S: a pending job idle this long is
+                                  reclaimed by another worker (30) */
+    long max_deliveries;       /* NOVA_MAX_DELIVERIES: deliveries of one job before it is a
+                                  dead letter (3) */
+    long worker_outbox_kb;     /* NOVA_WORKER_OUTBOX_KB: event data a worker holds while Redis
+                                  is away; past it the jobs give up (65536) */
 };
 
 /* Reads the environment. Returns 0, or -1 with errstr naming the variable that is wrong. */

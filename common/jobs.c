@@ -648,3 +648,13 @@ int event_append(redisContext *c, const char *log_key, const char *channel, cons
     freeReplyObject(r);
     return rc;
 }
+
+int event_notice_json(struct buf *out, const char *phase, const char *model, const char *code,
+                      const char *text)
+{
+    json_object *o = json_object_new_object();
+    add_phase_model(o, phase, model);
+    json_object_object_add(o, "code", text_string(code, code ? strlen(code) : 0));
+    json_object_object_add(o, "text", text_string(text, text ? strlen(text) : 0));
+    return json_append_put(o, out);
+}

@@ -82,6 +82,9 @@ int event_model_done_json(struct buf *out, const char *phase, const char *model,
                           const struct bedrock_result *r);
 int event_error_json(struct buf *out, const char *phase, const char *model, const char *code,
                      const char *message, bool retryable);
+/* A worker's notice about one job: {"phase", "model", "code", "text"}. */
+int event_notice_json(struct buf *out, const char *phase, const char *model, const char *code,
+                      const char *text);
 /* model_done's ttft_ms and latency_ms are what the worker measured (call start to first delta,
  * call start to end), in whole milliseconds; ttft_ms is null when no text came. phase and model
  * of an error are left out when NULL or "". Invalid UTF-8 in any text becomes U+FFFD. */

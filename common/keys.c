@@ -19,3 +19,4 @@ int key_cancel(char *out, size_t n, const char *queue) { return key_fmt(out, n, 
 int key_canceled(char *out, size_t n, const char *job) { return key_fmt(out, n, "nova:canceled:%s", job); }
 int key_session(char *out, size_t n, const char *id) { return key_fmt(out, n, "nova:session:%s", id); }
 int key_readers(char *out, size_t n, const char *id) { return key_fmt(out, n, "nova:readers:%s", id); }
+int key_progress(char *out, size_t n, const char *job) { return key_fmt(out, n, "nova:progress:%s", job); }

@@ -13,6 +13,8 @@
  *   nova:readers:<request>     integer, expires          live streams of a request (a dropped
  *                                                        client's jobs wait for a resume)
  *   nova:stats:*               counters                  requests, tokens, errors by code
+ *   nova:progress:<job>        string, expires           set once a job's first delta is out, gone
+ *                                                        after its XACK; read when it is reclaimed
  *
  * Builders write into a caller buffer and return 0, or -1 when it is too small. */
 #ifndef NOVA_KEYS_H
@@ -33,5 +35,6 @@ int key_cancel(char *out, size_t n, const char *queue);
 int key_canceled(char *out, size_t n, const char *job_id);
 int key_session(char *out, size_t n, const char *session_id);
 int key_readers(char *out, size_t n, const char *request_id);
+int key_progress(char *out, size_t n, const char *job_id);
 
 #endif

@@ -8,25 +8,30 @@
  * outbox (bounded) and the streams keep going; writes resume with capped backoff.
  *
  * A job ends exactly once, in on_done: with model_done (or passages), or an error event, and
- * then its XACK. Retrying retryable errors and dead-lettering them is a later issue: today a
- * wire error is the job's end. On SIGTERM the engine drains: no new jobs, running ones may
- * finish for NOVA_DRAIN_SECONDS, then the rest are canceled WITHOUT XACK, so they stay pending
- * for another worker ("handed back"). A second signal ends the drain at once. */
+ * then its XACK (and the removal of its progress marker, worker.h). A call that fails with a retryable error
+ * before its first delta does not end the job: it waits in the active list (call NULL,
+ * retry_at set) for a backoff step of common/retry.h, a timer the loop's poll timeout
+ * accounts for, and starts again. A job that failed for good also leaves a dead letter. On
+ * SIGTERM the engine drains: no new jobs, running ones may finish for NOVA_DRAIN_SECONDS, then
+ * the rest are canceled WITHOUT XACK, so they stay pending for another worker ("handed back").
+ * A second signal ends the drain at once. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "log.h"
 #include "outbox.h"
+#include "retry.h"
 #include "worker.h"
 
 #define DELTA_MAX (64u * 1024u)            /* text held per job within a turn */
 #define EVENT_MAX (2u * 1024u * 1024u)     /* one event's data JSON */
-#define OUTBOX_MAX (64u * 1024u * 1024u)   /* event data waiting while Redis is away */
 #define RECENT_CANCELS 128                 /* cancels that came before their job */
 #define RECENT_CANCEL_MS 30000.0
 
@@ -46,29 +51,52 @@ struct engine {
     double down_since, next_try;
     long backoff;
     unsigned long handed_back;
+    struct retry_policy retry;
+    uint64_t rng;                          /* the backoff's jitter */
+    size_t n_waiting;                      /* active jobs waiting for a retry */
+    char (*stolen)[EVENT_ID_MAX];          /* this turn's entries another worker took over */
 };
 
 /* ---- events ----------------------------------------------------------------------------- */
 
-/* Queues one event of a job; a full outbox gives the job up (it stays pending in Redis). */
+/* Queues one event of a job. A delta that does not fit in the outbox (Redis away too long)
+ * gives the job up: its call is stopped, what it still produces is dropped and counted, and it
+ * ends with an error. A job's last event is always taken: there is one per job. */
 static void emit(struct engine *e, struct worker_job *wj, const char *type, const char *data,
                  size_t len)
 {
-    if (wj->lost || wj->handed_back)
+    if (wj->handed_back || wj->stolen)
         return;
-    if (outbox_event(&e->ob, wj->log_key, wj->channel, type, data, len,
-                     e->w->cfg->log_ttl_s * 1000) < 0) {
-        log_error("job %s: Redis has been unreachable too long (outbox full); giving the job "
-                  "up, it stays pending", wj->job.id);
+    bool last = strcmp(type, "delta") != 0;
+    if (!wj->lost && outbox_event(&e->ob, wj->log_key, wj->channel, type, data, len,
+                                  e->w->cfg->log_ttl_s * 1000, last) == 0) {
+        atomic_fetch_add(&e->w->events, 1);
+        return;
+    }
+    if (!wj->lost) {
+        log_error("job %s: Redis has been unreachable too long (outbox full, %zu bytes); "
+                  "giving the job up", wj->job.id, e->ob.bytes);
         wj->lost = true;
-        atomic_fetch_add(&e->w->events_dropped, 1);
         if (wj->call && !wj->cancel_sent) {
             bedrock_call_cancel(wj->call);
             wj->cancel_sent = true;
         }
-        return;
     }
-    atomic_fetch_add(&e->w->events, 1);
+    atomic_fetch_add(&e->w->events_dropped, 1);
+}
+
+/* Queues SET nova:progress:<job> shown, expiring a while after the job's deadline (worker.h:
+ * what a reclaimer reads), or its DEL once the job is acknowledged. Always taken by the
+ * outbox: small, and what keeps the page from seeing text twice. */
+static void progress_mark(struct engine *e, struct worker_job *wj, bool set)
+{
+    char key[KEY_MAX], px[24];
+    key_progress(key, sizeof key, wj->job.id);
+    long long ttl = wj->job.deadline_ms - worker_epoch_ms();
+    snprintf(px, sizeof px, "%lld", (ttl > 0 ? ttl : 0) + WORKER_PROGRESS_SLACK_MS);
+    const char *argv[] = {set ? "SET" : "DEL", key, "shown", "PX", px};
+    size_t lens[] = {3, strlen(key), 5, 2, strlen(px)};
+    outbox_command(&e->ob, set ? 5 : 2, argv, lens, true);
 }
 
 static void emit_scratch(struct engine *e, struct worker_job *wj, const char *type, int rc)
@@ -86,6 +114,12 @@ static void emit_delta(struct engine *e, struct worker_job *wj, const char *text
 {
     if (len == 0)
         return;
+    if (!wj->shown && !wj->lost && !wj->handed_back && !wj->stolen) {
+        /* Before the delta, in the same ordered pipeline: if the delta is in Redis, so is
+         * the marker that stops a reclaimer from starting the answer over. */
+        progress_mark(e, wj, true);
+        wj->shown = true;
+    }
     buf_reset(&e->scratch);
     int rc = event_delta_json(&e->scratch, wj->job.phase, wj->job.model, text, len);
     emit_scratch(e, wj, "delta", rc);
@@ -121,6 +155,60 @@ static void job_unlink(struct engine *e, struct worker_job *wj)
     e->n_active--;
 }
 
+/* After a job's last event: its XACK, then its progress marker goes (after, not before: a
+ * worker dying in between must leave a reclaimer the marker, not a job to start over). A job
+ * left to another worker only lets go of its claim. */
+static void job_finish(struct engine *e, struct worker_job *wj)
+{
+    if (wj->handed_back || wj->stolen) {
+        claims_remove(e->w, wj->entry_id);
+        return;
+    }
+    outbox_ack(&e->ob, wj->entry_id); /* the claim goes when Redis answers (on_ack) */
+    if (wj->shown)
+        progress_mark(e, wj, false);
+}
+
+static void on_ack(void *arg, const char *entry_id)
+{
+    claims_remove(arg, entry_id);
+}
+
+/* The error a given-up job ends with. Past the outbox's cap (must): every job ends with a
+ * word, and there is one such event per job. */
+static void job_lost_error(struct engine *e, struct worker_job *wj)
+{
+    buf_reset(&e->scratch);
+    if (event_error_json(&e->scratch, wj->job.phase, wj->job.model, "unavailable",
+                         "Redis was unreachable for too long; part of this answer was lost",
+                         true) == 0)
+        outbox_event(&e->ob, wj->log_key, wj->channel, "error", e->scratch.data,
+                     e->scratch.len, e->w->cfg->log_ttl_s * 1000, true);
+    atomic_fetch_add(&e->w->jobs_failed, 1);
+}
+
+/* A job that failed for good: nova:dead:{queue} (worker.h), after its error event. The job is
+ * serialised again from what was parsed. A dead letter does not pass the outbox's cap: it
+ * carries the whole job, and it is only a record. */
+static void job_dead_letter(struct engine *e, struct worker_job *wj, const char *reason,
+                            const char *code)
+{
+    struct worker *w = e->w;
+    struct buf json;
+    buf_init(&json, 2 * JOB_MAX_BYTES);
+    if (job_to_json(&wj->job, &json) < 0)
+        buf_reset(&json);
+    struct dead_letter_args a;
+    dead_letter_args_fill(&a, w, json.data ? json.data : "", json.len, reason, code,
+                          wj->entry_id);
+    if (outbox_command(&e->ob, a.argc, a.argv, a.lens, false) < 0)
+        log_error("job %s: dead letter not written (outbox full): %s", wj->job.id, reason);
+    else
+        log_warn("job %s: dead letter: %s", wj->job.id, reason);
+    atomic_fetch_add(&w->jobs_dead, 1);
+    buf_free(&json);
+}
+
 /* Ends a job that never reached Bedrock: one error event, then its XACK. */
 static void job_refuse(struct engine *e, struct worker_job *wj, const char *code,
                        const char *message)
@@ -128,8 +216,7 @@ static void job_refuse(struct engine *e, struct worker_job *wj, const char *code
     buf_reset(&e->scratch);
     int rc = event_error_json(&e->scratch, wj->job.phase, wj->job.model, code, message, false);
     emit_scratch(e, wj, "error", rc);
-    if (!wj->lost)
-        outbox_ack(&e->ob, wj->entry_id);
+    job_finish(e, wj);
     log_info("job %s: %s (%s)", wj->job.id, code, message);
     atomic_fetch_add(strcmp(code, "canceled") == 0 ? &e->w->jobs_canceled : &e->w->jobs_failed,
                      1);
@@ -146,6 +233,30 @@ static void on_delta(void *user, const char *text, size_t len)
         emit_delta(wj->engine, wj, text, len);
 }
 
+/* A call that failed before its first delta with a retryable error goes again after a backoff
+ * step (retry.h). Returns true when it was scheduled; *v says why not otherwise. */
+static bool retry_schedule(struct engine *e, struct worker_job *wj,
+                           const struct bedrock_result *r, enum retry_verdict *v)
+{
+    *v = RETRY_NOT_RETRYABLE;
+    /* cancel_sent: a cancel raced a call that was already failing; it stays canceled. */
+    if (r->err.code == BR_OK || r->err.code == BR_ERR_CANCELED || wj->cancel_sent ||
+        wj->handed_back || wj->stolen || wj->lost)
+        return false;
+    long delay;
+    *v = retry_decide(&e->retry, r->err.retryable, wj->shown || r->deltas > 0, wj->attempts,
+                      worker_epoch_ms(), wj->job.deadline_ms, &e->rng, &delay);
+    if (*v != RETRY_AGAIN)
+        return false;
+    wj->retry_at = worker_now_ms() + (double)delay;
+    e->n_waiting++;
+    atomic_fetch_add(&e->w->jobs_retried, 1);
+    log_info("job %s: %s (%s) before its first token; call %d of %ld in %ld ms", wj->job.id,
+             bedrock_error_name(r->err.code), r->err.message[0] ? r->err.message : "no detail",
+             wj->attempts + 1, e->retry.max_attempts, delay);
+    return true;
+}
+
 static void on_done(void *user, const struct bedrock_result *r)
 {
     struct worker_job *wj = user;
@@ -153,11 +264,17 @@ static void on_done(void *user, const struct bedrock_result *r)
     struct worker *w = e->w;
     flush_delta(e, wj);
     wj->call = NULL;
+    enum retry_verdict rv;
+    if (retry_schedule(e, wj, r, &rv))
+        return; /* still active, waiting: engine_run starts it again */
     double ms = worker_now_ms() - wj->t_start;
-    if (wj->handed_back || wj->lost) {
-        log_info("job %s handed back after %.0f ms: left pending for another worker",
-                 wj->job.id, ms);
+    if (wj->handed_back || wj->stolen) {
+        log_info("job %s %s after %.0f ms: left pending for another worker", wj->job.id,
+                 wj->stolen ? "taken over" : "handed back", ms);
         e->handed_back++;
+    } else if (wj->lost) {
+        job_lost_error(e, wj);
+        log_info("job %s given up after %.0f ms: Redis unreachable", wj->job.id, ms);
     } else if (r->err.code == BR_OK) {
         bool kb = strcmp(wj->job.queue, "kb") == 0;
         if (wj->job.converse && r->text_len > 0) /* Converse: the whole answer at once */
@@ -171,27 +288,36 @@ static void on_done(void *user, const struct bedrock_result *r)
                   wj->job.id, ms, r->stop_reason, r->n_passages, r->usage.input_tokens,
                   r->usage.output_tokens, r->ttft_ms);
     } else {
-        bool canceled = r->err.code == BR_ERR_CANCELED;
-        char msg[700];
+        /* cancel_sent here is a cancel (handed back, stolen and lost jobs ended above) */
+        bool canceled = r->err.code == BR_ERR_CANCELED || wj->cancel_sent;
+        const char *code = canceled ? "canceled" : event_error_code(r->err.code);
+        char msg[700], calls[48] = "";
+        if (wj->attempts > 1)
+            snprintf(calls, sizeof calls, " (%d calls)", wj->attempts);
         if (canceled)
             snprintf(msg, sizeof msg, "canceled");
         else
-            snprintf(msg, sizeof msg, "%s: %s", bedrock_error_name(r->err.code),
-                     r->err.message[0] ? r->err.message : "no detail");
+            snprintf(msg, sizeof msg, "%s: %s%s", bedrock_error_name(r->err.code),
+                     r->err.message[0] ? r->err.message : "no detail", calls);
         buf_reset(&e->scratch);
-        int rc = event_error_json(&e->scratch, wj->job.phase, wj->job.model,
-                                  event_error_code(r->err.code), msg,
+        int rc = event_error_json(&e->scratch, wj->job.phase, wj->job.model, code, msg,
                                   canceled ? false : r->err.retryable);
         emit_scratch(e, wj, "error", rc);
         atomic_fetch_add(canceled ? &w->jobs_canceled : &w->jobs_failed, 1);
-        log_info("job %s ended after %.0f ms: %s (%s%s%s)", wj->job.id, ms,
-                 event_error_code(r->err.code), msg, r->request_id[0] ? ", aws request " : "",
-                 r->request_id);
+        log_info("job %s ended after %.0f ms: %s (%s%s%s)", wj->job.id, ms, code, msg,
+                 r->request_id[0] ? ", aws request " : "", r->request_id);
+        /* Failed for good: not retryable, or out of attempts or time. A retryable failure
+         * after text was shown is the page's to retry, not a dead job. */
+        if (!canceled && rv != RETRY_SHOWN) {
+            char reason[800];
+            snprintf(reason, sizeof reason, "%s after %d call(s): %s", retry_verdict_name(rv),
+                     wj->attempts, msg);
+            job_dead_letter(e, wj, reason, code);
+        }
     }
     /* After the last event, in the same ordered pipeline: the job is acknowledged only once
      * its answer is in Redis. */
-    if (!wj->handed_back && !wj->lost)
-        outbox_ack(&e->ob, wj->entry_id);
+    job_finish(e, wj);
     job_unlink(e, wj);
     job_release(w, wj);
 }
@@ -208,21 +334,20 @@ static bool recently_canceled(struct engine *e, const char *id)
     return false;
 }
 
-static void job_start(struct engine *e, struct worker_job *wj)
+/* A job's first turn: its checks, then it joins the active list. Returns false when it was
+ * refused (and has ended). */
+static bool job_admit(struct engine *e, struct worker_job *wj, bool kb, const char *kb_id)
 {
-    struct worker *w = e->w;
     wj->engine = e;
     wj->t_start = worker_now_ms();
     buf_init(&wj->delta, DELTA_MAX);
     if (recently_canceled(e, wj->job.id)) {
         job_refuse(e, wj, "canceled", "canceled before it started");
-        return;
+        return false;
     }
-    bool kb = strcmp(wj->job.queue, "kb") == 0;
-    const char *kb_id = wj->job.kb_id[0] ? wj->job.kb_id : w->cfg->kb_id;
     if (kb && !kb_id[0]) {
         job_refuse(e, wj, "internal", "no knowledge base id (job kb_id or NOVA_KB_ID)");
-        return;
+        return false;
     }
     wj->prev = NULL;
     wj->next = e->active;
@@ -230,6 +355,18 @@ static void job_start(struct engine *e, struct worker_job *wj)
         e->active->prev = wj;
     e->active = wj;
     e->n_active++;
+    return true;
+}
+
+/* Starts a job's call: its first (after job_admit) or a retry. */
+static void job_start(struct engine *e, struct worker_job *wj)
+{
+    struct worker *w = e->w;
+    bool kb = strcmp(wj->job.queue, "kb") == 0;
+    const char *kb_id = wj->job.kb_id[0] ? wj->job.kb_id : w->cfg->kb_id;
+    if (wj->attempts == 0 && !job_admit(e, wj, kb, kb_id))
+        return;
+    wj->attempts++;
     if (kb) {
         wj->call = bedrock_retrieve(w->client, kb_id, wj->job.query, wj->job.n_results,
                                     &callbacks, wj);
@@ -240,8 +377,56 @@ static void job_start(struct engine *e, struct worker_job *wj)
                        ? bedrock_converse(w->client, &req, &callbacks, wj)
                        : bedrock_converse_stream(w->client, &req, &callbacks, wj);
     }
-    log_debug("job %s started (%s, %zu in flight)", wj->job.id,
-              kb ? "retrieve" : wj->job.model_id, e->n_active);
+    log_debug("job %s started (%s, call %d, %zu in flight)", wj->job.id,
+              kb ? "retrieve" : wj->job.model_id, wj->attempts, e->n_active);
+}
+
+/* Ends a job waiting for a retry, as its call would have: canceled (an error event and the
+ * XACK), or handed back / taken over (neither). */
+static void waiting_end(struct engine *e, struct worker_job *wj)
+{
+    wj->retry_at = 0;
+    e->n_waiting--;
+    struct bedrock_result r;
+    memset(&r, 0, sizeof r);
+    r.err.code = BR_ERR_CANCELED;
+    snprintf(r.err.message, sizeof r.err.message, "canceled while waiting to retry");
+    r.ttft_ms = -1;
+    on_done(wj, &r);
+}
+
+/* Starts the calls whose backoff is over. */
+static void retries_start(struct engine *e)
+{
+    if (e->n_waiting == 0)
+        return;
+    double now = worker_now_ms();
+    for (struct worker_job *wj = e->active; wj; wj = wj->next) {
+        if (wj->call || wj->retry_at == 0 || wj->retry_at > now)
+            continue;
+        wj->retry_at = 0;
+        e->n_waiting--;
+        job_start(e, wj);
+    }
+}
+
+/* Stops the jobs whose entries another worker reclaimed: no event, no XACK. */
+static void stolen_stop(struct engine *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (struct worker_job *wj = e->active, *next; wj; wj = next) {
+            next = wj->next;
+            if (strcmp(wj->entry_id, e->stolen[i]) != 0 || wj->stolen)
+                continue;
+            wj->stolen = true;
+            if (wj->call && !wj->cancel_sent) {
+                bedrock_call_cancel(wj->call);
+                wj->cancel_sent = true;
+            } else if (!wj->call && wj->retry_at) {
+                waiting_end(e, wj);
+            }
+        }
+    }
 }
 
 /* Cancels every running job with this id; remembers an id that matched none, for a job the
@@ -249,8 +434,16 @@ static void job_start(struct engine *e, struct worker_job *wj)
 static bool cancel_id(struct engine *e, const char *id)
 {
     bool found = false;
-    for (struct worker_job *wj = e->active; wj; wj = wj->next) {
-        if (strcmp(wj->job.id, id) != 0 || !wj->call || wj->cancel_sent)
+    for (struct worker_job *wj = e->active, *next; wj; wj = next) {
+        next = wj->next;
+        if (strcmp(wj->job.id, id) != 0)
+            continue;
+        if (!wj->call && wj->retry_at) { /* between two calls: it ends now */
+            waiting_end(e, wj);
+            found = true;
+            continue;
+        }
+        if (!wj->call || wj->cancel_sent)
             continue;
         bedrock_call_cancel(wj->call);
         wj->cancel_sent = true;
@@ -282,6 +475,9 @@ static void resync_cancels(struct engine *e, redisContext *c)
             log_info("job %s: cancel marker found after resubscribing", wj->job.id);
             bedrock_call_cancel(wj->call);
             wj->cancel_sent = true;
+        } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 && !wj->call) {
+            wj->retry_at = worker_now_ms(); /* a waiting job: not ended inside this walk */
+            wj->cancel_sent = true;
         }
         freeReplyObject(r);
     }
@@ -290,7 +486,8 @@ static void resync_cancels(struct engine *e, redisContext *c)
 /* ---- the loop --------------------------------------------------------------------------- */
 
 /* Moves what the other threads queued into the engine; returns the number of cancels. */
-static size_t take_inputs(struct engine *e, struct worker_job **jobs, bool *resync)
+static size_t take_inputs(struct engine *e, struct worker_job **jobs, bool *resync,
+                          size_t *n_stolen)
 {
     struct worker *w = e->w;
     pthread_mutex_lock(&w->mu);
@@ -303,6 +500,9 @@ static size_t take_inputs(struct engine *e, struct worker_job **jobs, bool *resy
     w->cancel_head = w->cancel_len = 0;
     *resync = w->resync;
     w->resync = false;
+    *n_stolen = w->n_stolen;
+    memcpy(e->stolen, w->stolen, w->n_stolen * sizeof *e->stolen);
+    w->n_stolen = 0;
     pthread_mutex_unlock(&w->mu);
     return n;
 }
@@ -353,6 +553,7 @@ static void flush_writes(struct engine *e, bool *resync)
             rc = outbox_flush(&e->ob, c, err, sizeof err);
         rpool_put(w->pool, c, rc < 0 || c->err);
     }
+    atomic_store(&w->writes_refused, e->ob.refused);
     if (rc < 0) {
         if (!e->redis_down)
             log_warn("Redis writes failing: %s; %zu queued, retrying with backoff", err,
@@ -380,7 +581,18 @@ static int poll_timeout(const struct engine *e, bool busy)
         t = e->next_try - now;
     if (e->draining && e->drain_end - now < t)
         t = e->drain_end - now;
-    return t < 0 ? 0 : (int)t;
+    for (const struct worker_job *wj = e->active; e->n_waiting && wj; wj = wj->next)
+        if (!wj->call && wj->retry_at && wj->retry_at - now < t)
+            t = wj->retry_at - now;
+    return t < 0 ? 0 : (int)t + (t > (int)t); /* rounded up: never wake just before it */
+}
+
+static void engine_seed(struct engine *e)
+{
+    uint64_t x = 0;
+    if (getrandom(&x, sizeof x, GRND_NONBLOCK) != (ssize_t)sizeof x)
+        x = (uint64_t)worker_epoch_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)e;
+    e->rng = retry_seed(x);
 }
 
 int engine_run(struct worker *w, int sigfd)
@@ -390,7 +602,13 @@ int engine_run(struct worker *w, int sigfd)
     e->sigfd = sigfd;
     e->backoff = WORKER_BACKOFF_MIN_MS;
     e->cancels = xcalloc(WORKER_CANCEL_RING, sizeof *e->cancels);
-    outbox_init(&e->ob, w->jobs_key, OUTBOX_MAX);
+    e->stolen = xcalloc(WORKER_CANCEL_RING, sizeof *e->stolen);
+    e->retry = (struct retry_policy){w->cfg->retry_max_attempts, w->cfg->retry_base_ms,
+                                     w->cfg->retry_cap_ms};
+    engine_seed(e);
+    outbox_init(&e->ob, w->jobs_key, (size_t)w->cfg->worker_outbox_kb * 1024u);
+    e->ob.on_ack = on_ack;
+    e->ob.on_ack_arg = w;
     buf_init(&e->scratch, EVENT_MAX);
     int status = 0, poll_failures = 0;
     bool resync = false;
@@ -398,27 +616,41 @@ int engine_run(struct worker *w, int sigfd)
     for (;;) {
         struct worker_job *jobs;
         bool want_resync;
-        size_t n_cancels = take_inputs(e, &jobs, &want_resync);
+        size_t n_stolen;
+        size_t n_cancels = take_inputs(e, &jobs, &want_resync, &n_stolen);
         resync = resync || want_resync;
         while (jobs) {
             struct worker_job *wj = jobs;
             jobs = wj->next;
             if (e->draining) { /* read just before the stop: never started, stays pending */
+                claims_remove(w, wj->entry_id);
                 job_release(w, wj);
                 e->handed_back++;
             } else {
                 job_start(e, wj);
             }
         }
-        bool busy = false; /* cancels issued: poll without waiting, so they end now */
+        bool busy = n_stolen > 0; /* cancels issued: poll without waiting, so they end now */
+        stolen_stop(e, n_stolen);
         for (size_t i = 0; i < n_cancels; i++)
             busy |= cancel_id(e, e->cancels[i]);
+        for (struct worker_job *wj = e->active, *next; wj; wj = next) {
+            next = wj->next; /* a cancel marker found by a resync for a waiting job */
+            if (!wj->call && wj->retry_at && wj->cancel_sent)
+                waiting_end(e, wj);
+        }
+        retries_start(e);
         if (e->draining && e->n_active == 0)
             break;
         if (e->draining && !e->handed_back_all && worker_now_ms() >= e->drain_end) {
             log_info("drain time over: handing back %zu running job(s)", e->n_active);
-            for (struct worker_job *wj = e->active; wj; wj = wj->next) {
+            for (struct worker_job *wj = e->active, *next; wj; wj = next) {
+                next = wj->next;
                 wj->handed_back = true;
+                if (!wj->call && wj->retry_at) {
+                    waiting_end(e, wj);
+                    continue;
+                }
                 if (wj->call && !wj->cancel_sent)
                     bedrock_call_cancel(wj->call);
                 wj->cancel_sent = true;
@@ -455,14 +687,17 @@ int engine_run(struct worker *w, int sigfd)
         log_warn("exiting with %zu Redis write(s) not done: %s", e->ob.n,
                  "Redis unreachable");
     log_info("engine stopped: %lu done, %lu failed, %lu canceled, %lu dead, %lu expired, "
-             "%lu handed back, %lu events, %lu refused by Redis",
+             "%lu handed back, %lu retried, %lu reclaimed, %lu events, %lu dropped, "
+             "%lu refused by Redis",
              atomic_load(&w->jobs_done), atomic_load(&w->jobs_failed),
              atomic_load(&w->jobs_canceled), atomic_load(&w->jobs_dead),
-             atomic_load(&w->jobs_expired), e->handed_back, atomic_load(&w->events),
-             e->ob.refused);
+             atomic_load(&w->jobs_expired), e->handed_back, atomic_load(&w->jobs_retried),
+             atomic_load(&w->jobs_reclaimed), atomic_load(&w->events),
+             atomic_load(&w->events_dropped), e->ob.refused);
     outbox_free(&e->ob);
     buf_free(&e->scratch);
     free(e->cancels);
+    free(e->stolen);
     free(e);
     return status;
 }

@@ -268,6 +268,7 @@ int main(int argc, char **argv)
         free(wj);
         wj = next;
     }
+    free(w.claims);
     bedrock_client_free(w.client);
     creds_provider_free(cp);
     rpool_free(w.pool);

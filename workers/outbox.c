@@ -9,16 +9,20 @@
 #include "keys.h"
 #include "log.h"
 
-enum out_kind { OUT_EVENT, OUT_ACK };
+enum out_kind { OUT_EVENT, OUT_ACK, OUT_CMD };
 
 struct out_item {
     struct out_item *next;
     enum out_kind kind;
     bool eval;          /* the script cache was flushed: send the script text (EVAL) */
     long ttl_ms;
-    size_t data_len;
-    /* EVENT: log key, channel, type, data, each NUL-terminated; ACK: the entry id */
+    size_t data_len;    /* bytes counted in ob->bytes */
+    /* EVENT: log key, channel, type, data, each NUL-terminated; ACK: the entry id;
+     * CMD: key is the command's second argument (for logs) */
     const char *key, *channel, *type, *data;
+    int argc;           /* CMD: argv and lens are one allocation, owned */
+    const char **argv;
+    size_t *lens;
     char s[];
 };
 
@@ -31,9 +35,9 @@ void outbox_init(struct outbox *ob, const char *ack_stream, size_t max_bytes)
 
 static void item_free(struct outbox *ob, struct out_item *it)
 {
-    if (it->kind == OUT_EVENT)
-        ob->bytes -= it->data_len;
+    ob->bytes -= it->data_len;
     ob->n--;
+    free(it->argv);
     free(it);
 }
 
@@ -69,15 +73,18 @@ static const char *stash(char **p, const char *s, size_t n)
 }
 
 int outbox_event(struct outbox *ob, const char *log_key, const char *channel, const char *type,
-                 const char *data, size_t data_len, long ttl_ms)
+                 const char *data, size_t data_len, long ttl_ms, bool must)
 {
-    if (ob->bytes + data_len > ob->max_bytes)
+    if (!must && ob->bytes + data_len > ob->max_bytes)
         return -1;
     size_t kl = strlen(log_key), cl = strlen(channel), tl = strlen(type);
     struct out_item *it = xmalloc(sizeof *it + kl + cl + tl + data_len + 4);
     char *p = it->s;
     it->kind = OUT_EVENT;
     it->eval = false;
+    it->argc = 0;
+    it->argv = NULL;
+    it->lens = NULL;
     it->ttl_ms = ttl_ms;
     it->data_len = data_len;
     it->key = stash(&p, log_key, kl);
@@ -99,7 +106,40 @@ void outbox_ack(struct outbox *ob, const char *entry_id)
     it->data_len = 0;
     it->key = stash(&p, entry_id, n);
     it->channel = it->type = it->data = NULL;
+    it->argc = 0;
+    it->argv = NULL;
+    it->lens = NULL;
     push(ob, it);
+}
+
+int outbox_command(struct outbox *ob, int argc, const char *const *argv, const size_t *lens,
+                   bool must)
+{
+    size_t total = 0;
+    for (int i = 0; i < argc; i++)
+        total += lens[i];
+    if (argc < 1 || (!must && ob->bytes + total > ob->max_bytes))
+        return -1;
+    struct out_item *it = xmalloc(sizeof *it + total + (size_t)argc);
+    /* the pointer and length arrays in one block, apart from the bytes (alignment) */
+    void *arrays = xmalloc((size_t)argc * (sizeof *it->argv + sizeof *it->lens));
+    it->argv = arrays;
+    it->lens = (size_t *)(it->argv + argc);
+    char *p = it->s;
+    for (int i = 0; i < argc; i++) {
+        it->argv[i] = stash(&p, argv[i], lens[i]);
+        it->lens[i] = lens[i];
+    }
+    it->kind = OUT_CMD;
+    it->eval = false;
+    it->ttl_ms = 0;
+    it->argc = argc;
+    it->data_len = total;
+    it->key = argc > 1 ? it->argv[1] : it->argv[0];
+    it->channel = it->type = it->data = NULL;
+    ob->bytes += total;
+    push(ob, it);
+    return 0;
 }
 
 static void append_command(struct outbox *ob, redisContext *c, const struct out_item *it)
@@ -109,6 +149,8 @@ static void append_command(struct outbox *ob, redisContext *c, const struct out_
         event_append_args_fill(&a, it->eval, it->key, it->channel, it->type, it->data,
                                it->data_len, it->ttl_ms);
         redisAppendCommandArgv(c, a.argc, a.argv, a.argvlen);
+    } else if (it->kind == OUT_CMD) {
+        redisAppendCommandArgv(c, it->argc, it->argv, it->lens);
     } else {
         const char *argv[] = {"XACK", ob->ack_stream, KEYS_GROUP, it->key};
         size_t lens[] = {4, strlen(ob->ack_stream), strlen(KEYS_GROUP), strlen(it->key)};
@@ -165,8 +207,12 @@ int outbox_flush(struct outbox *ob, redisContext *c, char *errstr, size_t errlen
             } else {
                 if (r->type == REDIS_REPLY_ERROR && ob->refused++ == refused) /* once a flush */
                     log_warn("Redis refused %s %s: %s",
-                             it->kind == OUT_EVENT ? "an event for" : "the XACK of", it->key,
-                             r->str);
+                             it->kind == OUT_EVENT ? "an event for"
+                             : it->kind == OUT_ACK ? "the XACK of"
+                                                   : "a write to",
+                             it->key, r->str);
+                if (it->kind == OUT_ACK && ob->on_ack)
+                    ob->on_ack(ob->on_ack_arg, it->key);
                 item_free(ob, it);
             }
             freeReplyObject(r);

@@ -1,10 +1,13 @@
 /* outbox: the engine's Redis writes, queued in order and sent pipelined.
  *
- * During a poll turn the engine queues event appends (EVENT_APPEND_LUA through EVALSHA) and
- * XACKs; at the end of the turn outbox_flush sends them all and then reads all the replies, so
- * a busy worker pays one round trip per turn, not one per delta. Order is kept, which is what
- * makes a job's XACK follow its last event. While Redis is unreachable the queue keeps growing
- * up to max_bytes of event data; past that outbox_event refuses (the caller gives the job up).
+ * During a poll turn the engine queues event appends (EVENT_APPEND_LUA through EVALSHA), XACKs
+ * and a few plain commands (progress markers, dead letters); at the end of the turn
+ * outbox_flush sends them all and then reads all the replies, so a busy worker pays one round
+ * trip per turn, not one per delta. Order is kept, which is what makes a job's XACK follow its
+ * last event, and a progress marker precede the delta it announces. While Redis is unreachable
+ * the queue keeps growing up to max_bytes of data; past that ordinary writes are refused (the
+ * caller gives the job up), and only "must" writes, small and one or two per job (its last
+ * error, its markers), are still taken so every job can end with a word.
  *
  * Delivery after a broken connection is at-least-once: commands whose replies were never read
  * may have run, and are sent again. */
@@ -23,19 +26,28 @@ struct out_item;
 struct outbox {
     struct out_item *head, *tail;
     size_t n;                 /* items queued */
-    size_t bytes;             /* event data queued */
+    size_t bytes;             /* event data and command arguments queued */
     size_t max_bytes;
     const char *ack_stream;   /* XACK <ack_stream> workers <id>; borrowed */
     unsigned long refused;    /* commands Redis answered with an error (logged, dropped) */
+    /* Called from outbox_flush once Redis has answered an XACK (even with an error): from then
+     * on the entry is no longer this worker's to keep. NULL for none. */
+    void (*on_ack)(void *arg, const char *entry_id);
+    void *on_ack_arg;
 };
 
 void outbox_init(struct outbox *ob, const char *ack_stream, size_t max_bytes);
 /* Frees what is still queued (those writes are lost). */
 void outbox_free(struct outbox *ob);
 
-/* Queues one event. The strings are copied. Returns 0, or -1 when the queue is full. */
+/* Queues one event. The strings are copied. Returns 0, or -1 when the queue is full and must
+ * is false. */
 int outbox_event(struct outbox *ob, const char *log_key, const char *channel, const char *type,
-                 const char *data, size_t data_len, long ttl_ms);
+                 const char *data, size_t data_len, long ttl_ms, bool must);
+/* Queues any command (argv[i] is lens[i] bytes, copied). Returns 0, or -1 when the queue is
+ * full and must is false. */
+int outbox_command(struct outbox *ob, int argc, const char *const *argv, const size_t *lens,
+                   bool must);
 /* Queues the XACK of a stream entry. Always accepted: a finished job must be recorded. */
 void outbox_ack(struct outbox *ob, const char *entry_id);
 

@@ -4,8 +4,10 @@
  * engine has room for (NOVA_WORKER_MAX_JOBS), and checks each before handing it over: a job
  * that does not parse goes to nova:dead:{queue} and is acknowledged (a poison message must not
  * come back forever); a job past its deadline or with a cancel marker is answered with an
- * error event and acknowledged without ever reaching Bedrock. Its other commands (marker
- * checks, dead letters, heartbeats) go through the shared pool. */
+ * error event and acknowledged without ever reaching Bedrock. On its timers it also writes the
+ * heartbeat, refreshes its claim on the jobs in flight and reclaims dead workers' jobs
+ * (claims.c); reclaimed jobs go through the same checks plus their progress marker and
+ * delivery count (worker.h). Its other commands go through the shared pool. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +34,7 @@ int heartbeat_write(struct worker *w)
     size_t in_flight = w->in_flight;
     pthread_mutex_unlock(&w->mu);
     char pid[24], inf[24], started[24], beat[24], done[24], failed[24], canceled[24], dead[24];
-    char stale[32];
+    char stale[32], retried[24], reclaimed[24], lost[24], events[24], dropped[24], refused[24];
     snprintf(pid, sizeof pid, "%d", (int)w->pid);
     snprintf(inf, sizeof inf, "%zu", in_flight);
     snprintf(started, sizeof started, "%lld", w->started_ms);
@@ -42,10 +44,19 @@ int heartbeat_write(struct worker *w)
     snprintf(canceled, sizeof canceled, "%lu", atomic_load(&w->jobs_canceled));
     snprintf(dead, sizeof dead, "%lu", atomic_load(&w->jobs_dead));
     snprintf(stale, sizeof stale, "(%lld", now - WORKER_STALE_MS);
+    snprintf(retried, sizeof retried, "%lu", atomic_load(&w->jobs_retried));
+    snprintf(reclaimed, sizeof reclaimed, "%lu", atomic_load(&w->jobs_reclaimed));
+    snprintf(lost, sizeof lost, "%lu", atomic_load(&w->jobs_lost));
+    snprintf(events, sizeof events, "%lu", atomic_load(&w->events));
+    snprintf(dropped, sizeof dropped, "%lu", atomic_load(&w->events_dropped));
+    snprintf(refused, sizeof refused, "%lu", atomic_load(&w->writes_refused));
     const char *hset[] = {"HSET", w->worker_key, "queue", w->queue, "host", w->host,
                           "pid", pid, "in_flight", inf, "started_ms", started,
                           "beat_ms", beat, "jobs_done", done, "jobs_failed", failed,
-                          "jobs_canceled", canceled, "jobs_dead", dead};
+                          "jobs_canceled", canceled, "jobs_dead", dead,
+                          "jobs_retried", retried, "jobs_reclaimed", reclaimed,
+                          "jobs_lost", lost, "events", events, "events_dropped", dropped,
+                          "writes_refused", refused};
     enum { N_HSET = sizeof hset / sizeof hset[0] };
     redisAppendCommandArgv(c, N_HSET, hset, NULL);
     redisAppendCommand(c, "PEXPIRE %s %d", w->worker_key, WORKER_BEAT_TTL_MS);
@@ -111,13 +122,24 @@ static int group_ensure(struct worker *w, redisContext *c)
 
 /* ---- one batch of jobs ------------------------------------------------------------------ */
 
-enum verdict { V_RUN, V_DEAD, V_EXPIRED, V_CANCELED };
+enum verdict {
+    V_RUN,
+    V_DEAD,        /* unreadable: a dead letter */
+    V_EXPIRED,     /* past its deadline: "timeout" */
+    V_CANCELED,    /* cancel marker: "canceled" */
+    V_SHOWN,       /* reclaimed, progress "shown": "worker_lost" error */
+    V_TOO_MANY,    /* reclaimed past NOVA_MAX_DELIVERIES: "worker_lost" error, a dead letter */
+    V_UNKNOWN,     /* reclaimed, its progress unread (Redis failed): left pending */
+};
 
 struct candidate {
     struct worker_job *wj;          /* NULL for a dead letter */
     const redisReply *entry_id;
     const redisReply *raw;          /* the "job" field value, NULL when missing */
     enum verdict v;
+    long deliveries;                /* reclaimed: deliveries so far; 0 for a fresh read */
+    bool shown;                     /* reclaimed: its progress marker is set */
+    bool canceled;                  /* its cancel marker is set */
     char reason[256];
 };
 
@@ -173,38 +195,59 @@ static void judge(struct worker *w, const redisReply *entry, struct candidate *c
     cd->v = wj->job.deadline_ms < now ? V_EXPIRED : V_RUN;
 }
 
-static void dead_letter(struct worker *w, redisContext *c, const struct candidate *cd)
+void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, const char *job,
+                           size_t job_len, const char *reason, const char *code,
+                           const char *entry_id)
+{
+    snprintf(a->maxlen, sizeof a->maxlen, "%d", WORKER_DEAD_MAXLEN);
+    snprintf(a->failed_ms, sizeof a->failed_ms, "%lld", worker_epoch_ms());
+    const char *v[] = {"XADD", w->dead_key, "MAXLEN", "~", a->maxlen, "*",
+                       "job", job, "reason", reason, "code", code, "worker", w->id,
+                       "failed_ms", a->failed_ms, "entry", entry_id};
+    a->argc = (int)(sizeof v / sizeof v[0]);
+    for (int i = 0; i < a->argc; i++) {
+        a->argv[i] = v[i];
+        a->lens[i] = strlen(v[i]);
+    }
+    a->lens[7] = job_len; /* binary-safe: whatever was there */
+}
+
+static void dead_letter(struct worker *w, redisContext *c, const struct candidate *cd,
+                        const char *code)
 {
     const char *id = cd->entry_id ? cd->entry_id->str : "?";
     log_warn("dead letter %s: %s", id, cd->reason);
-    char maxlen[16];
-    snprintf(maxlen, sizeof maxlen, "%d", WORKER_DEAD_MAXLEN);
-    const char *argv[] = {"XADD", w->dead_key, "MAXLEN", "~", maxlen, "*", "reason",
-                          cd->reason, "entry", id, "worker", w->id, "job",
-                          cd->raw ? cd->raw->str : ""};
-    size_t lens[14];
-    for (int i = 0; i < 14; i++)
-        lens[i] = strlen(argv[i]);
-    lens[13] = cd->raw ? cd->raw->len : 0; /* binary-safe: whatever was there */
-    redisReply *r = redisCommandArgv(c, 14, argv, lens);
+    struct dead_letter_args a;
+    dead_letter_args_fill(&a, w, cd->raw ? cd->raw->str : "", cd->raw ? cd->raw->len : 0,
+                          cd->reason, code, id);
+    redisReply *r = redisCommandArgv(c, a.argc, a.argv, a.lens);
     if (r)
         freeReplyObject(r);
     atomic_fetch_add(&w->jobs_dead, 1);
 }
 
-/* Answers a job that never starts (expired, canceled) so nobody waits for it. */
-static void answer_unstarted(struct worker *w, redisContext *c, const struct worker_job *wj,
-                             const char *code, const char *message)
+/* Writes one event of a job the engine will not run (or not yet: a notice). */
+static void answer_event(struct worker *w, redisContext *c, const struct worker_job *wj,
+                         const char *type, const struct buf *data, const char *what)
 {
-    struct buf data;
-    buf_init(&data, 4096);
-    event_error_json(&data, wj->job.phase, wj->job.model, code, message, false);
     char id[EVENT_ID_MAX], err[256];
-    if (event_append(c, wj->log_key, wj->channel, "error", data.data, data.len,
+    if (event_append(c, wj->log_key, wj->channel, type, data->data, data->len,
                      w->cfg->log_ttl_s * 1000, id, sizeof id, err, sizeof err) < 0)
         log_warn("job %s: %s", wj->job.id, err);
     else
-        log_info("job %s: %s (%s)", wj->job.id, code, message);
+        log_info("job %s: %s", wj->job.id, what);
+}
+
+/* Answers a job that never starts (expired, canceled, lost) so nobody waits for it. */
+static void answer_unstarted(struct worker *w, redisContext *c, const struct worker_job *wj,
+                             const char *code, const char *message, bool retryable)
+{
+    struct buf data;
+    buf_init(&data, 4096);
+    event_error_json(&data, wj->job.phase, wj->job.model, code, message, retryable);
+    char what[400];
+    snprintf(what, sizeof what, "%s (%s)", code, message);
+    answer_event(w, c, wj, "error", &data, what);
     buf_free(&data);
 }
 
@@ -215,58 +258,145 @@ static void ack(struct worker *w, redisContext *c, const char *entry_id)
         freeReplyObject(r);
 }
 
-/* Checks, answers and hands over one XREADGROUP reply's entries. */
-static void handle_entries(struct worker *w, const redisReply *entries)
+/* One round trip for the batch's markers: the progress of every reclaimed job that parsed,
+ * the cancel marker of every one that would run. A fresh job whose marker is unread runs (a
+ * cancel can still stop it); a reclaimed one whose progress is unread stays pending, since
+ * running it again could repeat text the page already has. */
+static void read_markers(redisContext *c, struct candidate *cds, size_t n, bool reclaimed)
 {
-    size_t n = entries->elements;
+    char key[KEY_MAX];
+    for (size_t i = 0; i < n; i++) {
+        if (!cds[i].wj)
+            continue;
+        if (reclaimed) {
+            key_progress(key, sizeof key, cds[i].wj->job.id);
+            redisAppendCommand(c, "EXISTS %s", key);
+            cds[i].v = cds[i].v == V_RUN ? V_UNKNOWN : cds[i].v;
+        }
+        key_canceled(key, sizeof key, cds[i].wj->job.id);
+        redisAppendCommand(c, "EXISTS %s", key);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!cds[i].wj)
+            continue;
+        for (int k = reclaimed ? 0 : 1; k < 2; k++) {
+            redisReply *r = NULL;
+            if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
+                return;
+            if (k == 0 && r->type == REDIS_REPLY_INTEGER)
+                cds[i].shown = r->integer > 0;
+            if (k == 1 && r->type == REDIS_REPLY_INTEGER)
+                cds[i].canceled = r->integer > 0;
+            freeReplyObject(r);
+        }
+        if (cds[i].v == V_UNKNOWN)
+            cds[i].v = V_RUN; /* both replies read */
+    }
+}
+
+/* The verdict once the markers are known: the delivery count first, then the deadline, a
+ * cancel, and shown text. */
+static void judge_markers(const struct worker *w, struct candidate *cd)
+{
+    if (cd->v == V_DEAD || cd->v == V_UNKNOWN)
+        return;
+    if (cd->deliveries > w->cfg->max_deliveries) {
+        cd->v = V_TOO_MANY;
+        snprintf(cd->reason, sizeof cd->reason,
+                 "reclaimed too many times: %ld deliveries, NOVA_MAX_DELIVERIES is %ld",
+                 cd->deliveries, w->cfg->max_deliveries);
+    } else if (cd->v == V_EXPIRED) {
+        return;
+    } else if (cd->canceled) {
+        cd->v = V_CANCELED;
+    } else if (cd->shown) {
+        cd->v = V_SHOWN;
+    }
+}
+
+/* Writes what one candidate's verdict calls for, then its XACK when it is finished here. */
+static void answer(struct worker *w, redisContext *c, struct candidate *cd)
+{
+    struct worker_job *wj = cd->wj;
+    switch (cd->v) {
+    case V_DEAD:
+        dead_letter(w, c, cd, "internal");
+        break;
+    case V_EXPIRED:
+        answer_unstarted(w, c, wj, "timeout", "the job's deadline passed before a worker took "
+                                              "it", false);
+        atomic_fetch_add(&w->jobs_expired, 1);
+        break;
+    case V_CANCELED:
+        answer_unstarted(w, c, wj, "canceled", "canceled before it started", false);
+        atomic_fetch_add(&w->jobs_canceled, 1);
+        break;
+    case V_SHOWN:
+        answer_unstarted(w, c, wj, "worker_lost", "the worker writing this answer stopped "
+                         "after part of it was sent; ask again", true);
+        atomic_fetch_add(&w->jobs_lost, 1);
+        atomic_fetch_add(&w->jobs_failed, 1);
+        break;
+    case V_TOO_MANY:
+        answer_unstarted(w, c, wj, "worker_lost", "the workers running this answer kept "
+                         "stopping; it was set aside", false);
+        dead_letter(w, c, cd, "worker_lost");
+        atomic_fetch_add(&w->jobs_failed, 1);
+        break;
+    case V_RUN:
+        if (cd->deliveries > 0) { /* reclaimed, nothing shown: the page is told, it runs */
+            struct buf data;
+            buf_init(&data, 4096);
+            event_notice_json(&data, wj->job.phase, wj->job.model, "worker_lost",
+                              "The worker answering this stopped; another one starts the "
+                              "answer again.");
+            answer_event(w, c, wj, "notice", &data, "reclaimed: worker_lost notice, running "
+                                                    "it again");
+            buf_free(&data);
+        }
+        return;
+    case V_UNKNOWN:
+        return;
+    }
+    if (cd->entry_id)
+        ack(w, c, cd->entry_id->str);
+    if (cd->shown) { /* after the XACK, as the engine does: the marker has done its work */
+        char key[KEY_MAX];
+        key_progress(key, sizeof key, wj->job.id);
+        redisReply *r = redisCommand(c, "DEL %s", key);
+        if (r)
+            freeReplyObject(r);
+    }
+}
+
+/* Checks, answers and hands over the first n entries of an XREADGROUP or XAUTOCLAIM reply.
+ * deliveries is NULL for a fresh read, else each entry's delivery count (reclaimed). */
+static void handle_entries(struct worker *w, const redisReply *entries, size_t n,
+                           const long *deliveries)
+{
     struct candidate *cds = xcalloc(n ? n : 1, sizeof *cds);
     long long now = worker_epoch_ms();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         judge(w, entries->element[i], &cds[i], now);
+        if (deliveries) /* a count Redis did not give is taken as a second delivery */
+            cds[i].deliveries = deliveries[i] > 0 ? deliveries[i] : 2;
+    }
 
     char err[256];
     redisContext *c = rpool_get(w->pool, WORKER_REDIS_TIMEOUT_MS, err, sizeof err);
     if (c) {
-        /* One round trip for the cancel markers of the whole batch. */
-        size_t asked = 0;
-        char key[KEY_MAX];
-        for (size_t i = 0; i < n; i++)
-            if (cds[i].v == V_RUN) {
-                key_canceled(key, sizeof key, cds[i].wj->job.id);
-                redisAppendCommand(c, "EXISTS %s", key);
-                asked++;
-            }
-        for (size_t i = 0; i < n && asked > 0; i++) {
-            if (cds[i].v != V_RUN)
-                continue;
-            redisReply *r = NULL;
-            if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
-                break; /* unknown: run the job; a cancel can still stop it */
-            asked--;
-            if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-                cds[i].v = V_CANCELED;
-            freeReplyObject(r);
-        }
+        read_markers(c, cds, n, deliveries != NULL);
         for (size_t i = 0; i < n && !c->err; i++) {
-            struct candidate *cd = &cds[i];
-            if (cd->v == V_DEAD)
-                dead_letter(w, c, cd);
-            else if (cd->v == V_EXPIRED)
-                answer_unstarted(w, c, cd->wj, "timeout", "the job's deadline passed before "
-                                                          "a worker took it");
-            else if (cd->v == V_CANCELED)
-                answer_unstarted(w, c, cd->wj, "canceled", "canceled before it started");
-            if (cd->v != V_RUN && cd->entry_id)
-                ack(w, c, cd->entry_id->str);
-            if (cd->v == V_EXPIRED)
-                atomic_fetch_add(&w->jobs_expired, 1);
-            else if (cd->v == V_CANCELED)
-                atomic_fetch_add(&w->jobs_canceled, 1);
+            judge_markers(w, &cds[i]);
+            answer(w, c, &cds[i]);
         }
         rpool_put(w->pool, c, c->err != 0);
     } else {
-        /* Left pending: after the reclaim issue another worker picks them up. */
+        /* Left pending: once idle past the visibility timeout, a worker reclaims them. */
         log_warn("%s; jobs that need an answer stay pending", err);
+        for (size_t i = 0; deliveries && i < n; i++)
+            if (cds[i].v == V_RUN)
+                cds[i].v = V_UNKNOWN;
     }
 
     size_t handed = 0;
@@ -287,12 +417,37 @@ static void handle_entries(struct worker *w, const redisReply *entries)
             w->inbox = wj;
         w->inbox_tail = wj;
         w->in_flight++;
+        claims_add_locked(w, wj->entry_id);
         handed++;
     }
     pthread_mutex_unlock(&w->mu);
     if (handed)
         bedrock_client_wakeup(w->client);
     free(cds);
+}
+
+/* Reclaims dead workers' jobs while there is room, a few scan steps per period. */
+static void reclaim(struct worker *w)
+{
+    long deliveries[WORKER_RECLAIM_COUNT];
+    for (int step = 0; step < 8; step++) {
+        pthread_mutex_lock(&w->mu);
+        size_t max = (size_t)w->cfg->worker_max_jobs;
+        size_t room = w->stopping || w->in_flight >= max ? 0 : max - w->in_flight;
+        pthread_mutex_unlock(&w->mu);
+        if (room == 0)
+            return;
+        size_t count = room < WORKER_RECLAIM_COUNT ? room : WORKER_RECLAIM_COUNT;
+        const redisReply *entries = NULL;
+        size_t n = 0;
+        redisReply *r = claims_reclaim(w, count, &entries, &n, deliveries);
+        if (r) {
+            handle_entries(w, entries, n, deliveries);
+            freeReplyObject(r);
+        }
+        if (strcmp(w->reclaim_cursor, "0-0") == 0)
+            return; /* went round the pending list */
+    }
 }
 
 /* ---- the loop --------------------------------------------------------------------------- */
@@ -314,13 +469,56 @@ static void reader_disconnect(struct worker *w, redisContext **rc)
     *rc = NULL;
 }
 
+/* The reader's clocks (monotonic ms) and the backoff of the ones that failed. */
+struct timers {
+    double beat, refresh, reclaim;
+    long beat_backoff, refresh_backoff;
+};
+
+/* A timer's next time: its period after a success; after a failure a backoff step, shorter
+ * than the period at first: after a Redis restart the first command on a pooled connection
+ * fails, and neither the heartbeat nor the claims may lapse for a whole period. */
+static double timer_next(int rc, long period, long *backoff)
+{
+    if (rc == 0) {
+        *backoff = WORKER_BACKOFF_MIN_MS;
+        return worker_now_ms() + (double)period;
+    }
+    long ms = *backoff < period ? *backoff : period;
+    *backoff = worker_backoff_next(*backoff);
+    return worker_now_ms() + (double)ms;
+}
+
+/* Runs the timers that are due: heartbeat, claim refresh, reclaim. Called without mu. */
+static void run_timers(struct worker *w, struct timers *t)
+{
+    if (worker_now_ms() >= t->beat)
+        t->beat = timer_next(heartbeat_write(w), WORKER_BEAT_MS, &t->beat_backoff);
+    /* Also while stopping: the jobs of the drain are still this worker's. */
+    if (worker_now_ms() >= t->refresh)
+        t->refresh = timer_next(claims_refresh(w), claims_refresh_ms(w), &t->refresh_backoff);
+    if (worker_now_ms() >= t->reclaim) {
+        reclaim(w);
+        t->reclaim = worker_now_ms() + (double)w->cfg->visibility_timeout_s * 500.0;
+    }
+}
+
+/* Milliseconds until the first of the timers, within 1..WORKER_READ_BLOCK_MS. */
+static long until_timers(const struct timers *t)
+{
+    double first = t->beat < t->refresh ? t->beat : t->refresh;
+    first = first < t->reclaim ? first : t->reclaim;
+    long ms = (long)(first - worker_now_ms()) + 1;
+    return ms < 1 ? 1 : ms > WORKER_READ_BLOCK_MS ? WORKER_READ_BLOCK_MS : ms;
+}
+
 void *reader_main(void *arg)
 {
     struct worker *w = arg;
     redisContext *rc = NULL;
     bool group_ok = false, ready = false, down_logged = false;
     long backoff = WORKER_BACKOFF_MIN_MS;
-    double next_beat = 0;
+    struct timers tm = {0, 0, 0, WORKER_BACKOFF_MIN_MS, WORKER_BACKOFF_MIN_MS};
     char err[256];
     pthread_mutex_lock(&w->mu);
     while (!w->exiting) {
@@ -347,8 +545,15 @@ void *reader_main(void *arg)
             backoff = worker_backoff_next(backoff);
             continue;
         }
-        if (down_logged)
+        if (down_logged) {
             log_info("job queue %s reachable again", w->jobs_key);
+            /* At once, not a period later: /api/health and the claims must not lapse. Reclaims
+             * wait half a timeout: after a long outage every live worker's entries look idle,
+             * and each must first get the chance to refresh its own. */
+            tm.beat = tm.refresh = 0;
+            double later = worker_now_ms() + (double)w->cfg->visibility_timeout_s * 500.0;
+            tm.reclaim = tm.reclaim > later ? tm.reclaim : later;
+        }
         down_logged = false;
         backoff = WORKER_BACKOFF_MIN_MS;
 
@@ -365,26 +570,24 @@ void *reader_main(void *arg)
                      KEYS_GROUP, w->id, w->cfg->worker_max_jobs);
             pthread_mutex_lock(&w->mu);
         }
-        if (worker_now_ms() >= next_beat) {
-            pthread_mutex_unlock(&w->mu);
-            heartbeat_write(w);
-            next_beat = worker_now_ms() + WORKER_BEAT_MS;
-            pthread_mutex_lock(&w->mu);
-        }
+        pthread_mutex_unlock(&w->mu);
+        run_timers(w, &tm);
+        pthread_mutex_lock(&w->mu);
         size_t max = (size_t)w->cfg->worker_max_jobs;
         if (w->exiting || w->stopping || w->in_flight >= max) {
-            /* Nothing to read: sleep until a job ends, a stop, or the next beat. */
-            long ms = (long)(next_beat - worker_now_ms());
+            /* Nothing to read: sleep until a job ends, a stop, or the next timer. */
+            long ms = until_timers(&tm);
             if (!w->exiting)
-                wait_locked(w, ms > 1 ? ms : 1);
+                wait_locked(w, ms);
             continue;
         }
         size_t room = max - w->in_flight;
         pthread_mutex_unlock(&w->mu);
 
         int count = room < READ_COUNT_MAX ? (int)room : READ_COUNT_MAX;
-        redisReply *r = redisCommand(rc, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
-                                     KEYS_GROUP, w->id, count, WORKER_READ_BLOCK_MS, w->jobs_key);
+        long block = until_timers(&tm);
+        redisReply *r = redisCommand(rc, "XREADGROUP GROUP %s %s COUNT %d BLOCK %ld STREAMS %s >",
+                                     KEYS_GROUP, w->id, count, block, w->jobs_key);
         pthread_mutex_lock(&w->mu);
         bool stop = w->stopping || w->exiting;
         pthread_mutex_unlock(&w->mu);
@@ -406,7 +609,7 @@ void *reader_main(void *arg)
             const redisReply *stream = r->element[0];
             if (stream->type == REDIS_REPLY_ARRAY && stream->elements == 2 &&
                 stream->element[1]->type == REDIS_REPLY_ARRAY)
-                handle_entries(w, stream->element[1]);
+                handle_entries(w, stream->element[1], stream->element[1]->elements, NULL);
         } else if (r->type == REDIS_REPLY_ARRAY && stop) {
             /* Read while stopping: left pending for another worker ("handed back"). */
             log_info("stopping: jobs read at the last moment stay pending");

@@ -2,14 +2,35 @@
  *
  *   main.c        arguments, configuration, signals; starts the threads, runs the engine
  *   reader.c      the reader thread: XREADGROUP, job checks, dead letters, the heartbeat
+ *   claims.c      the hold on this worker's pending entries (refresh) and the reclaim of
+ *                 dead workers' ones (XAUTOCLAIM), both run by the reader
  *   subscriber.c  the cancel subscriber thread (nova:cancel:{queue})
- *   engine.c      the engine (main thread): the Bedrock client, job lifecycles, drain
+ *   engine.c      the engine (main thread): the Bedrock client, job lifecycles, retries, drain
  *   outbox.c      the engine's Redis writes, pipelined: one round trip per poll turn
  *
  * Ownership: the reader allocates a struct worker_job and hands it to the engine through the
  * inbox (under mu); from then on the engine owns it and frees it when the job ends. Cancels go
- * from the subscriber to the engine through a bounded ring (under mu). Both producers then call
- * bedrock_client_wakeup() so the engine's poll returns at once. */
+ * from the subscriber to the engine through a bounded ring (under mu), and entries another
+ * worker took over from the reader to the engine the same way. Producers then call
+ * bedrock_client_wakeup() so the engine's poll returns at once.
+ *
+ * Failure semantics (API.md's error codes):
+ *   - a call failing with a retryable error before its first delta goes again after a capped
+ *     exponential backoff with full jitter (common/retry.h), within NOVA_RETRY_MAX_ATTEMPTS and
+ *     the job's deadline; the wait is a timer of the engine's loop. After the first delta a
+ *     failure is the job's error event: shown text is never silently restarted.
+ *   - a job stays pending in the group until its XACK. A live worker keeps its pending entries
+ *     young (claims.c); a dead one's age past NOVA_VISIBILITY_TIMEOUT_S and another worker
+ *     reclaims them. nova:progress:<job>, set just before a job's first delta is written (in
+ *     the same ordered pipeline) and deleted after its XACK, tells the reclaimer what the page
+ *     has seen: no marker → a worker_lost notice and the job runs again from the start; a
+ *     marker → a worker_lost error (shown text is not restarted). Past NOVA_MAX_DELIVERIES
+ *     deliveries a job is a dead letter. A worker dying between a job's last event and its
+ *     XACK (adjacent commands of one pipeline) leaves a job that is answered again or told
+ *     worker_lost after its end: accepted.
+ *   - jobs that failed for good (a non-retryable error, retries exhausted or cut by the
+ *     deadline, too many deliveries, unreadable) go to nova:dead:{queue} with job, reason,
+ *     code, worker, failed_ms and entry. Canceled and expired jobs do not. */
 #ifndef NOVA_WORKER_H
 #define NOVA_WORKER_H
 
@@ -34,6 +55,10 @@
 #define WORKER_BACKOFF_MIN_MS 100   /* Redis reconnects: capped exponential backoff */
 #define WORKER_BACKOFF_MAX_MS 2000
 #define WORKER_DEAD_MAXLEN 10000    /* nova:dead:{queue} keeps about this many entries */
+#define WORKER_RECLAIM_COUNT 64     /* entries per XAUTOCLAIM, at most */
+#define WORKER_REFRESH_BATCH 500    /* entry ids per refresh script call */
+#define WORKER_PROGRESS_SLACK_MS 60000 /* nova:progress:<job> outlives the job's deadline by
+                                          this much: a reclaim after it answers "timeout" */
 
 struct engine; /* engine.c's state */
 
@@ -49,9 +74,14 @@ struct worker_job {
     struct bedrock_call *call;      /* NULL until started; invalid after on_done */
     struct buf delta;               /* text that arrived this turn, not yet an event */
     double t_start;                 /* monotonic ms */
+    double retry_at;                /* monotonic ms of the next call; 0 when none is waiting */
+    int attempts;                   /* calls started */
     bool cancel_sent;               /* bedrock_call_cancel done */
     bool handed_back;               /* drain ran out: end without event or XACK */
-    bool lost;                      /* the outbox overflowed: end without XACK */
+    bool stolen;                    /* another worker reclaimed it: end without event or XACK */
+    bool lost;                      /* the outbox overflowed: later events are dropped, the job
+                                       ends with an "unavailable" error */
+    bool shown;                     /* a delta was written: no retry, the progress marker is set */
 };
 
 struct worker {
@@ -72,6 +102,12 @@ struct worker {
     struct worker_job *inbox, *inbox_tail;
     char cancels[WORKER_CANCEL_RING][JOB_ID_MAX];
     size_t cancel_head, cancel_len;
+    char stolen[WORKER_CANCEL_RING][EVENT_ID_MAX]; /* entries another worker took over */
+    size_t n_stolen;
+    /* Entries this worker owes an answer for: from hand-over until Redis answered their XACK
+     * (or the job was handed back). The reader refreshes them (claims.c). */
+    char (*claims)[EVENT_ID_MAX];
+    size_t n_claims, cap_claims;
     size_t in_flight;               /* handed to the engine and not yet ended */
     bool stopping;                  /* SIGTERM/SIGINT: read no new jobs */
     bool exiting;                   /* the threads leave their loops */
@@ -82,6 +118,12 @@ struct worker {
 
     atomic_ulong jobs_done, jobs_failed, jobs_canceled, jobs_dead, jobs_expired;
     atomic_ulong events, events_dropped;
+    atomic_ulong jobs_retried;      /* calls started again after a retryable error */
+    atomic_ulong jobs_reclaimed;    /* entries taken over from another (dead) worker */
+    atomic_ulong jobs_lost;         /* reclaimed with text shown: answered worker_lost */
+    atomic_ulong writes_refused;    /* engine writes Redis answered with an error */
+    /* the reader's reclaim scan (claims.c) */
+    char reclaim_cursor[EVENT_ID_MAX];
 };
 
 double worker_now_ms(void);         /* monotonic */
@@ -95,6 +137,39 @@ void *reader_main(void *w);
 void *subscriber_main(void *w);
 /* Runs the engine until a signal on sigfd and the drain are over. Returns 0. */
 int engine_run(struct worker *w, int sigfd);
+
+/* ---- claims.c ---- */
+/* The claim period: how often the reader refreshes its entries, so that they never look idle
+ * for a visibility timeout while the worker lives (a third of it, at most the heartbeat's). */
+long claims_refresh_ms(const struct worker *w);
+/* Registers an entry handed to the engine. The caller holds w->mu. */
+void claims_add_locked(struct worker *w, const char *entry_id);
+/* Forgets an entry (its XACK was answered, or it was handed back); takes w->mu. */
+void claims_remove(struct worker *w, const char *entry_id);
+/* XCLAIMs (JUSTID, min-idle 0) every registered entry that is still this worker's, so its
+ * idle time restarts; entries another worker took meanwhile are forgotten and passed to the
+ * engine to stop. Returns 0, or -1 (logged at debug: the reader's reconnect logs the outage). */
+int claims_refresh(struct worker *w);
+/* XAUTOCLAIMs up to count entries idle past the visibility timeout, continuing the scan where
+ * the last call left it. Returns the reply (the caller frees it) with *entries pointing at its
+ * entry array, of which the first *n_entries are to be handled, and deliveries[i] (the
+ * caller's array of count) the delivery count of entry i after this claim (0 when unknown);
+ * NULL when nothing was claimed or Redis failed. */
+redisReply *claims_reclaim(struct worker *w, size_t count, const redisReply **entries,
+                           size_t *n_entries, long *deliveries);
+
+/* ---- reader.c ---- */
+/* A dead letter's XADD: job, reason, code, worker, failed_ms, entry (MAXLEN ~
+ * WORKER_DEAD_MAXLEN). The strings are borrowed; job is job_len bytes. */
+struct dead_letter_args {
+    int argc;
+    const char *argv[18];
+    size_t lens[18];
+    char maxlen[16], failed_ms[24];
+};
+void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, const char *job,
+                           size_t job_len, const char *reason, const char *code,
+                           const char *entry_id);
 
 /* Writes the heartbeat now (one pipelined round trip). Returns 0 or -1 (logged). */
 int heartbeat_write(struct worker *w);

@@ -14,6 +14,8 @@
 
 #include "worker_harness.h"
 
+static long drain_s; /* WORKER_DRAIN_S */
+
 /* ---- tests ------------------------------------------------------------------------------ */
 
 static void test_heartbeats(void)

@@ -1,8 +1,8 @@
-/* worker_harness: what tests/integration/test_worker.c needs to play nova-fcgi against running
- * workers: a command connection, jobs built, queued and predicted (the simulator's model on
- * the exact body the worker will send), a pub/sub listener that collects each job's events,
- * and checks of answers, transcripts and pending lists. Static functions in a header because
- * every .c file in tests/integration is its own program; only test_worker.c includes it. */
+/* worker_harness: what the worker tests (test_worker.c, test_worker_faults.c) need to play
+ * nova-fcgi against running workers: a command connection, jobs built, queued and predicted
+ * (the simulator's model on the exact body the worker will send), a pub/sub listener that
+ * collects each job's events, and checks of answers, transcripts and pending lists. Static
+ * functions in a header because every .c file in tests/integration is its own program. */
 #ifndef NOVA_WORKER_HARNESS_H
 #define NOVA_WORKER_HARNESS_H
 
@@ -30,7 +30,6 @@
 #define PRO_ID "amazon.nova-pro-v1:0"
 
 static const char *redis_sock, *sim_url, *worker_dir; /* from the environment */
-static long drain_s;
 static redisContext *R; /* commands */
 
 static double now_ms(void)
@@ -176,6 +175,9 @@ struct tracked {
     struct ev *evs;
     size_t n_evs;
     bool done;
+    int notices;          /* notice events (not an end) */
+    char notice_code[32]; /* the last one's */
+    bool notice_first;    /* a notice came before any delta */
     char end_type[32];
     char code[32];        /* error events */
     bool retryable;
@@ -218,6 +220,16 @@ static void track_event(struct tracked *t, const struct event_msg *m)
             t->bad++;
         if (!t->t_first)
             t->t_first = now_ms();
+        json_object_put(o);
+        return;
+    }
+    if (strcmp(e->type, "notice") == 0) { /* information along the way, not an end */
+        if (t->done)
+            t->bad++;
+        t->notice_first |= t->notices == 0 && t->text.len == 0;
+        t->notices++;
+        if (json_object_object_get_ex(o, "code", &x))
+            snprintf(t->notice_code, sizeof t->notice_code, "%s", json_object_get_string(x));
         json_object_put(o);
         return;
     }

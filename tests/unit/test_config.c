@@ -11,7 +11,9 @@ static const char *const vars[] = {
     "NOVA_LOG_LEVEL", "AWS_REGION", "AWS_DEFAULT_REGION", "NOVA_BEDROCK_ENDPOINT",
     "NOVA_KB_ENDPOINT", "NOVA_BEDROCK_IDLE_TIMEOUT_S", "NOVA_BEDROCK_CONNECT_TIMEOUT_MS",
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-    "NOVA_RUN_DIR", "NOVA_REDIS_URL",
+    "NOVA_RUN_DIR", "NOVA_REDIS_URL", "NOVA_RETRY_MAX_ATTEMPTS", "NOVA_RETRY_BASE_MS",
+    "NOVA_RETRY_CAP_MS", "NOVA_VISIBILITY_TIMEOUT_S", "NOVA_MAX_DELIVERIES",
+    "NOVA_WORKER_OUTBOX_KB",
 };
 
 static void clear_env(void)
@@ -108,11 +110,45 @@ static void test_print_masks_secrets(void)
     clear_env();
 }
 
+static void test_failure_settings(void)
+{
+    clear_env();
+    struct nova_config c;
+    char err[256] = "";
+    CHECK(config_from_env(&c, err, sizeof err) == 0);
+    CHECK(c.retry_max_attempts == 4 && c.retry_base_ms == 200 && c.retry_cap_ms == 5000);
+    CHECK(c.visibility_timeout_s == 30 && c.max_deliveries == 3);
+    CHECK(c.worker_outbox_kb == 65536);
+    setenv("NOVA_RETRY_MAX_ATTEMPTS", "1", 1);
+    setenv("NOVA_VISIBILITY_TIMEOUT_S", "2", 1);
+    CHECK(config_from_env(&c, err, sizeof err) == 0);
+    CHECK(c.retry_max_attempts == 1 && c.visibility_timeout_s == 2);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print(&c, f);
+    fclose(f);
+    CHECK(strstr(text, "retry_max_attempts: 1\n") != NULL);
+    CHECK(strstr(text, "visibility_timeout_seconds: 2\n") != NULL);
+    free(text);
+    /* the base above the cap is refused, naming both */
+    clear_env();
+    setenv("NOVA_RETRY_BASE_MS", "6000", 1);
+    CHECK(config_from_env(&c, err, sizeof err) == -1);
+    CHECK(strstr(err, "NOVA_RETRY_BASE_MS") && strstr(err, "NOVA_RETRY_CAP_MS"));
+    clear_env();
+    setenv("NOVA_MAX_DELIVERIES", "0", 1);
+    CHECK(config_from_env(&c, err, sizeof err) == -1);
+    CHECK(strstr(err, "NOVA_MAX_DELIVERIES") != NULL);
+    clear_env();
+}
+
 int main(void)
 {
     RUN(test_defaults);
     RUN(test_region_and_endpoints_from_env);
     RUN(test_bad_values_name_the_variable);
     RUN(test_print_masks_secrets);
+    RUN(test_failure_settings);
     return test_summary();
 }

@@ -421,6 +421,16 @@ static void test_event_error_shape(void)
     buf_free(&b);
 }
 
+static void test_event_notice_shape(void)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    CHECK(event_notice_json(&b, "staff_ko", "pro", "worker_lost", "다시 시작") == 0);
+    CHECK_STR_EQ(buf_cstr(&b), "{\"phase\":\"staff_ko\",\"model\":\"pro\","
+                               "\"code\":\"worker_lost\",\"text\":\"다시 시작\"}");
+    buf_free(&b);
+}
+
 static void test_event_passages_shape(void)
 {
     struct buf text, b;
@@ -553,6 +563,7 @@ int main(void)
     RUN(test_event_delta_shape);
     RUN(test_event_model_done_shape);
     RUN(test_event_error_shape);
+    RUN(test_event_notice_shape);
     RUN(test_event_passages_shape);
     RUN(test_event_error_codes);
     RUN(test_event_msg_parse);
