@@ -123,6 +123,19 @@ static json_object *cut(const char *s, size_t max_chars)
     return o;
 }
 
+/* The passage text without a leading "# Title" line and blank lines: the excerpt is for
+ * reading, and the title is shown on its own. */
+static const char *after_title(const char *t)
+{
+    if (t[0] == '#' && t[1] == ' ') {
+        const char *nl = strchr(t, '\n');
+        t = nl ? nl + 1 : t + strlen(t);
+    }
+    while (*t == '\n' || *t == '\r')
+        t++;
+    return t;
+}
+
 void knowledge_sources(const struct knowledge *k, json_object *arr)
 {
     for (size_t i = 0; i < k->n; i++) {
@@ -132,7 +145,8 @@ void knowledge_sources(const struct knowledge *k, json_object *arr)
                                json_new_short_double(isfinite(k->p[i].score)
                                                          ? round(k->p[i].score * 1000) / 1000
                                                          : 0));
-        json_object_object_add(e, "excerpt", cut(k->p[i].text, KNOWLEDGE_EXCERPT_CHARS));
+        json_object_object_add(e, "excerpt",
+                               cut(after_title(k->p[i].text), KNOWLEDGE_EXCERPT_CHARS));
         json_object_object_add(e, "url", cut(k->p[i].url, KNOWLEDGE_PASSAGE_CHARS));
         json_object_array_add(arr, e);
     }
