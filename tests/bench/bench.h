@@ -65,12 +65,10 @@ struct bench_opts {
     const char *redis_key;  /* ready when EXISTS key in NOVA_REDIS_URL's Redis */
     int reps;
     char **argv;            /* the program to run, NULL-terminated */
+    /* direct mode */
+    const char *request;    /* the warm-up chat whose queued jobs are replayed */
 };
 
-/* The user text plan_prompt() (fcgi-app/plan.c) builds for a ko chat, for model "micro" or
- * "pro", into out (size n); and its system text. */
-void bench_user_text(char *out, size_t n, const char *message, bool micro);
-extern const char bench_system_prompt[];
 
 int bench_pipeline(const struct bench_opts *o);
 int bench_direct(const struct bench_opts *o);

@@ -1,7 +1,9 @@
-/* direct: the baseline — the converse requests the workers would send for the same chats, sent
+/* direct: the baseline — the converse requests the workers send for the same chats, sent
  * straight to bedrock-sim's ConverseStream with common/bedrock.h (our SigV4, the example key
  * pair from the environment), one micro and one pro call per chat, starts spread over the same
- * ramp. Records time to first delta per model, gaps and completion. */
+ * ramp. The requests are not rebuilt here: they are the Micro and Pro jobs nova-fcgi queued for
+ * a warm-up chat with the same question (--request, read back from the stack's Redis), so both
+ * paths send the same bytes. Records time to first delta per model, gaps and completion. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,23 +14,7 @@
 #include "bench.h"
 #include "config.h"
 #include "log.h"
-
-/* Copied from fcgi-app/plan.c (SYSTEM_PROMPT, plan_prompt(), the settings table): the bench may
- * not link nova-fcgi's objects, and the simulator's answer depends only on this text. */
-const char bench_system_prompt[] =
-    "You are a customer-support agent for an online game. Players write in Korean or English "
-    "about their accounts, payments, characters and game play. Answer politely and precisely, "
-    "from what you know about the game; when you are not sure, say so and tell the player how "
-    "to reach the support team. Never invent policies, prices or dates.";
-
-void bench_user_text(char *out, size_t n, const char *message, bool micro)
-{
-    snprintf(out, n, "Question:\n%s\n\n%s\nAnswer in Korean.", message,
-             micro ? "Give a concise overview in one or two short paragraphs, "
-                     "ending with one line that says a detailed answer follows."
-                   : "Give a detailed answer that continues a short overview: "
-                     "numbered steps, examples and caveats.");
-}
+#include "../integration/redis_jobs.h"
 
 struct dcall {
     struct drun *run;
@@ -107,21 +93,27 @@ int bench_direct(const struct bench_opts *o)
     static struct drun run;
     struct drun *r = &run;
     timeline_init(&r->tl, (double)o->timeout_s * 1e3 + 1000);
-    char msg[1024], user[2][2048];
-    if (o->len > 0)
-        snprintf(msg, sizeof msg, "%s #sim:len=%d", o->message, o->len);
-    else
-        snprintf(msg, sizeof msg, "%s", o->message);
-    bench_user_text(user[0], sizeof user[0], msg, true);
-    bench_user_text(user[1], sizeof user[1], msg, false);
-    struct bedrock_message m[2] = {{"user", user[0]}, {"user", user[1]}};
-    struct bedrock_converse_req req[2] = {
-        {.model_id = cfg.micro_model, .system = bench_system_prompt, .cache_point = true,
-         .messages = &m[0], .n_messages = 1, .max_tokens = 1024, .temperature = 0.3,
-         .top_p = 0.9},
-        {.model_id = cfg.pro_model, .system = bench_system_prompt, .cache_point = true,
-         .messages = &m[1], .n_messages = 1, .max_tokens = 2048, .temperature = 0.5,
-         .top_p = 0.9}};
+    /* The warm-up chat's jobs, as the workers read them. */
+    redisContext *rc_redis = o->request ? redis_open(cfg.run_dir) : NULL;
+    struct jobset js = {0};
+    if (rc_redis) {
+        jobset_load(rc_redis, "micro", &js);
+        jobset_load(rc_redis, "pro", &js);
+        redisFree(rc_redis);
+    }
+    const struct job *jm = jobset_find(&js, o->request ? o->request : "", "answer", "micro");
+    const struct job *jp = jobset_find(&js, o->request ? o->request : "", "answer", "pro");
+    if (!jm || !jp) {
+        fprintf(stderr, "nova-load: no answer jobs of request %s in %s's Redis (--request)\n",
+                o->request ? o->request : "(none)", cfg.run_dir);
+        jobset_free(&js);
+        bedrock_client_free(bc);
+        creds_provider_free(cp);
+        return 2;
+    }
+    struct bedrock_converse_req req[2];
+    job_converse_req(jm, &req[0]);
+    job_converse_req(jp, &req[1]);
     struct bedrock_callbacks cb = {on_delta, on_done};
     int total = 2 * o->n, started = 0;
     struct dcall *calls = xcalloc((size_t)total, sizeof *calls);
@@ -198,6 +190,7 @@ int bench_direct(const struct bench_opts *o)
             samples_q(&r->first[0], 0.5), samples_q(&r->first[1], 0.5));
     bedrock_client_free(bc);
     creds_provider_free(cp);
+    jobset_free(&js);
     free(calls);
     return rc ? rc : r->errors ? 3 : 0;
 }

@@ -384,8 +384,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: nova-load pipeline --url URL -n N [--len L] [--ramp-ms MS] "
                "[--timeout-s S] [--out FILE]\n"
-               "       nova-load direct -n N [--len L] [--ramp-ms MS] [--timeout-s S] "
-               "[--out FILE]   (NOVA_BEDROCK_ENDPOINT, AWS_* from the environment)\n"
+               "       nova-load direct --request ID -n N [--ramp-ms MS] [--timeout-s S] "
+               "[--out FILE]\n"
+               "           (replays request ID's queued jobs; NOVA_RUN_DIR's Redis, "
+               "NOVA_BEDROCK_ENDPOINT, AWS_* from the environment)\n"
                "       nova-load ready (--unix PATH | --redis-key KEY) [--reps R] -- PROGRAM "
                "ARGS...\n");
 }
@@ -405,6 +407,7 @@ int main(int argc, char **argv)
         {"timeout-s", required_argument, NULL, 't'}, {"message", required_argument, NULL, 'm'},
         {"unix", required_argument, NULL, 'U'},      {"redis-key", required_argument, NULL, 'K'},
         {"reps", required_argument, NULL, 'R'},      {"help", no_argument, NULL, 'h'},
+        {"request", required_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0}};
     int c;
     optind = 2;
@@ -420,6 +423,7 @@ int main(int argc, char **argv)
         case 'U': o.unix_path = optarg; break;
         case 'K': o.redis_key = optarg; break;
         case 'R': o.reps = atoi(optarg); break;
+        case 'Q': o.request = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
