@@ -238,9 +238,26 @@ static int cmp_start(const void *a, const void *b)
 }
 
 /* Stack room for the common case: a question has a handful of matches and is at most 4000
- * characters; only larger texts or more matches touch the heap. */
+ * characters (16 KiB of coverage bits); only larger texts or more matches touch the heap. */
 #define CANDS_LOCAL 64
 #define COVER_LOCAL_BYTES 2048
+
+/* Sorts c[0..n) by cmp. glibc's qsort may allocate a merge buffer, so the few matches of a
+ * question are sorted by insertion, on the stack; only more than CANDS_LOCAL go to qsort. */
+static void sort_cands(struct cand *c, size_t n, int (*cmp)(const void *, const void *))
+{
+    if (n > CANDS_LOCAL) {
+        qsort(c, n, sizeof *c, cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct cand x = c[i];
+        size_t j = i;
+        for (; j > 0 && cmp(&c[j - 1], &x) > 0; j--)
+            c[j] = c[j - 1];
+        c[j] = x;
+    }
+}
 
 static bool covered(const unsigned char *bits, size_t i)
 {
@@ -297,7 +314,7 @@ size_t glossary_find(const struct glossary *g, const char *text, size_t len,
             bits = xcalloc(nbytes, 1);
         else
             memset(bits, 0, nbytes);
-        qsort(c, n, sizeof *c, cmp_longest);
+        sort_cands(c, n, cmp_longest);
         size_t kept = 0;
         for (size_t i = 0; i < n; i++) {
             if (covered(bits, c[i].start) || covered(bits, c[i].end - 1))
@@ -308,12 +325,12 @@ size_t glossary_find(const struct glossary *g, const char *text, size_t len,
         if (bits != bits_local)
             free(bits);
         /* Each entry once, at its first match; then in the order of the text. */
-        qsort(c, kept, sizeof *c, cmp_entry);
+        sort_cands(c, kept, cmp_entry);
         n = 0;
         for (size_t i = 0; i < kept; i++)
             if (n == 0 || c[n - 1].entry != c[i].entry)
                 c[n++] = c[i];
-        qsort(c, n, sizeof *c, cmp_start);
+        sort_cands(c, n, cmp_start);
     }
     for (size_t i = 0; i < n && i < max; i++)
         out[i] = (struct glossary_match){&g->entries[c[i].entry], c[i].start,
