@@ -22,7 +22,8 @@
  *  - Longest match (in bytes of the text) wins where matches overlap, then the leftmost, then
  *    the glossary's order; each entry is reported once, at its first match, in the order of
  *    the text.
- * Matching allocates nothing for a question-sized text (up to 64 matches, 16 KiB). */
+ * Matching allocates nothing for a question-sized text (up to 16 KiB and 64 candidate
+ * matches). */
 #ifndef NOVA_GLOSSARY_H
 #define NOVA_GLOSSARY_H
 

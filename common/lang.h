@@ -2,8 +2,10 @@
  *
  * Hangul (syllables U+AC00..U+D7A3 and the jamo blocks) counts for Korean, Latin letters for
  * English. A Hangul syllable is a whole spoken syllable, so it weighs as much as LANG_HANGUL_WEIGHT
- * Latin letters: "폴이 level up 안 돼요" is Korean, "How do I level 폴?" is English. Text with no
- * letters of either (emoji, digits, punctuation, "?") is LANG_UNKNOWN: the caller keeps the UI
+ * Latin letters: "폴이 level up 안 돼요" is Korean, "How do I level 폴?" is English. A jamo
+ * ("ㅎㅇ", "ㅋㅋ") weighs as one letter; Latin letters include accented and fullwidth ones; a
+ * tie goes to Korean, the service's first language. Text with no letters of either (emoji,
+ * digits, punctuation, "?", Chinese characters) is LANG_UNKNOWN: the caller keeps the UI
  * language and translates nothing. */
 #ifndef NOVA_LANG_H
 #define NOVA_LANG_H
