@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "glossary.h"
+#include "utf8.h"
 
 #define GLOSSARY_BUCKETS 256
 
@@ -43,28 +44,10 @@ struct glossary {
  * The pattern texts go to dst, which has room for every name and alias again. */
 void glossary_index_build(struct glossary *g, char *dst);
 
-/* The code point at s[0..n) (n > 0) and its length. Text is valid UTF-8 by contract; a byte
- * that does not start a whole sequence still counts as one character, so nothing is read past
- * n. */
+/* The code point at s[0..n) and its length (utf8.h). */
 static inline uint32_t glossary_decode(const char *str, size_t n, size_t *used)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    unsigned char c = s[0];
-    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-    if (len <= 1 || len > n) {
-        *used = 1;
-        return len == 1 ? c : 0xFFFD;
-    }
-    uint32_t cp = c & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *used = 1;
-            return 0xFFFD;
-        }
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    *used = len;
-    return cp;
+    return utf8_decode(str, n, used);
 }
 
 /* Hangul syllables: what Korean words are made of (jamo are not word letters). */

@@ -5,28 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The code point at s[0..n) and its length. The text is valid UTF-8 by contract; a byte that
- * does not start a whole sequence anyway counts as one non-letter byte, so nothing is read
- * past n. */
-static uint32_t decode(const unsigned char *s, size_t n, size_t *used)
-{
-    unsigned char c = s[0];
-    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-    if (len <= 1 || len > n) {
-        *used = 1;
-        return len == 1 ? c : 0xFFFD;
-    }
-    uint32_t cp = c & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *used = 1;
-            return 0xFFFD;
-        }
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    *used = len;
-    return cp;
-}
+#include "utf8.h"
 
 static bool is_hangul_syllable(uint32_t cp)
 {
@@ -58,7 +37,7 @@ enum lang lang_detect(const char *text, size_t len)
     size_t i = 0;
     while (i < len) {
         size_t used;
-        uint32_t cp = decode(s + i, len - i, &used);
+        uint32_t cp = utf8_decode((const char *)s + i, len - i, &used);
         i += used;
         if (is_hangul_syllable(cp))
             korean += LANG_HANGUL_WEIGHT;

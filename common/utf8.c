@@ -107,3 +107,24 @@ size_t utf8_prefix_chars(const char *s, size_t n, size_t max_chars)
     }
     return i;
 }
+
+uint32_t utf8_decode(const char *str, size_t n, size_t *used)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned char c = s[0];
+    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    if (len <= 1 || len > n) {
+        *used = 1;
+        return len == 1 ? c : 0xFFFD;
+    }
+    uint32_t cp = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *used = 1;
+            return 0xFFFD;
+        }
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    *used = len;
+    return cp;
+}

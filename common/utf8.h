@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -19,6 +20,10 @@ size_t utf8_whole_prefix(const char *s, size_t n);
 /* Number of code points in valid UTF-8 text (s must be valid). */
 size_t utf8_count(const char *s, size_t n);
 
+/* The code point at s[0..n) (n > 0) and its length in *used. For text that is valid UTF-8 by
+ * contract; a byte that does not start a whole sequence counts as one character U+FFFD, so
+ * nothing is read past n. */
+uint32_t utf8_decode(const char *s, size_t n, size_t *used);
 /* Bytes of the first max_chars characters of valid UTF-8 s[0..n) (all n when it has fewer). */
 size_t utf8_prefix_chars(const char *s, size_t n, size_t max_chars);
 /* Appends s[0..n) to out with every byte that is not part of a well-formed character replaced
