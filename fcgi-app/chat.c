@@ -275,19 +275,80 @@ static void chat_remember(struct req *rq, const struct ask *a, const struct rela
     buf_free(&answer);
 }
 
-/* The answer jobs: plan, subscribe, meta, queue, relay. */
+/* What the answer jobs are made of. Only needed until the jobs and meta are in Redis: it is
+ * released before the stream's long wait, so an open stream holds little more than its
+ * relay (the prompts carry the glossary and five passages, some tens of KiB per chat). */
+struct material {
+    struct buf meta, question, history, passages;
+    struct plan plan;
+};
+
+static void material_free(struct material *m)
+{
+    buf_free(&m->meta);
+    buf_free(&m->question);
+    buf_free(&m->history);
+    buf_free(&m->passages);
+    plan_free(&m->plan);
+}
+
+/* The plan and meta of an understood question. Returns 0, or -1 with the reply sent. */
+static int material_build(struct req *rq, const struct ask *a, struct material *m)
+{
+    struct app *app = rq->app;
+    char err[256];
+    memset(m, 0, sizeof *m);
+    buf_init(&m->meta, 1u << 20);
+    buf_init(&m->history, 4 * SESSION_PROMPT_TURNS * SESSION_TEXT_MAX + 256);
+    buf_init(&m->passages, JOB_MAX_BYTES / 2);
+    buf_init(&m->question, 2 * CHATREQ_BODY_MAX);
+    if (a->cr.session_id[0] && session_history(app, a->session, &m->history, err, sizeof err) < 0)
+        log_warn("rid=%s session %s: %s (answering without it)", rq->id, a->session, err);
+    knowledge_prompt(&a->k, &m->passages);
+    /* Both wordings when there are two: the one in the UI language first, and the player's
+     * own words always (names and tone a translation may lose). */
+    if (!a->translated.len)
+        buf_append(&m->question, a->cr.message, a->cr.message_len);
+    else if (a->input == a->ui)
+        buf_printf(&m->question, "%s\n(In %s: %s)", a->cr.message,
+                   lang_name(a->input == LANG_KO ? LANG_EN : LANG_KO), a->translated.data);
+    else
+        buf_printf(&m->question, "%s\n(The player wrote: %s)", a->translated.data,
+                   a->cr.message);
+    struct plan_input in = {
+        .product = app->product,
+        .ui_lang = a->cr.ui_lang,
+        .question = buf_cstr(&m->question),
+        .passages = buf_cstr(&m->passages),
+        .history = buf_cstr(&m->history),
+    };
+    if (plan_build(&m->plan, app->cfg, rq->id, &in, app_epoch_ms(), err, sizeof err) < 0) {
+        log_error("rid=%s plan: %s", rq->id, err);
+        reply_error(rq, 500, "internal", "the request could not be planned", NULL);
+        material_free(m);
+        return -1;
+    }
+    meta_json(rq, a, &m->plan, &m->meta);
+    return 0;
+}
+
+/* The answer jobs: subscribe, meta, queue, then (the material released) relay. */
 static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a,
-                                  struct plan *p, const char *meta, size_t meta_len)
+                                  struct material *m)
 {
     char meta_id[EVENT_ID_MAX];
-    if (chat_start(rq, r, p, meta, meta_len, meta_id, sizeof meta_id) < 0)
+    const struct plan *p = &m->plan;
+    if (chat_start(rq, r, p, m->meta.data, m->meta.len, meta_id, sizeof meta_id) < 0)
         return RELAY_FAILED;
     log_info("rid=%s session=%s ui_lang=%s input_lang=%s chars=%zu entities=%zu passages=%zu "
              "jobs=%zu queued",
              rq->id, a->session, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
              a->n_ents, a->k.n, p->n_jobs);
-    if (relay_event(r, meta_id, strlen(meta_id), "meta", 4, meta, meta_len) == 0 &&
-        relay_flush(r) == 0)
+    bool ok = relay_event(r, meta_id, strlen(meta_id), "meta", 4, m->meta.data, m->meta.len) == 0 &&
+              relay_flush(r) == 0;
+    material_free(m);
+    knowledge_free(&a->k);
+    if (ok)
         return relay_run(r);
     relay_cancel_jobs(rq->app, r->jobs, r->n_jobs, false);
     return RELAY_GONE;
@@ -310,80 +371,42 @@ void chat_post(struct req *rq)
         buf_free(&a.translated);
         return;
     }
-    if (refuse_when_draining(rq) || chat_understand(rq, &a) < 0) {
-        ask_free(&a);
-        return;
-    }
     if (a.cr.session_id[0])
         memcpy(a.session, a.cr.session_id, sizeof a.session);
     else
         app_random_hex(a.session, 32);
-    struct buf history, passages;
-    buf_init(&history, 4 * SESSION_PROMPT_TURNS * SESSION_TEXT_MAX + 256);
-    buf_init(&passages, JOB_MAX_BYTES / 2);
-    if (a.cr.session_id[0] && session_history(app, a.session, &history, err, sizeof err) < 0)
-        log_warn("rid=%s session %s: %s (answering without it)", rq->id, a.session, err);
-    knowledge_prompt(&a.k, &passages);
-    /* Both wordings when there are two: the one in the UI language first, and the player's
-     * own words always (names and tone a translation may lose). */
-    struct buf question;
-    buf_init(&question, 2 * CHATREQ_BODY_MAX);
-    if (!a.translated.len)
-        buf_append(&question, a.cr.message, a.cr.message_len);
-    else if (a.input == a.ui)
-        buf_printf(&question, "%s\n(In %s: %s)", a.cr.message,
-                   lang_name(a.input == LANG_KO ? LANG_EN : LANG_KO), a.translated.data);
-    else
-        buf_printf(&question, "%s\n(The player wrote: %s)", a.translated.data, a.cr.message);
-    struct plan_input in = {
-        .product = app->product,
-        .ui_lang = a.cr.ui_lang,
-        .question = buf_cstr(&question),
-        .passages = buf_cstr(&passages),
-        .history = buf_cstr(&history),
-    };
-    long long now = app_epoch_ms();
-    struct plan p;
-    if (plan_build(&p, app->cfg, rq->id, &in, now, err, sizeof err) < 0) {
-        log_error("rid=%s plan: %s", rq->id, err);
-        reply_error(rq, 500, "internal", "the request could not be planned", NULL);
-        buf_free(&question);
-        buf_free(&history);
-        buf_free(&passages);
+    struct material m;
+    if (refuse_when_draining(rq) || chat_understand(rq, &a) < 0 ||
+        material_build(rq, &a, &m) < 0) {
         ask_free(&a);
         return;
     }
+    long long now = app_epoch_ms();
     struct relay r;
     relay_init(&r, rq, rq->id, now, now + app->cfg->job_deadline_s * 1000);
     r.origin = true;
     r.extra_usage = a.translate_usage; /* the translation was a Pro call of this request */
     r.extra_model = "pro";
-    struct buf meta;
-    buf_init(&meta, 1u << 20);
-    meta_json(rq, &a, &p, &meta);
     enum relay_end end;
     if (a.k.n == 0) {
         log_info("rid=%s no passage at or above %g: the apology, no model call", rq->id,
                  app->cfg->kb_min_score);
-        end = chat_no_documents(rq, &r, &a, meta.data, meta.len);
+        end = chat_no_documents(rq, &r, &a, m.meta.data, m.meta.len);
     } else {
-        for (size_t i = 0; i < p.n_jobs; i++)
-            relay_add_job(&r, p.jobs[i].id, p.jobs[i].queue, p.phases[i / PLAN_MODELS],
+        const struct plan *p = &m.plan;
+        for (size_t i = 0; i < p->n_jobs; i++)
+            relay_add_job(&r, p->jobs[i].id, p->jobs[i].queue, p->phases[i / PLAN_MODELS],
                           plan_models[i % PLAN_MODELS]);
-        relay_capture(&r, p.phases[p.n_phases - 1], SESSION_TEXT_MAX);
-        end = chat_answer(rq, &r, &a, &p, meta.data, meta.len);
+        relay_capture(&r, p->phases[p->n_phases - 1], SESSION_TEXT_MAX);
+        end = chat_answer(rq, &r, &a, &m);
         if (end == RELAY_DONE)
             chat_remember(rq, &a, &r);
     }
     if (end != RELAY_FAILED)
         log_info("rid=%s stream ended: %s after %lu events", rq->id, end_name(end), r.written);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
-    buf_free(&meta);
-    buf_free(&question);
-    buf_free(&history);
-    buf_free(&passages);
+    material_free(&m);
     relay_free(&r);
-    plan_free(&p);
     ask_free(&a);
 }
 
