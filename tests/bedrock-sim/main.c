@@ -21,10 +21,11 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: bedrock-sim [--port N] [--region R] [--kb-dir DIR] [--ttft-ms MS] [--tps N]\n"
+            "usage: bedrock-sim [--bind ADDR] [--port N] [--region R] [--kb-dir DIR] [--ttft-ms MS] [--tps N]\n"
             "                   [--split-writes] [--out-cap BYTES] [--quiet]\n"
             "\n"
-            "  --port N         listen on 127.0.0.1:N (0 = a free port)     SIM_PORT\n"
+            "  --bind ADDR      IPv4 address to listen on (127.0.0.1)       SIM_BIND\n"
+            "  --port N         listen on ADDR:N (0 = a free port)          SIM_PORT\n"
             "  --region R       SigV4 region expected                       SIM_REGION\n"
             "  --kb-dir DIR     Markdown documents for Retrieve             SIM_KB_DIR\n"
             "  --ttft-ms MS     time to first token for every model         SIM_TTFT_MS\n"
@@ -62,12 +63,14 @@ static bool env_true(const char *v)
 
 /* Settings of one kind from the environment then the flags; -1 on a bad value. */
 struct raw {
-    const char *port, *region, *kb_dir, *ttft, *tps, *out_cap;
+    const char *bind, *port, *region, *kb_dir, *ttft, *tps, *out_cap;
 };
 
 static int apply(struct sim_config *c, const struct raw *r)
 {
     long v;
+    if (r->bind && set_str(c->bind, sizeof c->bind, "bind", r->bind) < 0)
+        return -1;
     if (r->port) {
         if (parse_num("port", r->port, 65535, &v) < 0)
             return -1;
@@ -109,7 +112,8 @@ static int read_config(int argc, char **argv, struct sim_config *c)
     if (stat("kb/sample", &st) == 0 && S_ISDIR(st.st_mode))
         snprintf(c->kb_dir, sizeof c->kb_dir, "kb/sample");
 
-    struct raw env = {getenv("SIM_PORT"), getenv("SIM_REGION"), getenv("SIM_KB_DIR"),
+    struct raw env = {getenv("SIM_BIND"), getenv("SIM_PORT"), getenv("SIM_REGION"),
+                      getenv("SIM_KB_DIR"),
                       getenv("SIM_TTFT_MS"), getenv("SIM_TPS"), getenv("SIM_OUT_CAP")};
     if (apply(c, &env) < 0)
         return -1;
@@ -123,6 +127,7 @@ static int read_config(int argc, char **argv, struct sim_config *c)
 
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},    {"region", required_argument, NULL, 'r'},
+        {"bind", required_argument, NULL, 'b'},
         {"kb-dir", required_argument, NULL, 'k'},  {"ttft-ms", required_argument, NULL, 't'},
         {"tps", required_argument, NULL, 's'},     {"out-cap", required_argument, NULL, 'o'},
         {"split-writes", no_argument, NULL, 'w'},  {"quiet", no_argument, NULL, 'q'},
@@ -130,8 +135,9 @@ static int read_config(int argc, char **argv, struct sim_config *c)
     };
     struct raw flags = {0};
     int ch;
-    while ((ch = getopt_long(argc, argv, "p:r:k:t:s:o:wqh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "b:p:r:k:t:s:o:wqh", opts, NULL)) != -1) {
         switch (ch) {
+        case 'b': flags.bind = optarg; break;
         case 'p': flags.port = optarg; break;
         case 'r': flags.region = optarg; break;
         case 'k': flags.kb_dir = optarg; break;
@@ -161,8 +167,8 @@ static void print_config(const struct sim_config *c)
         snprintf(ttft, sizeof ttft, "%d", c->ttft_ms);
     if (c->tps > 0)
         snprintf(tps, sizeof tps, "%d", c->tps);
-    log_info("config: port=%d region=%s access_key_id=%s secret_access_key=%s kb_dir=%s "
-             "ttft_ms=%s tps=%s split_writes=%d out_cap=%zu quiet=%d", c->port, c->region, key,
+    log_info("config: bind=%s port=%d region=%s access_key_id=%s secret_access_key=%s kb_dir=%s "
+             "ttft_ms=%s tps=%s split_writes=%d out_cap=%zu quiet=%d", c->bind, c->port, c->region, key,
              secret, c->kb_dir[0] ? c->kb_dir : "(none)", ttft, tps, c->split_writes,
              c->out_cap, c->quiet);
 }
@@ -198,7 +204,7 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
-    printf("bedrock-sim listening on 127.0.0.1:%d\n", sim_server_port(&server));
+    printf("bedrock-sim listening on %s:%d\n", cfg.bind, sim_server_port(&server));
     fflush(stdout);
     int rc = sim_server_run(&server);
     sim_server_free(&server);

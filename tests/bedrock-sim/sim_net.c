@@ -524,10 +524,15 @@ struct sim_net *sim_net_new(struct sim_loop *loop, const struct sim_net_config *
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char *addr = cfg->bind ? cfg->bind : "127.0.0.1";
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        snprintf(errstr, errlen, "bind address %s: not an IPv4 address", addr);
+        close(fd);
+        return NULL;
+    }
     socklen_t sl = sizeof sa;
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        snprintf(errstr, errlen, "bind(127.0.0.1:%d): %s", cfg->port, strerror(errno));
+        snprintf(errstr, errlen, "bind(%s:%d): %s", addr, cfg->port, strerror(errno));
         close(fd);
         return NULL;
     }

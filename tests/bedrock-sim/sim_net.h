@@ -25,6 +25,7 @@ struct sim_net;
 struct sim_conn;
 
 struct sim_net_config {
+    const char *bind;         /* IPv4 address to listen on; NULL = 127.0.0.1 */
     int port;                 /* 0 = a free port */
     bool split_writes;
     size_t out_cap;           /* bytes a connection may have queued for its client */
@@ -35,7 +36,7 @@ struct sim_net_config {
 /* Called for each whole request; req and its spans are valid only during the call. */
 typedef void (*sim_request_fn)(void *user, struct sim_conn *c, const struct http_request *req);
 
-/* Binds 127.0.0.1:port and starts listening. Returns NULL with errstr on failure. */
+/* Binds bind:port (127.0.0.1 by default) and starts listening. Returns NULL with errstr on failure. */
 struct sim_net *sim_net_new(struct sim_loop *loop, const struct sim_net_config *cfg,
                             sim_request_fn fn, void *user, char *errstr, size_t errlen);
 int sim_net_port(const struct sim_net *n);

@@ -38,6 +38,7 @@ void sim_config_defaults(struct sim_config *c)
 {
     memset(c, 0, sizeof *c);
     c->port = 0;
+    snprintf(c->bind, sizeof c->bind, "127.0.0.1");
     snprintf(c->region, sizeof c->region, "ap-northeast-1");
     snprintf(c->access_key_id, sizeof c->access_key_id, "AKIDEXAMPLE");
     snprintf(c->secret_access_key, sizeof c->secret_access_key,
@@ -580,6 +581,7 @@ int sim_server_init(struct sim_server *s, const struct sim_config *cfg, char *er
         return -1;
     }
     struct sim_net_config nc = {
+        .bind = cfg->bind,
         .port = cfg->port,
         .split_writes = cfg->split_writes,
         .out_cap = cfg->out_cap,

@@ -20,6 +20,9 @@
 #define SIM_SEEN_SLOTS 4096
 
 struct sim_config {
+    char bind[SIM_STR_MAX];                 /* --bind / SIM_BIND: IPv4 address (127.0.0.1);
+                                               0.0.0.0 only where other hosts or containers
+                                               must reach it (docker-compose) */
     int port;                               /* --port / SIM_PORT; 0 = a free port */
     char region[SIM_STR_MAX];               /* --region / SIM_REGION */
     char access_key_id[SIM_STR_MAX];        /* SIM_ACCESS_KEY_ID */

@@ -2,6 +2,9 @@
  *
  *   novactl [--help] <group> <command> [options] [args]
  *
+ * The Redis groups (status, health, jobs, dead) talk to Redis only (NOVA_REDIS_URL), so they
+ * work from any host that reaches it; kb and glossary read local files.
+ *
  * Adding a group: write tools/novactl/<group>.c with int novactl_<group>(argc, argv, cfg),
  * declare it in novactl.h and add one line to groups[] below; the Makefile picks up every
  * .c file in tools/novactl/. */
@@ -19,7 +22,12 @@ struct group {
 };
 
 static const struct group groups[] = {
+    {"status", "queues (length, pending, lag, ages, dead letters) and live workers", novactl_status},
+    {"health", "exit 0 when Redis answers and the queues have live workers", novactl_health},
+    {"jobs", "a queue's pending and waiting jobs; one job in detail", novactl_jobs},
+    {"dead", "dead letters: list, retry, purge", novactl_dead},
     {"kb", "the local knowledge base: import, search, stats", novactl_kb},
+    {"glossary", "check a game glossary file", novactl_glossary},
 };
 
 #define N_GROUPS (sizeof groups / sizeof groups[0])
@@ -28,7 +36,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: novactl [--help] <group> <command> [options] [args]\n\ngroups:\n");
     for (size_t i = 0; i < N_GROUPS; i++)
-        fprintf(out, "  %-10s %s\n", groups[i].name, groups[i].summary);
+        fprintf(out, "  %-9s %s\n", groups[i].name, groups[i].summary);
     fprintf(out,
             "\n'novactl <group> --help' lists a group's commands. Settings come from the\n"
             "NOVA_* environment variables (see config.h). Exit status: 0 ok, 1 failure,\n"

@@ -14,5 +14,10 @@
 enum { NOVACTL_OK = 0, NOVACTL_FAIL = 1, NOVACTL_USAGE = 2 };
 
 int novactl_kb(int argc, char **argv, const struct nova_config *cfg);
+int novactl_status(int argc, char **argv, const struct nova_config *cfg);
+int novactl_health(int argc, char **argv, const struct nova_config *cfg);
+int novactl_jobs(int argc, char **argv, const struct nova_config *cfg);
+int novactl_dead(int argc, char **argv, const struct nova_config *cfg);
+int novactl_glossary(int argc, char **argv, const struct nova_config *cfg);
 
 #endif
