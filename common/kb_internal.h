@@ -28,6 +28,9 @@ enum kb_stmt {
     ST_INSERT,
     ST_REBUILD,
     ST_SET_META,
+    ST_GRAMS,
+    ST_DELETE_GRAMS,
+    ST_INSERT_GRAM,
     N_STMTS
 };
 
@@ -65,5 +68,10 @@ int kb_meta_double(struct kb_conn *c, const char *key, double *out, char *errstr
 
 /* Registers the kb_hits() FTS5 function (kb_search.c) on a new connection. 0 or -1. */
 int kb_register_hits_function(sqlite3 *db);
+
+/* Indexes document id's two-character terms (kb_search.c: what they are is the search's
+ * business) inside the import's transaction. 0, or -1 with errstr. */
+int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, char *errstr,
+                   size_t errlen);
 
 #endif
