@@ -163,10 +163,8 @@ int kb_register_hits_function(sqlite3 *db)
  * lower-cased). A two-character search term of either kind is then one index lookup that
  * finds the hits a substring or whole-word scan would; other two-character terms (rare:
  * "2단", "退款") are still counted by scanning the documents. */
-#define GRAM_MAX 6
-
 struct gram_hit {
-    char g[GRAM_MAX];
+    char g[KB_GRAM_MAX];
     uint8_t len;
     uint8_t field;
 };
@@ -219,8 +217,7 @@ static int cmp_gram(const void *a, const void *b)
     return memcmp(x->g, y->g, x->len);
 }
 
-int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, char *errstr,
-                   size_t errlen)
+size_t kb_doc_grams(const struct kb_doc *d, struct kb_gram **out)
 {
     struct gram_hit *v = NULL;
     size_t nv = 0, cap = 0;
@@ -229,27 +226,44 @@ int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, 
     grams_of(d->body, strlen(d->body), F_BODY, &v, &nv, &cap);
     if (nv > 1)
         qsort(v, nv, sizeof *v, cmp_gram);
-    sqlite3_stmt *st = kb_conn_stmt(c, ST_INSERT_GRAM, errstr, errlen);
-    int ret = st ? 0 : -1;
-    for (size_t i = 0; i < nv && ret == 0;) {
-        sqlite3_int64 n[N_FIELDS] = {0, 0, 0};
+    struct kb_gram *g = xmalloc((nv ? nv : 1) * sizeof *g);
+    size_t ng = 0;
+    for (size_t i = 0; i < nv;) {
+        struct kb_gram *x = &g[ng++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->text, v[i].g, v[i].len);
+        x->len = v[i].len;
         size_t j = i;
         for (; j < nv && cmp_gram(&v[i], &v[j]) == 0; j++)
-            n[v[j].field]++;
-        sqlite3_bind_text(st, 1, v[i].g, v[i].len, SQLITE_STATIC);
+            x->n[v[j].field]++;
+        i = j;
+    }
+    free(v);
+    *out = g;
+    return ng;
+}
+
+int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, char *errstr,
+                   size_t errlen)
+{
+    struct kb_gram *g;
+    size_t ng = kb_doc_grams(d, &g);
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_INSERT_GRAM, errstr, errlen);
+    int ret = st ? 0 : -1;
+    for (size_t i = 0; i < ng && ret == 0; i++) {
+        sqlite3_bind_text(st, 1, g[i].text, (int)g[i].len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, id);
         for (int k = 0; k < N_FIELDS; k++)
-            sqlite3_bind_int64(st, 3 + k, n[k]);
+            sqlite3_bind_int64(st, 3 + k, (sqlite3_int64)g[i].n[k]);
         if (sqlite3_step(st) != SQLITE_DONE) {
             errstr_set(errstr, errlen, "kb: indexing short terms: %s", sqlite3_errmsg(c->db));
             ret = -1;
         }
         sqlite3_reset(st);
-        i = j;
     }
     if (st)
         sqlite3_clear_bindings(st);
-    free(v);
+    free(g);
     return ret;
 }
 
