@@ -588,7 +588,7 @@ int kb_local_stats(struct kb_local *kb, struct kb_index_stats *s, char *errstr, 
         kb_meta_double(c, "imported_at", &at, errstr, errlen) < 0 ||
         !(st = kb_conn_stmt(c, ST_META, errstr, errlen)))
         goto end;
-    s->body_bytes = (long long)bytes;
+    s->doc_bytes = (long long)bytes;
     s->imported_at = (long long)at;
     sqlite3_bind_text(st, 1, "source", -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)

@@ -122,7 +122,7 @@ long kb_local_count(struct kb_local *kb, char *errstr, size_t errlen);
 /* What novactl kb stats shows. */
 struct kb_index_stats {
     long docs;
-    long long body_bytes;   /* sum of the bodies */
+    long long doc_bytes;    /* of the imported files */
     long long db_bytes;     /* the index file (page count × page size) */
     long long imported_at;  /* Unix seconds of the last import; 0 if never */
     char source[600];       /* the folder it was imported from */

@@ -378,7 +378,7 @@ static void test_import_sample(void)
     CHECK(sample && kb_local_count(sample, err, sizeof err) == (long)files);
     struct kb_index_stats s;
     CHECK(sample && kb_local_stats(sample, &s, err, sizeof err) == 0);
-    CHECK(s.docs == (long)files && s.body_bytes > 0 && s.db_bytes > 0 && s.imported_at > 0);
+    CHECK(s.docs == (long)files && s.doc_bytes > 0 && s.db_bytes > 0 && s.imported_at > 0);
     CHECK(strstr(s.source, SAMPLE) != NULL);
     CHECK(s.n_langs == 2);
     long langs = 0;
