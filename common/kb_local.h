@@ -25,10 +25,10 @@
  * a substring, a Latin one ("xp") as a whole word, both looked up in grams; the rare other
  * kinds ("2단", "退款") are counted by a scan of all documents (about 0.7 ms per MB of text).
  *
- * Cost, measured on 2 shared cores: kb/sample (51 documents, 119 KB) imports in 20-30 ms and
- * is searched in 0.07 ms (median; p99 0.2 ms). kb/sample 80 times over (4,080 documents,
- * 9.5 MB; every term hits 80 times as many documents) imports in 3 s into 54 MB and is
- * searched in 3 ms (median; p99 11 ms).
+ * Cost, measured on 2 busy shared cores: kb/sample (51 documents, 119 KB) imports in 30-45 ms
+ * into 0.75 MB and is searched in 0.07-0.11 ms (median of 1,000; p99 0.2-0.4 ms). kb/sample 80
+ * times over (4,080 documents, 9.5 MB; every term hits 80 times as many documents) imports in
+ * 3 s into 54 MB and is searched in 3 ms (median; p99 11 ms).
  *
  * Score, for the candidates (documents with a hit of at least one term). N is the number of
  * documents, n_t the number with a hit of term t, len_d the body's length in characters:
