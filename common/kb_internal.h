@@ -28,6 +28,9 @@ enum kb_stmt {
     ST_INSERT,
     ST_REBUILD,
     ST_SET_META,
+    ST_GRAMS,
+    ST_DELETE_GRAMS,
+    ST_INSERT_GRAM,
     N_STMTS
 };
 
@@ -65,5 +68,22 @@ int kb_meta_double(struct kb_conn *c, const char *key, double *out, char *errstr
 
 /* Registers the kb_hits() FTS5 function (kb_search.c) on a new connection. 0 or -1. */
 int kb_register_hits_function(sqlite3 *db);
+
+/* A two-character term of a document for the grams table: two adjacent Hangul syllables, or a
+ * two-letter ASCII word lower-cased; with its hits per field. */
+#define KB_GRAM_MAX 6
+struct kb_gram {
+    char text[KB_GRAM_MAX + 1]; /* NUL-terminated */
+    size_t len;                 /* 2 or 6 */
+    size_t n[N_FIELDS];
+};
+/* The document's grams, each once, into *out (a new array the caller frees, also when 0 are
+ * returned). Pure: tests/fuzz/fuzz_kb_doc.c checks it on every document that parses. */
+size_t kb_doc_grams(const struct kb_doc *d, struct kb_gram **out);
+
+/* Indexes document id's two-character terms (kb_search.c: what they are is the search's
+ * business) inside the import's transaction. 0, or -1 with errstr. */
+int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, char *errstr,
+                   size_t errlen);
 
 #endif

@@ -29,6 +29,9 @@
 #define KB_SCHEMA_VERSION 1
 #define KB_BUSY_TIMEOUT_MS 5000
 #define KB_POOL_WAIT_S 10
+/* Reads through a shared mapping instead of copying every page into each connection's cache:
+ * searches touch most of a small index, and the pool's connections share one copy. */
+#define KB_MMAP_SQL "PRAGMA mmap_size = 268435456"
 
 static const char *const schema_sql =
     "CREATE TABLE docs ("
@@ -43,6 +46,11 @@ static const char *const schema_sql =
     "CREATE VIRTUAL TABLE docs_fts USING fts5(title, keywords, body, content='docs',"
     "  content_rowid='id', tokenize='trigram');"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    /* Two-character terms, which a trigram index cannot find: per document and field, the
+     * hits of every pair of adjacent Hangul syllables and every two-letter ASCII word. */
+    "CREATE TABLE grams (gram TEXT NOT NULL, doc INTEGER NOT NULL, title INTEGER NOT NULL,"
+    "  keywords INTEGER NOT NULL, body INTEGER NOT NULL, PRIMARY KEY (gram, doc))"
+    "  WITHOUT ROWID;"
     "PRAGMA user_version = 1;";
 
 static const char *const stmt_sql[N_STMTS] = {
@@ -63,6 +71,11 @@ static const char *const stmt_sql[N_STMTS] = {
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_REBUILD] = "INSERT INTO docs_fts (docs_fts) VALUES ('rebuild')",
     [ST_SET_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+    [ST_GRAMS] = "SELECT grams.doc, docs.chars, grams.title, grams.keywords, grams.body"
+                 " FROM grams JOIN docs ON docs.id = grams.doc WHERE grams.gram = ?1",
+    [ST_DELETE_GRAMS] = "DELETE FROM grams",
+    [ST_INSERT_GRAM] = "INSERT INTO grams (gram, doc, title, keywords, body)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 /* ---- connections and the pool ------------------------------------------------------------- */
@@ -168,6 +181,7 @@ static struct kb_conn *conn_open(const char *path, bool writable, char *errstr, 
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, KB_BUSY_TIMEOUT_MS);
+    sqlite3_exec(c->db, KB_MMAP_SQL, NULL, NULL, NULL); /* an optimisation: failure is fine */
     if (writable && conn_init_writable(c, path, errstr, errlen) < 0)
         goto fail;
     if (!writable) {
@@ -441,6 +455,8 @@ static int import_one(struct kb_conn *c, const char *dir, const char *name,
         sqlite3_clear_bindings(st);
         if (rc != SQLITE_DONE)
             errstr_set(errstr, errlen, "kb: inserting %s: %s", name, sqlite3_errmsg(c->db));
+        else if (kb_index_grams(c, sqlite3_last_insert_rowid(c->db), &d, errstr, errlen) < 0)
+            rc = SQLITE_ERROR;
     }
     kb_doc_free(&d);
     if (rc != SQLITE_DONE)
@@ -471,7 +487,8 @@ int kb_local_import_dir(struct kb_local *kb, const char *dir, struct kb_import_s
     if (kb_conn_exec(c, ST_BEGIN_WRITE, "BEGIN IMMEDIATE", errstr, errlen) < 0)
         goto out;
     in_tx = true;
-    if (kb_conn_exec(c, ST_DELETE, "clearing the documents", errstr, errlen) < 0)
+    if (kb_conn_exec(c, ST_DELETE, "clearing the documents", errstr, errlen) < 0 ||
+        kb_conn_exec(c, ST_DELETE_GRAMS, "clearing the short terms", errstr, errlen) < 0)
         goto out;
     size_t chars = 0;
     for (size_t i = 0; i < n; i++)
@@ -571,7 +588,7 @@ int kb_local_stats(struct kb_local *kb, struct kb_index_stats *s, char *errstr, 
         kb_meta_double(c, "imported_at", &at, errstr, errlen) < 0 ||
         !(st = kb_conn_stmt(c, ST_META, errstr, errlen)))
         goto end;
-    s->body_bytes = (long long)bytes;
+    s->doc_bytes = (long long)bytes;
     s->imported_at = (long long)at;
     sqlite3_bind_text(st, 1, "source", -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)

@@ -4,47 +4,66 @@
 #include <stdint.h>
 #include <string.h>
 
+/* A word of a list with its length, so a lookup compares lengths before bytes. */
+struct word {
+    const char *s;
+    size_t len;
+};
+#define W(lit) {lit, sizeof(lit) - 1}
+
 /* English words that say nothing about a support topic. Three-letter ones matter most: they
  * would be trigram phrases matching nearly every document ("the", "how", "can"). */
-static const char *const stop_en[] = {
-    "a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any",
-    "anything", "are", "aren't", "as", "at", "be", "because", "been", "before", "being", "but",
-    "by", "can", "can't", "cannot", "could", "couldn't", "did", "didn't", "do", "does",
-    "doesn't", "doing", "don't", "done", "each", "even", "ever", "for", "from", "get", "gets",
-    "getting", "got", "had", "has", "hasn't", "have", "haven't", "having", "he", "hello",
-    "help", "her", "here", "hers", "hey", "hi", "him", "his", "how", "i", "i'd", "i'll", "i'm",
-    "i've", "if", "in", "into", "is", "isn't", "it", "it's", "its", "just", "keep", "know",
-    "let", "like", "likely", "make", "many", "may", "me", "might", "more", "most", "much",
-    "must", "my", "myself", "need", "no", "not", "now", "of", "off", "ok", "okay", "on", "one",
-    "only", "or", "other", "our", "out", "over", "please", "pls", "really", "same", "see",
-    "shall", "she", "should", "so", "some", "something", "still", "such", "tell", "than",
-    "thank", "thanks", "that", "that's", "the", "their", "them", "then", "there", "these",
-    "they", "thing", "things", "this", "those", "to", "too", "try", "tried", "up", "us", "very",
-    "want", "was", "wasn't", "way", "we", "were", "weren't", "what", "what's", "when", "where",
-    "which", "while", "who", "whom", "whose", "why", "will", "with", "won't", "would",
-    "wouldn't", "yes", "yet", "you", "your", "yours",
+static const struct word stop_en[] = {
+    W("a"), W("about"), W("above"), W("after"), W("again"), W("all"), W("also"), W("am"),
+    W("an"), W("and"), W("any"), W("anything"), W("are"), W("aren't"), W("as"), W("at"),
+    W("be"), W("because"), W("been"), W("before"), W("being"), W("but"), W("by"), W("can"),
+    W("can't"), W("cannot"), W("could"), W("couldn't"), W("did"), W("didn't"), W("do"),
+    W("does"), W("doesn't"), W("doing"), W("don't"), W("done"), W("each"), W("even"), W("ever"),
+    W("for"), W("from"), W("get"), W("gets"), W("getting"), W("got"), W("had"), W("has"),
+    W("hasn't"), W("have"), W("haven't"), W("having"), W("he"), W("hello"), W("help"), W("her"),
+    W("here"), W("hers"), W("hey"), W("hi"), W("him"), W("his"), W("how"), W("i"), W("i'd"),
+    W("i'll"), W("i'm"), W("i've"), W("if"), W("in"), W("into"), W("is"), W("isn't"), W("it"),
+    W("it's"), W("its"), W("just"), W("keep"), W("know"), W("let"), W("like"), W("likely"),
+    W("make"), W("many"), W("may"), W("me"), W("might"), W("more"), W("most"), W("much"),
+    W("must"), W("my"), W("myself"), W("need"), W("no"), W("not"), W("now"), W("of"), W("off"),
+    W("ok"), W("okay"), W("on"), W("one"), W("only"), W("or"), W("other"), W("our"), W("out"),
+    W("over"), W("please"), W("pls"), W("really"), W("same"), W("see"), W("shall"), W("she"),
+    W("should"), W("so"), W("some"), W("something"), W("still"), W("such"), W("tell"),
+    W("than"), W("thank"), W("thanks"), W("that"), W("that's"), W("the"), W("their"), W("them"),
+    W("then"), W("there"), W("these"), W("they"), W("thing"), W("things"), W("this"),
+    W("those"), W("to"), W("too"), W("try"), W("tried"), W("up"), W("us"), W("very"), W("want"),
+    W("was"), W("wasn't"), W("way"), W("we"), W("were"), W("weren't"), W("what"), W("what's"),
+    W("when"), W("where"), W("which"), W("while"), W("who"), W("whom"), W("whose"), W("why"),
+    W("will"), W("with"), W("won't"), W("would"), W("wouldn't"), W("yes"), W("yet"), W("you"),
+    W("your"), W("yours"),
 };
 
 /* Korean question words and predicates without a topic (checked before and after the
  * particle is stripped). */
-static const char *const stop_ko[] = {
-    "그냥", "그런데", "그리고", "너무", "다시", "되나요", "됐어요", "돼요", "되요", "무슨",
-    "무엇", "뭐", "뭔가", "방법", "받나요", "싶어요", "안돼요", "안되요", "알려",
-    "알려주세요", "어디", "어디서", "어떤", "어떻게", "언제", "없나요", "없어요", "왜", "있나요",
-    "있어요", "저", "정말", "제", "제가", "좀", "주세요", "진짜", "하나요", "해요", "했어요",
-    "해주세요", "계속", "나요", "요", "자꾸", "자주", "갑자기", "혹시", "지금", "또", "안", "못",
-    "그래서", "근데", "이거", "그거", "어떻게요", "되나", "하나", "있나", "없나",
+static const struct word stop_ko[] = {
+    W("그냥"), W("그런데"), W("그리고"), W("너무"), W("다시"), W("되나요"), W("됐어요"),
+    W("돼요"), W("되요"), W("무슨"), W("무엇"), W("뭐"), W("뭔가"), W("방법"),
+    W("받나요"), W("싶어요"), W("안돼요"), W("안되요"), W("알려"), W("알려주세요"),
+    W("어디"), W("어디서"), W("어떤"), W("어떻게"), W("언제"), W("없나요"), W("없어요"),
+    W("왜"), W("있나요"), W("있어요"), W("저"), W("정말"), W("제"), W("제가"),
+    W("좀"), W("주세요"), W("진짜"), W("하나요"), W("해요"), W("했어요"), W("해주세요"),
+    W("계속"), W("나요"), W("요"), W("자꾸"), W("자주"), W("갑자기"), W("혹시"),
+    W("지금"), W("또"), W("안"), W("못"), W("그래서"), W("근데"), W("이거"),
+    W("그거"), W("어떻게요"), W("되나"), W("하나"), W("있나"), W("없나"),
 };
 
 /* Endings stripped from Hangul words: case particles, and the 하다/되다 endings that follow
  * nouns ("레벨업해요"). Longest first; one is stripped, only when two or more characters stay. */
-static const char *const particles[] = {
-    "에서는", "에게서", "으로는", "으로도", "에서도", "까지도", "부터는", "한테서", "이라도",
-    "하려면", "되려면", "했는데", "하는데", "되는데", "했어요", "합니다", "됩니다", "하나요",
-    "되나요", "할까요", "해야", "하면", "해서", "하고", "해도", "했다", "하기", "되면", "돼요",
-    "에서", "에게", "한테", "으로", "까지", "부터", "처럼", "보다", "이나", "이랑", "라도",
-    "마다", "조차", "밖에", "해요", "이요", "이", "가", "은", "는", "을", "를", "에", "의",
-    "도", "만", "와", "과", "로", "요", "랑",
+static const struct word particles[] = {
+    W("에서는"), W("에게서"), W("으로는"), W("으로도"), W("에서도"), W("까지도"),
+    W("부터는"), W("한테서"), W("이라도"), W("하려면"), W("되려면"), W("했는데"),
+    W("하는데"), W("되는데"), W("했어요"), W("합니다"), W("됩니다"), W("하나요"),
+    W("되나요"), W("할까요"), W("해야"), W("하면"), W("해서"), W("하고"), W("해도"),
+    W("했다"), W("하기"), W("되면"), W("돼요"), W("에서"), W("에게"), W("한테"),
+    W("으로"), W("까지"), W("부터"), W("처럼"), W("보다"), W("이나"), W("이랑"),
+    W("라도"), W("마다"), W("조차"), W("밖에"), W("해요"), W("이요"), W("이"),
+    W("가"), W("은"), W("는"), W("을"), W("를"), W("에"), W("의"), W("도"),
+    W("만"), W("와"), W("과"), W("로"), W("요"), W("랑"),
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -52,9 +71,10 @@ static const char *const particles[] = {
 /* Syllables that start the predicate after a noun ("해킹당했어요", "환불받으려면",
  * "로그인안돼요"): a Hangul word is cut before the first of them at index 2 or later. The cut
  * can shorten a noun ("이용제한" → "이용제"), which still finds the noun as a substring. */
-static const char *const predicate_starts[] = {
-    "하", "해", "했", "할", "한", "합", "함", "되", "돼", "됐", "될", "된", "됩", "됨", "당",
-    "받", "안", "못",
+static const struct word predicate_starts[] = {
+    W("하"), W("해"), W("했"), W("할"), W("한"), W("합"), W("함"), W("되"),
+    W("돼"), W("됐"), W("될"), W("된"), W("됩"), W("됨"), W("당"), W("받"),
+    W("안"), W("못"),
 };
 
 /* Decodes one code point of valid UTF-8 at s[0..n); returns its length, or 0 for a byte that
@@ -107,10 +127,10 @@ static bool is_word_char(uint32_t c)
            (c >= 0xFF41 && c <= 0xFF5A); /* fullwidth digits and letters */
 }
 
-static bool in_list(const char *const *list, size_t n, const char *s, size_t len)
+static bool in_list(const struct word *list, size_t n, const char *s, size_t len)
 {
     for (size_t i = 0; i < n; i++)
-        if (strlen(list[i]) == len && memcmp(list[i], s, len) == 0)
+        if (list[i].len == len && memcmp(list[i].s, s, len) == 0)
             return true;
     return false;
 }
@@ -157,7 +177,7 @@ static size_t cut_predicate(const char *w, size_t len)
     }
     for (size_t i = 6; i < len; i += 3)
         for (size_t j = 0; j < NELEM(predicate_starts); j++)
-            if (memcmp(w + i, predicate_starts[j], 3) == 0)
+            if (memcmp(w + i, predicate_starts[j].s, 3) == 0)
                 return i;
     return len;
 }
@@ -187,9 +207,9 @@ static void add_word(struct kb_terms *out, const char *s, size_t n, bool hangul_
     if (hangul_end) {
         size_t chars = count_chars(w, len);
         for (size_t i = 0; i < NELEM(particles); i++) {
-            size_t pl = strlen(particles[i]);
-            if (pl < len && memcmp(w + len - pl, particles[i], pl) == 0 &&
-                chars - count_chars(particles[i], pl) >= 2) {
+            size_t pl = particles[i].len;
+            if (pl < len && memcmp(w + len - pl, particles[i].s, pl) == 0 &&
+                chars - pl / 3 >= 2) { /* a particle is Hangul: 3 bytes a syllable */
                 len -= pl;
                 break;
             }

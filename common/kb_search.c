@@ -1,9 +1,11 @@
-/* kb_search: a question against the index (see kb_local.h for the terms and the score).
+/* kb_search: a question against the index (see kb_local.h for the terms and the score), and
+ * the index of two-character terms that import builds for it.
  *
  * Terms of three or more characters go to one FTS5 query whose kb_hits() function counts the
- * hits of every phrase in every field; two-character terms are counted by one scan of all
- * documents. Both add candidates, which are merged and scored here in C, all inside one read
- * transaction so that an import committing meanwhile is not seen half. */
+ * hits of every phrase in every field; two-character terms are looked up in the grams table
+ * (or, for the rare kinds it does not hold, counted by a scan of the documents). All add
+ * candidates, which are merged and scored here in C, inside one read transaction so that an
+ * import committing meanwhile is not seen half. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,7 +32,7 @@ static bool ascii_alnum(unsigned char c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
-/* A walk through one column's text: character index ch is at byte offset off. */
+/* A walk through one column's text: ch characters lie before byte offset off. */
 struct column_cursor {
     const char *text;
     int len;
@@ -45,19 +47,39 @@ static int max_suffix(unsigned chars)
     return chars >= 6 ? 5 : 3;
 }
 
+/* Moves the cursor to the byte where character io starts (c->ch counts the characters, that
+ * is the UTF-8 lead bytes, before c->off). Eight bytes at a time while character io is not
+ * among them: a hit far into a long body should not cost a loop turn per byte. */
+static bool cursor_seek(struct column_cursor *c, int io)
+{
+    if (io < c->ch)
+        c->ch = c->off = 0;
+    while (c->off + 8 <= c->len) {
+        uint64_t x;
+        memcpy(&x, c->text + c->off, 8);
+        /* Continuation bytes are 10xxxxxx: bit 7 set, bit 6 clear. */
+        uint64_t cont = x & ~(x << 1) & 0x8080808080808080ULL;
+        int leads = 8 - __builtin_popcountll(cont);
+        if (c->ch + leads > io)
+            break;
+        c->ch += leads;
+        c->off += 8;
+    }
+    for (; c->off < c->len; c->off++) {
+        if (((unsigned char)c->text[c->off] & 0xC0) == 0x80)
+            continue;
+        if (c->ch == io)
+            return true;
+        c->ch++;
+    }
+    return false;
+}
+
 /* Whether a Latin phrase of plen characters at character io of the column is a word (or a
  * word with an ending): no letter or digit right before it, few right after. */
 static bool word_match(struct column_cursor *c, int io, unsigned plen)
 {
-    if (io < c->ch)
-        c->ch = c->off = 0;
-    while (c->ch < io && c->off < c->len) {
-        c->off++;
-        while (c->off < c->len && ((unsigned char)c->text[c->off] & 0xC0) == 0x80)
-            c->off++;
-        c->ch++;
-    }
-    if (c->ch != io)
+    if (!cursor_seek(c, io))
         return false; /* the text is shorter than the index says: count nothing */
     if (c->off > 0 && ascii_alnum((unsigned char)c->text[c->off - 1]))
         return false; /* inside a word: "paris" in "comparison" */
@@ -132,6 +154,125 @@ int kb_register_hits_function(sqlite3 *db)
     if (!api || api->iVersion < 2)
         return -1;
     return api->xCreateFunction(api, "kb_hits", NULL, fts_hits, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* ---- two-character terms: the grams table ------------------------------------------------ */
+
+/* What a trigram index cannot find, indexed at import: pairs of adjacent Hangul syllables
+ * ("환불" in "환불은") and ASCII words of exactly two letters or digits ("XP" in "XP를",
+ * lower-cased). A two-character search term of either kind is then one index lookup that
+ * finds the hits a substring or whole-word scan would; other two-character terms (rare:
+ * "2단", "退款") are still counted by scanning the documents. */
+struct gram_hit {
+    char g[KB_GRAM_MAX];
+    uint8_t len;
+    uint8_t field;
+};
+
+static bool hangul_at(const unsigned char *s, size_t n, size_t i)
+{
+    if (i + 3 > n || s[i] < 0xEA || s[i] > 0xED)
+        return false;
+    uint32_t c = ((uint32_t)(s[i] & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
+                 (s[i + 2] & 0x3F);
+    return (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80 && c >= 0xAC00 &&
+           c <= 0xD7A3;
+}
+
+/* Appends the grams of text[0..n) in field f to *v. */
+static void grams_of(const char *text, size_t n, uint8_t f, struct gram_hit **v, size_t *nv,
+                     size_t *cap)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < n;) {
+        size_t len = 0;
+        if (hangul_at(s, n, i) && hangul_at(s, n, i + 3))
+            len = 6;
+        else if (ascii_alnum(s[i]) && i + 1 < n && ascii_alnum(s[i + 1]) &&
+                 (i == 0 || !ascii_alnum(s[i - 1])) && (i + 2 == n || !ascii_alnum(s[i + 2])))
+            len = 2;
+        if (len) {
+            if (*nv == *cap) {
+                *cap = *cap ? *cap * 2 : 256;
+                *v = xrealloc(*v, *cap * sizeof **v);
+            }
+            struct gram_hit *g = &(*v)[(*nv)++];
+            memcpy(g->g, s + i, len);
+            for (size_t k = 0; len == 2 && k < 2; k++)
+                if (g->g[k] >= 'A' && g->g[k] <= 'Z')
+                    g->g[k] = (char)(g->g[k] - 'A' + 'a');
+            g->len = (uint8_t)len;
+            g->field = f;
+        }
+        /* On to the next character (Hangul pairs overlap: "환불은" holds 환불 and 불은). */
+        i += s[i] < 0x80 ? 1 : s[i] < 0xE0 ? 2 : s[i] < 0xF0 ? 3 : 4;
+    }
+}
+
+static int cmp_gram(const void *a, const void *b)
+{
+    const struct gram_hit *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->g, y->g, x->len);
+}
+
+size_t kb_doc_grams(const struct kb_doc *d, struct kb_gram **out)
+{
+    struct gram_hit *v = NULL;
+    size_t nv = 0, cap = 0;
+    grams_of(d->title, strlen(d->title), F_TITLE, &v, &nv, &cap);
+    grams_of(d->keywords, strlen(d->keywords), F_KEYWORDS, &v, &nv, &cap);
+    grams_of(d->body, strlen(d->body), F_BODY, &v, &nv, &cap);
+    if (nv > 1)
+        qsort(v, nv, sizeof *v, cmp_gram);
+    struct kb_gram *g = xmalloc((nv ? nv : 1) * sizeof *g);
+    size_t ng = 0;
+    for (size_t i = 0; i < nv;) {
+        struct kb_gram *x = &g[ng++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->text, v[i].g, v[i].len);
+        x->len = v[i].len;
+        size_t j = i;
+        for (; j < nv && cmp_gram(&v[i], &v[j]) == 0; j++)
+            x->n[v[j].field]++;
+        i = j;
+    }
+    free(v);
+    *out = g;
+    return ng;
+}
+
+int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, char *errstr,
+                   size_t errlen)
+{
+    struct kb_gram *g;
+    size_t ng = kb_doc_grams(d, &g);
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_INSERT_GRAM, errstr, errlen);
+    int ret = st ? 0 : -1;
+    for (size_t i = 0; i < ng && ret == 0; i++) {
+        sqlite3_bind_text(st, 1, g[i].text, (int)g[i].len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, id);
+        for (int k = 0; k < N_FIELDS; k++)
+            sqlite3_bind_int64(st, 3 + k, (sqlite3_int64)g[i].n[k]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            errstr_set(errstr, errlen, "kb: indexing short terms: %s", sqlite3_errmsg(c->db));
+            ret = -1;
+        }
+        sqlite3_reset(st);
+    }
+    if (st)
+        sqlite3_clear_bindings(st);
+    free(g);
+    return ret;
+}
+
+/* Whether the grams table holds term t (else it is scanned for). */
+static bool gram_term(const struct kb_term *t)
+{
+    const unsigned char *s = (const unsigned char *)t->text;
+    return t->chars == 2 && ((t->len == 2 && ascii_alnum(s[0]) && ascii_alnum(s[1])) ||
+                             (t->len == 6 && hangul_at(s, 6, 0) && hangul_at(s, 6, 3)));
 }
 
 /* ---- search ------------------------------------------------------------------------------ */
@@ -264,7 +405,34 @@ out:
     return ret;
 }
 
-/* The two-character terms: one pass over every document. */
+/* The two-character terms the grams table holds: one lookup each. */
+static int search_grams(struct kb_conn *c, const struct kb_terms *q, const size_t *sh,
+                        size_t nsh, struct cands *cs, char *errstr, size_t errlen)
+{
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_GRAMS, errstr, errlen);
+    if (!st)
+        return -1;
+    for (size_t i = 0; i < nsh; i++) {
+        const struct kb_term *t = &q->t[sh[i]];
+        sqlite3_bind_text(st, 1, t->text, (int)t->len, SQLITE_STATIC);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            uint16_t *h = cands_add(cs, sqlite3_column_int64(st, 0),
+                                    sqlite3_column_double(st, 1));
+            for (int k = 0; k < N_FIELDS; k++)
+                h[sh[i] * N_FIELDS + k] = sat16((size_t)sqlite3_column_int64(st, 2 + k));
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE) {
+            errstr_set(errstr, errlen, "kb: looking up a short term: %s", sqlite3_errmsg(c->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The other two-character terms: one pass over every document. */
 static int search_short(struct kb_conn *c, const struct kb_terms *q, const size_t *sh,
                         size_t nsh, struct cands *cs, char *errstr, size_t errlen)
 {
@@ -406,10 +574,12 @@ int kb_local_search(struct kb_local *kb, const char *query, size_t len,
         free(q);
         return 0;
     }
-    size_t fts[KB_MAX_TERMS], sh[KB_MAX_TERMS], nfts = 0, nsh = 0;
+    size_t fts[KB_MAX_TERMS], gr[KB_MAX_TERMS], sh[KB_MAX_TERMS], nfts = 0, ngr = 0, nsh = 0;
     for (size_t i = 0; i < q->n; i++) {
         if (q->t[i].chars >= 3)
             fts[nfts++] = i;
+        else if (gram_term(&q->t[i]))
+            gr[ngr++] = i;
         else
             sh[nsh++] = i;
     }
@@ -431,6 +601,8 @@ int kb_local_search(struct kb_local *kb, const char *query, size_t len,
         goto out;
     if (ndocs >= 1) {
         if (nfts && search_fts(c, q, fts, nfts, &cs, errstr, errlen) < 0)
+            goto out;
+        if (ngr && search_grams(c, q, gr, ngr, &cs, errstr, errlen) < 0)
             goto out;
         if (nsh && search_short(c, q, sh, nsh, &cs, errstr, errlen) < 0)
             goto out;

@@ -378,7 +378,7 @@ static void test_import_sample(void)
     CHECK(sample && kb_local_count(sample, err, sizeof err) == (long)files);
     struct kb_index_stats s;
     CHECK(sample && kb_local_stats(sample, &s, err, sizeof err) == 0);
-    CHECK(s.docs == (long)files && s.body_bytes > 0 && s.db_bytes > 0 && s.imported_at > 0);
+    CHECK(s.docs == (long)files && s.doc_bytes > 0 && s.db_bytes > 0 && s.imported_at > 0);
     CHECK(strstr(s.source, SAMPLE) != NULL);
     CHECK(s.n_langs == 2);
     long langs = 0;
@@ -489,7 +489,8 @@ static void test_search_k_and_threshold(void)
 }
 
 /* Word rules on a small folder: trigram hits inside words do not count for Latin terms;
- * two-letter Latin terms are whole words; equal scores go to the earlier file name. */
+ * two-letter Latin terms are whole words, two Hangul syllables a substring, other
+ * two-character terms are scanned for; equal scores go to the earlier file name. */
 static void test_word_rules_and_ties(void)
 {
     char dir[256], db[256];
@@ -501,6 +502,8 @@ static void test_word_rules_and_ties(void)
     write_str(dir, "d-expert.md", "# Expert\nAn expert explains export rules.\n");
     write_str(dir, "e-twin.md", "# Twin\nidentical twin text\n");
     write_str(dir, "f-twin.md", "# Twin\nidentical twin text\n");
+    write_str(dir, "g-ko.md", "# 환불 안내\n환불은 7일 안에. 退款 안내, 2단계 인증.\n");
+    write_str(dir, "h-kw.md", "---\nkeywords: 환불, refund\n---\nAn English body.\n");
     struct kb_local *w = import_into(db, dir, NULL);
     char err[256];
     struct kb_hits h;
@@ -515,6 +518,18 @@ static void test_word_rules_and_ties(void)
     CHECK(kb_local_search(w, "xp", 2, NULL, 0, 5, 0, &h, err, sizeof err) == 0);
     CHECK(h.n == 1 && strstr(h.hit[0].text, "XP bar"));
     kb_hits_free(&h);
+    /* Two Hangul syllables (the grams table): title and body count more than keywords. */
+    CHECK(kb_local_search(w, "환불", strlen("환불"), NULL, 0, 5, 0, &h, err, sizeof err) == 0);
+    CHECK(h.n == 2 && strstr(h.hit[0].title, "환불 안내") && h.hit[0].score > h.hit[1].score);
+    CHECK(h.n == 2 && strcmp(h.hit[1].text, "An English body.") == 0);
+    kb_hits_free(&h);
+    /* Two-character terms the grams table does not hold are scanned for. */
+    CHECK(kb_local_search(w, "退款", strlen("退款"), NULL, 0, 5, 0, &h, err, sizeof err) == 0);
+    CHECK(h.n == 1 && strstr(h.hit[0].text, "退款"));
+    kb_hits_free(&h);
+    CHECK(kb_local_search(w, "2단", strlen("2단"), NULL, 0, 5, 0, &h, err, sizeof err) == 0);
+    CHECK(h.n == 1 && strstr(h.hit[0].text, "2단계"));
+    kb_hits_free(&h);
     CHECK(kb_local_search(w, "price", 5, NULL, 0, 5, 0, &h, err, sizeof err) == 0);
     CHECK(h.n == 1); /* "prices": an ending */
     kb_hits_free(&h);
@@ -526,7 +541,7 @@ static void test_word_rules_and_ties(void)
     write_str(dir, "e-twin.md", "# Twin\nidentical twin text one\n");
     write_str(dir, "f-twin.md", "# Twin\nidentical twin text two\n");
     struct kb_import_stats st;
-    CHECK(kb_local_import_dir(w, dir, &st, err, sizeof err) == 0 && st.docs == 6);
+    CHECK(kb_local_import_dir(w, dir, &st, err, sizeof err) == 0 && st.docs == 8);
     CHECK(kb_local_search(w, "identical twin", 14, NULL, 0, 5, 0, &h, err, sizeof err) == 0);
     CHECK(h.n == 2 && h.hit[0].score == h.hit[1].score);
     CHECK(h.n == 2 && strstr(h.hit[0].text, "one") && strstr(h.hit[1].text, "two"));

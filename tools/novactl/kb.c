@@ -332,7 +332,7 @@ static int cmd_stats(int argc, char **argv, const struct nova_config *cfg)
         for (size_t i = 0; i < s.n_langs; i++)
             json_object_object_add(langs, s.langs[i].lang, json_object_new_int64(s.langs[i].docs));
         json_object_object_add(root, "docs_by_lang", langs);
-        json_object_object_add(root, "doc_bytes", json_object_new_int64(s.body_bytes));
+        json_object_object_add(root, "doc_bytes", json_object_new_int64(s.doc_bytes));
         json_object_object_add(root, "db_bytes", json_object_new_int64(s.db_bytes));
         json_object_object_add(root, "imported_at", json_object_new_string(when));
         json_object_object_add(root, "source", json_object_new_string(s.source));
@@ -347,7 +347,7 @@ static int cmd_stats(int argc, char **argv, const struct nova_config *cfg)
     for (size_t i = 0; i < s.n_langs; i++)
         printf("docs_lang_%s: %ld\n", s.langs[i].lang[0] ? s.langs[i].lang : "none",
                s.langs[i].docs);
-    printf("doc_bytes: %lld\ndb_bytes: %lld\nimported_at: %s\nsource: %s\n", s.body_bytes,
+    printf("doc_bytes: %lld\ndb_bytes: %lld\nimported_at: %s\nsource: %s\n", s.doc_bytes,
            s.db_bytes, when, s.source[0] ? s.source : "-");
     return NOVACTL_OK;
 }

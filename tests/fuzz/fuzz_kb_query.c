@@ -1,0 +1,82 @@
+/* fuzz_kb_query: the search-term builder on arbitrary bytes.
+ *
+ * The input is the question up to the first "\n", then one extra term per line (as C strings:
+ * a NUL ends a term early). Whatever comes in, the terms must keep kb_local.h's promises: at
+ * most KB_MAX_TERMS, at most KB_MAX_QUERY_TERMS from the question, each NUL-terminated valid
+ * UTF-8 of 2..KB_TERM_MAX_BYTES bytes with its length and character count right, no ASCII
+ * capitals, no duplicates, the word flag set exactly for an ASCII letter or digit first;
+ * question terms without blanks; extra terms without blanks at the ends or doubled. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_local.h"
+#include "utf8.h"
+
+#define MAX_EXTRA 80
+
+static bool alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *s = (const char *)data;
+    const char *nl = memchr(s, '\n', size);
+    size_t qlen = nl ? (size_t)(nl - s) : size;
+    char *q = malloc(qlen ? qlen : 1); /* exactly sized: ASan sees reads past the end */
+    memcpy(q, s, qlen);
+
+    char *extra_store = NULL;
+    const char *extra[MAX_EXTRA];
+    size_t n_extra = 0;
+    if (nl) {
+        size_t rest = size - qlen - 1;
+        extra_store = malloc(rest + 1);
+        memcpy(extra_store, nl + 1, rest);
+        extra_store[rest] = '\0';
+        for (char *p = extra_store; p && n_extra < MAX_EXTRA;) {
+            extra[n_extra++] = p;
+            p = strchr(p, '\n');
+            if (p)
+                *p++ = '\0';
+        }
+    }
+
+    static struct kb_terms t;
+    size_t n = kb_query_terms(q, qlen, extra, n_extra, &t);
+    if (n != t.n || n > KB_MAX_TERMS)
+        abort();
+    size_t from_query = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct kb_term *x = &t.t[i];
+        if (x->len != strlen(x->text) || x->len < 2 || x->len > KB_TERM_MAX_BYTES ||
+            !utf8_valid(x->text, x->len) || x->chars != utf8_count(x->text, x->len) ||
+            x->chars < 2 || x->word != alnum((unsigned char)x->text[0]))
+            abort();
+        for (size_t j = 0; j < x->len; j++)
+            if (x->text[j] >= 'A' && x->text[j] <= 'Z')
+                abort();
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t.t[j].text, x->text) == 0)
+                abort();
+        if (!x->extra) {
+            from_query++;
+            if (i > 0 && t.t[i - 1].extra) /* question terms come first */
+                abort();
+            for (size_t j = 0; j < x->len; j++)
+                if (x->text[j] == ' ' || x->text[j] == '\t' || x->text[j] == '\n')
+                    abort();
+        } else if (x->text[0] == ' ' || x->text[x->len - 1] == ' ' || strstr(x->text, "  ") ||
+                   strchr(x->text, '\t') || strchr(x->text, '\n')) {
+            abort();
+        }
+    }
+    if (from_query > KB_MAX_QUERY_TERMS)
+        abort();
+    free(extra_store);
+    free(q);
+    return 0;
+}
