@@ -36,13 +36,13 @@ static int check_backlog(struct req *rq, redisContext *c)
     for (size_t m = 0; m < PLAN_MODELS; m++) {
         long long depth;
         if (store_queue_depth(c, plan_models[m], &depth, err, sizeof err) < 0) {
-            log_warn("rid=%s %s", rq->id, err);
+            log_rid(LOG_WARN, rq->id, "%s", err);
             reply_error(rq, 503, "unavailable", "the job queue cannot be read", NULL);
             return -1;
         }
         if (depth > rq->app->cfg->max_queue_depth) {
-            log_warn("rid=%s queue %s holds %lld jobs (max %ld): 429", rq->id, plan_models[m],
-                     depth, rq->app->cfg->max_queue_depth);
+            log_rid(LOG_WARN, rq->id, "queue %s holds %lld jobs (max %ld): 429", plan_models[m],
+                    depth, rq->app->cfg->max_queue_depth);
             snprintf(msg, sizeof msg, "the %s queue is full (%lld jobs waiting); retry shortly",
                      plan_models[m], depth);
             reply_error(rq, 429, "overloaded", msg, CHAT_RETRY_AFTER);
@@ -61,7 +61,7 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     const char *chans[PLAN_MAX_JOBS + 1];
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
-        log_warn("rid=%s %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "%s", err);
         reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
         return -1;
     }
@@ -75,14 +75,14 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     if (dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
                            sizeof err) < 0) {
         app_redis_put(app, c);
-        log_warn("rid=%s subscribe: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "subscribe: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not confirm the reply channels", NULL);
         return -1;
     }
     if (event_append(c, r->log_key, r->channel, "meta", meta, meta_len,
                      app->cfg->log_ttl_s * 1000, meta_id, idlen, err, sizeof err) < 0) {
         app_redis_put(app, c);
-        log_warn("rid=%s meta: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "meta: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not take the request", NULL);
         return -1;
     }
@@ -91,7 +91,7 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     int rc = store_enqueue(c, p->jobs, p->n_jobs, app->cfg->max_queue_depth * 2 + 1000, err, sizeof err);
     app_redis_put(app, c);
     if (rc < 0) {
-        log_warn("rid=%s queueing: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "queueing: %s", err);
         relay_cancel_jobs(app, r->jobs, r->n_jobs, true);
         reply_error(rq, 503, "unavailable", "the jobs could not be queued", NULL);
         return -1;
@@ -114,6 +114,7 @@ static bool refuse_when_draining(struct req *rq)
 struct ask {
     struct chatreq cr;
     char session[CHATREQ_SESSION_MAX + 1];
+    char session_tag[LOG_TAG_LEN + 1];     /* what the logs name it by */
     enum lang ui, input;
     struct buf translated;             /* "" when the question was not translated */
     struct bedrock_usage translate_usage;
@@ -271,7 +272,7 @@ static void chat_remember(struct req *rq, const struct ask *a, const struct rela
     char err[256];
     if (session_save(rq->app, a->session, rq->id, a->cr.message, buf_cstr(&answer), err,
                      sizeof err) < 0)
-        log_warn("rid=%s session %s not saved: %s", rq->id, a->session, err);
+        log_rid(LOG_WARN, rq->id, "session %s not saved: %s", a->session_tag, err);
     buf_free(&answer);
 }
 
@@ -282,10 +283,12 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
     char meta_id[EVENT_ID_MAX];
     if (chat_start(rq, r, p, meta, meta_len, meta_id, sizeof meta_id) < 0)
         return RELAY_FAILED;
-    log_info("rid=%s session=%s ui_lang=%s input_lang=%s chars=%zu entities=%zu passages=%zu "
-             "jobs=%zu queued",
-             rq->id, a->session, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
-             a->n_ents, a->k.n, p->n_jobs);
+    /* Sizes, never the question itself; the session as a tag (its id grants its history). */
+    log_event(LOG_INFO, rq->id, "chat_start",
+              "session=%s ui_lang=%s input_lang=%s chars=%zu translated=%d entities=%zu "
+              "passages=%zu jobs=%zu",
+              a->session_tag, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
+              a->translated.len > 0, a->n_ents, a->k.n, p->n_jobs);
     if (relay_event(r, meta_id, strlen(meta_id), "meta", 4, meta, meta_len) == 0 &&
         relay_flush(r) == 0)
         return relay_run(r);
@@ -318,11 +321,12 @@ void chat_post(struct req *rq)
         memcpy(a.session, a.cr.session_id, sizeof a.session);
     else
         app_random_hex(a.session, 32);
+    log_tag(a.session, a.session_tag);
     struct buf history, passages;
     buf_init(&history, 4 * SESSION_PROMPT_TURNS * SESSION_TEXT_MAX + 256);
     buf_init(&passages, JOB_MAX_BYTES / 2);
     if (a.cr.session_id[0] && session_history(app, a.session, &history, err, sizeof err) < 0)
-        log_warn("rid=%s session %s: %s (answering without it)", rq->id, a.session, err);
+        log_rid(LOG_WARN, rq->id, "session %s: %s (answering without it)", a.session_tag, err);
     knowledge_prompt(&a.k, &passages);
     /* Both wordings when there are two: the one in the UI language first, and the player's
      * own words always (names and tone a translation may lose). */
@@ -345,7 +349,7 @@ void chat_post(struct req *rq)
     long long now = app_epoch_ms();
     struct plan p;
     if (plan_build(&p, app->cfg, rq->id, &in, now, err, sizeof err) < 0) {
-        log_error("rid=%s plan: %s", rq->id, err);
+        log_rid(LOG_ERROR, rq->id, "plan: %s", err);
         reply_error(rq, 500, "internal", "the request could not be planned", NULL);
         buf_free(&question);
         buf_free(&history);
@@ -363,8 +367,8 @@ void chat_post(struct req *rq)
     meta_json(rq, &a, &p, &meta);
     enum relay_end end;
     if (a.k.n == 0) {
-        log_info("rid=%s no passage at or above %g: the apology, no model call", rq->id,
-                 app->cfg->kb_min_score);
+        log_rid(LOG_INFO, rq->id, "no passage at or above %g: the apology, no model call",
+                app->cfg->kb_min_score);
         end = chat_no_documents(rq, &r, &a, meta.data, meta.len);
     } else {
         for (size_t i = 0; i < p.n_jobs; i++)
@@ -376,7 +380,8 @@ void chat_post(struct req *rq)
             chat_remember(rq, &a, &r);
     }
     if (end != RELAY_FAILED)
-        log_info("rid=%s stream ended: %s after %lu events", rq->id, end_name(end), r.written);
+        log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",
+                  end_name(end), r.written, app_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     buf_free(&meta);
     buf_free(&question);
@@ -393,7 +398,7 @@ static int load_meta(struct req *rq, const char *request_id, struct store_meta *
     char err[256];
     redisContext *c = app_redis(rq->app, err, sizeof err);
     if (!c) {
-        log_warn("rid=%s %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "%s", err);
         reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
         return -1;
     }
@@ -404,7 +409,7 @@ static int load_meta(struct req *rq, const char *request_id, struct store_meta *
         reply_error(rq, 404, "not_found",
                     "no such request (it never existed, or its transcript expired)", NULL);
     else if (rc < 0) {
-        log_warn("rid=%s request %s: %s", rq->id, request_id, err);
+        log_rid(LOG_WARN, rq->id, "request %s: %s", request_id, err);
         if (broken)
             reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
         else
@@ -461,7 +466,7 @@ void chat_resume(struct req *rq, const char *request_id)
     enum relay_end end = RELAY_FAILED;
     if (dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
                            sizeof err) < 0) {
-        log_warn("rid=%s subscribe: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "subscribe: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not confirm the reply channels", NULL);
     } else if (relay_catch_up(&r) < 0 && !rq->client_gone) {
         if (rq->headers_sent)
@@ -477,8 +482,8 @@ void chat_resume(struct req *rq, const char *request_id)
     } else {
         end = r.done_seen ? (relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE) : relay_run(&r);
     }
-    log_info("rid=%s resume of %s ended: %s after %lu events", rq->id, request_id,
-             end_name(end), r.written);
+    log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
+              request_id, end_name(end), r.written, app_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     relay_free(&r);
 }
@@ -495,7 +500,7 @@ void chat_cancel(struct req *rq, const char *request_id)
         reply_error(rq, 503, "unavailable", "Redis did not take the cancel", NULL);
         return;
     }
-    log_info("rid=%s canceled the %zu jobs of %s", rq->id, r.n_jobs, request_id);
+    log_event(LOG_INFO, rq->id, "cancel", "request=%s jobs=%zu", request_id, r.n_jobs);
     char body[160];
     int len = snprintf(body, sizeof body, "{\"status\":\"canceling\",\"request_id\":\"%s\"}\n",
                        request_id);

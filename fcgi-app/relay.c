@@ -202,8 +202,8 @@ static int relay_write(struct relay *r, const char *id, const char *type, const 
         if (relay_flush(r) < 0)
             return -1;
         if (sse_write_event(&r->out, id, type, data, len) < 0) {
-            log_warn("rid=%s event %s of %zu bytes does not fit the stream; skipped",
-                     r->rq->id, id ? id : "-", len);
+            log_rid(LOG_WARN, r->rq->id, "event %s of %zu bytes does not fit the stream; skipped",
+                    id ? id : "-", len);
             return 0;
         }
     }
@@ -281,7 +281,7 @@ int relay_catch_up(struct relay *r)
         }
         redisContext *c = app_redis(app, err, sizeof err);
         if (!c) {
-            log_warn("rid=%s reading the transcript: %s", r->rq->id, err);
+            log_rid(LOG_WARN, r->rq->id, "reading the transcript: %s", err);
             return -1;
         }
         redisReply *rep = redisCommand(c, "XRANGE %s %s + COUNT %d", r->log_key, start,
@@ -289,8 +289,8 @@ int relay_catch_up(struct relay *r)
         /* Back to the pool before writing to a client that may be slow. */
         app_redis_put(app, c);
         if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-            log_warn("rid=%s XRANGE %s: %s", r->rq->id, r->log_key,
-                     rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
+            log_rid(LOG_WARN, r->rq->id, "XRANGE %s: %s", r->log_key,
+                    rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
             if (rep)
                 freeReplyObject(rep);
             return -1;
@@ -316,7 +316,7 @@ static int relay_append(struct relay *r, const char *type, const char *data, siz
                : -1;
     app_redis_put(app, c);
     if (rc < 0)
-        log_warn("rid=%s appending %s: %s", r->rq->id, type, err);
+        log_rid(LOG_WARN, r->rq->id, "appending %s: %s", type, err);
     return rc;
 }
 
@@ -411,7 +411,7 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
  * them, then done. */
 static enum relay_end relay_timeout(struct relay *r)
 {
-    log_warn("rid=%s jobs still open at the deadline; ending the stream", r->rq->id);
+    log_rid(LOG_WARN, r->rq->id, "jobs still open at the deadline; ending the stream");
     relay_cancel_jobs(r->rq->app, r->jobs, r->n_jobs, false);
     struct buf data;
     buf_init(&data, 4096);
@@ -508,7 +508,7 @@ static void readers_add(struct relay *r, int delta)
         return;
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
-        log_warn("rid=%s readers of %s: %s", r->rq->id, r->request_id, err);
+        log_rid(LOG_WARN, r->rq->id, "readers of %s: %s", r->request_id, err);
         return;
     }
     redisAppendCommand(c, "INCRBY %s %d", key, delta);
@@ -553,7 +553,7 @@ static enum relay_end relay_gone(struct relay *r)
     long long until = app_mono_ms() + RELAY_RESUME_GRACE_MS;
     for (;;) {
         if (readers_count(r) > 0) {
-            log_info("rid=%s client went away; a resumed stream carries on", r->rq->id);
+            log_rid(LOG_INFO, r->rq->id, "client went away; a resumed stream carries on");
             return RELAY_GONE;
         }
         long long wait = until - app_mono_ms();
@@ -566,7 +566,7 @@ static enum relay_end relay_gone(struct relay *r)
             buf_reset(&r->taken);
         }
     }
-    log_info("rid=%s client went away; canceling its open jobs", r->rq->id);
+    log_rid(LOG_INFO, r->rq->id, "client went away; canceling its open jobs");
     relay_cancel_jobs(r->rq->app, r->jobs, r->n_jobs, false);
     return RELAY_GONE;
 }
@@ -590,8 +590,8 @@ static enum relay_end relay_loop(struct relay *r)
         if (r->rq->client_gone || relay_flush(r) < 0)
             return relay_gone(r);
         if (flags & (INBOX_CUT | RELAY_LOST)) {
-            log_warn("rid=%s %s; ending the stream for a resume", r->rq->id,
-                     flags & INBOX_CUT ? "client fell too far behind" : "events were missed");
+            log_rid(LOG_WARN, r->rq->id, "%s; ending the stream for a resume",
+                    flags & INBOX_CUT ? "client fell too far behind" : "events were missed");
             relay_abort(r, "the stream fell behind; resume it with Last-Event-ID");
             return RELAY_CUT;
         }

@@ -310,6 +310,7 @@ void route_handle(struct req *rq)
     char path[128], method[16];
     log_safe(rq->path, path, sizeof path);
     log_safe(rq->method, method, sizeof method);
-    log_info("rid=%s %s %s %d %lld ms%s", rq->id, method, path, rq->status,
-             app_mono_ms() - rq->t0, rq->client_gone ? " (client gone)" : "");
+    log_event(LOG_INFO, rq->id, "request", "method=%s path=%s status=%d elapsed_ms=%lld "
+              "client_gone=%d", method, path, rq->status, app_mono_ms() - rq->t0,
+              rq->client_gone);
 }

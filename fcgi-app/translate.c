@@ -80,8 +80,8 @@ int translate_run(struct req *rq, const char *request_id, const char *text, size
         }
     }
     if (rc < 0)
-        log_warn("rid=%s translation into %s failed: %s (%s)", rq->id, lang_code(target), *code,
-                 res.message[0] ? res.message : "no detail");
+        log_rid(LOG_WARN, rq->id, "translation into %s failed: %s (%s)", lang_code(target), *code,
+                res.message[0] ? res.message : "no detail");
     jobwait_result_free(&res);
     return rc;
 }
