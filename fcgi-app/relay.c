@@ -11,6 +11,7 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "price.h"
 #include "product.h"
 #include "sse.h"
@@ -134,7 +135,25 @@ static bool capture_full(const struct relay *r)
     return true;
 }
 
-/* model_done and error end the job they name (by phase and model); model_done brings usage. */
+/* A delta of a job whose first one this is: the origin's time to first token (metrics.h). */
+static void relay_first_delta(struct relay *r, json_object *o)
+{
+    const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
+    for (size_t i = 0; phase && model && i < r->n_jobs; i++) {
+        struct relay_job *j = &r->jobs[i];
+        if (j->first_delta || strcmp(j->phase, phase) != 0 || strcmp(j->model, model) != 0)
+            continue;
+        j->first_delta = true;
+        r->n_first++;
+        metrics_first_token(j->model, app_mono_ms() - r->rq->t0);
+        return;
+    }
+}
+
+/* model_done and error end the job they name (by phase and model); model_done brings usage.
+ * The stream that queued the jobs also counts them in the metrics (a resume replays events
+ * the origin may have counted): first deltas, model_done, errors, notices. Deltas are parsed
+ * only while a job's first one is awaited or the session still wants their text. */
 static void relay_account(struct relay *r, const char *type, size_t type_len, const char *data,
                           size_t data_len)
 {
@@ -142,17 +161,26 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
     bool model_done = type_len == 10 && memcmp(type, "model_done", 10) == 0;
     bool error = type_len == 5 && memcmp(type, "error", 5) == 0;
     bool delta = type_len == 5 && memcmp(type, "delta", 5) == 0;
+    bool notice = type_len == 6 && memcmp(type, "notice", 6) == 0;
     if (done)
         r->done_seen = true;
-    if (delta && r->capture_phase && !capture_full(r) && data_len <= INT_MAX) {
-        json_tokener_reset(r->tok);
-        json_object *o = json_tokener_parse_ex(r->tok, data, (int)data_len);
-        if (o && json_object_is_type(o, json_type_object))
-            relay_keep_text(r, o);
-        json_object_put(o);
+    if (delta) {
+        bool first = r->origin && r->n_first < r->n_jobs;
+        bool keep = r->capture_phase && !capture_full(r);
+        if ((first || keep) && data_len <= INT_MAX) {
+            json_tokener_reset(r->tok);
+            json_object *o = json_tokener_parse_ex(r->tok, data, (int)data_len);
+            if (o && json_object_is_type(o, json_type_object)) {
+                if (first)
+                    relay_first_delta(r, o);
+                if (keep)
+                    relay_keep_text(r, o);
+            }
+            json_object_put(o);
+        }
         return;
     }
-    if ((!model_done && !error) || data_len > INT_MAX)
+    if ((!model_done && !error && !(notice && r->origin)) || data_len > INT_MAX)
         return;
     json_tokener_reset(r->tok);
     json_object *o = json_tokener_parse_ex(r->tok, data, (int)data_len);
@@ -160,8 +188,15 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
         json_object_put(o);
         return;
     }
+    if (r->origin && (error || notice)) {
+        const char *code = json_str_of(o, "code");
+        if (error)
+            metrics_error(METRICS_IN_STREAM, code ? code : "other");
+        else
+            metrics_notice(code ? code : "other");
+    }
     const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
-    for (size_t i = 0; phase && model && i < r->n_jobs; i++) {
+    for (size_t i = 0; (model_done || error) && phase && model && i < r->n_jobs; i++) {
         struct relay_job *j = &r->jobs[i];
         if (j->ended || strcmp(j->phase, phase) != 0 || strcmp(j->model, model) != 0)
             continue;
@@ -173,6 +208,8 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
             j->usage.cache_read_tokens = json_long_of(u, "cache_read_tokens");
             j->usage.cache_write_tokens = json_long_of(u, "cache_write_tokens");
         }
+        if (model_done && r->origin)
+            metrics_model_done(j->model, app_mono_ms() - r->rq->t0, &j->usage);
         break;
     }
     json_object_put(o);
@@ -391,6 +428,7 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
     if (!per_job) {
         event_error_json(&data, NULL, NULL, "unavailable", message, true);
         relay_write(r, NULL, "error", data.data, data.len);
+        metrics_error(METRICS_IN_STREAM, "unavailable"); /* this client's only: counted here */
     }
     for (size_t i = 0; per_job && i < r->n_jobs; i++) {
         if (r->jobs[i].ended)
@@ -399,6 +437,7 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
         event_error_json(&data, r->jobs[i].phase, r->jobs[i].model, "unavailable", message,
                          true);
         relay_write(r, NULL, "error", data.data, data.len);
+        metrics_error(METRICS_IN_STREAM, "unavailable");
     }
     buf_reset(&data);
     relay_done_json(r, &data);
@@ -576,7 +615,9 @@ static enum relay_end relay_loop(struct relay *r);
 enum relay_end relay_run(struct relay *r)
 {
     readers_add(r, +1);
+    metrics_stream(+1);
     enum relay_end end = relay_loop(r);
+    metrics_stream(-1);
     if (r->reading)
         readers_add(r, -1);
     return end;
