@@ -55,10 +55,18 @@ bool log_enabled(enum log_level level)
 
 /* ---- the line writer -------------------------------------------------------------------- */
 
+/* Bytes that still fit before the reserve. A string's closing quote may have gone into the
+ * reserve, so len can be one past the limit: never subtract the other way round. */
+static size_t room(const struct log_line *l)
+{
+    size_t lim = LOG_LINE_MAX - LOG_RESERVE;
+    return l->len < lim ? lim - l->len : 0;
+}
+
 /* Appends n bytes when they fit before the reserve; else marks the line cut. */
 static bool put(struct log_line *l, const void *p, size_t n)
 {
-    if (l->cut || n > LOG_LINE_MAX - LOG_RESERVE - l->len) {
+    if (l->cut || n > room(l)) {
         l->cut = true;
         return false;
     }
@@ -83,7 +91,7 @@ static void put_escaped(struct log_line *l, const char *s, size_t n)
             size_t j = i;
             while (j < n && plain((unsigned char)s[j]))
                 j++;
-            size_t room = LOG_LINE_MAX - LOG_RESERVE - l->len, take = j - i < room ? j - i : room;
+            size_t fits = room(l), take = j - i < fits ? j - i : fits;
             memcpy(l->buf + l->len, s + i, take);
             l->len += take;
             i += take;

@@ -210,6 +210,29 @@ static void test_long_lines_are_cut_but_valid(void)
     free(korean);
 }
 
+/* A string that ends exactly at the limit puts its closing quote into the reserve: the next
+ * field must then be dropped (cut), not written past the buffer (found by fuzz_log). */
+static void test_field_after_a_full_string(void)
+{
+    for (size_t fill = 0; fill < 64; fill++) {
+        struct log_line l;
+        log_line_begin(&l, LOG_INFO, NULL, NULL);
+        size_t n = LOG_LINE_MAX - 16 - l.len - 9 + fill - 32; /* around ,"msg":"...| */
+        char *s = malloc(n + 1);
+        memset(s, 'x', n);
+        s[n] = '\0';
+        log_line_strn(&l, "msg", s, n);
+        log_line_strn(&l, "again", s, n);
+        log_line_int(&l, "n", 1);
+        log_line_end(&l);
+        CHECK(l.len < LOG_LINE_MAX && l.buf[l.len - 1] == '\n');
+        json_object *o = json_tokener_parse(l.buf);
+        CHECK(o && json_object_is_type(o, json_type_object));
+        json_object_put(o);
+        free(s);
+    }
+}
+
 static void test_levels_filter(void)
 {
     log_init("t", LOG_WARN);
@@ -262,6 +285,7 @@ int main(void)
     RUN(test_escaping_and_utf8_repair);
     RUN(test_event_fields_are_typed);
     RUN(test_long_lines_are_cut_but_valid);
+    RUN(test_field_after_a_full_string);
     RUN(test_levels_filter);
     RUN(test_context_and_tags); /* last: the context stays for the rest of the process */
     return test_summary();
