@@ -88,7 +88,8 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         return -1;
     }
     if (log_level_parse(env_or("NOVA_LOG_LEVEL", "info"), &c->log_level) < 0) {
-        snprintf(errstr, errlen, "NOVA_LOG_LEVEL: want error, warn, info or debug");
+        snprintf(errstr, errlen, "NOVA_LOG_LEVEL=\"%s\": want error, warn, info or debug",
+                 env_or("NOVA_LOG_LEVEL", ""));
         return -1;
     }
     if (env_copy(c->run_dir, sizeof c->run_dir, "NOVA_RUN_DIR", "run", errstr, errlen) < 0)
@@ -164,47 +165,85 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
     return 0;
 }
 
+/* Every setting, in print order, secrets masked: number says the value is a plain number. */
+typedef void (*config_visit_fn)(void *arg, const char *key, const char *value, bool number);
+
+static void visit_long(config_visit_fn fn, void *arg, const char *key, long v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%ld", v);
+    fn(arg, key, num, true);
+}
+
+static void config_visit(const struct nova_config *c, config_visit_fn fn, void *arg)
+{
+    char mask[32], num[32];
+    fn(arg, "backend", c->backend, false);
+    fn(arg, "aws_region", c->bedrock.region, false);
+    fn(arg, "bedrock_endpoint", c->bedrock.runtime_endpoint, false);
+    fn(arg, "kb_endpoint", c->bedrock.agent_endpoint, false);
+    fn(arg, "micro_model", c->micro_model, false);
+    fn(arg, "pro_model", c->pro_model, false);
+    fn(arg, "kb_backend", c->kb_backend, false);
+    fn(arg, "kb_id", c->kb_id[0] ? c->kb_id : "(unset)", false);
+    visit_long(fn, arg, "bedrock_idle_timeout_s", c->bedrock.idle_timeout_s);
+    visit_long(fn, arg, "bedrock_connect_timeout_ms", c->bedrock.connect_timeout_ms);
+    fn(arg, "log_level", log_level_name(c->log_level), false);
+    fn(arg, "run_dir", c->run_dir, false);
+    fn(arg, "redis_url", c->redis_url, false);
+    fn(arg, "fcgi_socket", c->fcgi_socket, false);
+    visit_long(fn, arg, "fcgi_children", c->fcgi_children);
+    visit_long(fn, arg, "fcgi_threads", c->fcgi_threads);
+    visit_long(fn, arg, "drain_seconds", c->drain_s);
+    visit_long(fn, arg, "keepalive_seconds", c->keepalive_s);
+    visit_long(fn, arg, "log_ttl_seconds", c->log_ttl_s);
+    visit_long(fn, arg, "job_deadline_seconds", c->job_deadline_s);
+    visit_long(fn, arg, "worker_max_jobs", c->worker_max_jobs);
+    visit_long(fn, arg, "max_queue_depth", c->max_queue_depth);
+    fn(arg, "glossary_file", c->glossary_file, false);
+    fn(arg, "prompts_dir", c->prompts_dir, false);
+    fn(arg, "prices_file", c->prices_file, false);
+    fn(arg, "kb_db", c->kb_db, false);
+    fn(arg, "kb_dir", c->kb_dir, false);
+    snprintf(num, sizeof num, "%g", c->kb_min_score);
+    fn(arg, "kb_min_score", num, true);
+    visit_long(fn, arg, "session_ttl_seconds", c->session_ttl_s);
+    fn(arg, "aws_access_key_id", creds_mask(c->creds.env_access_key_id, mask, sizeof mask), false);
+    /* Not even a prefix of the secret or the token is printed. */
+    fn(arg, "aws_secret_access_key", c->creds.env_secret_access_key[0] ? "(set)" : "(unset)",
+       false);
+    fn(arg, "aws_session_token", c->creds.env_session_token[0] ? "(set)" : "(unset)", false);
+    fn(arg, "aws_profile", c->creds.profile, false);
+    fn(arg, "aws_shared_credentials_file", c->creds.shared_file, false);
+    fn(arg, "aws_ec2_metadata_disabled", c->creds.imds_disabled ? "true" : "false", false);
+    visit_long(fn, arg, "retry_max_attempts", c->retry_max_attempts);
+    visit_long(fn, arg, "retry_base_ms", c->retry_base_ms);
+    visit_long(fn, arg, "retry_cap_ms", c->retry_cap_ms);
+    visit_long(fn, arg, "visibility_timeout_seconds", c->visibility_timeout_s);
+    visit_long(fn, arg, "max_deliveries", c->max_deliveries);
+    visit_long(fn, arg, "worker_outbox_kb", c->worker_outbox_kb);
+}
+
+static void print_one(void *arg, const char *key, const char *value, bool number)
+{
+    (void)number;
+    fprintf(arg, "%s: %s\n", key, value);
+}
+
 void config_print(const struct nova_config *c, FILE *out)
 {
-    static const char *levels[] = {"error", "warn", "info", "debug"};
-    char mask[32];
-    fprintf(out, "backend: %s\n", c->backend);
-    fprintf(out, "aws_region: %s\n", c->bedrock.region);
-    fprintf(out, "bedrock_endpoint: %s\n", c->bedrock.runtime_endpoint);
-    fprintf(out, "kb_endpoint: %s\n", c->bedrock.agent_endpoint);
-    fprintf(out, "micro_model: %s\n", c->micro_model);
-    fprintf(out, "pro_model: %s\n", c->pro_model);
-    fprintf(out, "kb_backend: %s\n", c->kb_backend);
-    fprintf(out, "kb_id: %s\n", c->kb_id[0] ? c->kb_id : "(unset)");
-    fprintf(out, "bedrock_idle_timeout_s: %ld\n", c->bedrock.idle_timeout_s);
-    fprintf(out, "bedrock_connect_timeout_ms: %ld\n", c->bedrock.connect_timeout_ms);
-    fprintf(out, "log_level: %s\n", levels[c->log_level]);
-    fprintf(out, "run_dir: %s\n", c->run_dir);
-    fprintf(out, "redis_url: %s\n", c->redis_url);
-    fprintf(out, "fcgi_socket: %s\n", c->fcgi_socket);
-    fprintf(out, "fcgi_children: %ld\nfcgi_threads: %ld\n", c->fcgi_children, c->fcgi_threads);
-    fprintf(out, "drain_seconds: %ld\nkeepalive_seconds: %ld\n", c->drain_s, c->keepalive_s);
-    fprintf(out, "log_ttl_seconds: %ld\njob_deadline_seconds: %ld\n", c->log_ttl_s,
-            c->job_deadline_s);
-    fprintf(out, "worker_max_jobs: %ld\nmax_queue_depth: %ld\n", c->worker_max_jobs,
-            c->max_queue_depth);
-    fprintf(out, "glossary_file: %s\nprompts_dir: %s\nprices_file: %s\n", c->glossary_file,
-            c->prompts_dir, c->prices_file);
-    fprintf(out, "kb_db: %s\nkb_dir: %s\nkb_min_score: %g\n", c->kb_db, c->kb_dir,
-            c->kb_min_score);
-    fprintf(out, "session_ttl_seconds: %ld\n", c->session_ttl_s);
-    fprintf(out, "aws_access_key_id: %s\n",
-            creds_mask(c->creds.env_access_key_id, mask, sizeof mask));
-    /* Not even a prefix of the secret or the token is printed. */
-    fprintf(out, "aws_secret_access_key: %s\n",
-            c->creds.env_secret_access_key[0] ? "(set)" : "(unset)");
-    fprintf(out, "aws_session_token: %s\n", c->creds.env_session_token[0] ? "(set)" : "(unset)");
-    fprintf(out, "aws_profile: %s\n", c->creds.profile);
-    fprintf(out, "aws_shared_credentials_file: %s\n", c->creds.shared_file);
-    fprintf(out, "aws_ec2_metadata_disabled: %s\n", c->creds.imds_disabled ? "true" : "false");
-    fprintf(out, "retry_max_attempts: %ld\nretry_base_ms: %ld\nretry_cap_ms: %ld\n",
-            c->retry_max_attempts, c->retry_base_ms, c->retry_cap_ms);
-    fprintf(out, "visibility_timeout_seconds: %ld\nmax_deliveries: %ld\n",
-            c->visibility_timeout_s, c->max_deliveries);
-    fprintf(out, "worker_outbox_kb: %ld\n", c->worker_outbox_kb);
+    config_visit(c, print_one, out);
+}
+
+static void log_one(void *arg, const char *key, const char *value, bool number)
+{
+    if (number)
+        log_line_raw(arg, key, value);
+    else
+        log_line_str(arg, key, value);
+}
+
+void config_log_fields(const struct nova_config *c, struct log_line *l)
+{
+    config_visit(c, log_one, l);
 }

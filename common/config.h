@@ -58,7 +58,10 @@ struct nova_config {
 /* Reads the environment. Returns 0, or -1 with errstr naming the variable that is wrong. */
 int config_from_env(struct nova_config *c, char *errstr, size_t errlen);
 
-/* Writes "key: value" lines, secrets masked, for the start-up log and `--print-config`. */
+/* Writes "key: value" lines, secrets masked, for `--print-config`. */
 void config_print(const struct nova_config *c, FILE *out);
+/* Adds the same settings, secrets masked, as fields of a log line (numbers as numbers): the
+ * "config" line every program logs at start. */
+void config_log_fields(const struct nova_config *c, struct log_line *l);
 
 #endif

@@ -12,7 +12,8 @@
  *   nova:session:<id>          list, expires             conversation turns
  *   nova:readers:<request>     integer, expires          live streams of a request (a dropped
  *                                                        client's jobs wait for a resume)
- *   nova:stats:*               counters                  requests, tokens, errors by code
+ *   nova:stats:*               reserved, unused          (the counters: nova-fcgi's scoreboard and
+ *                                                        the heartbeats, GET /api/metrics)
  *   nova:progress:<job>        string, expires           set once a job's first delta is out, gone
  *                                                        after its XACK; read when it is reclaimed
  *

@@ -70,6 +70,15 @@ size_t utf8_whole_prefix(const char *str, size_t n)
     return n;
 }
 
+size_t utf8_char_len(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (n == 0)
+        return 0;
+    size_t len = utf8_seq_len(s[0]);
+    return len != 0 && len <= n && utf8_seq_ok(s, len) ? len : 0;
+}
+
 size_t utf8_count(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -17,6 +17,10 @@ bool utf8_valid(const char *s, size_t n);
  * after it (at most 3) are the start of a character whose remaining bytes have not arrived. */
 size_t utf8_whole_prefix(const char *s, size_t n);
 
+/* Bytes of the well-formed character at the start of s[0..n), or 0 when the bytes there are not
+ * one (n == 0, a stray continuation, an overlong, a surrogate, a cut sequence). */
+size_t utf8_char_len(const char *s, size_t n);
+
 /* Number of code points in valid UTF-8 text (s must be valid). */
 size_t utf8_count(const char *s, size_t n);
 

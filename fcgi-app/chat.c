@@ -36,13 +36,13 @@ static int check_backlog(struct req *rq, redisContext *c)
     for (size_t m = 0; m < PLAN_MODELS; m++) {
         long long depth;
         if (store_queue_depth(c, plan_models[m], &depth, err, sizeof err) < 0) {
-            log_warn("rid=%s %s", rq->id, err);
+            log_rid(LOG_WARN, rq->id, "%s", err);
             reply_error(rq, 503, "unavailable", "the job queue cannot be read", NULL);
             return -1;
         }
         if (depth > rq->app->cfg->max_queue_depth) {
-            log_warn("rid=%s queue %s holds %lld jobs (max %ld): 429", rq->id, plan_models[m],
-                     depth, rq->app->cfg->max_queue_depth);
+            log_rid(LOG_WARN, rq->id, "queue %s holds %lld jobs (max %ld): 429", plan_models[m],
+                    depth, rq->app->cfg->max_queue_depth);
             snprintf(msg, sizeof msg, "the %s queue is full (%lld jobs waiting); retry shortly",
                      plan_models[m], depth);
             reply_error(rq, 429, "overloaded", msg, CHAT_RETRY_AFTER);
@@ -61,7 +61,7 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     const char *chans[PLAN_MAX_JOBS + 1];
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
-        log_warn("rid=%s %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "%s", err);
         reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
         return -1;
     }
@@ -75,14 +75,14 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     if (dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
                            sizeof err) < 0) {
         app_redis_put(app, c);
-        log_warn("rid=%s subscribe: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "subscribe: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not confirm the reply channels", NULL);
         return -1;
     }
     if (event_append(c, r->log_key, r->channel, "meta", meta, meta_len,
                      app->cfg->log_ttl_s * 1000, meta_id, idlen, err, sizeof err) < 0) {
         app_redis_put(app, c);
-        log_warn("rid=%s meta: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "meta: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not take the request", NULL);
         return -1;
     }
@@ -91,7 +91,7 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     int rc = store_enqueue(c, p->jobs, p->n_jobs, app->cfg->max_queue_depth * 2 + 1000, err, sizeof err);
     app_redis_put(app, c);
     if (rc < 0) {
-        log_warn("rid=%s queueing: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "queueing: %s", err);
         relay_cancel_jobs(app, r->jobs, r->n_jobs, true);
         reply_error(rq, 503, "unavailable", "the jobs could not be queued", NULL);
         return -1;
@@ -114,6 +114,7 @@ static bool refuse_when_draining(struct req *rq)
 struct ask {
     struct chatreq cr;
     char session[CHATREQ_SESSION_MAX + 1];
+    char session_tag[LOG_TAG_LEN + 1];     /* what the logs name it by */
     enum lang ui, input;
     struct buf translated;             /* "" when the question was not translated */
     struct bedrock_usage translate_usage;
@@ -271,7 +272,7 @@ static void chat_remember(struct req *rq, const struct ask *a, const struct rela
     char err[256];
     if (session_save(rq->app, a->session, rq->id, a->cr.message, buf_cstr(&answer), err,
                      sizeof err) < 0)
-        log_warn("rid=%s session %s not saved: %s", rq->id, a->session, err);
+        log_rid(LOG_WARN, rq->id, "session %s not saved: %s", a->session_tag, err);
     buf_free(&answer);
 }
 
@@ -303,7 +304,7 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
     buf_init(&m->passages, JOB_MAX_BYTES / 2);
     buf_init(&m->question, 2 * CHATREQ_BODY_MAX);
     if (a->cr.session_id[0] && session_history(app, a->session, &m->history, err, sizeof err) < 0)
-        log_warn("rid=%s session %s: %s (answering without it)", rq->id, a->session, err);
+        log_rid(LOG_WARN, rq->id, "session %s: %s (answering without it)", a->session_tag, err);
     knowledge_prompt(&a->k, &m->passages);
     /* Both wordings when there are two: the one in the UI language first, and the player's
      * own words always (names and tone a translation may lose). */
@@ -323,7 +324,7 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
         .history = buf_cstr(&m->history),
     };
     if (plan_build(&m->plan, app->cfg, rq->id, &in, app_epoch_ms(), err, sizeof err) < 0) {
-        log_error("rid=%s plan: %s", rq->id, err);
+        log_rid(LOG_ERROR, rq->id, "plan: %s", err);
         reply_error(rq, 500, "internal", "the request could not be planned", NULL);
         material_free(m);
         return -1;
@@ -340,10 +341,12 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
     const struct plan *p = &m->plan;
     if (chat_start(rq, r, p, m->meta.data, m->meta.len, meta_id, sizeof meta_id) < 0)
         return RELAY_FAILED;
-    log_info("rid=%s session=%s ui_lang=%s input_lang=%s chars=%zu entities=%zu passages=%zu "
-             "jobs=%zu queued",
-             rq->id, a->session, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
-             a->n_ents, a->k.n, p->n_jobs);
+    /* Sizes, never the question itself; the session as a tag (its id grants its history). */
+    log_event(LOG_INFO, rq->id, "chat_start",
+              "session=%s ui_lang=%s input_lang=%s chars=%zu translated=%d entities=%zu "
+              "passages=%zu jobs=%zu",
+              a->session_tag, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
+              a->translated.len > 0, a->n_ents, a->k.n, p->n_jobs);
     bool ok = relay_event(r, meta_id, strlen(meta_id), "meta", 4, m->meta.data, m->meta.len) == 0 &&
               relay_flush(r) == 0;
     material_free(m);
@@ -375,6 +378,7 @@ void chat_post(struct req *rq)
         memcpy(a.session, a.cr.session_id, sizeof a.session);
     else
         app_random_hex(a.session, 32);
+    log_tag(a.session, a.session_tag);
     struct material m;
     if (refuse_when_draining(rq) || chat_understand(rq, &a) < 0 ||
         material_build(rq, &a, &m) < 0) {
@@ -389,8 +393,8 @@ void chat_post(struct req *rq)
     r.extra_model = "pro";
     enum relay_end end;
     if (a.k.n == 0) {
-        log_info("rid=%s no passage at or above %g: the apology, no model call", rq->id,
-                 app->cfg->kb_min_score);
+        log_rid(LOG_INFO, rq->id, "no passage at or above %g: the apology, no model call",
+                app->cfg->kb_min_score);
         end = chat_no_documents(rq, &r, &a, m.meta.data, m.meta.len);
     } else {
         const struct plan *p = &m.plan;
@@ -403,7 +407,8 @@ void chat_post(struct req *rq)
             chat_remember(rq, &a, &r);
     }
     if (end != RELAY_FAILED)
-        log_info("rid=%s stream ended: %s after %lu events", rq->id, end_name(end), r.written);
+        log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",
+                  end_name(end), r.written, app_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     material_free(&m);
     relay_free(&r);
@@ -416,7 +421,7 @@ static int load_meta(struct req *rq, const char *request_id, struct store_meta *
     char err[256];
     redisContext *c = app_redis(rq->app, err, sizeof err);
     if (!c) {
-        log_warn("rid=%s %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "%s", err);
         reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
         return -1;
     }
@@ -427,7 +432,7 @@ static int load_meta(struct req *rq, const char *request_id, struct store_meta *
         reply_error(rq, 404, "not_found",
                     "no such request (it never existed, or its transcript expired)", NULL);
     else if (rc < 0) {
-        log_warn("rid=%s request %s: %s", rq->id, request_id, err);
+        log_rid(LOG_WARN, rq->id, "request %s: %s", request_id, err);
         if (broken)
             reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
         else
@@ -484,7 +489,7 @@ void chat_resume(struct req *rq, const char *request_id)
     enum relay_end end = RELAY_FAILED;
     if (dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
                            sizeof err) < 0) {
-        log_warn("rid=%s subscribe: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "subscribe: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not confirm the reply channels", NULL);
     } else if (relay_catch_up(&r) < 0 && !rq->client_gone) {
         if (rq->headers_sent)
@@ -500,8 +505,8 @@ void chat_resume(struct req *rq, const char *request_id)
     } else {
         end = r.done_seen ? (relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE) : relay_run(&r);
     }
-    log_info("rid=%s resume of %s ended: %s after %lu events", rq->id, request_id,
-             end_name(end), r.written);
+    log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
+              request_id, end_name(end), r.written, app_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     relay_free(&r);
 }
@@ -518,7 +523,7 @@ void chat_cancel(struct req *rq, const char *request_id)
         reply_error(rq, 503, "unavailable", "Redis did not take the cancel", NULL);
         return;
     }
-    log_info("rid=%s canceled the %zu jobs of %s", rq->id, r.n_jobs, request_id);
+    log_event(LOG_INFO, rq->id, "cancel", "request=%s jobs=%zu", request_id, r.n_jobs);
     char body[160];
     int len = snprintf(body, sizeof body, "{\"status\":\"canceling\",\"request_id\":\"%s\"}\n",
                        request_id);

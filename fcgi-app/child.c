@@ -22,6 +22,7 @@
 #include "app.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "product.h"
 #include "route.h"
 #include "wake.h"
@@ -91,8 +92,12 @@ static void worker_serve(struct worker *w, int fd)
         return;
     }
     struct req rq;
+    metrics_busy(+1);
     req_init(&rq, &w->ch->app, &w->inbox, &w->fr);
     route_handle(&rq);
+    /* Here, not in route_handle: every request is counted, however its handler returned. */
+    metrics_request(rq.method, rq.path, rq.status);
+    metrics_busy(-1);
     /* nginx runs with fastcgi_keep_conn off: closing is how each side learns the other is
      * done, so the connection is never kept whatever the request asked. */
     w->fr.keepConnection = 0;
@@ -170,6 +175,7 @@ static void child_stop(struct child *ch)
                  ch->app.cfg->drain_s);
         atomic_store(&ch->app.drain_deadline_ms, now + ch->app.cfg->drain_s * 1000);
         atomic_store(&ch->app.draining, true);
+        metrics_child_state(METRICS_CHILD_DRAINING, 0);
         FCGX_ShutdownPending();
         pthread_mutex_lock(&ch->mu);
         ch->stopping = true;
@@ -292,8 +298,9 @@ static int child_start_workers(struct child *ch)
     return n > 0 ? 0 : -1;
 }
 
-int child_main(const struct nova_config *cfg, int listen_fd, pid_t master)
+int child_main(const struct nova_config *cfg, int listen_fd, pid_t master, int sb_slot)
 {
+    metrics_child_attach(sb_slot);
     struct child *ch = xcalloc(1, sizeof *ch);
     char err[256];
     ch->app.cfg = cfg;
@@ -338,6 +345,11 @@ int child_main(const struct nova_config *cfg, int listen_fd, pid_t master)
     }
     if (child_start_workers(ch) < 0)
         goto out;
+    size_t started = 0;
+    for (size_t i = 0; i < ch->n_workers; i++)
+        started += ch->workers[i].started;
+    if (!atomic_load(&ch->app.draining)) /* the master may have died during the start */
+        metrics_child_state(METRICS_CHILD_RUNNING, (unsigned)started);
     log_info("child ready: %zu threads", ch->n_workers);
     child_loop(ch);
     code = 0;

@@ -20,7 +20,7 @@
 #include "config.h"
 
 /* Runs the child until its drain is over. Returns the process exit code. Called right after
- * fork() with every signal blocked. */
-int child_main(const struct nova_config *cfg, int listen_fd, pid_t master);
+ * fork() with every signal blocked; sb_slot is its scoreboard slot (metrics.h) or -1. */
+int child_main(const struct nova_config *cfg, int listen_fd, pid_t master, int sb_slot);
 
 #endif

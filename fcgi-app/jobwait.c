@@ -101,7 +101,7 @@ static bool catch_up(struct jobwait *w)
     }
     redisContext *c = app_redis(w->rq->app, err, sizeof err);
     if (!c) {
-        log_warn("rid=%s reading %s: %s", w->rq->id, w->log_key, err);
+        log_rid(LOG_WARN, w->rq->id, "reading %s: %s", w->log_key, err);
         return false;
     }
     redisReply *rep = redisCommand(c, "XRANGE %s %s + COUNT 1000", w->log_key, start);

@@ -18,7 +18,7 @@ static int find_local(struct req *rq, const char *query, size_t len, const char 
     char err[256];
     if (kb_local_search(rq->app->product->kb, query, len, terms, n_terms, KNOWLEDGE_TOP,
                         rq->app->cfg->kb_min_score, &k->hits, err, sizeof err) < 0) {
-        log_warn("rid=%s knowledge base search: %s", rq->id, err);
+        log_rid(LOG_WARN, rq->id, "knowledge base search: %s", err);
         *code = "unavailable";
         return -1;
     }
@@ -87,7 +87,7 @@ static int find_bedrock(struct req *rq, const char *request_id, const char *quer
         *code = res.end == JOBWAIT_TIMEOUT ? "timeout"
                 : res.end == JOBWAIT_GONE  ? "gone"
                                            : "unavailable";
-        log_warn("rid=%s knowledge base retrieve: %s %s", rq->id, res.code, res.message);
+        log_rid(LOG_WARN, rq->id, "knowledge base retrieve: %s %s", res.code, res.message);
     }
     jobwait_result_free(&res);
     return rc;

@@ -51,10 +51,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* Every line on stderr is JSON from here on, the refusals of a bad setting included. */
+    log_init("nova-fcgi", LOG_INFO);
     struct nova_config cfg;
     char err[512];
     if (config_from_env(&cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "nova-fcgi: %s\n", err);
+        log_error("bad configuration, not starting: %s", err);
         return 2;
     }
     if (print_only) {
@@ -63,20 +65,22 @@ int main(int argc, char **argv)
     }
     struct rconn_addr addr; /* checked here so a bad URL stops the start, not each child */
     if (rconn_parse_url(cfg.redis_url, &addr, err, sizeof err) < 0) {
-        fprintf(stderr, "nova-fcgi: NOVA_REDIS_URL: %s\n", err);
+        log_error("bad configuration, not starting: NOVA_REDIS_URL: %s", err);
         return 2;
     }
     /* The glossary, prompts, prices and index are loaded by each child; a mistake in them
      * stops the start here, with the file named, instead of a respawn loop. */
     struct product prod;
     if (product_load(&prod, &cfg, true, err, sizeof err) < 0) {
-        fprintf(stderr, "nova-fcgi: %s\n", err);
+        log_error("bad configuration, not starting: %s", err);
         return 2;
     }
     product_free(&prod);
     log_init("nova-fcgi", cfg.log_level);
     raise_fd_limit(cfg.fcgi_threads);
-    log_info("starting with these settings:");
-    config_print(&cfg, stderr);
+    struct log_line line; /* the settings in one line, secrets masked */
+    log_line_begin(&line, LOG_INFO, NULL, "config");
+    config_log_fields(&cfg, &line);
+    log_line_write(&line);
     return master_run(&cfg);
 }

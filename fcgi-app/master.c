@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "child.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MASTER_BACKLOG 4096
 #define MASTER_KILL_GRACE_MS 2000   /* after a child's drain deadline, before SIGKILL */
@@ -27,6 +28,7 @@
 #define MASTER_BACKOFF_MIN_MS 100
 #define MASTER_BACKOFF_MAX_MS 10000
 #define MASTER_FORK_RETRY_MS 1000
+#define MASTER_SB_PER_SLOT 4        /* scoreboard slots per child: reloads overlap generations */
 
 enum master_state { M_RUNNING, M_RELOADING, M_DRAINING };
 static const char *const state_names[] = {"running", "reloading", "draining"};
@@ -34,6 +36,7 @@ static const char *const state_names[] = {"running", "reloading", "draining"};
 struct kid {
     pid_t pid;
     size_t slot;
+    int sb_slot;               /* its scoreboard slot (metrics.h), -1 when none was free */
     unsigned gen;
     long long started_ms;
     long long kill_at_ms;      /* LLONG_MAX while not stopping */
@@ -148,16 +151,20 @@ static void master_spawn(struct master *m, size_t slot)
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old); /* no handler may run in the child before it is ready */
+    int sb_slot = metrics_slot_claim(m->gen);
+    if (sb_slot < 0)
+        log_warn("no free scoreboard slot: the new child will not be listed in /status");
     pid_t pid = fork();
     if (pid == 0) {
         close(sig_pipe[0]);
         close(sig_pipe[1]);
-        exit(child_main(m->cfg, m->listen_fd, m->pid));
+        exit(child_main(m->cfg, m->listen_fd, m->pid, sb_slot));
     }
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     long long now = mono_ms();
     if (pid < 0) {
+        metrics_slot_release(sb_slot);
         log_error("fork: %s; retrying in %d ms", strerror(saved), MASTER_FORK_RETRY_MS);
         m->slots[slot].respawn_at_ms = now + MASTER_FORK_RETRY_MS;
         return;
@@ -166,7 +173,8 @@ static void master_spawn(struct master *m, size_t slot)
         m->cap_kids = m->cap_kids ? m->cap_kids * 2 : 8;
         m->kids = xrealloc(m->kids, m->cap_kids * sizeof *m->kids);
     }
-    m->kids[m->n_kids++] = (struct kid){pid, slot, m->gen, now, LLONG_MAX, false, false};
+    metrics_slot_forked(sb_slot, pid);
+    m->kids[m->n_kids++] = (struct kid){pid, slot, sb_slot, m->gen, now, LLONG_MAX, false, false};
     m->slots[slot].filled = true;
     log_info("child %d started (slot %zu, generation %u)", (int)pid, slot, m->gen);
 }
@@ -199,6 +207,7 @@ static void master_lost(struct master *m, const struct kid *k, const char *how, 
     }
     s->filled = false;
     s->respawn_at_ms = now + delay;
+    metrics_respawned();
     char when[48];
     if (delay)
         snprintf(when, sizeof when, "in %lld ms (it keeps dying)", delay);
@@ -224,6 +233,7 @@ static void master_reap(struct master *m)
         }
         struct kid k = m->kids[i];
         m->kids[i] = m->kids[--m->n_kids];
+        metrics_slot_release(k.sb_slot);
         long long now = mono_ms();
         if (k.retiring || m->state == M_DRAINING)
             log_info("child %d stopped: %s", (int)pid, how);
@@ -253,6 +263,7 @@ static void master_reload(struct master *m)
     size_t old = m->n_kids;
     m->gen++;
     m->state = M_RELOADING;
+    metrics_master_state(METRICS_RELOADING, m->gen);
     for (size_t s = 0; s < m->n_slots; s++) {
         m->slots[s].filled = false;
         m->slots[s].crashes = 0;
@@ -279,6 +290,7 @@ static void master_drain(struct master *m, int sig)
     } else
         log_info("%s again: children end their streams now", strsignal(sig));
     m->state = M_DRAINING;
+    metrics_master_state(METRICS_DRAINING, m->gen);
     for (size_t i = 0; i < m->n_kids; i++)
         if (again || !m->kids[i].retiring) /* children retiring from a reload drain on */
             master_term_kid(m, &m->kids[i], now);
@@ -328,6 +340,7 @@ static int master_timers(struct master *m)
     if (m->state == M_RELOADING && !retiring) {
         log_info("reload done: %zu children of generation %u", m->n_kids, m->gen);
         m->state = M_RUNNING;
+        metrics_master_state(METRICS_RUNNING, m->gen);
     }
     if (next == LLONG_MAX)
         return -1;
@@ -356,10 +369,13 @@ static int master_signal_setup(void)
 
 int master_run(const struct nova_config *cfg)
 {
-    struct master m = {.cfg = cfg, .state = M_RUNNING, .listen_fd = -1, .pid = getpid()};
+    struct master m = {.cfg = cfg, .state = M_RUNNING, .gen = 1, .listen_fd = -1,
+                       .pid = getpid()};
     m.n_slots = (size_t)cfg->fcgi_children;
     m.slots = xcalloc(m.n_slots, sizeof *m.slots);
-    if (master_signal_setup() < 0 || master_listen(&m) < 0) {
+    /* Before any fork: every child shares the one scoreboard. */
+    if (metrics_init(m.n_slots * MASTER_SB_PER_SLOT, cfg->fcgi_children, cfg->fcgi_threads) < 0 ||
+        master_signal_setup() < 0 || master_listen(&m) < 0) {
         free(m.slots);
         return 1;
     }

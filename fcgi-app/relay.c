@@ -11,6 +11,7 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "price.h"
 #include "product.h"
 #include "sse.h"
@@ -134,7 +135,25 @@ static bool capture_full(const struct relay *r)
     return true;
 }
 
-/* model_done and error end the job they name (by phase and model); model_done brings usage. */
+/* A delta of a job whose first one this is: the origin's time to first token (metrics.h). */
+static void relay_first_delta(struct relay *r, json_object *o)
+{
+    const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
+    for (size_t i = 0; phase && model && i < r->n_jobs; i++) {
+        struct relay_job *j = &r->jobs[i];
+        if (j->first_delta || strcmp(j->phase, phase) != 0 || strcmp(j->model, model) != 0)
+            continue;
+        j->first_delta = true;
+        r->n_first++;
+        metrics_first_token(j->model, app_mono_ms() - r->rq->t0);
+        return;
+    }
+}
+
+/* model_done and error end the job they name (by phase and model); model_done brings usage.
+ * The stream that queued the jobs also counts them in the metrics (a resume replays events
+ * the origin may have counted): first deltas, model_done, errors, notices. Deltas are parsed
+ * only while a job's first one is awaited or the session still wants their text. */
 static void relay_account(struct relay *r, const char *type, size_t type_len, const char *data,
                           size_t data_len)
 {
@@ -142,17 +161,26 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
     bool model_done = type_len == 10 && memcmp(type, "model_done", 10) == 0;
     bool error = type_len == 5 && memcmp(type, "error", 5) == 0;
     bool delta = type_len == 5 && memcmp(type, "delta", 5) == 0;
+    bool notice = type_len == 6 && memcmp(type, "notice", 6) == 0;
     if (done)
         r->done_seen = true;
-    if (delta && r->capture_phase && !capture_full(r) && data_len <= INT_MAX) {
-        json_tokener_reset(r->tok);
-        json_object *o = json_tokener_parse_ex(r->tok, data, (int)data_len);
-        if (o && json_object_is_type(o, json_type_object))
-            relay_keep_text(r, o);
-        json_object_put(o);
+    if (delta) {
+        bool first = r->origin && r->n_first < r->n_jobs;
+        bool keep = r->capture_phase && !capture_full(r);
+        if ((first || keep) && data_len <= INT_MAX) {
+            json_tokener_reset(r->tok);
+            json_object *o = json_tokener_parse_ex(r->tok, data, (int)data_len);
+            if (o && json_object_is_type(o, json_type_object)) {
+                if (first)
+                    relay_first_delta(r, o);
+                if (keep)
+                    relay_keep_text(r, o);
+            }
+            json_object_put(o);
+        }
         return;
     }
-    if ((!model_done && !error) || data_len > INT_MAX)
+    if ((!model_done && !error && !(notice && r->origin)) || data_len > INT_MAX)
         return;
     json_tokener_reset(r->tok);
     json_object *o = json_tokener_parse_ex(r->tok, data, (int)data_len);
@@ -160,8 +188,15 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
         json_object_put(o);
         return;
     }
+    if (r->origin && (error || notice)) {
+        const char *code = json_str_of(o, "code");
+        if (error)
+            metrics_error(METRICS_IN_STREAM, code ? code : "other");
+        else
+            metrics_notice(code ? code : "other");
+    }
     const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
-    for (size_t i = 0; phase && model && i < r->n_jobs; i++) {
+    for (size_t i = 0; (model_done || error) && phase && model && i < r->n_jobs; i++) {
         struct relay_job *j = &r->jobs[i];
         if (j->ended || strcmp(j->phase, phase) != 0 || strcmp(j->model, model) != 0)
             continue;
@@ -173,6 +208,8 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
             j->usage.cache_read_tokens = json_long_of(u, "cache_read_tokens");
             j->usage.cache_write_tokens = json_long_of(u, "cache_write_tokens");
         }
+        if (model_done && r->origin)
+            metrics_model_done(j->model, app_mono_ms() - r->rq->t0, &j->usage);
         break;
     }
     json_object_put(o);
@@ -202,8 +239,8 @@ static int relay_write(struct relay *r, const char *id, const char *type, const 
         if (relay_flush(r) < 0)
             return -1;
         if (sse_write_event(&r->out, id, type, data, len) < 0) {
-            log_warn("rid=%s event %s of %zu bytes does not fit the stream; skipped",
-                     r->rq->id, id ? id : "-", len);
+            log_rid(LOG_WARN, r->rq->id, "event %s of %zu bytes does not fit the stream; skipped",
+                    id ? id : "-", len);
             return 0;
         }
     }
@@ -281,7 +318,7 @@ int relay_catch_up(struct relay *r)
         }
         redisContext *c = app_redis(app, err, sizeof err);
         if (!c) {
-            log_warn("rid=%s reading the transcript: %s", r->rq->id, err);
+            log_rid(LOG_WARN, r->rq->id, "reading the transcript: %s", err);
             return -1;
         }
         redisReply *rep = redisCommand(c, "XRANGE %s %s + COUNT %d", r->log_key, start,
@@ -289,8 +326,8 @@ int relay_catch_up(struct relay *r)
         /* Back to the pool before writing to a client that may be slow. */
         app_redis_put(app, c);
         if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-            log_warn("rid=%s XRANGE %s: %s", r->rq->id, r->log_key,
-                     rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
+            log_rid(LOG_WARN, r->rq->id, "XRANGE %s: %s", r->log_key,
+                    rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
             if (rep)
                 freeReplyObject(rep);
             return -1;
@@ -316,7 +353,7 @@ static int relay_append(struct relay *r, const char *type, const char *data, siz
                : -1;
     app_redis_put(app, c);
     if (rc < 0)
-        log_warn("rid=%s appending %s: %s", r->rq->id, type, err);
+        log_rid(LOG_WARN, r->rq->id, "appending %s: %s", type, err);
     return rc;
 }
 
@@ -391,6 +428,7 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
     if (!per_job) {
         event_error_json(&data, NULL, NULL, "unavailable", message, true);
         relay_write(r, NULL, "error", data.data, data.len);
+        metrics_error(METRICS_IN_STREAM, "unavailable"); /* this client's only: counted here */
     }
     for (size_t i = 0; per_job && i < r->n_jobs; i++) {
         if (r->jobs[i].ended)
@@ -399,6 +437,7 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
         event_error_json(&data, r->jobs[i].phase, r->jobs[i].model, "unavailable", message,
                          true);
         relay_write(r, NULL, "error", data.data, data.len);
+        metrics_error(METRICS_IN_STREAM, "unavailable");
     }
     buf_reset(&data);
     relay_done_json(r, &data);
@@ -411,7 +450,7 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
  * them, then done. */
 static enum relay_end relay_timeout(struct relay *r)
 {
-    log_warn("rid=%s jobs still open at the deadline; ending the stream", r->rq->id);
+    log_rid(LOG_WARN, r->rq->id, "jobs still open at the deadline; ending the stream");
     relay_cancel_jobs(r->rq->app, r->jobs, r->n_jobs, false);
     struct buf data;
     buf_init(&data, 4096);
@@ -508,7 +547,7 @@ static void readers_add(struct relay *r, int delta)
         return;
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
-        log_warn("rid=%s readers of %s: %s", r->rq->id, r->request_id, err);
+        log_rid(LOG_WARN, r->rq->id, "readers of %s: %s", r->request_id, err);
         return;
     }
     redisAppendCommand(c, "INCRBY %s %d", key, delta);
@@ -553,7 +592,7 @@ static enum relay_end relay_gone(struct relay *r)
     long long until = app_mono_ms() + RELAY_RESUME_GRACE_MS;
     for (;;) {
         if (readers_count(r) > 0) {
-            log_info("rid=%s client went away; a resumed stream carries on", r->rq->id);
+            log_rid(LOG_INFO, r->rq->id, "client went away; a resumed stream carries on");
             return RELAY_GONE;
         }
         long long wait = until - app_mono_ms();
@@ -566,7 +605,7 @@ static enum relay_end relay_gone(struct relay *r)
             buf_reset(&r->taken);
         }
     }
-    log_info("rid=%s client went away; canceling its open jobs", r->rq->id);
+    log_rid(LOG_INFO, r->rq->id, "client went away; canceling its open jobs");
     relay_cancel_jobs(r->rq->app, r->jobs, r->n_jobs, false);
     return RELAY_GONE;
 }
@@ -576,7 +615,9 @@ static enum relay_end relay_loop(struct relay *r);
 enum relay_end relay_run(struct relay *r)
 {
     readers_add(r, +1);
+    metrics_stream(+1);
     enum relay_end end = relay_loop(r);
+    metrics_stream(-1);
     if (r->reading)
         readers_add(r, -1);
     return end;
@@ -590,8 +631,8 @@ static enum relay_end relay_loop(struct relay *r)
         if (r->rq->client_gone || relay_flush(r) < 0)
             return relay_gone(r);
         if (flags & (INBOX_CUT | RELAY_LOST)) {
-            log_warn("rid=%s %s; ending the stream for a resume", r->rq->id,
-                     flags & INBOX_CUT ? "client fell too far behind" : "events were missed");
+            log_rid(LOG_WARN, r->rq->id, "%s; ending the stream for a resume",
+                    flags & INBOX_CUT ? "client fell too far behind" : "events were missed");
             relay_abort(r, "the stream fell behind; resume it with Last-Event-ID");
             return RELAY_CUT;
         }

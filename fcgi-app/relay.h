@@ -39,6 +39,7 @@ struct relay_job {
     const char *phase; /* static (plan.h) */
     const char *model;
     bool ended;
+    bool first_delta;  /* its first delta was seen (the origin's time to first token) */
     struct bedrock_usage usage;
 };
 
@@ -69,6 +70,7 @@ struct relay {
     bool reading;                   /* counted in nova:readers:<request> */
     long long finish_at_ms;         /* resume: append done at this time, 0 when not due */
     unsigned long written;          /* events written to the client */
+    size_t n_first;                 /* jobs whose first delta was seen */
     struct buf out;                 /* SSE bytes not yet written */
     struct buf taken;               /* messages taken from the inbox */
     json_tokener *tok;

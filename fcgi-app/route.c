@@ -8,6 +8,8 @@
 
 #include "chat.h"
 #include "health.h"
+#include "metrics.h"
+#include "observe.h"
 #include "session.h"
 #include "translate.h"
 #include "log.h"
@@ -146,6 +148,7 @@ int reply_json(struct req *rq, int status, const char *extra, const char *body, 
 int reply_error(struct req *rq, int status, const char *code, const char *message,
                 const char *extra)
 {
+    metrics_error(METRICS_BEFORE_STREAM, code);
     json_object *o = json_object_new_object(), *e = json_object_new_object();
     json_object_object_add(e, "code", json_object_new_string(code));
     json_object_object_add(e, "message", json_object_new_string(message));
@@ -174,6 +177,11 @@ int reply_sse_headers(struct req *rq)
 int reply_empty(struct req *rq, int status)
 {
     return reply_head(rq, status, NULL, "Cache-Control: no-store\r\n", "", 0);
+}
+
+int reply_body(struct req *rq, int status, const char *ctype, const char *body, size_t len)
+{
+    return reply_head(rq, status, ctype, "Cache-Control: no-store\r\n", body ? body : "", len);
 }
 
 /* ---- routing ---------------------------------------------------------------------------- */
@@ -304,12 +312,18 @@ void route_handle(struct req *rq)
             method_not_allowed(rq, "POST");
     } else if (strncmp(p, "/api/session/", 13) == 0) {
         route_session(rq, p + 13);
+    } else if (strcmp(p, "/api/metrics") == 0 || strcmp(p, "/status") == 0) {
+        if (method_is(rq, "GET") || method_is(rq, "HEAD"))
+            observe_get(rq);
+        else
+            method_not_allowed(rq, "GET, HEAD");
     } else {
         reply_error(rq, 404, "not_found", "no such endpoint", NULL);
     }
     char path[128], method[16];
     log_safe(rq->path, path, sizeof path);
     log_safe(rq->method, method, sizeof method);
-    log_info("rid=%s %s %s %d %lld ms%s", rq->id, method, path, rq->status,
-             app_mono_ms() - rq->t0, rq->client_gone ? " (client gone)" : "");
+    log_event(LOG_INFO, rq->id, "request", "method=%s path=%s status=%d elapsed_ms=%lld "
+              "client_gone=%d", method, path, rq->status, app_mono_ms() - rq->t0,
+              rq->client_gone);
 }

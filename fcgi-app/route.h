@@ -7,6 +7,7 @@
  *   POST /api/translate               translate_post (translate.c)
  *   DELETE /api/session/<id>          session_delete (session.c)
  *   GET  /api/health                  health_get    (health.c)
+ *   GET  /api/metrics, GET /status    observe_get   (observe.c; loopback only, by nginx)
  *   anything else under /api/         404 JSON
  *
  * Every parameter a handler uses is copied into struct req when the request starts (capped;
@@ -65,5 +66,7 @@ int reply_error(struct req *rq, int status, const char *code, const char *messag
 int reply_sse_headers(struct req *rq);
 /* A status with no body (204). */
 int reply_empty(struct req *rq, int status);
+/* A whole response of any type (text for operators: /status, /api/metrics), not cached. */
+int reply_body(struct req *rq, int status, const char *ctype, const char *body, size_t len);
 
 #endif

@@ -127,16 +127,18 @@ void session_delete(struct req *rq, const char *session_id)
     }
     redisReply *r = redisCommand(c, "DEL %s", key);
     app_redis_put(rq->app, c);
+    char tag[LOG_TAG_LEN + 1]; /* the id grants the conversation: logged as a tag */
+    log_tag(session_id, tag);
     if (!r || r->type != REDIS_REPLY_INTEGER) {
-        log_warn("rid=%s DEL %s: %s", rq->id, key,
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        log_rid(LOG_WARN, rq->id, "DEL of session %s: %s", tag,
+                r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
         reply_error(rq, 503, "unavailable", "the session could not be deleted", NULL);
     } else {
         char body[160];
         int n = snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"deleted\":%s}\n",
                          session_id, r->integer > 0 ? "true" : "false");
         reply_json(rq, 200, NULL, body, (size_t)n);
-        log_info("rid=%s session %s forgotten", rq->id, session_id);
+        log_rid(LOG_INFO, rq->id, "session %s forgotten", tag);
     }
     if (r)
         freeReplyObject(r);

@@ -10,6 +10,7 @@
 #include "jobwait.h"
 #include "jsonout.h"
 #include "log.h"
+#include "metrics.h"
 #include "product.h"
 
 static const char *code_of(const struct jobwait_result *res)
@@ -80,8 +81,12 @@ int translate_run(struct req *rq, const char *request_id, const char *text, size
         }
     }
     if (rc < 0)
-        log_warn("rid=%s translation into %s failed: %s (%s)", rq->id, lang_code(target), *code,
-                 res.message[0] ? res.message : "no detail");
+        log_rid(LOG_WARN, rq->id, "translation into %s failed: %s (%s)", lang_code(target), *code,
+                res.message[0] ? res.message : "no detail");
+    if (strcmp(*code ? *code : "", "gone") != 0) { /* a client that left says nothing of it */
+        metrics_translation(rc == 0);
+        metrics_tokens("pro", usage); /* a Pro call, outside the answer jobs */
+    }
     jobwait_result_free(&res);
     return rc;
 }

@@ -16,6 +16,7 @@
  * the rest are canceled WITHOUT XACK, so they stay pending for another worker ("handed back").
  * A second signal ends the drain at once. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +75,8 @@ static void emit(struct engine *e, struct worker_job *wj, const char *type, cons
         return;
     }
     if (!wj->lost) {
-        log_error("job %s: Redis has been unreachable too long (outbox full, %zu bytes); "
-                  "giving the job up", wj->job.id, e->ob.bytes);
+        log_rid(LOG_ERROR, wj->rid, "job %s: Redis has been unreachable too long (outbox full, "
+                "%zu bytes); giving the job up", wj->job.id, e->ob.bytes);
         wj->lost = true;
         if (wj->call && !wj->cancel_sent) {
             bedrock_call_cancel(wj->call);
@@ -102,8 +103,8 @@ static void progress_mark(struct engine *e, struct worker_job *wj, bool set)
 static void emit_scratch(struct engine *e, struct worker_job *wj, const char *type, int rc)
 {
     if (rc < 0) {
-        log_error("job %s: %s event larger than %u bytes; not sent", wj->job.id, type,
-                  EVENT_MAX);
+        log_rid(LOG_ERROR, wj->rid, "job %s: %s event larger than %u bytes; not sent",
+                wj->job.id, type, EVENT_MAX);
         return;
     }
     emit(e, wj, type, e->scratch.data, e->scratch.len);
@@ -202,9 +203,10 @@ static void job_dead_letter(struct engine *e, struct worker_job *wj, const char 
     dead_letter_args_fill(&a, w, json.data ? json.data : "", json.len, reason, code,
                           wj->entry_id);
     if (outbox_command(&e->ob, a.argc, a.argv, a.lens, false) < 0)
-        log_error("job %s: dead letter not written (outbox full): %s", wj->job.id, reason);
+        log_rid(LOG_ERROR, wj->rid, "job %s: dead letter not written (outbox full): %s",
+                wj->job.id, reason);
     else
-        log_warn("job %s: dead letter: %s", wj->job.id, reason);
+        log_rid(LOG_WARN, wj->rid, "job %s: dead letter: %s", wj->job.id, reason);
     atomic_fetch_add(&w->jobs_dead, 1);
     buf_free(&json);
 }
@@ -217,7 +219,8 @@ static void job_refuse(struct engine *e, struct worker_job *wj, const char *code
     int rc = event_error_json(&e->scratch, wj->job.phase, wj->job.model, code, message, false);
     emit_scratch(e, wj, "error", rc);
     job_finish(e, wj);
-    log_info("job %s: %s (%s)", wj->job.id, code, message);
+    log_event(LOG_INFO, wj->rid, "job_error", "job=%s code=%s message=%s calls=0", wj->job.id,
+              code, message);
     atomic_fetch_add(strcmp(code, "canceled") == 0 ? &e->w->jobs_canceled : &e->w->jobs_failed,
                      1);
     job_release(e->w, wj);
@@ -251,9 +254,10 @@ static bool retry_schedule(struct engine *e, struct worker_job *wj,
     wj->retry_at = worker_now_ms() + (double)delay;
     e->n_waiting++;
     atomic_fetch_add(&e->w->jobs_retried, 1);
-    log_info("job %s: %s (%s) before its first token; call %d of %ld in %ld ms", wj->job.id,
-             bedrock_error_name(r->err.code), r->err.message[0] ? r->err.message : "no detail",
-             wj->attempts + 1, e->retry.max_attempts, delay);
+    log_event(LOG_INFO, wj->rid, "job_retry",
+              "job=%s error=%s message=%s next_call=%d max_calls=%ld delay_ms=%ld", wj->job.id,
+              bedrock_error_name(r->err.code), r->err.message[0] ? r->err.message : "no detail",
+              wj->attempts + 1, e->retry.max_attempts, delay);
     return true;
 }
 
@@ -269,12 +273,14 @@ static void on_done(void *user, const struct bedrock_result *r)
         return; /* still active, waiting: engine_run starts it again */
     double ms = worker_now_ms() - wj->t_start;
     if (wj->handed_back || wj->stolen) {
-        log_info("job %s %s after %.0f ms: left pending for another worker", wj->job.id,
-                 wj->stolen ? "taken over" : "handed back", ms);
+        log_event(LOG_INFO, wj->rid, "job_left", "job=%s how=%s elapsed_ms=%.0f", wj->job.id,
+                  wj->stolen ? "taken_over" : "handed_back", ms);
         e->handed_back++;
     } else if (wj->lost) {
         job_lost_error(e, wj);
-        log_info("job %s given up after %.0f ms: Redis unreachable", wj->job.id, ms);
+        log_event(LOG_WARN, wj->rid, "job_error",
+                  "job=%s code=unavailable message=%s elapsed_ms=%.0f calls=%d", wj->job.id,
+                  "Redis unreachable: given up", ms, wj->attempts);
     } else if (r->err.code == BR_OK) {
         bool kb = strcmp(wj->job.queue, "kb") == 0;
         if (wj->job.converse && r->text_len > 0) /* Converse: the whole answer at once */
@@ -284,9 +290,14 @@ static void on_done(void *user, const struct bedrock_result *r)
                     : event_model_done_json(&e->scratch, wj->job.phase, wj->job.model, r);
         emit_scratch(e, wj, kb ? "passages" : "model_done", rc);
         atomic_fetch_add(&w->jobs_done, 1);
-        log_debug("job %s done in %.0f ms: %s, %zu passages, %ld+%ld tokens, ttft %.0f ms",
-                  wj->job.id, ms, r->stop_reason, r->n_passages, r->usage.input_tokens,
-                  r->usage.output_tokens, r->ttft_ms);
+        worker_count_tokens(w, &r->usage);
+        log_event(LOG_INFO, wj->rid, "job_done",
+                  "job=%s elapsed_ms=%.0f ttft_ms=%.0f stop_reason=%s input_tokens=%ld "
+                  "output_tokens=%ld cache_read_tokens=%ld cache_write_tokens=%ld passages=%zu "
+                  "calls=%d",
+                  wj->job.id, ms, r->ttft_ms >= 0 ? r->ttft_ms : NAN, r->stop_reason,
+                  r->usage.input_tokens, r->usage.output_tokens, r->usage.cache_read_tokens,
+                  r->usage.cache_write_tokens, r->n_passages, wj->attempts);
     } else {
         /* cancel_sent here is a cancel (handed back, stolen and lost jobs ended above) */
         bool canceled = r->err.code == BR_ERR_CANCELED || wj->cancel_sent;
@@ -304,8 +315,9 @@ static void on_done(void *user, const struct bedrock_result *r)
                                   canceled ? false : r->err.retryable);
         emit_scratch(e, wj, "error", rc);
         atomic_fetch_add(canceled ? &w->jobs_canceled : &w->jobs_failed, 1);
-        log_info("job %s ended after %.0f ms: %s (%s%s%s)", wj->job.id, ms, code, msg,
-                 r->request_id[0] ? ", aws request " : "", r->request_id);
+        log_event(canceled ? LOG_INFO : LOG_WARN, wj->rid, "job_error",
+                  "job=%s code=%s message=%s aws_request_id=%s elapsed_ms=%.0f calls=%d",
+                  wj->job.id, code, msg, r->request_id, ms, wj->attempts);
         /* Failed for good: not retryable, or out of attempts or time. A retryable failure
          * after text was shown is the page's to retry, not a dead job. */
         if (!canceled && rv != RETRY_SHOWN) {
@@ -377,8 +389,9 @@ static void job_start(struct engine *e, struct worker_job *wj)
                        ? bedrock_converse(w->client, &req, &callbacks, wj)
                        : bedrock_converse_stream(w->client, &req, &callbacks, wj);
     }
-    log_debug("job %s started (%s, call %d, %zu in flight)", wj->job.id,
-              kb ? "retrieve" : wj->job.model_id, wj->attempts, e->n_active);
+    log_event(LOG_INFO, wj->rid, "job_start", "job=%s phase=%s model_id=%s call=%d in_flight=%zu",
+              wj->job.id, wj->job.phase, kb ? "retrieve" : wj->job.model_id, wj->attempts,
+              e->n_active);
 }
 
 /* Ends a job waiting for a retry, as its call would have: canceled (an error event and the
@@ -472,7 +485,8 @@ static void resync_cancels(struct engine *e, redisContext *c)
         if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
             return;
         if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 && wj->call && !wj->cancel_sent) {
-            log_info("job %s: cancel marker found after resubscribing", wj->job.id);
+            log_rid(LOG_INFO, wj->rid, "job %s: cancel marker found after resubscribing",
+                    wj->job.id);
             bedrock_call_cancel(wj->call);
             wj->cancel_sent = true;
         } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 && !wj->call) {

@@ -56,6 +56,18 @@ long worker_backoff_next(long ms)
     return ms * 2 > WORKER_BACKOFF_MAX_MS ? WORKER_BACKOFF_MAX_MS : ms * 2;
 }
 
+void worker_count_tokens(struct worker *w, const struct bedrock_usage *u)
+{
+    /* Bedrock's counts are never negative; a bad one is not allowed to wrap the counter. */
+    atomic_fetch_add(&w->tokens_input, u->input_tokens > 0 ? (unsigned long)u->input_tokens : 0);
+    atomic_fetch_add(&w->tokens_output,
+                     u->output_tokens > 0 ? (unsigned long)u->output_tokens : 0);
+    atomic_fetch_add(&w->tokens_cache_read,
+                     u->cache_read_tokens > 0 ? (unsigned long)u->cache_read_tokens : 0);
+    atomic_fetch_add(&w->tokens_cache_write,
+                     u->cache_write_tokens > 0 ? (unsigned long)u->cache_write_tokens : 0);
+}
+
 /* ---- start-up --------------------------------------------------------------------------- */
 
 static void usage(FILE *out)
@@ -78,21 +90,15 @@ static void default_id(struct worker *w)
     snprintf(w->id, sizeof w->id, "%s-%.40s-%d", w->queue, host, (int)w->pid);
 }
 
-/* Logs the configuration one "key: value" line at a time (config_print masks the secrets). */
+/* Logs the configuration in one "config" line (config_log_fields masks the secrets). */
 static void log_config(const struct nova_config *cfg, const struct worker *w)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return;
-    fprintf(f, "worker_id: %s\nqueue: %s\nhost: %s\n", w->id, w->queue, w->host);
-    config_print(cfg, f);
-    fclose(f);
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        log_info("config %s", line);
-    free(text);
+    struct log_line l;
+    log_line_begin(&l, LOG_INFO, NULL, "config");
+    log_line_str(&l, "worker_id", w->id);
+    log_line_str(&l, "host", w->host);
+    config_log_fields(cfg, &l);
+    log_line_write(&l);
 }
 
 /* A Bedrock call must never leave the machine by accident: under NOVA_BACKEND=sim the
@@ -208,8 +214,9 @@ int main(int argc, char **argv)
     }
     static struct nova_config cfg;
     char err[1024];
+    log_init("nova-worker", LOG_INFO); /* JSON lines from the first one on */
     if (config_from_env(&cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "nova-worker: %s\n", err);
+        log_error("bad configuration, not starting: %s", err);
         return 2;
     }
     w.cfg = &cfg;
@@ -223,9 +230,9 @@ int main(int argc, char **argv)
         config_print(&cfg, stdout);
         return 0;
     }
-    static char prog[WORKER_ID_MAX + 16];
-    snprintf(prog, sizeof prog, "nova-worker(%s)", w.id);
-    log_init(prog, cfg.log_level);
+    log_init("nova-worker", cfg.log_level);
+    log_context("worker", w.id);
+    log_context("queue", w.queue);
     log_config(&cfg, &w);
     if (check_endpoints(&cfg, kb, err, sizeof err) < 0 ||
         worker_init(&w, &cfg, err, sizeof err) < 0) {

@@ -33,32 +33,37 @@ int heartbeat_write(struct worker *w)
     pthread_mutex_lock(&w->mu);
     size_t in_flight = w->in_flight;
     pthread_mutex_unlock(&w->mu);
-    char pid[24], inf[24], started[24], beat[24], done[24], failed[24], canceled[24], dead[24];
-    char stale[32], retried[24], reclaimed[24], lost[24], events[24], dropped[24], refused[24];
+    /* The counters are monotonic totals of this worker's life: /api/metrics reads them as
+     * nova_worker_* series labelled with the worker and its queue (README, Operations). */
+    const struct {
+        const char *name;
+        atomic_ulong *v;
+    } counters[] = {
+        {"jobs_done", &w->jobs_done},           {"jobs_failed", &w->jobs_failed},
+        {"jobs_canceled", &w->jobs_canceled},   {"jobs_dead", &w->jobs_dead},
+        {"jobs_expired", &w->jobs_expired},     {"jobs_retried", &w->jobs_retried},
+        {"jobs_reclaimed", &w->jobs_reclaimed}, {"jobs_lost", &w->jobs_lost},
+        {"events", &w->events},                 {"events_dropped", &w->events_dropped},
+        {"writes_refused", &w->writes_refused}, {"tokens_input", &w->tokens_input},
+        {"tokens_output", &w->tokens_output},   {"tokens_cache_read", &w->tokens_cache_read},
+        {"tokens_cache_write", &w->tokens_cache_write},
+    };
+    enum { N_COUNTERS = sizeof counters / sizeof counters[0], N_FIXED = 14 };
+    char nums[N_COUNTERS][24], pid[24], inf[24], started[24], beat[24], stale[32];
     snprintf(pid, sizeof pid, "%d", (int)w->pid);
     snprintf(inf, sizeof inf, "%zu", in_flight);
     snprintf(started, sizeof started, "%lld", w->started_ms);
     snprintf(beat, sizeof beat, "%lld", now);
-    snprintf(done, sizeof done, "%lu", atomic_load(&w->jobs_done));
-    snprintf(failed, sizeof failed, "%lu", atomic_load(&w->jobs_failed));
-    snprintf(canceled, sizeof canceled, "%lu", atomic_load(&w->jobs_canceled));
-    snprintf(dead, sizeof dead, "%lu", atomic_load(&w->jobs_dead));
     snprintf(stale, sizeof stale, "(%lld", now - WORKER_STALE_MS);
-    snprintf(retried, sizeof retried, "%lu", atomic_load(&w->jobs_retried));
-    snprintf(reclaimed, sizeof reclaimed, "%lu", atomic_load(&w->jobs_reclaimed));
-    snprintf(lost, sizeof lost, "%lu", atomic_load(&w->jobs_lost));
-    snprintf(events, sizeof events, "%lu", atomic_load(&w->events));
-    snprintf(dropped, sizeof dropped, "%lu", atomic_load(&w->events_dropped));
-    snprintf(refused, sizeof refused, "%lu", atomic_load(&w->writes_refused));
-    const char *hset[] = {"HSET", w->worker_key, "queue", w->queue, "host", w->host,
-                          "pid", pid, "in_flight", inf, "started_ms", started,
-                          "beat_ms", beat, "jobs_done", done, "jobs_failed", failed,
-                          "jobs_canceled", canceled, "jobs_dead", dead,
-                          "jobs_retried", retried, "jobs_reclaimed", reclaimed,
-                          "jobs_lost", lost, "events", events, "events_dropped", dropped,
-                          "writes_refused", refused};
-    enum { N_HSET = sizeof hset / sizeof hset[0] };
-    redisAppendCommandArgv(c, N_HSET, hset, NULL);
+    const char *hset[N_FIXED + 2 * N_COUNTERS] = {
+        "HSET",    w->worker_key, "queue",      w->queue, "host",    w->host, "pid",
+        pid,       "in_flight",   inf,          "started_ms", started, "beat_ms", beat};
+    for (size_t i = 0; i < N_COUNTERS; i++) {
+        snprintf(nums[i], sizeof nums[i], "%lu", atomic_load(counters[i].v));
+        hset[N_FIXED + 2 * i] = counters[i].name;
+        hset[N_FIXED + 2 * i + 1] = nums[i];
+    }
+    redisAppendCommandArgv(c, N_FIXED + 2 * N_COUNTERS, hset, NULL);
     redisAppendCommand(c, "PEXPIRE %s %d", w->worker_key, WORKER_BEAT_TTL_MS);
     redisAppendCommand(c, "ZADD %s %s %s", w->workers_key, beat, w->id);
     redisAppendCommand(c, "ZREMRANGEBYSCORE %s -inf %s", w->workers_key, stale);
@@ -188,6 +193,8 @@ static void judge(struct worker *w, const redisReply *entry, struct candidate *c
         return;
     }
     snprintf(wj->entry_id, sizeof wj->entry_id, "%s", cd->entry_id->str);
+    snprintf(wj->rid, sizeof wj->rid, "%.*s", (int)strcspn(wj->job.request, "."),
+             wj->job.request);
     key_log(wj->log_key, sizeof wj->log_key, wj->job.request);
     key_out(wj->channel, sizeof wj->channel, wj->job.id);
     wj->w = w;
@@ -233,9 +240,9 @@ static void answer_event(struct worker *w, redisContext *c, const struct worker_
     char id[EVENT_ID_MAX], err[256];
     if (event_append(c, wj->log_key, wj->channel, type, data->data, data->len,
                      w->cfg->log_ttl_s * 1000, id, sizeof id, err, sizeof err) < 0)
-        log_warn("job %s: %s", wj->job.id, err);
+        log_rid(LOG_WARN, wj->rid, "job %s: %s", wj->job.id, err);
     else
-        log_info("job %s: %s", wj->job.id, what);
+        log_rid(LOG_INFO, wj->rid, "job %s: %s", wj->job.id, what);
 }
 
 /* Answers a job that never starts (expired, canceled, lost) so nobody waits for it. */

@@ -66,6 +66,8 @@ struct engine; /* engine.c's state */
 struct worker_job {
     struct worker_job *next, *prev; /* inbox (next only), then the engine's active list */
     struct job job;
+    char rid[80];                   /* the page's request id, for the logs: job.request up to
+                                       a '.' ("<request>.translate" is a translation's) */
     char entry_id[EVENT_ID_MAX];    /* the stream entry to XACK when the job ends */
     char log_key[KEY_MAX];          /* nova:log:<request> */
     char channel[KEY_MAX];          /* nova:out:<job> */
@@ -122,6 +124,8 @@ struct worker {
     atomic_ulong jobs_reclaimed;    /* entries taken over from another (dead) worker */
     atomic_ulong jobs_lost;         /* reclaimed with text shown: answered worker_lost */
     atomic_ulong writes_refused;    /* engine writes Redis answered with an error */
+    /* Tokens of every call that ended well, as Bedrock reported them (what is billed). */
+    atomic_ulong tokens_input, tokens_output, tokens_cache_read, tokens_cache_write;
     /* the reader's reclaim scan (claims.c) */
     char reclaim_cursor[EVENT_ID_MAX];
 };
@@ -132,6 +136,8 @@ long long worker_epoch_ms(void);
 void worker_deadline(struct timespec *ts, long ms);
 /* The next capped exponential backoff step. */
 long worker_backoff_next(long ms);
+/* Adds a call's usage to the worker's token counters. */
+void worker_count_tokens(struct worker *w, const struct bedrock_usage *u);
 
 void *reader_main(void *w);
 void *subscriber_main(void *w);

@@ -105,7 +105,7 @@ REDIS_SOCK="$tmp/redis.sock" SIM_URL="$sim_url" WORKER_DIR="$tmp" WORKER_DRAIN_S
   "$build/tests/integration/test_worker" >"$tmp/test.out" 2>&1 || rc=$?
 for q in micro pro kb; do
   # A worker log with a sanitizer report or an error line is worth seeing even on success.
-  if [ $rc -ne 0 ] || grep -qE 'ERROR|Sanitizer|runtime error' "$tmp/worker-$q.log"; then
+  if [ $rc -ne 0 ] || grep -qE '"level":"error"|Sanitizer|runtime error' "$tmp/worker-$q.log"; then
     echo "== worker $q log (tail)"; tail -n 30 "$tmp/worker-$q.log"
   fi
 done

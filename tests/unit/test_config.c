@@ -107,6 +107,19 @@ static void test_print_masks_secrets(void)
     CHECK(strstr(text, "aws_secret_access_key: (set)") != NULL);
     CHECK(strstr(text, "backend: sim") != NULL);
     free(text);
+    /* the start-up log line: the same settings as one JSON object, masked the same way */
+    struct log_line l;
+    log_line_begin(&l, LOG_INFO, NULL, "config");
+    config_log_fields(&c, &l);
+    log_line_end(&l);
+    CHECK(!l.cut && l.buf[l.len - 1] == '\n');
+    CHECK(strstr(l.buf, "wJal") == NULL && strstr(l.buf, "FQoG") == NULL &&
+          strstr(l.buf, "AKIDEXAMPLE") == NULL);
+    CHECK(strstr(l.buf, "\"event\":\"config\"") != NULL);
+    CHECK(strstr(l.buf, "\"aws_secret_access_key\":\"(set)\"") != NULL);
+    CHECK(strstr(l.buf, "\"fcgi_children\":2,") != NULL);   /* numbers as numbers */
+    CHECK(strstr(l.buf, "\"kb_min_score\":0.2,") != NULL);
+    CHECK(strstr(l.buf, "\"backend\":\"sim\"") != NULL);
     clear_env();
 }
 

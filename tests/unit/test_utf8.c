@@ -58,6 +58,18 @@ static void test_sanitize_replaces_bad_bytes(void)
     buf_free(&b);
 }
 
+static void test_char_len(void)
+{
+    CHECK(utf8_char_len("a", 1) == 1);
+    CHECK(utf8_char_len("\xED\x8F\xB4", 3) == 3);       /* 폴 */
+    CHECK(utf8_char_len("\xF0\x9F\x98\x80!", 5) == 4); /* an emoji, then more */
+    CHECK(utf8_char_len("", 0) == 0);
+    CHECK(utf8_char_len("\x80", 1) == 0);                /* a stray continuation */
+    CHECK(utf8_char_len("\xED\x8F", 2) == 0);            /* cut */
+    CHECK(utf8_char_len("\xC0\xAF", 2) == 0);            /* overlong */
+    CHECK(utf8_char_len("\xED\xA0\x80", 3) == 0);       /* a surrogate */
+}
+
 static void test_count(void)
 {
     const char *s = "폴a🙂";
@@ -71,6 +83,7 @@ int main(void)
     RUN(test_whole_prefix_at_every_cut);
     RUN(test_whole_prefix_passes_garbage_through);
     RUN(test_sanitize_replaces_bad_bytes);
+    RUN(test_char_len);
     RUN(test_count);
     return test_summary();
 }
