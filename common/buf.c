@@ -1,11 +1,15 @@
 /* buf: growable byte buffer with a hard cap (see buf.h). */
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
+#include "log.h"
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -113,4 +117,34 @@ char *buf_steal(struct buf *b, size_t *len)
     b->data = NULL;
     b->len = b->cap = 0;
     return p;
+}
+
+int buf_read_file(struct buf *b, const char *path, char *errstr, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        errstr_set(errstr, errlen, "%s: open: %s", path, strerror(errno));
+        return -1;
+    }
+    char chunk[16384];
+    int rc = -1;
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            errstr_set(errstr, errlen, "%s: read: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            rc = 0;
+            break;
+        }
+        if (buf_append(b, chunk, (size_t)n) < 0) {
+            errstr_set(errstr, errlen, "%s: larger than %zu bytes", path, b->max);
+            break;
+        }
+    }
+    close(fd);
+    return rc;
 }

@@ -31,6 +31,9 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_consume(struct buf *b, size_t n);
 /* The contents as a C string; "" for an empty buffer. */
 const char *buf_cstr(const struct buf *b);
+/* Appends the whole file at path (close-on-exec, EINTR retried). Returns 0, or -1 with errstr
+ * naming the path ("larger than <max> bytes" when it passes b->max; b keeps what was read). */
+int buf_read_file(struct buf *b, const char *path, char *errstr, size_t errlen);
 /* Hands the heap block to the caller (NUL-terminated, may be NULL if empty) and resets b. */
 char *buf_steal(struct buf *b, size_t *len);
 

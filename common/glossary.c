@@ -7,14 +7,12 @@
 #include "glossary.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -286,40 +284,17 @@ struct glossary *glossary_parse(const char *text, size_t len, char *errstr, size
 
 struct glossary *glossary_load_file(const char *path, char *errstr, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        errstr_set(errstr, errlen, "%s: open: %s", path, strerror(errno));
-        return NULL;
-    }
     struct buf text;
     buf_init(&text, GLOSSARY_MAX_BYTES);
-    char chunk[16384];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            errstr_set(errstr, errlen, "%s: read: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0) {
-            close(fd);
-            char why[256];
-            why[0] = '\0';
-            struct glossary *g = glossary_parse(buf_cstr(&text), text.len, why, sizeof why);
-            if (!g)
-                errstr_set(errstr, errlen, "%s: %s", path, why);
-            buf_free(&text);
-            return g;
-        }
-        if (buf_append(&text, chunk, (size_t)n) < 0) {
-            errstr_set(errstr, errlen, "%s: larger than %u bytes", path, GLOSSARY_MAX_BYTES);
-            break;
-        }
+    struct glossary *g = NULL;
+    if (buf_read_file(&text, path, errstr, errlen) == 0) {
+        char why[256] = "";
+        g = glossary_parse(buf_cstr(&text), text.len, why, sizeof why);
+        if (!g)
+            errstr_set(errstr, errlen, "%s: %s", path, why);
     }
-    close(fd);
     buf_free(&text);
-    return NULL;
+    return g;
 }
 
 void glossary_free(struct glossary *g)

@@ -658,3 +658,40 @@ int event_notice_json(struct buf *out, const char *phase, const char *model, con
     json_object_object_add(o, "text", text_string(text, text ? strlen(text) : 0));
     return json_append_put(o, out);
 }
+
+int event_entry_parse(const redisReply *e, const redisReply **id, const redisReply **type,
+                      const redisReply **data)
+{
+    *id = *type = *data = NULL;
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    const redisReply *f = e->element[1];
+    for (size_t k = 0; k + 1 < f->elements; k += 2) {
+        const redisReply *name = f->element[k], *val = f->element[k + 1];
+        if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(name->str, "t") == 0)
+            *type = val;
+        else if (strcmp(name->str, "d") == 0)
+            *data = val;
+    }
+    *id = e->element[0];
+    return *type && *data ? 0 : -1;
+}
+
+static long usage_field(json_object *u, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(u, key, &v) && json_object_is_type(v, json_type_int)
+               ? (long)json_object_get_int64(v)
+               : 0;
+}
+
+void event_usage_parse(json_object *usage, struct bedrock_usage *u)
+{
+    u->input_tokens = usage_field(usage, "input_tokens");
+    u->output_tokens = usage_field(usage, "output_tokens");
+    u->cache_read_tokens = usage_field(usage, "cache_read_tokens");
+    u->cache_write_tokens = usage_field(usage, "cache_write_tokens");
+}

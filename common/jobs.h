@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
+#include <json-c/json.h>
 
 #include "bedrock.h"
 #include "buf.h"
@@ -99,6 +100,15 @@ int event_passages_json(struct buf *out, const struct bedrock_passage *p, size_t
 /* API.md's stream error code for a wire-layer error: throttled, model_error, timeout,
  * unavailable, canceled, internal. */
 const char *event_error_code(enum bedrock_error e);
+
+/* The "usage" object of a model_done event's data (API.md's names) into u; missing or
+ * non-integer fields count 0. */
+void event_usage_parse(json_object *usage, struct bedrock_usage *u);
+
+/* One XRANGE entry of a transcript: its id and its "t" (type) and "d" (data) fields. Returns 0,
+ * or -1 when the entry does not have that shape (pointers into e, valid while e is). */
+int event_entry_parse(const redisReply *e, const redisReply **id, const redisReply **type,
+                      const redisReply **data);
 
 /* A published message "<id> <type> <data>" split into its parts (pointers into msg). */
 struct event_msg {

@@ -128,24 +128,14 @@ out:
 
 int price_table_load(const char *path, struct price_table *t, char *errstr, size_t errlen)
 {
-    char buf[PRICE_FILE_MAX + 1], err[200];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errstr_set(errstr, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t n = fread(buf, 1, sizeof buf, f);
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad || n > PRICE_FILE_MAX) {
-        errstr_set(errstr, errlen, "%s: %s", path, bad ? "read error" : "larger than 64 KiB");
-        return -1;
-    }
-    if (price_table_parse(buf, n, t, err, sizeof err) < 0) {
+    char err[200];
+    struct buf text;
+    buf_init(&text, PRICE_FILE_MAX);
+    int rc = buf_read_file(&text, path, errstr, errlen);
+    if (rc == 0 && (rc = price_table_parse(buf_cstr(&text), text.len, t, err, sizeof err)) < 0)
         errstr_set(errstr, errlen, "%s: %s", path, err);
-        return -1;
-    }
-    return 0;
+    buf_free(&text);
+    return rc;
 }
 
 double price_cost(const struct price_table *t, const char *model, const struct bedrock_usage *u)

@@ -3,13 +3,11 @@
 #include "prompt.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "alloc.h"
 #include "log.h"
@@ -204,37 +202,6 @@ struct prompt_templates *prompt_templates_parse(const char *const text[PROMPT_KI
     return templates_build(text, len, file_names, errstr, errlen);
 }
 
-/* Reads path into b (capped at PROMPT_MAX_BYTES). Returns 0, or -1 with errstr. */
-static int read_file(const char *path, struct buf *b, char *errstr, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        errstr_set(errstr, errlen, "%s: open: %s", path, strerror(errno));
-        return -1;
-    }
-    char chunk[8192];
-    int rc = -1;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            errstr_set(errstr, errlen, "%s: read: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0) {
-            rc = 0;
-            break;
-        }
-        if (buf_append(b, chunk, (size_t)n) < 0) {
-            errstr_set(errstr, errlen, "%s: larger than %u bytes", path, PROMPT_MAX_BYTES);
-            break;
-        }
-    }
-    close(fd);
-    return rc;
-}
-
 struct prompt_templates *prompt_templates_load(const char *dir, char *errstr, size_t errlen)
 {
     struct buf text[PROMPT_KINDS];
@@ -254,7 +221,7 @@ struct prompt_templates *prompt_templates_load(const char *dir, char *errstr, si
             goto out;
         }
         path[k] = buf_steal(&p, NULL);
-        if (read_file(path[k], &text[k], errstr, errlen) < 0)
+        if (buf_read_file(&text[k], path[k], errstr, errlen) < 0)
             goto out;
         ptrs[k] = buf_cstr(&text[k]);
         len[k] = text[k].len;

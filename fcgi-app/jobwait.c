@@ -30,14 +30,6 @@ static json_object *parse_json(const char *s, size_t n)
     return o;
 }
 
-static long usage_field(json_object *u, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(u, key, &v) && json_object_is_type(v, json_type_int)
-               ? (long)json_object_get_int64(v)
-               : 0;
-}
-
 /* Takes one event of the job. Returns true when it ended the job. */
 static bool take_event(struct jobwait_result *res, const char *type, size_t type_len,
                        const char *data, size_t data_len)
@@ -61,10 +53,7 @@ static bool take_event(struct jobwait_result *res, const char *type, size_t type
     if (done) {
         res->end = JOBWAIT_DONE;
         if (o && json_object_object_get_ex(o, "usage", &v)) {
-            res->usage.input_tokens = usage_field(v, "input_tokens");
-            res->usage.output_tokens = usage_field(v, "output_tokens");
-            res->usage.cache_read_tokens = usage_field(v, "cache_read_tokens");
-            res->usage.cache_write_tokens = usage_field(v, "cache_write_tokens");
+            event_usage_parse(v, &res->usage);
         }
     } else {
         res->end = JOBWAIT_ERROR;
@@ -108,23 +97,9 @@ static bool catch_up(struct jobwait *w)
     app_redis_put(w->rq->app, c);
     bool ended = false;
     for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements && !ended; i++) {
-        const redisReply *e = rep->element[i], *t = NULL, *d = NULL;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        const redisReply *f = e->element[1];
-        for (size_t k = 0; k + 1 < f->elements; k += 2) {
-            if (f->element[k]->type != REDIS_REPLY_STRING ||
-                f->element[k + 1]->type != REDIS_REPLY_STRING)
-                continue;
-            if (strcmp(f->element[k]->str, "t") == 0)
-                t = f->element[k + 1];
-            else if (strcmp(f->element[k]->str, "d") == 0)
-                d = f->element[k + 1];
-        }
-        if (t && d && e->element[0]->type == REDIS_REPLY_STRING)
-            ended = take(w, e->element[0]->str, e->element[0]->len, t->str, t->len, d->str,
-                         d->len);
+        const redisReply *id, *t, *d;
+        if (event_entry_parse(rep->element[i], &id, &t, &d) == 0)
+            ended = take(w, id->str, id->len, t->str, t->len, d->str, d->len);
     }
     if (rep)
         freeReplyObject(rep);

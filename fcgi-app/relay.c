@@ -87,14 +87,6 @@ bool relay_all_ended(const struct relay *r)
 
 /* ---- accounting ------------------------------------------------------------------------- */
 
-static long json_long_of(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int)
-               ? (long)json_object_get_int64(v)
-               : 0;
-}
-
 static const char *json_str_of(json_object *o, const char *key)
 {
     json_object *v;
@@ -203,10 +195,7 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
         j->ended = true;
         json_object *u;
         if (model_done && json_object_object_get_ex(o, "usage", &u)) {
-            j->usage.input_tokens = json_long_of(u, "input_tokens");
-            j->usage.output_tokens = json_long_of(u, "output_tokens");
-            j->usage.cache_read_tokens = json_long_of(u, "cache_read_tokens");
-            j->usage.cache_write_tokens = json_long_of(u, "cache_write_tokens");
+            event_usage_parse(u, &j->usage);
         }
         if (model_done && r->origin)
             metrics_model_done(j->model, app_mono_ms() - r->rq->t0, &j->usage);
@@ -275,23 +264,9 @@ int relay_event(struct relay *r, const char *id, size_t id_len, const char *type
 static long relay_entries(struct relay *r, const redisReply *rep)
 {
     for (size_t i = 0; i < rep->elements; i++) {
-        const redisReply *e = rep->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        const redisReply *f = e->element[1], *t = NULL, *d = NULL;
-        for (size_t k = 0; k + 1 < f->elements; k += 2) {
-            const redisReply *name = f->element[k], *val = f->element[k + 1];
-            if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
-                continue;
-            if (strcmp(name->str, "t") == 0)
-                t = val;
-            else if (strcmp(name->str, "d") == 0)
-                d = val;
-        }
-        if (t && d &&
-            relay_event(r, e->element[0]->str, e->element[0]->len, t->str, t->len, d->str,
-                        d->len) < 0)
+        const redisReply *id, *t, *d;
+        if (event_entry_parse(rep->element[i], &id, &t, &d) == 0 &&
+            relay_event(r, id->str, id->len, t->str, t->len, d->str, d->len) < 0)
             return -1;
         if (r->done_seen)
             break;

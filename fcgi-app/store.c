@@ -58,25 +58,14 @@ int store_read_meta(redisContext *c, const char *request_id, struct store_meta *
     } else if (r->elements == 0) {
         rc = 0;
     } else {
-        const redisReply *e = r->element[0], *f = NULL, *t = NULL, *d = NULL;
-        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-            e->element[0]->type == REDIS_REPLY_STRING)
-            f = e->element[1];
-        for (size_t k = 0; f && f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
-            if (f->element[k]->type != REDIS_REPLY_STRING ||
-                f->element[k + 1]->type != REDIS_REPLY_STRING)
-                continue;
-            if (strcmp(f->element[k]->str, "t") == 0)
-                t = f->element[k + 1];
-            else if (strcmp(f->element[k]->str, "d") == 0)
-                d = f->element[k + 1];
-        }
-        if (!t || !d || strcmp(t->str, "meta") != 0 || (size_t)e->element[0]->len >= sizeof m->id ||
-            stream_id_parse(e->element[0]->str, e->element[0]->len, &m->sid) < 0 ||
+        const redisReply *id = NULL, *t = NULL, *d = NULL;
+        event_entry_parse(r->element[0], &id, &t, &d);
+        if (!t || !d || strcmp(t->str, "meta") != 0 || (size_t)id->len >= sizeof m->id ||
+            stream_id_parse(id->str, id->len, &m->sid) < 0 ||
             d->len > (1 << 20) || meta_phases(d->str, d->len, m) < 0) {
             errstr_set(errstr, errlen, "%s does not start with a meta event", key);
         } else {
-            memcpy(m->id, e->element[0]->str, e->element[0]->len + 1);
+            memcpy(m->id, id->str, id->len + 1);
             rc = 1;
         }
     }
