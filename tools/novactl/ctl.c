@@ -327,3 +327,20 @@ void ctl_job_brief(const char *text, size_t len, struct ctl_job_brief *b)
     b->deadline_ms = get_ll(root, "deadline_ms");
     json_object_put(root);
 }
+
+int ctl_dispatch(const char *group, const char *synopsis, void (*help)(void),
+                 const struct ctl_cmd *cmds, size_t n, int argc, char **argv,
+                 const struct nova_config *cfg)
+{
+    if (argc < 2)
+        return ctl_usage_error(group, NULL, synopsis, "wants a command");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        help();
+        return NOVACTL_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].run(argc - 1, argv + 1, cfg);
+    return ctl_usage_error(group, NULL, synopsis, "unknown command '%s'", argv[1]);
+}

@@ -72,6 +72,17 @@ int ctl_parse_opts(const char *group, const char *cmd, const char *synopsis, int
 int ctl_usage_error(const char *group, const char *cmd, const char *synopsis, const char *fmt,
                     ...) __attribute__((format(printf, 4, 5)));
 
+/* One command of a group. */
+struct ctl_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv, const struct nova_config *cfg);
+};
+/* A group's entry: argv[1] names the command (--help, -h and help call help), which runs with
+ * argv shifted by one. Returns its status, or NOVACTL_USAGE after the message. */
+int ctl_dispatch(const char *group, const char *synopsis, void (*help)(void),
+                 const struct ctl_cmd *cmds, size_t n, int argc, char **argv,
+                 const struct nova_config *cfg);
+
 /* Prints root compactly on one line of stdout and releases it. */
 void ctl_json_print(json_object *root);
 /* A JSON string of text that may not be UTF-8 (bad bytes become U+FFFD). */

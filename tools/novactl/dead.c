@@ -491,19 +491,7 @@ fail:
 
 int novactl_dead(int argc, char **argv, const struct nova_config *cfg)
 {
-    static const struct {
-        const char *name;
-        int (*run)(int, char **, const struct nova_config *);
-    } cmds[] = {{"list", cmd_list}, {"retry", cmd_retry}, {"purge", cmd_purge}};
-    if (argc < 2)
-        return ctl_usage_error("dead", NULL, synopsis, "wants a command");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        help();
-        return NOVACTL_OK;
-    }
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (strcmp(argv[1], cmds[i].name) == 0)
-            return cmds[i].run(argc - 1, argv + 1, cfg);
-    return ctl_usage_error("dead", NULL, synopsis, "unknown command '%s'", argv[1]);
+    static const struct ctl_cmd cmds[] = {{"list", cmd_list}, {"retry", cmd_retry}, {"purge", cmd_purge}};
+    return ctl_dispatch("dead", synopsis, help, cmds, sizeof cmds / sizeof cmds[0], argc, argv,
+                        cfg);
 }

@@ -161,14 +161,7 @@ static int cmd_check(int argc, char **argv, const struct nova_config *cfg)
 
 int novactl_glossary(int argc, char **argv, const struct nova_config *cfg)
 {
-    if (argc < 2)
-        return ctl_usage_error("glossary", NULL, synopsis, "wants a command");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        help();
-        return NOVACTL_OK;
-    }
-    if (strcmp(argv[1], "check") == 0)
-        return cmd_check(argc - 1, argv + 1, cfg);
-    return ctl_usage_error("glossary", NULL, synopsis, "unknown command '%s'", argv[1]);
+    static const struct ctl_cmd cmds[] = {{"check", cmd_check}};
+    return ctl_dispatch("glossary", synopsis, help, cmds, sizeof cmds / sizeof cmds[0], argc, argv,
+                        cfg);
 }

@@ -564,19 +564,7 @@ static int cmd_show(int argc, char **argv, const struct nova_config *cfg)
 
 int novactl_jobs(int argc, char **argv, const struct nova_config *cfg)
 {
-    static const struct {
-        const char *name;
-        int (*run)(int, char **, const struct nova_config *);
-    } cmds[] = {{"pending", cmd_pending}, {"show", cmd_show}};
-    if (argc < 2)
-        return ctl_usage_error("jobs", NULL, synopsis, "wants a command");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        help();
-        return NOVACTL_OK;
-    }
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-        if (strcmp(argv[1], cmds[i].name) == 0)
-            return cmds[i].run(argc - 1, argv + 1, cfg);
-    return ctl_usage_error("jobs", NULL, synopsis, "unknown command '%s'", argv[1]);
+    static const struct ctl_cmd cmds[] = {{"pending", cmd_pending}, {"show", cmd_show}};
+    return ctl_dispatch("jobs", synopsis, help, cmds, sizeof cmds / sizeof cmds[0], argc, argv,
+                        cfg);
 }
