@@ -26,30 +26,10 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+source tests/lib/servers.sh
 
-alive() { kill -0 "$1" 2>/dev/null; }
-
-redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --dir "$tmp" \
-  --save '' --appendonly no --daemonize no --logfile "$tmp/redis.log" &
-redis_pid=$!
-for _ in $(seq 250); do
-  [ "$(redis-cli -s "$tmp/redis.sock" ping 2>/dev/null)" = PONG ] && break
-  alive "$redis_pid" || break
-  sleep 0.02
-done
-if [ "$(redis-cli -s "$tmp/redis.sock" ping 2>/dev/null)" != PONG ]; then
-  echo "redis-server did not start"; cat "$tmp/redis.log"; exit 1
-fi
-
-mkfifo "$tmp/sim-ready"
-"$build/bin/bedrock-sim" --port 0 --quiet --kb-dir kb/sample >"$tmp/sim-ready" 2>"$tmp/sim.log" &
-sim_pid=$!
-exec 3<"$tmp/sim-ready"
-if ! read -r -t 10 line <&3; then
-  echo "bedrock-sim did not report its port"; cat "$tmp/sim.log"; exit 1
-fi
-exec 3<&-
-port=${line##*:}
+start_redis || exit 1
+start_sim || exit 1
 echo "redis pid $redis_pid, bedrock-sim pid $sim_pid on port $port"
 
 rc=0
