@@ -69,7 +69,9 @@ struct relay {
     bool reading;                   /* counted in nova:readers:<request> */
     long long finish_at_ms;         /* resume: append done at this time, 0 when not due */
     unsigned long written;          /* events written to the client */
-    struct buf out;                 /* SSE bytes not yet written */
+    struct buf out;                 /* SSE bytes the client has not taken yet */
+    long long progress_ms;          /* monotonic: when the client last took bytes */
+    bool behind;                    /* out overflowed: the stream must be cut */
     struct buf taken;               /* messages taken from the inbox */
     json_tokener *tok;
     struct bedrock_usage extra_usage; /* a call of the request outside the jobs (the
