@@ -69,7 +69,7 @@ PROGRAMS += $(WORKER_BIN) $(if $(filter 1,$(SAN)),,workers/nova-worker)
 FCGI_SRC := $(wildcard fcgi-app/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/%.o)
 FCGI_BIN := $(BUILD)/bin/nova-fcgi
-FCGI_UNIT := $(patsubst %,$(BUILD)/tests/unit/test_%,plan inbox)
+FCGI_UNIT := $(patsubst %,$(BUILD)/tests/unit/test_%,plan inbox auth)
 PROGRAMS += $(FCGI_BIN) $(if $(filter 1,$(SAN)),,fcgi-app/nova-fcgi)
 
 .PHONY: all build tests deps test fuzz fuzz-build clean

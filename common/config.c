@@ -121,6 +121,19 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         env_long(&c->max_queue_depth, "NOVA_MAX_QUEUE_DEPTH", 10000, 1, 10000000, errstr,
                  errlen) < 0)
         return -1;
+    if (env_copy(c->api_key, sizeof c->api_key, "NOVA_API_KEY", "", errstr, errlen) < 0)
+        return -1;
+    /* A key short enough to guess, or one no header can carry, is a mistake to stop at. */
+    size_t klen = strlen(c->api_key);
+    for (size_t i = 0; i < klen; i++)
+        if (c->api_key[i] <= ' ' || c->api_key[i] > '~') {
+            snprintf(errstr, errlen, "NOVA_API_KEY: only visible ASCII characters, no blanks");
+            return -1;
+        }
+    if (klen && klen < 16) {
+        snprintf(errstr, errlen, "NOVA_API_KEY: at least 16 characters (it has %zu)", klen);
+        return -1;
+    }
     snprintf(dflt, sizeof dflt, "%s/kb.sqlite", c->run_dir);
     if (env_copy(c->glossary_file, sizeof c->glossary_file, "NOVA_GLOSSARY_FILE",
                  "config/game_glossary.json", errstr, errlen) < 0 ||
@@ -193,6 +206,7 @@ void config_print(const struct nova_config *c, FILE *out)
     fprintf(out, "kb_db: %s\nkb_dir: %s\nkb_min_score: %g\n", c->kb_db, c->kb_dir,
             c->kb_min_score);
     fprintf(out, "session_ttl_seconds: %ld\n", c->session_ttl_s);
+    fprintf(out, "api_key: %s\n", c->api_key[0] ? "(set)" : "(unset)");
     fprintf(out, "aws_access_key_id: %s\n",
             creds_mask(c->creds.env_access_key_id, mask, sizeof mask));
     /* Not even a prefix of the secret or the token is printed. */
