@@ -5,7 +5,8 @@
 #      nova-fcgi children, a 2 s Bedrock idle timeout, a 2 s visibility timeout (a killed
 #      worker's job is reclaimed quickly) and a queue depth cap of 4;
 #   2. one nova-fcgi child (the slow client shares it with the others) and a simulator that
-#      cuts every chunk it writes at random bytes (SIM_SPLIT_WRITES=1).
+#      cuts every chunk it writes at random bytes (SIM_SPLIT_WRITES=1);
+#   3. with FAULTS_CHAOS=1 (make chaos) only: a plain stack for the children killed at random.
 # test_faults starts extra workers and a restarted Redis itself; it writes their PIDs to
 # $tmp/pids/*.pid, and this script stops them (and only them) on exit. NOVA_BUILD picks the
 # flavour (build/release or build/asan). The last line is the test's "N passed, N failed".
@@ -60,12 +61,19 @@ stack_up 1 NOVA_REDIS_URL="unix://$redis_sock" NOVA_FCGI_CHILDREN=2 \
   NOVA_BEDROCK_IDLE_TIMEOUT_S=2 NOVA_VISIBILITY_TIMEOUT_S=2 NOVA_MAX_QUEUE_DEPTH=4 ||
   fail_early "stack 1 did not start"
 stack_up 2 NOVA_FCGI_CHILDREN=1 SIM_SPLIT_WRITES=1 || fail_early "stack 2 did not start"
+# make chaos: a plain third stack whose children are killed at random under load.
+chaos3=()
+if [ "${FAULTS_CHAOS:-0}" != 0 ]; then
+  stack_up 3 NOVA_FCGI_CHILDREN=2 || fail_early "stack 3 did not start"
+  chaos3=(NOVA_URL3="http://127.0.0.1:${port[3]}" NOVA_RUN_DIR3="$tmp/run3"
+          SIM_URL3="$(cat "$tmp/run3/bedrock-sim.url")")
+fi
 
 t0=$SECONDS
 NOVA_URL=http://127.0.0.1:${port[1]} NOVA_RUN_DIR=$tmp/run1 SIM_URL=$(cat "$tmp/run1/bedrock-sim.url") \
 NOVA_URL2=http://127.0.0.1:${port[2]} NOVA_RUN_DIR2=$tmp/run2 SIM_URL2=$(cat "$tmp/run2/bedrock-sim.url") \
 REDIS_SOCK=$redis_sock REDIS_DIR=$tmp/redis FAULTS_DIR=$tmp WORKER_BIN=$bin/nova-worker \
-  "$test_bin" 2>&1 | tee "$tmp/test.out"
+  env "${chaos3[@]}" "$test_bin" 2>&1 | tee "$tmp/test.out"
 rc=${PIPESTATUS[0]}
 echo "test took $((SECONDS - t0)) s"
 stacks_summary "$tmp/test.out" "$rc"

@@ -43,7 +43,17 @@
 
 static const char *base_url, *run_dir, *sim_url;    /* stack 1 */
 static const char *base_url2, *run_dir2, *sim_url2; /* stack 2 */
+static const char *base_url3, *run_dir3, *sim_url3; /* stack 3 (make chaos only) */
 static const char *redis_sock, *redis_dir, *faults_dir, *worker_bin;
+
+static uint32_t rnd_u32(void)
+{
+    static uint64_t x = 0x2545F4914F6CDD1DULL;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return (uint32_t)(x >> 16);
+}
 
 static long sim1(const char *name)
 {
@@ -119,8 +129,10 @@ static struct stream *joined(const struct stream *a, const struct stream *b)
     struct stream *j = xcalloc(1, sizeof *j);
     j->n = a->n + b->n;
     j->evs = xcalloc(j->n ? j->n : 1, sizeof *j->evs);
-    memcpy(j->evs, a->evs, a->n * sizeof *a->evs);
-    memcpy(j->evs + a->n, b->evs, b->n * sizeof *b->evs);
+    if (a->n)
+        memcpy(j->evs, a->evs, a->n * sizeof *a->evs);
+    if (b->n)
+        memcpy(j->evs + a->n, b->evs, b->n * sizeof *b->evs);
     return j;
 }
 
@@ -1057,6 +1069,227 @@ static void test_slow_client_is_cut_others_on_time(void)
     redisFree(x.r);
 }
 
+/* ---- make chaos (FAULTS_CHAOS=1): longer and rougher ---------------------------------- */
+
+struct rough_chat {
+    struct stream *cur;      /* the open connection (the first, then resumes) */
+    struct stream *parts[64];
+    size_t n_parts;
+    bool whole;              /* done seen */
+    double next_try;         /* a resume waiting for a child to be back */
+};
+
+struct rough_ctx {
+    struct rough_chat *c;
+    size_t n;
+    struct loop *l;
+    pid_t master;
+    double t_start, next_kill, kill_until;
+    int kills;
+};
+
+static int rough_tick(void *user)
+{
+    struct rough_ctx *x = user;
+    double now = now_ms();
+    bool all_meta = true, all_whole = true;
+    for (size_t i = 0; i < x->n; i++) {
+        struct rough_chat *c = &x->c[i];
+        all_meta &= c->parts[0]->n >= 1;
+        if (c->whole)
+            continue;
+        all_whole = false;
+        struct stream *s = c->cur;
+        if (s && !s->finished)
+            continue;
+        if (s && s->n && strcmp(s->evs[s->n - 1].type, "done") == 0) {
+            c->whole = true;
+            continue;
+        }
+        if (now < c->next_try || c->n_parts == 64)
+            continue;
+        /* Broken (or a 502/503 while no child was there): resume after the last event seen. */
+        const char *last = NULL, *rid = NULL;
+        for (size_t k = c->n_parts; k-- > 0 && !last;)
+            if (c->parts[k]->n)
+                last = c->parts[k]->evs[c->parts[k]->n - 1].id;
+        json_object *meta = c->parts[0]->n ? ev_json(&c->parts[0]->evs[0]) : NULL;
+        rid = jstr(meta, "request_id");
+        if (!rid || !last)
+            return 1; /* broken before meta: the chat is lost, the test says so */
+        char path[128];
+        snprintf(path, sizeof path, "/api/chat/%s/events", rid);
+        c->cur = stream_new(base_url3, NULL, path, NULL, NULL, 0, last);
+        c->parts[c->n_parts++] = c->cur;
+        c->next_try = now + 100;
+        loop_add(x->l, c->cur);
+    }
+    /* The children die at random once every chat has its meta. */
+    if (all_meta && now >= x->next_kill && now < x->kill_until) {
+        pid_t kids[8];
+        size_t nk = proc_children(x->master, kids, 8);
+        if (nk) {
+            kill(kids[rnd_u32() % nk], SIGKILL);
+            x->kills++;
+        }
+        x->next_kill = now + 400 + rnd_u32() % 600;
+    }
+    return all_whole || now - x->t_start > 60000;
+}
+
+static void test_chaos_children_killed_under_load(void)
+{
+    enum { N = 16 };
+    CHECK(base_url3 && run_dir3 && sim_url3);
+    if (!base_url3 || !run_dir3 || !sim_url3)
+        return;
+    CHECK(sim_idle(sim_url3, 5000));
+    long calls0 = simstats_get(sim_url3, "converse_stream");
+    long aborted0 = simstats_get(sim_url3, "streams_aborted");
+    struct rough_chat c[N];
+    memset(c, 0, sizeof c);
+    struct loop l;
+    loop_init(&l);
+    int streams = 0;
+    for (int i = 0; i < N; i++) {
+        bool en = i % 4 == 3;
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s (%d) #sim:len=%d #sim:tps=60",
+                 en ? "How do I get a refund?" : "환불은 어떻게 신청하나요?", i, 150 + 20 * i);
+        c[i].cur = c[i].parts[0] = chat_new_on(base_url3, msg, en ? "en" : "ko");
+        c[i].n_parts = 1;
+        streams += en ? 4 : 2;
+        loop_add(&l, c[i].cur);
+    }
+    struct rough_ctx x = {.c = c, .n = N, .l = &l,
+                          .master = read_pid_file(run_dir3, "nova-fcgi"), .t_start = now_ms()};
+    x.next_kill = x.t_start + 1000;
+    x.kill_until = x.t_start + 7000;
+    while (!rough_tick(&x)) {
+        double t = now_ms();
+        loop_run(&l, 50, NULL, NULL);
+        if (now_ms() - t < 10)
+            sleep_ms(10);
+    }
+    loop_free(&l);
+    redisContext *r = redis_open(run_dir3);
+    int whole = 0, exact = 0, resumes = 0;
+    for (int i = 0; i < N; i++) {
+        struct stream *all = c[i].parts[0];
+        struct stream *joinedv[64];
+        size_t nj = 0;
+        for (size_t k = 1; k < c[i].n_parts; k++) { /* fold the parts into one */
+            joinedv[nj] = joined(all, c[i].parts[k]);
+            all = joinedv[nj++];
+        }
+        struct chat w;
+        chat_read(all, &w);
+        whole += c[i].whole && w.done_last && w.n_done == 1 && w.ids_increasing &&
+                 w.n_errors == 0;
+        if (r)
+            exact += exact_streams(r, &w);
+        resumes += (int)c[i].n_parts - 1;
+        chat_free(&w);
+        for (size_t k = nj; k-- > 0;)
+            joined_free(joinedv[k], k ? joinedv[k - 1] : c[i].parts[0], c[i].parts[k + 1]);
+        for (size_t k = 0; k < c[i].n_parts; k++)
+            stream_free(c[i].parts[k]);
+    }
+    if (r)
+        redisFree(r);
+    long calls = simstats_get(sim_url3, "converse_stream") - calls0;
+    long aborted = simstats_get(sim_url3, "streams_aborted") - aborted0;
+    printf("  %d chats while %d children were killed at random: %d whole after %d resumes, %d "
+           "of %d model streams byte-exact, %ld model calls (%ld aborted)\n", N, x.kills, whole,
+           resumes, exact, streams, calls, aborted);
+    CHECK(x.kills >= 5 && whole == N && exact == streams);
+    CHECK(calls == streams && aborted == 0); /* each model paid once */
+}
+
+static void test_chaos_redis_loses_its_data(void)
+{
+    char pidfile[700], dump[700];
+    snprintf(pidfile, sizeof pidfile, "%s/pids/redis2.pid", faults_dir);
+    snprintf(dump, sizeof dump, "%s/dump.rdb", redis_dir);
+    FILE *f = fopen(pidfile, "r");
+    int rp = 0;
+    if (f) {
+        if (fscanf(f, "%d", &rp) != 1)
+            rp = 0;
+        fclose(f);
+    }
+    if (rp <= 0 || !proc_alive(rp)) /* not restarted yet: the script's own */
+        rp = (int)read_pid_file(faults_dir, "redis");
+    CHECK(rp > 0 && proc_alive(rp));
+    if (rp <= 0)
+        return;
+    struct stream *s[3];
+    for (int i = 0; i < 3; i++)
+        s[i] = chat1("비밀번호를 잊어버렸어요 #sim:len=250 #sim:tps=50", "ko");
+    struct loop l;
+    loop_init(&l);
+    for (int i = 0; i < 3; i++)
+        loop_add(&l, s[i]);
+    double t0 = now_ms();
+    while (now_ms() - t0 < 2000)
+        loop_run(&l, 50, NULL, NULL);
+    kill(rp, SIGKILL); /* no save: everything in Redis is gone */
+    reap_within(rp, 5000);
+    for (double end = now_ms() + 5000; proc_alive(rp) && now_ms() < end;)
+        sleep_ms(10);
+    unlink(dump);
+    double t_down = now_ms();
+    long health_down = 0;
+    while (now_ms() - t_down < 2000) {
+        loop_run(&l, 50, NULL, NULL);
+        if (!health_down && now_ms() - t_down > 500)
+            health_down = health_status(base_url, NULL, 0);
+    }
+    CHECK(redis_start() > 0);
+    double t_up = now_ms(), t_healthy = 0;
+    while (now_ms() - t_up < 30000) {
+        loop_run(&l, 50, NULL, NULL);
+        if (!t_healthy && health_status(base_url, NULL, 0) == 200)
+            t_healthy = now_ms();
+        bool open = false;
+        for (int i = 0; i < 3; i++)
+            open |= !s[i]->finished;
+        if (t_healthy && !open)
+            break;
+    }
+    loop_free(&l);
+    int ended = 0;
+    for (int i = 0; i < 3; i++) {
+        struct chat c;
+        chat_read(s[i], &c);
+        ended += c.done_last && c.n_done == 1;
+        if (!(c.done_last && c.n_done == 1))
+            stream_dump("stream over the lost Redis", s[i]);
+        chat_free(&c);
+        stream_free(s[i]);
+    }
+    printf("  Redis killed and started empty: /api/health %ld while down, 200 %.0f ms after; "
+           "%d of 3 open streams ended with done (the workers' jobs went on)\n", health_down,
+           t_healthy - t_up, ended);
+    CHECK(health_down == 503 && t_healthy > 0 && ended == 3);
+    struct stream *t = chat1("정기 점검은 언제인가요? #sim:tps=400 #sim:len=20", "ko");
+    drive_one(t, 20000);
+    struct chat c;
+    chat_read(t, &c);
+    if (chat_whole(t, &c, "chat on the empty Redis"))
+        CHECK(c.n_errors == 0 && c.n_ms == 2);
+    chat_free(&c);
+    stream_free(t);
+}
+
+/* FAULTS_ONLY=<part of a name> runs only the cases whose name has it (while working on one). */
+#define FAULT(fn)                                                                            \
+    do {                                                                                     \
+        const char *only_ = getenv("FAULTS_ONLY");                                           \
+        if (!only_ || strstr(#fn, only_))                                                    \
+            RUN(fn);                                                                         \
+    } while (0)
+
 int main(void)
 {
     base_url = getenv("NOVA_URL");
@@ -1065,6 +1298,9 @@ int main(void)
     base_url2 = getenv("NOVA_URL2");
     run_dir2 = getenv("NOVA_RUN_DIR2");
     sim_url2 = getenv("SIM_URL2");
+    base_url3 = getenv("NOVA_URL3");
+    run_dir3 = getenv("NOVA_RUN_DIR3");
+    sim_url3 = getenv("SIM_URL3");
     redis_sock = getenv("REDIS_SOCK");
     redis_dir = getenv("REDIS_DIR");
     faults_dir = getenv("FAULTS_DIR");
@@ -1078,18 +1314,22 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
-    RUN(test_throttled_before_first_token_is_answered);
-    RUN(test_throttled_after_first_token_is_error);
-    RUN(test_stalled_model_ends_with_timeout);
-    RUN(test_half_frame_then_close_is_model_error);
-    RUN(test_client_leaves_before_first_token);
-    RUN(test_client_leaves_while_streaming);
-    RUN(test_killed_child_resume_pays_once);
-    RUN(test_killed_worker_reclaimed_end_to_end);
-    RUN(test_queue_over_cap_is_429_overloaded);
-    RUN(test_redis_restart_mid_stream); /* last on stack 1: its Redis is a new process after */
-    RUN(test_split_writes_whole_characters);
-    RUN(test_slow_client_is_cut_others_on_time);
+    FAULT(test_throttled_before_first_token_is_answered);
+    FAULT(test_throttled_after_first_token_is_error);
+    FAULT(test_stalled_model_ends_with_timeout);
+    FAULT(test_half_frame_then_close_is_model_error);
+    FAULT(test_client_leaves_before_first_token);
+    FAULT(test_client_leaves_while_streaming);
+    FAULT(test_killed_child_resume_pays_once);
+    FAULT(test_killed_worker_reclaimed_end_to_end);
+    FAULT(test_queue_over_cap_is_429_overloaded);
+    FAULT(test_redis_restart_mid_stream); /* last on stack 1: its Redis is a new process after */
+    FAULT(test_split_writes_whole_characters);
+    FAULT(test_slow_client_is_cut_others_on_time);
+    if (getenv("FAULTS_CHAOS") && atoi(getenv("FAULTS_CHAOS"))) {
+        FAULT(test_chaos_children_killed_under_load);
+        FAULT(test_chaos_redis_loses_its_data);
+    }
 
     curl_global_cleanup();
     return test_summary();
