@@ -24,6 +24,8 @@
 #define CANCEL_MARKER_TTL_S 600
 #define RELAY_DONE_GRACE_MS 1000       /* a resume leaves `done` to the origin this long */
 #define RELAY_RESUME_GRACE_MS 400      /* a dropped client's jobs wait this long for a resume */
+#define RELAY_READER_BEAT_MS 2000     /* a live stream renews its nova:readers entry */
+#define RELAY_READER_SLACK_MS 1000    /* a renewal this late still counts as alive */
 #define RELAY_END_FLUSH_MS 1000       /* an ending stream's last events get this long */
 #define RELAY_PUSH_CHUNK (16u * 1024u) /* one write to the FastCGI connection */
 #define RELAY_STALL_KEEPALIVES 2       /* a client that takes no byte for this many keep-alive
@@ -589,48 +591,65 @@ static unsigned relay_drain_inbox(struct relay *r)
 
 /* ---- readers: who is watching a request ------------------------------------------------ */
 
-/* nova:readers:<request> counts the streams relaying a request live (the origin and resumes);
- * a new reader also publishes "attach" on the request's channel, which wakes an origin that
- * is waiting out its grace (the message is not an event: relays skip it). */
-static void readers_add(struct relay *r, int delta)
+/* nova:readers:<request> holds the streams relaying a request live (the origin and resumes):
+ * a sorted set of one token per stream, scored with when the stream last renewed it (epoch
+ * ms). A live stream renews it every RELAY_READER_BEAT_MS, so the entry of a stream whose
+ * child died (SIGKILL, a crash: nothing removes it) stops counting RELAY_READER_BEAT_MS +
+ * RELAY_READER_SLACK_MS later, instead of keeping a request's jobs going for a reader long
+ * gone. A new reader also publishes "attach" on the request's channel, which wakes an origin
+ * that is waiting out its grace (the message is not an event: relays skip it). */
+static void readers_send(struct relay *r, bool join, bool leave)
 {
     struct app *app = r->rq->app;
     char key[KEY_MAX], err[256];
+    /* Due again in a beat whatever happens here: with Redis away the loop must not spin. */
+    r->beat_ms = app_mono_ms() + RELAY_READER_BEAT_MS;
+    r->reading = !leave;
     if (key_readers(key, sizeof key, r->request_id) < 0)
         return;
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
-        log_warn("rid=%s readers of %s: %s", r->rq->id, r->request_id, err);
+        if (join || leave) /* a renewal that fails is tried again, without a line each time */
+            log_warn("rid=%s readers of %s: %s", r->rq->id, r->request_id, err);
         return;
     }
-    redisAppendCommand(c, "INCRBY %s %d", key, delta);
-    redisAppendCommand(c, "EXPIRE %s %ld", key, app->cfg->job_deadline_s + 60);
-    if (delta > 0)
-        redisAppendCommand(c, "PUBLISH %s attach", r->channel);
-    for (int i = 0; i < (delta > 0 ? 3 : 2); i++) {
+    int n = 1;
+    if (leave) {
+        redisAppendCommand(c, "ZREM %s %s", key, r->reader);
+    } else {
+        redisAppendCommand(c, "ZADD %s %lld %s", key, app_epoch_ms(), r->reader);
+        if (join) {
+            redisAppendCommand(c, "EXPIRE %s %ld", key, app->cfg->job_deadline_s + 60);
+            redisAppendCommand(c, "PUBLISH %s attach", r->channel);
+            n = 3;
+        }
+    }
+    for (int i = 0; i < n; i++) {
         redisReply *rep = NULL;
         if (redisGetReply(c, (void **)&rep) != REDIS_OK)
             break;
         freeReplyObject(rep);
     }
     app_redis_put(app, c);
-    r->reading = delta > 0;
 }
 
-static long long readers_count(struct relay *r)
+/* Whether another stream renewed its entry recently enough to be alive. */
+static bool readers_live(struct relay *r)
 {
-    char key[KEY_MAX], err[256];
+    char key[KEY_MAX], err[256], min[32];
     redisContext *c = key_readers(key, sizeof key, r->request_id) == 0
                           ? app_redis(r->rq->app, err, sizeof err)
                           : NULL;
     if (!c)
-        return 0;
-    redisReply *rep = redisCommand(c, "GET %s", key);
+        return false;
+    snprintf(min, sizeof min, "%lld",
+             app_epoch_ms() - RELAY_READER_BEAT_MS - RELAY_READER_SLACK_MS);
+    redisReply *rep = redisCommand(c, "ZCOUNT %s %s +inf", key, min);
     app_redis_put(r->rq->app, c);
-    long long n = rep && rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+    bool live = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
     if (rep)
         freeReplyObject(rep);
-    return n;
+    return live;
 }
 
 /* The client left: unless another reader takes over within RELAY_RESUME_GRACE_MS (a page
@@ -639,12 +658,12 @@ static long long readers_count(struct relay *r)
 static enum relay_end relay_gone(struct relay *r)
 {
     if (r->reading)
-        readers_add(r, -1);
+        readers_send(r, false, true);
     if (relay_all_ended(r))
         return RELAY_GONE;
     long long until = app_mono_ms() + RELAY_RESUME_GRACE_MS;
     for (;;) {
-        if (readers_count(r) > 0) {
+        if (readers_live(r)) {
             log_info("rid=%s client went away; a resumed stream carries on", r->rq->id);
             return RELAY_GONE;
         }
@@ -667,10 +686,11 @@ static enum relay_end relay_loop(struct relay *r);
 
 enum relay_end relay_run(struct relay *r)
 {
-    readers_add(r, +1);
+    app_random_hex(r->reader, sizeof r->reader - 1);
+    readers_send(r, true, false);
     enum relay_end end = relay_loop(r);
     if (r->reading)
-        readers_add(r, -1);
+        readers_send(r, false, true);
     return end;
 }
 
@@ -716,6 +736,8 @@ static enum relay_end relay_loop(struct relay *r)
                 return r->rq->client_gone ? RELAY_GONE : relay_finish(r);
             }
         }
+        if (r->reading && now >= r->beat_ms)
+            readers_send(r, false, false);
         if (atomic_load(&app->draining))
             drain_at = atomic_load(&app->drain_deadline_ms);
         if (now >= drain_at) {
@@ -738,6 +760,8 @@ static enum relay_end relay_loop(struct relay *r)
             due = drain_at;
         if (r->finish_at_ms && r->finish_at_ms < due)
             due = r->finish_at_ms;
+        if (r->reading && r->beat_ms < due)
+            due = r->beat_ms;
         if (r->out.len && r->progress_ms + relay_stall_ms(r) < due)
             due = r->progress_ms + relay_stall_ms(r);
         long long wait = due - app_mono_ms();
