@@ -447,6 +447,63 @@ static void test_killed_child_resume_pays_once(void)
     stream_free(r);
 }
 
+/* After a child was killed, its stream's entry in nova:readers must stop counting: a client
+ * that resumed and then leaves gets its jobs canceled like any other. */
+static void test_killed_child_then_resumed_client_leaves(void)
+{
+    pid_t master = read_pid_file(run_dir, "nova-fcgi");
+    struct kill_ctx x = {.master = master};
+    x.n_kids = proc_children(master, x.kids, 16);
+    CHECK(sim_idle(sim_url, 5000));
+    long ab0 = sim1("streams_aborted");
+    x.s = chat1("로그인이 안 돼요 #sim:len=3000 #sim:tps=20", "ko");
+    drive(&x.s, 1, 20000, kill_tick, &x);
+    struct chat c;
+    chat_read(x.s, &c);
+    CHECK(x.killed >= 1 && x.s->finished && c.n_done == 0 && c.request_id[0]);
+    if (!c.request_id[0] || !x.s->n) {
+        stream_dump("stream whose child was killed", x.s);
+        chat_free(&c);
+        stream_free(x.s);
+        return;
+    }
+    /* The resumed client reads for 3.5 s (past the dead stream's last renewal + 3 s), then
+     * leaves. */
+    char path[128];
+    snprintf(path, sizeof path, "/api/chat/%s/events", c.request_id);
+    struct stream *r = NULL;
+    for (double end = now_ms() + 5000; now_ms() < end;) {
+        r = stream_new(base_url, NULL, path, NULL, NULL, 0, x.s->evs[x.s->n - 1].id);
+        struct loop l;
+        loop_init(&l);
+        loop_add(&l, r);
+        loop_run(&l, 3500, NULL, NULL);
+        bool ok = r->status == 200 && !r->finished;
+        if (ok) {
+            r->drop = true;
+            loop_run(&l, 100, NULL, NULL);
+        }
+        loop_free(&l);
+        if (ok)
+            break;
+        stream_free(r);
+        r = NULL;
+        sleep_ms(50);
+    }
+    CHECK(r != NULL);
+    double t_drop = now_ms(), took = 0;
+    long ab = 0;
+    while ((ab = sim1("streams_aborted") - ab0) < 2 && (took = now_ms() - t_drop) < 5000)
+        sleep_ms(10);
+    took = now_ms() - t_drop;
+    printf("  child killed, client resumed on another, read %zu events and left: %ld model "
+           "calls aborted %.0f ms later\n", r ? r->n : 0, ab, took);
+    CHECK(ab == 2 && took < 1500);
+    chat_free(&c);
+    stream_free(x.s);
+    stream_free(r);
+}
+
 /* ---- a worker killed -------------------------------------------------------------------- */
 
 static pid_t worker_spawn(const char *id, const char *queue)
@@ -967,9 +1024,8 @@ static int slow_tick(void *user)
         }
     }
     if (!x->t_cut) {
-        redisReply *rep = redisCommand(x->r, "GET nova:readers:%s", x->request);
-        if (rep && (rep->type == REDIS_REPLY_NIL ||
-                    (rep->type == REDIS_REPLY_STRING && atoll(rep->str) == 0)))
+        redisReply *rep = redisCommand(x->r, "ZCARD nova:readers:%s", x->request);
+        if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0) /* the origin left */
             x->t_cut = t;
         if (rep)
             freeReplyObject(rep);
@@ -1321,6 +1377,7 @@ int main(void)
     FAULT(test_client_leaves_before_first_token);
     FAULT(test_client_leaves_while_streaming);
     FAULT(test_killed_child_resume_pays_once);
+    FAULT(test_killed_child_then_resumed_client_leaves);
     FAULT(test_killed_worker_reclaimed_end_to_end);
     FAULT(test_queue_over_cap_is_429_overloaded);
     FAULT(test_redis_restart_mid_stream); /* last on stack 1: its Redis is a new process after */
