@@ -150,7 +150,7 @@ test: deps
 	$(MAKE) fuzz-build
 	@tests/run build/release build/asan
 
-# Longer and rougher fault runs (tests/chaos/chaos.sh): both builds, about 12 minutes on
+# Longer and rougher fault runs (tests/chaos/chaos.sh): both builds, about 10 minutes on
 # 2 cores; CHAOS_ROUNDS and CHAOS_FUZZ_SECONDS size it.
 .PHONY: chaos
 chaos: deps
