@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages (as root), build release and ASan+UBSan,
 #                   run every suite; last line "N passed, N failed"
 #   make fuzz       build the libFuzzer targets with clang and run each for FUZZ_SECONDS
+#   make chaos      the fault suites longer and rougher, both builds (tests/chaos/chaos.sh)
 #   make compile_commands.json   for clangd / clang-tidy (needs bear)
 #
 # SAN=1 selects the ASan+UBSan build (build/asan). Objects and test binaries live under
@@ -69,7 +70,7 @@ PROGRAMS += $(WORKER_BIN) $(if $(filter 1,$(SAN)),,workers/nova-worker)
 FCGI_SRC := $(wildcard fcgi-app/*.c)
 FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/%.o)
 FCGI_BIN := $(BUILD)/bin/nova-fcgi
-FCGI_UNIT := $(patsubst %,$(BUILD)/tests/unit/test_%,plan inbox metrics)
+FCGI_UNIT := $(patsubst %,$(BUILD)/tests/unit/test_%,plan inbox metrics auth)
 PROGRAMS += $(FCGI_BIN) $(if $(filter 1,$(SAN)),,fcgi-app/nova-fcgi)
 
 .PHONY: all build tests deps test fuzz fuzz-build clean
@@ -148,6 +149,15 @@ test: deps
 	$(MAKE) SAN=1 build
 	$(MAKE) fuzz-build
 	@tests/run build/release build/asan
+
+# Longer and rougher fault runs (tests/chaos/chaos.sh): both builds, about 10 minutes on
+# 2 cores; CHAOS_ROUNDS and CHAOS_FUZZ_SECONDS size it.
+.PHONY: chaos
+chaos: deps
+	$(MAKE) SAN=0 build
+	$(MAKE) SAN=1 build
+	$(MAKE) fuzz-build
+	@tests/chaos/chaos.sh build/release build/asan
 
 # The whole stack in the foreground on 127.0.0.1:NOVA_HTTP_PORT (8080) (scripts/nova-run);
 # SAN=1 runs the ASan+UBSan binaries.

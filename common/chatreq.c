@@ -106,6 +106,49 @@ static int check_options(json_object *root, struct chatreq *r, char *errstr, siz
     return 0;
 }
 
+static bool hex4(const char *s, unsigned *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
+        if (d == 16)
+            return false;
+        *v = *v << 4 | d;
+    }
+    return true;
+}
+
+/* json-c reads an escaped lone surrogate ("\ud800", "\udc00", a high one not followed by a
+ * low one) as U+FFFD. Such an escape is no character at all, so the body is refused as not
+ * UTF-8 before it gets that far; a pair ("\ud83d\ude00") is one character and fine. Escapes
+ * are only looked at, not checked: the parser refuses a broken one. */
+static bool has_lone_surrogate(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\')
+            continue;
+        unsigned v, w;
+        if (s[i + 1] != 'u' || i + 6 > len || !hex4(s + i + 2, &v)) {
+            i++; /* "\\" and the like: the escaped character is not an escape */
+            continue;
+        }
+        size_t j = i + 6;
+        if (v >= 0xDC00 && v <= 0xDFFF)
+            return true;
+        if (v >= 0xD800 && v <= 0xDBFF) {
+            if (j + 6 > len || s[j] != '\\' || s[j + 1] != 'u' || !hex4(s + j + 2, &w) ||
+                w < 0xDC00 || w > 0xDFFF)
+                return true;
+            j += 6;
+        }
+        i = j - 1;
+    }
+    return false;
+}
+
 /* The body as a JSON object: *root set (release it), or -1 with errstr. */
 static int parse_object(const char *body, size_t len, json_object **root, char *errstr,
                         size_t errlen)
@@ -113,6 +156,10 @@ static int parse_object(const char *body, size_t len, json_object **root, char *
     *root = NULL;
     if (len > CHATREQ_BODY_MAX) {
         errstr_set(errstr, errlen, "the body is larger than %u bytes", CHATREQ_BODY_MAX);
+        return -1;
+    }
+    if (has_lone_surrogate(body, len)) {
+        errstr_set(errstr, errlen, "the body is not valid UTF-8");
         return -1;
     }
     json_tokener *tok = json_tokener_new_ex(CHATREQ_JSON_DEPTH);

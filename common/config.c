@@ -122,6 +122,19 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         env_long(&c->max_queue_depth, "NOVA_MAX_QUEUE_DEPTH", 10000, 1, 10000000, errstr,
                  errlen) < 0)
         return -1;
+    if (env_copy(c->api_key, sizeof c->api_key, "NOVA_API_KEY", "", errstr, errlen) < 0)
+        return -1;
+    /* A key short enough to guess, or one no header can carry, is a mistake to stop at. */
+    size_t klen = strlen(c->api_key);
+    for (size_t i = 0; i < klen; i++)
+        if (c->api_key[i] <= ' ' || c->api_key[i] > '~') {
+            snprintf(errstr, errlen, "NOVA_API_KEY: only visible ASCII characters, no blanks");
+            return -1;
+        }
+    if (klen && klen < 16) {
+        snprintf(errstr, errlen, "NOVA_API_KEY: at least 16 characters (it has %zu)", klen);
+        return -1;
+    }
     snprintf(dflt, sizeof dflt, "%s/kb.sqlite", c->run_dir);
     if (env_copy(c->glossary_file, sizeof c->glossary_file, "NOVA_GLOSSARY_FILE",
                  "config/game_glossary.json", errstr, errlen) < 0 ||
@@ -208,6 +221,7 @@ static void config_visit(const struct nova_config *c, config_visit_fn fn, void *
     snprintf(num, sizeof num, "%g", c->kb_min_score);
     fn(arg, "kb_min_score", num, true);
     visit_long(fn, arg, "session_ttl_seconds", c->session_ttl_s);
+    fn(arg, "api_key", c->api_key[0] ? "(set)" : "(unset)", false);
     fn(arg, "aws_access_key_id", creds_mask(c->creds.env_access_key_id, mask, sizeof mask), false);
     /* Not even a prefix of the secret or the token is printed. */
     fn(arg, "aws_secret_access_key", c->creds.env_secret_access_key[0] ? "(set)" : "(unset)",

@@ -30,6 +30,8 @@ struct nova_config {
     long job_deadline_s;       /* NOVA_JOB_DEADLINE_SECONDS: a job nobody waits for after (300) */
     long worker_max_jobs;      /* NOVA_WORKER_MAX_JOBS: jobs in flight per worker (256) */
     long max_queue_depth;      /* NOVA_MAX_QUEUE_DEPTH: above it, 429 overloaded (10000) */
+    char api_key[257];         /* NOVA_API_KEY: when set, what every /api/ request but
+                                  /api/health must carry (nova-fcgi); "" when unset */
     /* The product (paths relative to the working directory; make run starts in the repo): */
     char glossary_file[600];   /* NOVA_GLOSSARY_FILE (config/game_glossary.json) */
     char prompts_dir[600];     /* NOVA_PROMPTS_DIR (config/prompts) */

@@ -10,8 +10,9 @@
  *   nova:cancel:{<queue>}      pub/sub channel           job ids to stop now
  *   nova:canceled:<job>        string, expires           cancel marker for a job not yet started
  *   nova:session:<id>          list, expires             conversation turns
- *   nova:readers:<request>     integer, expires          live streams of a request (a dropped
- *                                                        client's jobs wait for a resume)
+ *   nova:readers:<request>     zset, expires             live streams of a request, scored by
+ *                                                        their last renewal (a dropped client's
+ *                                                        jobs wait for a resume)
  *   nova:stats:*               reserved, unused          (the counters: nova-fcgi's scoreboard and
  *                                                        the heartbeats, GET /api/metrics)
  *   nova:progress:<job>        string, expires           set once a job's first delta is out, gone

@@ -457,7 +457,10 @@ static int resume_point(struct req *rq, struct stream_id *after)
 {
     const char *v = rq->last_event_id;
     size_t n = strlen(v);
-    if (!rq->has_last_event_id && !chatreq_query_param(rq->query, "after", &v, &n))
+    /* An over-long query was not kept: it must not read as "no resume point" (a replay from
+     * the start). */
+    if (!rq->too_long && !rq->has_last_event_id &&
+        !chatreq_query_param(rq->query, "after", &v, &n))
         return 0;
     if (rq->too_long || stream_id_parse(v, n, after) < 0) {
         reply_error(rq, 400, "bad_request",

@@ -85,6 +85,14 @@ unsigned inbox_take(struct inbox *in, struct buf *out)
     return flags;
 }
 
+bool inbox_is_cut(struct inbox *in)
+{
+    pthread_mutex_lock(&in->mu);
+    bool cut = (in->flags & INBOX_CUT) != 0;
+    pthread_mutex_unlock(&in->mu);
+    return cut;
+}
+
 int inbox_next(const struct buf *b, size_t *off, const char **msg, size_t *len)
 {
     uint32_t n;

@@ -53,6 +53,9 @@ void inbox_put(struct inbox *in, const char *msg, size_t len);
 /* Moves every queued message to the end of out (framed as in q) and returns the flags;
  * while resyncing, moves nothing and returns only INBOX_CUT if set. */
 unsigned inbox_take(struct inbox *in, struct buf *out);
+/* True once messages were dropped (without taking anything: a stream waiting for its client
+ * leaves the queue alone). */
+bool inbox_is_cut(struct inbox *in);
 /* The message at *off of a taken buffer; advances *off. Returns 0, or -1 at the end. */
 int inbox_next(const struct buf *b, size_t *off, const char **msg, size_t *len);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <hiredis/hiredis.h>
 
@@ -24,6 +25,12 @@
 #define CANCEL_MARKER_TTL_S 600
 #define RELAY_DONE_GRACE_MS 1000       /* a resume leaves `done` to the origin this long */
 #define RELAY_RESUME_GRACE_MS 400      /* a dropped client's jobs wait this long for a resume */
+#define RELAY_READER_BEAT_MS 2000     /* a live stream renews its nova:readers entry */
+#define RELAY_READER_SLACK_MS 1000    /* a renewal this late still counts as alive */
+#define RELAY_END_FLUSH_MS 1000       /* an ending stream's last events get this long */
+#define RELAY_PUSH_CHUNK (16u * 1024u) /* one write to the FastCGI connection */
+#define RELAY_STALL_KEEPALIVES 2       /* a client that takes no byte for this many keep-alive
+                                          intervals is cut off (it resumes) */
 
 void relay_init(struct relay *r, struct req *rq, const char *request_id,
                 long long start_epoch_ms, long long deadline_epoch_ms)
@@ -37,6 +44,7 @@ void relay_init(struct relay *r, struct req *rq, const char *request_id,
     long long now = app_mono_ms();
     r->deadline_ms = now + (deadline_epoch_ms - app_epoch_ms()) + RELAY_GRACE_MS;
     r->next_ping_ms = now + rq->app->cfg->keepalive_s * 1000;
+    r->progress_ms = now;
     buf_init(&r->out, RELAY_OUT_MAX);
     buf_init(&r->taken, INBOX_CAP);
     r->tok = json_tokener_new_ex(8);
@@ -206,32 +214,105 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-int relay_flush(struct relay *r)
+/* A client that stops reading: nginx's socket buffer to it fills, then the FastCGI connection,
+ * then r->out; the stream thread never blocks in a write (it waits in poll for the connection
+ * to take bytes), leaves the inbox alone while RELAY_FLUSH_AT bytes wait, and cuts the stream
+ * when the inbox overflows or the client takes nothing for RELAY_STALL_KEEPALIVES keep-alive
+ * intervals. */
+
+static void relay_cut(struct relay *r, const char *why);
+
+static long long relay_stall_ms(const struct relay *r)
 {
-    if (!r->rq->headers_sent && reply_sse_headers(r->rq) < 0)
-        return -1;
-    if (r->out.len == 0)
-        return r->rq->client_gone ? -1 : 0;
-    int rc = req_write(r->rq, r->out.data, r->out.len);
-    buf_reset(&r->out);
-    r->next_ping_ms = app_mono_ms() + r->rq->app->cfg->keepalive_s * 1000;
-    return rc;
+    return r->rq->app->cfg->keepalive_s * 1000LL * RELAY_STALL_KEEPALIVES;
 }
 
-/* Buffers one SSE event (id may be NULL); flushes first when the buffer is full. */
+/* Writes what the FastCGI connection takes now, without blocking: pieces of at most
+ * RELAY_PUSH_CHUNK while poll says it is writable (a unix socket is writable while at most a
+ * quarter of its send buffer is in use, so a piece never blocks; the write timeout set at
+ * accept is the backstop). Returns 0, or -1 when the client is gone. */
+static int relay_push(struct relay *r)
+{
+    struct req *rq = r->rq;
+    if (!rq->headers_sent && reply_sse_headers(rq) < 0)
+        return -1;
+    size_t done = 0;
+    while (done < r->out.len) {
+        struct pollfd p = {rq->fr->ipcFd, POLLOUT, 0};
+        if (poll(&p, 1, 0) < 1)
+            break;
+        if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            rq->client_gone = true;
+            break;
+        }
+        size_t n = r->out.len - done < RELAY_PUSH_CHUNK ? r->out.len - done : RELAY_PUSH_CHUNK;
+        if (req_write(rq, r->out.data + done, n) < 0)
+            break;
+        done += n;
+    }
+    if (done) {
+        buf_consume(&r->out, done);
+        r->progress_ms = app_mono_ms();
+        r->next_ping_ms = r->progress_ms + rq->app->cfg->keepalive_s * 1000;
+    }
+    return rq->client_gone ? -1 : 0;
+}
+
+/* Pushes until nothing is left, waiting for the connection to take bytes until until_ms.
+ * Returns 0 (all written), -1 (client gone) or 1 (not written by then). */
+static int relay_flush_until(struct relay *r, long long until_ms)
+{
+    for (;;) {
+        if (relay_push(r) < 0)
+            return -1;
+        if (r->out.len == 0)
+            return 0;
+        long long wait = until_ms - app_mono_ms();
+        if (wait <= 0)
+            return 1;
+        struct pollfd p = {r->rq->fr->ipcFd, POLLOUT | POLLRDHUP, 0};
+        if (poll(&p, 1, wait > INT_MAX ? INT_MAX : (int)wait) > 0 &&
+            (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+            r->rq->client_gone = true;
+            return -1;
+        }
+    }
+}
+
+int relay_flush(struct relay *r)
+{
+    int rc = relay_flush_until(r, r->progress_ms + relay_stall_ms(r));
+    if (rc > 0)
+        relay_cut(r, "the client takes nothing");
+    return rc == 0 ? 0 : -1;
+}
+
+/* Ends the stream of a client that does not take what was written: nothing more can reach it
+ * (not even an `error`), so the FastCGI connection is shut down, nginx ends the client's
+ * response without `done`, and the client resumes with its Last-Event-ID. The jobs go on. */
+static void relay_cut(struct relay *r, const char *why)
+{
+    log_rid(LOG_WARN, r->rq->id, "%s (%zu bytes unwritten); cutting the stream for a resume", why,
+            r->out.len);
+    shutdown(r->rq->fr->ipcFd, SHUT_RDWR);
+    r->rq->client_gone = true;
+    buf_reset(&r->out);
+}
+
+/* Buffers one SSE event (id may be NULL), pushing what the client takes once RELAY_FLUSH_AT
+ * bytes wait. An event that finds RELAY_OUT_MAX bytes still unwritten marks the stream behind
+ * (it is then cut); one larger than that on its own is skipped. */
 static int relay_write(struct relay *r, const char *id, const char *type, const char *data,
                        size_t len)
 {
-    if (r->out.len >= RELAY_FLUSH_AT && relay_flush(r) < 0)
+    if (r->out.len >= RELAY_FLUSH_AT && relay_push(r) < 0)
         return -1;
     if (sse_write_event(&r->out, id, type, data, len) < 0) {
-        if (relay_flush(r) < 0)
-            return -1;
-        if (sse_write_event(&r->out, id, type, data, len) < 0) {
-            log_rid(LOG_WARN, r->rq->id, "event %s of %zu bytes does not fit the stream; skipped",
-                    id ? id : "-", len);
-            return 0;
-        }
+        if (r->out.len == 0)
+            log_rid(LOG_WARN, r->rq->id, "event %s of %zu bytes does not fit the stream; skipped", id ? id : "-", len);
+        else
+            r->behind = true;
+        return 0;
     }
     r->written++;
     return 0;
@@ -371,6 +452,18 @@ static void relay_done_json(struct relay *r, struct buf *out)
                sum.cache_write_tokens, cost, app_epoch_ms() - r->start_epoch_ms);
 }
 
+/* The stream's last bytes, given the client's stall allowance: end when written, RELAY_GONE
+ * when the client left, RELAY_CUT when it took nothing for that long. */
+static enum relay_end relay_final_flush(struct relay *r, enum relay_end end)
+{
+    int rc = relay_flush_until(r, r->progress_ms + relay_stall_ms(r));
+    if (rc > 0) {
+        relay_cut(r, "the client takes nothing");
+        return RELAY_CUT;
+    }
+    return rc < 0 ? RELAY_GONE : end;
+}
+
 /* Every job ended: `done` into the transcript, then everything up to it to the client. */
 static enum relay_end relay_finish(struct relay *r)
 {
@@ -389,9 +482,7 @@ static enum relay_end relay_finish(struct relay *r)
         end = RELAY_FAILED;
     }
     buf_free(&data);
-    if (relay_flush(r) < 0)
-        end = RELAY_GONE;
-    return end;
+    return relay_final_flush(r, end);
 }
 
 /* Ends the stream for this client only: error events (one per unfinished job, or one for the
@@ -417,7 +508,9 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
     buf_reset(&data);
     relay_done_json(r, &data);
     relay_write(r, NULL, "done", data.data, data.len);
-    relay_flush(r);
+    /* Bounded: a drain must not wait out a stalled client. */
+    if (relay_flush_until(r, app_mono_ms() + RELAY_END_FLUSH_MS) > 0)
+        relay_cut(r, "the client takes nothing");
     buf_free(&data);
 }
 
@@ -511,48 +604,65 @@ static unsigned relay_drain_inbox(struct relay *r)
 
 /* ---- readers: who is watching a request ------------------------------------------------ */
 
-/* nova:readers:<request> counts the streams relaying a request live (the origin and resumes);
- * a new reader also publishes "attach" on the request's channel, which wakes an origin that
- * is waiting out its grace (the message is not an event: relays skip it). */
-static void readers_add(struct relay *r, int delta)
+/* nova:readers:<request> holds the streams relaying a request live (the origin and resumes):
+ * a sorted set of one token per stream, scored with when the stream last renewed it (epoch
+ * ms). A live stream renews it every RELAY_READER_BEAT_MS, so the entry of a stream whose
+ * child died (SIGKILL, a crash: nothing removes it) stops counting RELAY_READER_BEAT_MS +
+ * RELAY_READER_SLACK_MS later, instead of keeping a request's jobs going for a reader long
+ * gone. A new reader also publishes "attach" on the request's channel, which wakes an origin
+ * that is waiting out its grace (the message is not an event: relays skip it). */
+static void readers_send(struct relay *r, bool join, bool leave)
 {
     struct app *app = r->rq->app;
     char key[KEY_MAX], err[256];
+    /* Due again in a beat whatever happens here: with Redis away the loop must not spin. */
+    r->beat_ms = app_mono_ms() + RELAY_READER_BEAT_MS;
+    r->reading = !leave;
     if (key_readers(key, sizeof key, r->request_id) < 0)
         return;
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
-        log_rid(LOG_WARN, r->rq->id, "readers of %s: %s", r->request_id, err);
+        if (join || leave) /* a renewal that fails is tried again, without a line each time */
+            log_rid(LOG_WARN, r->rq->id, "readers of %s: %s", r->request_id, err);
         return;
     }
-    redisAppendCommand(c, "INCRBY %s %d", key, delta);
-    redisAppendCommand(c, "EXPIRE %s %ld", key, app->cfg->job_deadline_s + 60);
-    if (delta > 0)
-        redisAppendCommand(c, "PUBLISH %s attach", r->channel);
-    for (int i = 0; i < (delta > 0 ? 3 : 2); i++) {
+    int n = 1;
+    if (leave) {
+        redisAppendCommand(c, "ZREM %s %s", key, r->reader);
+    } else {
+        redisAppendCommand(c, "ZADD %s %lld %s", key, app_epoch_ms(), r->reader);
+        if (join) {
+            redisAppendCommand(c, "EXPIRE %s %ld", key, app->cfg->job_deadline_s + 60);
+            redisAppendCommand(c, "PUBLISH %s attach", r->channel);
+            n = 3;
+        }
+    }
+    for (int i = 0; i < n; i++) {
         redisReply *rep = NULL;
         if (redisGetReply(c, (void **)&rep) != REDIS_OK)
             break;
         freeReplyObject(rep);
     }
     app_redis_put(app, c);
-    r->reading = delta > 0;
 }
 
-static long long readers_count(struct relay *r)
+/* Whether another stream renewed its entry recently enough to be alive. */
+static bool readers_live(struct relay *r)
 {
-    char key[KEY_MAX], err[256];
+    char key[KEY_MAX], err[256], min[32];
     redisContext *c = key_readers(key, sizeof key, r->request_id) == 0
                           ? app_redis(r->rq->app, err, sizeof err)
                           : NULL;
     if (!c)
-        return 0;
-    redisReply *rep = redisCommand(c, "GET %s", key);
+        return false;
+    snprintf(min, sizeof min, "%lld",
+             app_epoch_ms() - RELAY_READER_BEAT_MS - RELAY_READER_SLACK_MS);
+    redisReply *rep = redisCommand(c, "ZCOUNT %s %s +inf", key, min);
     app_redis_put(r->rq->app, c);
-    long long n = rep && rep->type == REDIS_REPLY_STRING ? strtoll(rep->str, NULL, 10) : 0;
+    bool live = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
     if (rep)
         freeReplyObject(rep);
-    return n;
+    return live;
 }
 
 /* The client left: unless another reader takes over within RELAY_RESUME_GRACE_MS (a page
@@ -561,12 +671,12 @@ static long long readers_count(struct relay *r)
 static enum relay_end relay_gone(struct relay *r)
 {
     if (r->reading)
-        readers_add(r, -1);
+        readers_send(r, false, true);
     if (relay_all_ended(r))
         return RELAY_GONE;
     long long until = app_mono_ms() + RELAY_RESUME_GRACE_MS;
     for (;;) {
-        if (readers_count(r) > 0) {
+        if (readers_live(r)) {
             log_rid(LOG_INFO, r->rq->id, "client went away; a resumed stream carries on");
             return RELAY_GONE;
         }
@@ -589,12 +699,13 @@ static enum relay_end relay_loop(struct relay *r);
 
 enum relay_end relay_run(struct relay *r)
 {
-    readers_add(r, +1);
+    app_random_hex(r->reader, sizeof r->reader - 1);
+    readers_send(r, true, false);
     metrics_stream(+1);
     enum relay_end end = relay_loop(r);
     metrics_stream(-1);
     if (r->reading)
-        readers_add(r, -1);
+        readers_send(r, false, true);
     return end;
 }
 
@@ -602,18 +713,32 @@ static enum relay_end relay_loop(struct relay *r)
 {
     struct app *app = r->rq->app;
     for (;;) {
-        unsigned flags = relay_drain_inbox(r);
-        if (r->rq->client_gone || relay_flush(r) < 0)
+        /* While the client has not taken RELAY_FLUSH_AT bytes, the inbox is left alone: its
+         * cap is then what a stalled client may hold (a cut is all that is read of it). */
+        unsigned flags = r->out.len < RELAY_FLUSH_AT ? relay_drain_inbox(r)
+                         : inbox_is_cut(r->rq->inbox) ? INBOX_CUT : 0;
+        if (r->rq->client_gone || relay_push(r) < 0)
             return relay_gone(r);
+        if (r->behind)
+            flags |= INBOX_CUT;
         if (flags & (INBOX_CUT | RELAY_LOST)) {
-            log_rid(LOG_WARN, r->rq->id, "%s; ending the stream for a resume",
-                    flags & INBOX_CUT ? "client fell too far behind" : "events were missed");
-            relay_abort(r, "the stream fell behind; resume it with Last-Event-ID");
+            const char *why = flags & INBOX_CUT ? "client fell too far behind"
+                                                : "events were missed";
+            if (r->out.len) { /* it is not reading: nothing more reaches it */
+                relay_cut(r, why);
+            } else {
+                log_rid(LOG_WARN, r->rq->id, "%s; ending the stream for a resume", why);
+                relay_abort(r, "the stream fell behind; resume it with Last-Event-ID");
+            }
+            return RELAY_CUT;
+        }
+        long long now = app_mono_ms(), drain_at = LLONG_MAX;
+        if (r->out.len && now - r->progress_ms >= relay_stall_ms(r)) {
+            relay_cut(r, "the client took nothing for two keep-alive intervals");
             return RELAY_CUT;
         }
         if (r->done_seen)
-            return RELAY_DONE;
-        long long now = app_mono_ms(), drain_at = LLONG_MAX;
+            return relay_final_flush(r, RELAY_DONE);
         if (relay_all_ended(r)) {
             if (r->origin)
                 return relay_finish(r);
@@ -622,10 +747,12 @@ static enum relay_end relay_loop(struct relay *r)
             if (now >= r->finish_at_ms) {
                 /* Last look: the origin may have appended done after all. */
                 if (relay_catch_up(r) == 0 && r->done_seen)
-                    return relay_flush(r) == 0 ? RELAY_DONE : RELAY_GONE;
+                    return relay_final_flush(r, RELAY_DONE);
                 return r->rq->client_gone ? RELAY_GONE : relay_finish(r);
             }
         }
+        if (r->reading && now >= r->beat_ms)
+            readers_send(r, false, false);
         if (atomic_load(&app->draining))
             drain_at = atomic_load(&app->drain_deadline_ms);
         if (now >= drain_at) {
@@ -635,8 +762,12 @@ static enum relay_end relay_loop(struct relay *r)
         if (now >= r->deadline_ms)
             return relay_timeout(r);
         if (now >= r->next_ping_ms) {
-            sse_write_comment(&r->out, "ping");
-            if (relay_flush(r) < 0)
+            /* Nothing waits (or the ping would only add to it): the client has seen bytes
+             * within the interval either way. */
+            if (r->out.len == 0)
+                sse_write_comment(&r->out, "ping");
+            r->next_ping_ms = now + app->cfg->keepalive_s * 1000;
+            if (relay_push(r) < 0)
                 return relay_gone(r);
         }
         long long due = r->next_ping_ms < r->deadline_ms ? r->next_ping_ms : r->deadline_ms;
@@ -644,11 +775,16 @@ static enum relay_end relay_loop(struct relay *r)
             due = drain_at;
         if (r->finish_at_ms && r->finish_at_ms < due)
             due = r->finish_at_ms;
+        if (r->reading && r->beat_ms < due)
+            due = r->beat_ms;
+        if (r->out.len && r->progress_ms + relay_stall_ms(r) < due)
+            due = r->progress_ms + relay_stall_ms(r);
         long long wait = due - app_mono_ms();
-        /* The FastCGI connection is polled for hang-up only: nginx closes it when the browser
-         * leaves, which is noticed here before the first token. */
+        /* The FastCGI connection is polled for hang-up (nginx closes it when the browser
+         * leaves, which is noticed here before the first token) and, while bytes wait, for
+         * room to write them. */
         struct pollfd p[2] = {{r->rq->inbox->efd, POLLIN, 0},
-                              {r->rq->fr->ipcFd, POLLRDHUP, 0}};
+                              {r->rq->fr->ipcFd, POLLRDHUP | (r->out.len ? POLLOUT : 0), 0}};
         int rc = poll(p, 2, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait);
         if (rc > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
             r->rq->client_gone = true;

@@ -11,8 +11,9 @@
  * both append one.
  *
  * It ends early when the client goes away (its unfinished jobs are canceled unless another
- * reader resumes the request within RELAY_RESUME_GRACE_MS: a page reconnecting after a dropped
- * connection keeps its answer), when the inbox
+ * live reader — one that renewed its nova:readers entry within the last 3 s — resumes the
+ * request within RELAY_RESUME_GRACE_MS: a page reconnecting after a dropped connection keeps
+ * its answer), when the inbox
  * overflowed (an `error` unavailable, then `done`: the client resumes), when the child drains
  * (at the drain deadline, one `error` unavailable per unfinished job, then `done`), or when
  * the jobs' deadline passed (`error` timeout for each unfinished job, appended, then `done`).
@@ -67,11 +68,15 @@ struct relay {
     long long next_ping_ms;
     bool done_seen;
     bool origin;                    /* this stream queued the jobs (else it is a resume) */
-    bool reading;                   /* counted in nova:readers:<request> */
+    bool reading;                   /* an entry in nova:readers:<request> */
+    char reader[17];                /* that entry's token */
+    long long beat_ms;              /* monotonic: when to renew it */
     long long finish_at_ms;         /* resume: append done at this time, 0 when not due */
     unsigned long written;          /* events written to the client */
     size_t n_first;                 /* jobs whose first delta was seen */
-    struct buf out;                 /* SSE bytes not yet written */
+    struct buf out;                 /* SSE bytes the client has not taken yet */
+    long long progress_ms;          /* monotonic: when the client last took bytes */
+    bool behind;                    /* out overflowed: the stream must be cut */
     struct buf taken;               /* messages taken from the inbox */
     json_tokener *tok;
     struct bedrock_usage extra_usage; /* a call of the request outside the jobs (the

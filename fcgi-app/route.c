@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "auth.h"
 #include "chat.h"
 #include "health.h"
 #include "metrics.h"
@@ -78,6 +79,10 @@ void req_init(struct req *rq, struct app *app, struct inbox *inbox, FCGX_Request
     rq->has_last_event_id = rc < 0 || (rc == 1 && rq->last_event_id[0]);
     if (rc < 0)
         memcpy(rq->last_event_id, "-", 2);
+    /* Decided here, so no pointer to the key's header outlives this function. */
+    rq->authorized = auth_allows(app->cfg->api_key,
+                                 FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp),
+                                 FCGX_GetParam("HTTP_X_API_KEY", fr->envp));
 }
 
 /* ---- replies ---------------------------------------------------------------------------- */
@@ -89,6 +94,7 @@ static const char *reason(int status)
     case 202: return "Accepted";
     case 204: return "No Content";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
@@ -293,6 +299,10 @@ void route_handle(struct req *rq)
     const char *p = rq->path;
     if (rq->too_long && !rq->path[0])
         reply_error(rq, 404, "not_found", "no such endpoint", NULL);
+    else if (!rq->authorized && strcmp(p, "/api/health") != 0) /* health: load balancers */
+        reply_error(rq, 401, "unauthorized",
+                    "an API key is required: Authorization: Bearer <key> or X-API-Key: <key>",
+                    "WWW-Authenticate: Bearer realm=\"dual-nova\"\r\n");
     else if (strcmp(p, "/api/health") == 0) {
         if (method_is(rq, "GET") || method_is(rq, "HEAD"))
             health_get(rq);

@@ -39,6 +39,7 @@ struct req {
     char last_event_id[64];
     bool has_last_event_id;
     bool too_long;           /* a parameter did not fit its field */
+    bool authorized;         /* no NOVA_API_KEY, or the request carried it (auth.h) */
     long long t0;            /* monotonic ms when the request was read */
     int status;              /* what was answered, for the log line */
     bool headers_sent;

@@ -7,6 +7,7 @@
 #   stacks_up N [VAR=value...] starts stacks 1..N (extra environment for every stack), waits
 #                              until each is ready (retrying on another port if one was
 #                              taken); 0 when all are; their URLs are in port[n], $tmp/run<n>
+#   stack_up N [VAR=value...]  starts stack N alone with its own extra environment
 #   stack_logs N               the tails of stack N's logs
 #   stacks_summary OUT RC      stops the stacks, prints the last "N passed, N failed" of the
 #                              test output OUT (one more failure when it is missing or any
@@ -127,33 +128,58 @@ launch() {
   start_stack "$n" "$p"
 }
 
-stacks_up() {
-  local count=$1 n attempt fdv fd t0=${EPOCHREALTIME/./}
-  shift
-  stack_env=("$@")
+# stack_ready N: awaits stack N's ready line, relaunching it on another port when a probed
+# port was taken meanwhile; 0 when ready.
+stack_ready() {
+  local n=$1 attempt fdv fd
+  for attempt in 1 2 3; do
+    await_ready "$n" && return 0
+    # Another program may take a probed port before nginx binds it: try another one.
+    if [ $attempt -lt 3 ] &&
+       grep -qs -e 'already in use' "$tmp/stack$n.out" "$tmp/run$n/nginx.log"; then
+      echo "stack $n: port ${port[$n]} was taken; retrying on another"
+      fdv="stack${n}_fd"; fd=${!fdv}; exec {fd}<&-
+      stop_stack "$n"
+      rm -f "$tmp/stack$n.fifo" "$tmp/stack$n.out"
+      launch "$n" && continue
+    fi
+    stack_logs "$n"
+    return 1
+  done
+  return 1
+}
+
+stacks_have_bins() {
+  local f
   for f in "$bin/nova-fcgi" "$bin/nova-worker" "$bin/bedrock-sim" "$bin/novactl"; do
     [ -x "$f" ] || { echo "missing $f (build it first)"; return 1; }
   done
+}
+
+stacks_up() {
+  local count=$1 n t0=${EPOCHREALTIME/./}
+  shift
+  stack_env=("$@")
+  stacks_have_bins || return 1
   for ((n = 1; n <= count; n++)); do
     launch "$n" || { echo "no free port found"; return 1; }
   done
   for ((n = 1; n <= count; n++)); do
-    for attempt in 1 2 3; do
-      await_ready "$n" && continue 2
-      # Another program may take a probed port before nginx binds it: try another one.
-      if [ $attempt -lt 3 ] &&
-         grep -qs -e 'already in use' "$tmp/stack$n.out" "$tmp/run$n/nginx.log"; then
-        echo "stack $n: port ${port[$n]} was taken; retrying on another"
-        fdv="stack${n}_fd"; fd=${!fdv}; exec {fd}<&-
-        stop_stack "$n"
-        rm -f "$tmp/stack$n.fifo" "$tmp/stack$n.out"
-        launch "$n" && continue
-      fi
-      stack_logs "$n"
-      return 1
-    done
+    stack_ready "$n" || return 1
   done
   echo "$count stack(s) ready in $(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms"
+}
+
+# stack_up N [VAR=value...]: starts stack N alone, with its own extra environment (suites whose
+# stacks differ: one child here, an outside Redis there).
+stack_up() {
+  local n=$1 t0=${EPOCHREALTIME/./}
+  shift
+  stack_env=("$@")
+  stacks_have_bins || return 1
+  launch "$n" || { echo "no free port found"; return 1; }
+  stack_ready "$n" || return 1
+  echo "stack $n ready in $(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms"
 }
 
 stacks_summary() {

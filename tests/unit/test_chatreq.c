@@ -44,6 +44,10 @@ static void test_valid_bodies(void)
     CHECK_STR_EQ(r.message, "\xF0\x9F\x98\x80");
     CHECK(r.message_chars == 1);
     chatreq_free(&r);
+    /* An escaped backslash before "ud800" is text, not an escape. */
+    CHECK(parse("{\"message\":\"\\\\ud800\"}", &r, err) == 0);
+    CHECK_STR_EQ(r.message, "\\ud800");
+    chatreq_free(&r);
 }
 
 static void expect_error(const char *body, size_t len, const char *want)
@@ -56,6 +60,24 @@ static void expect_error(const char *body, size_t len, const char *want)
 }
 
 #define EXPECT_ERROR(body, want) expect_error(body, strlen(body), want)
+
+static void test_lone_surrogate_escapes(void)
+{
+    /* json-c would read each as U+FFFD and let it through. */
+    static const char *const bad[] = {
+        "{\"message\":\"\\ud800\"}", "{\"message\":\"\\udc00\"}",
+        "{\"message\":\"a\\uD83Db\"}", "{\"message\":\"\\ud83d\\u0041\"}",
+        "{\"message\":\"\\udfff\\ud800\"}", "{\"message\":\"x\\ud800\"}",
+        "{\"message\":\"x\",\"session_id\":\"\\ud800abcdefgh\"}",
+        "{\"message\":\"\\ud83d\\\\ude00\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        EXPECT_ERROR(bad[i], "the body is not valid UTF-8");
+    struct translatereq t;
+    char err[200] = "";
+    CHECK(translatereq_parse("{\"text\":\"\\ud800\"}", 16, &t, err, sizeof err) == -1);
+    CHECK_STR_EQ(err, "the body is not valid UTF-8");
+}
 
 static void test_not_json(void)
 {
@@ -235,6 +257,7 @@ static void test_query_param(void)
 
 int main(void)
 {
+    RUN(test_lone_surrogate_escapes);
     RUN(test_valid_bodies);
     RUN(test_not_json);
     RUN(test_message_rules);

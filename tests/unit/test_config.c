@@ -13,7 +13,7 @@ static const char *const vars[] = {
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
     "NOVA_RUN_DIR", "NOVA_REDIS_URL", "NOVA_RETRY_MAX_ATTEMPTS", "NOVA_RETRY_BASE_MS",
     "NOVA_RETRY_CAP_MS", "NOVA_VISIBILITY_TIMEOUT_S", "NOVA_MAX_DELIVERIES",
-    "NOVA_WORKER_OUTBOX_KB",
+    "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY",
 };
 
 static void clear_env(void)
@@ -156,6 +156,35 @@ static void test_failure_settings(void)
     clear_env();
 }
 
+static void test_api_key(void)
+{
+    clear_env();
+    struct nova_config c;
+    char err[256] = "";
+    CHECK(config_from_env(&c, err, sizeof err) == 0 && c.api_key[0] == '\0');
+    setenv("NOVA_API_KEY", "Zq7-secret-key-0123456789", 1);
+    CHECK(config_from_env(&c, err, sizeof err) == 0);
+    CHECK_STR_EQ(c.api_key, "Zq7-secret-key-0123456789");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print(&c, f);
+    fclose(f);
+    CHECK(strstr(text, "api_key: (set)\n") != NULL);
+    CHECK(strstr(text, "Zq7") == NULL);
+    free(text);
+    const char *bad[] = {"short-key", "has a blank in it 0123", "tab\there-0123456789",
+                         "k\xc3\xa9y-not-ascii-0123456789"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("NOVA_API_KEY", bad[i], 1);
+        err[0] = '\0';
+        CHECK(config_from_env(&c, err, sizeof err) == -1);
+        CHECK(strstr(err, "NOVA_API_KEY") != NULL);
+        CHECK(strstr(err, bad[i]) == NULL); /* the message never repeats the key */
+    }
+    clear_env();
+}
+
 int main(void)
 {
     RUN(test_defaults);
@@ -163,5 +192,6 @@ int main(void)
     RUN(test_bad_values_name_the_variable);
     RUN(test_print_masks_secrets);
     RUN(test_failure_settings);
+    RUN(test_api_key);
     return test_summary();
 }
