@@ -610,7 +610,17 @@ static unsigned relay_drain_inbox(struct relay *r)
  * child died (SIGKILL, a crash: nothing removes it) stops counting RELAY_READER_BEAT_MS +
  * RELAY_READER_SLACK_MS later, instead of keeping a request's jobs going for a reader long
  * gone. A new reader also publishes "attach" on the request's channel, which wakes an origin
- * that is waiting out its grace (the message is not an event: relays skip it). */
+ * that is waiting out its grace (the message is not an event: relays skip it). Times are
+ * Redis's (TIME), so clocks that differ between nova-fcgi hosts do not matter. */
+static const char *const readers_renew_lua =
+    "local t = redis.call('TIME') "
+    "return redis.call('ZADD', KEYS[1], t[1] .. string.format('%03d', math.floor(t[2] / 1000)), "
+    "ARGV[1])";
+static const char *const readers_live_lua = /* ARGV[1]: whole seconds */
+    "local t = redis.call('TIME') "
+    "return redis.call('ZCOUNT', KEYS[1], (tonumber(t[1]) - tonumber(ARGV[1])) .. "
+    "string.format('%03d', math.floor(t[2] / 1000)), '+inf')";
+
 static void readers_send(struct relay *r, bool join, bool leave)
 {
     struct app *app = r->rq->app;
@@ -630,7 +640,7 @@ static void readers_send(struct relay *r, bool join, bool leave)
     if (leave) {
         redisAppendCommand(c, "ZREM %s %s", key, r->reader);
     } else {
-        redisAppendCommand(c, "ZADD %s %lld %s", key, app_epoch_ms(), r->reader);
+        redisAppendCommand(c, "EVAL %s 1 %s %s", readers_renew_lua, key, r->reader);
         if (join) {
             redisAppendCommand(c, "EXPIRE %s %ld", key, app->cfg->job_deadline_s + 60);
             redisAppendCommand(c, "PUBLISH %s attach", r->channel);
@@ -649,15 +659,14 @@ static void readers_send(struct relay *r, bool join, bool leave)
 /* Whether another stream renewed its entry recently enough to be alive. */
 static bool readers_live(struct relay *r)
 {
-    char key[KEY_MAX], err[256], min[32];
+    char key[KEY_MAX], err[256];
     redisContext *c = key_readers(key, sizeof key, r->request_id) == 0
                           ? app_redis(r->rq->app, err, sizeof err)
                           : NULL;
     if (!c)
         return false;
-    snprintf(min, sizeof min, "%lld",
-             app_epoch_ms() - RELAY_READER_BEAT_MS - RELAY_READER_SLACK_MS);
-    redisReply *rep = redisCommand(c, "ZCOUNT %s %s +inf", key, min);
+    redisReply *rep = redisCommand(c, "EVAL %s 1 %s %d", readers_live_lua, key,
+                                   (RELAY_READER_BEAT_MS + RELAY_READER_SLACK_MS) / 1000);
     app_redis_put(r->rq->app, c);
     bool live = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
     if (rep)

@@ -1005,6 +1005,7 @@ struct slow_ctx {
     struct stream *others[12];
     int n_others;
     double t0, t_cut;
+    bool seen_reader;
 };
 
 static int slow_tick(void *user)
@@ -1024,8 +1025,12 @@ static int slow_tick(void *user)
         }
     }
     if (!x->t_cut) {
+        /* The origin's entry: there once its relay began, gone when its stream ended. */
         redisReply *rep = redisCommand(x->r, "ZCARD nova:readers:%s", x->request);
-        if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0) /* the origin left */
+        long long n = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+        if (n > 0)
+            x->seen_reader = true;
+        else if (n == 0 && x->seen_reader)
             x->t_cut = t;
         if (rep)
             freeReplyObject(rep);
