@@ -7,10 +7,7 @@
 # with `npm ci` when missing. Stops only what it started. The last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
-build=${NOVA_BUILD:-build/release}
-[[ $build = /* ]] || build=$root/$build
-bin=$build/bin
+source tests/lib/stack.sh
 artifacts=$root/build/test-artifacts
 chromium=${CHROMIUM:-/usr/bin/chromium}
 
@@ -27,7 +24,6 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     fail_early "npm ci failed in tests/browser"
 fi
 
-source tests/lib/stack.sh
 stack_init browser
 test_pid=
 

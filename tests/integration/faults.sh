@@ -12,12 +12,8 @@
 # flavour (build/release or build/asan). The last line is the test's "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
-build=${NOVA_BUILD:-build/release}
-[[ $build = /* ]] || build=$root/$build
-bin=$build/bin
-test_bin=$build/tests/integration/test_faults
 source tests/lib/stack.sh
+test_bin=$build/tests/integration/test_faults
 stack_init faults
 mkdir -p "$tmp/pids" "$tmp/redis"
 redis_pid=

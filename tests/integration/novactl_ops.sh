@@ -19,12 +19,8 @@
 # NOVA_BUILD picks the build (build/release or build/asan). The last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
-build=${NOVA_BUILD:-build/release}
-[[ $build = /* ]] || build=$root/$build
-bin=$build/bin
-novactl=$bin/novactl
 source tests/lib/stack.sh
+novactl=$bin/novactl
 stack_init ops
 wpid=
 # A worker this script stopped (SIGSTOP) is let go on before the stack stops: a stopped process

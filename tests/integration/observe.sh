@@ -5,19 +5,6 @@
 # (nova-fcgi.log, nova-worker-*.log). NOVA_BUILD picks the flavour (build/release or
 # build/asan). The last line is the C test's "N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-root=$(pwd)
-build=${NOVA_BUILD:-build/release}
-[[ $build = /* ]] || build=$root/$build
-bin=$build/bin
-test_bin=$build/tests/integration/test_observe
+cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/stack.sh
-stack_init observe
-
-if [ ! -x "$test_bin" ] || ! stacks_up 1 NOVA_FCGI_CHILDREN=3 NOVA_FCGI_THREADS=2; then
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-NOVA_URL=http://127.0.0.1:${port[1]} NOVA_RUN_DIR=$tmp/run1 \
-  "$test_bin" 2>&1 | tee "$tmp/test.out"
-stacks_summary "$tmp/test.out" "${PIPESTATUS[0]}"
+stack_suite observe 1 NOVA_FCGI_CHILDREN=3 NOVA_FCGI_THREADS=2

@@ -5,20 +5,6 @@
 # provides the programs. The last line is the C test's "N passed, N failed"; diagnostics (log
 # tails) come before it.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-root=$(pwd)
-build=${NOVA_BUILD:-build/release}
-[[ $build = /* ]] || build=$root/$build
-bin=$build/bin
-test_bin=$build/tests/integration/test_pipeline
+cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/stack.sh
-stack_init pipeline
-
-if [ ! -x "$test_bin" ] || ! stacks_up 2; then
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-NOVA_URL=http://127.0.0.1:${port[1]} NOVA_RUN_DIR=$tmp/run1 SIM_URL=$(cat "$tmp/run1/bedrock-sim.url") \
-NOVA_URL2=http://127.0.0.1:${port[2]} NOVA_RUN_DIR2=$tmp/run2 NOVA_DRAIN_SECONDS=3 \
-  "$test_bin" 2>&1 | tee "$tmp/test.out"
-stacks_summary "$tmp/test.out" "${PIPESTATUS[0]}"
+stack_suite pipeline 2

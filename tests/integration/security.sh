@@ -10,12 +10,8 @@
 # NOVA_BUILD picks the flavour. The last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-root=$(pwd)
-build=${NOVA_BUILD:-build/release}
-[[ $build = /* ]] || build=$root/$build
-bin=$build/bin
-test_bin=$build/tests/integration/test_security
 source tests/lib/stack.sh
+test_bin=$build/tests/integration/test_security
 stack_init security
 rl_pid=
 

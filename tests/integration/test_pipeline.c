@@ -44,6 +44,7 @@
 #include "sse.h"
 #include "redis_jobs.h"
 #include "sse_client.h"
+#include "stack_util.h"
 #include "utf8.h"
 
 static const char *base_url; /* http://127.0.0.1:PORT (no trailing slash) */
@@ -148,80 +149,18 @@ static long long redis_int(redisContext *r, const char *fmt, const char *arg)
     return v;
 }
 
-/* Children of pid (from /proc). Returns how many were written to out. */
-static size_t children_of(pid_t pid, pid_t *out, size_t max)
-{
-    size_t n = 0;
-    DIR *d = opendir("/proc");
-    if (!d)
-        return 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && n < max) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        char path[300], line[1024];
-        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t k = fread(line, 1, sizeof line - 1, f);
-        fclose(f);
-        line[k] = '\0';
-        char *rp = strrchr(line, ')'); /* comm may hold spaces */
-        char state;
-        int ppid;
-        if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == pid && state != 'Z')
-            out[n++] = (pid_t)atoi(de->d_name);
-    }
-    closedir(d);
-    return n;
-}
-
-static pid_t read_pid(const char *dir, const char *name)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s.pid", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int p = 0;
-    if (fscanf(f, "%d", &p) != 1)
-        p = 0;
-    fclose(f);
-    return (pid_t)p;
-}
-
-/* Compares one model stream with what the simulator meant for its job. 0 when equal. */
+/* Compares one model stream with what the simulator meant for its job (text, stop reason,
+ * token count). 0 when equal. */
 static int expect_sim_text(const struct job *j, const struct model_stream *m, char *why,
                            size_t wn)
 {
-    struct bedrock_converse_req req;
-    job_converse_req(j, &req);
-    struct buf body;
-    buf_init(&body, 8u << 20);
-    if (bedrock_converse_body(&req, &body) < 0) {
-        snprintf(why, wn, "bedrock_converse_body failed");
-        buf_free(&body);
+    if (sim_text_is(j, m->text.data, m->text.len, why, wn) < 0)
         return -1;
-    }
     struct sim_reply want;
-    char err[256];
-    int rc = sim_model_reply(j->model_id, body.data, body.len, &want, err, sizeof err);
-    buf_free(&body);
-    if (rc != 0) {
-        snprintf(why, wn, "sim_model_reply: %s", err);
+    if (sim_expect(j, &want, why, wn) < 0)
         return -1;
-    }
-    rc = 0;
-    if (m->text.len != want.text_len || memcmp(m->text.data, want.text, want.text_len) != 0) {
-        size_t k = 0;
-        while (k < m->text.len && k < want.text_len && m->text.data[k] == want.text[k])
-            k++;
-        snprintf(why, wn, "text differs at byte %zu (got %zu bytes, want %zu): got [%.60s] want [%.60s]",
-                 k, m->text.len, want.text_len, m->text.data ? m->text.data + k : "",
-                 want.text + k);
-        rc = -1;
-    } else if (strcmp(m->stop_reason, want.stop_reason) != 0) {
+    int rc = 0;
+    if (strcmp(m->stop_reason, want.stop_reason) != 0) {
         snprintf(why, wn, "stop_reason %s, want %s", m->stop_reason, want.stop_reason);
         rc = -1;
     } else if (m->output_tokens != (long)want.n_cuts) {
@@ -799,12 +738,12 @@ static void test_client_disconnect_aborts_model_calls(void)
 
 static void test_killed_child_is_respawned(void)
 {
-    pid_t master = read_pid(run_dir, "nova-fcgi");
+    pid_t master = read_pid_file(run_dir, "nova-fcgi");
     CHECK(master > 0 && kill(master, 0) == 0);
     if (master <= 0)
         return;
     pid_t before[64], after[64];
-    size_t nb = children_of(master, before, 64), na = 0;
+    size_t nb = proc_children(master, before, 64), na = 0;
     CHECK(nb >= 1);
     if (nb < 1)
         return;
@@ -813,7 +752,7 @@ static void test_killed_child_is_respawned(void)
     double end = now_ms() + 5000;
     bool back = false;
     while (!back && now_ms() < end) {
-        na = children_of(master, after, 64);
+        na = proc_children(master, after, 64);
         bool victim_gone = true;
         for (size_t i = 0; i < na; i++)
             victim_gone &= after[i] != victim;
@@ -898,7 +837,7 @@ static int term_tick(void *user)
 static void test_sigterm_ends_open_streams_unavailable(void)
 {
     enum { N = 3 };
-    pid_t master = read_pid(run_dir, "nova-fcgi");
+    pid_t master = read_pid_file(run_dir, "nova-fcgi");
     CHECK(master > 0 && kill(master, 0) == 0);
     if (master <= 0)
         return;

@@ -2,7 +2,14 @@
 #
 # Each stack is scripts/nova-run (redis, bedrock-sim, the three workers, the local knowledge
 # base index, nova-fcgi, nginx) in its own run dir under one temp dir, on its own free loopback
-# port. The sourcing script sets root (the repository) and bin (the build's bin/), then calls
+# port. The sourcing script runs from the repository's top; sourcing sets root, build (from
+# NOVA_BUILD: build/release or build/asan) and bin (its bin/). Then
+#   stack_suite NAME N [VAR=value...]
+#                              the whole of a suite with one C test: stacks 1..N, then
+#                              $build/tests/integration/test_NAME with NOVA_URL, NOVA_RUN_DIR and
+#                              SIM_URL of stack 1 (NOVA_URL2, NOVA_RUN_DIR2 of stack 2), then
+#                              stacks_summary; exits with the test's status
+# or, piece by piece:
 #   stack_init NAME            temp dir /tmp/nova-NAME.XXXXXX, cleanup trap
 #   stacks_up N [VAR=value...] starts stacks 1..N (extra environment for every stack), waits
 #                              until each is ready (retrying on another port if one was
@@ -14,6 +21,10 @@
 #                              program of a stack printed a sanitizer report), returns the status
 # Stopping is by PID: SIGTERM to nova-run, which stops exactly what it started.
 
+root=$(pwd)
+build=${NOVA_BUILD:-build/release}
+[[ $build = /* ]] || build=$root/$build
+bin=$build/bin
 declare -A run_pid=() drain_pid=() port=()
 stack_env=()
 
@@ -210,4 +221,21 @@ stacks_summary() {
   fi
   echo "$summary"
   return "$rc"
+}
+
+stack_suite() {
+  local name=$1 count=$2 test_bin
+  shift 2
+  test_bin=$build/tests/integration/test_$name
+  stack_init "$name"
+  if [ ! -x "$test_bin" ] || ! stacks_up "$count" "$@"; then
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  local env=(NOVA_URL="http://127.0.0.1:${port[1]}" NOVA_RUN_DIR="$tmp/run1"
+             SIM_URL="$(cat "$tmp/run1/bedrock-sim.url")")
+  [ "$count" -ge 2 ] && env+=(NOVA_URL2="http://127.0.0.1:${port[2]}" NOVA_RUN_DIR2="$tmp/run2")
+  env "${env[@]}" "$test_bin" 2>&1 | tee "$tmp/test.out"
+  stacks_summary "$tmp/test.out" "${PIPESTATUS[0]}"
+  exit $?
 }
