@@ -655,3 +655,54 @@ done:
         sim_reply_free(out), sim_directives_init(&out->dir);
     return rc;
 }
+
+static void reply_copy(struct sim_reply *dst, const struct sim_reply *src)
+{
+    *dst = *src;
+    dst->text = xmalloc(src->text_len + 1);
+    memcpy(dst->text, src->text, src->text_len + 1);
+    dst->cuts = xmalloc((src->n_cuts ? src->n_cuts : 1) * sizeof *dst->cuts);
+    memcpy(dst->cuts, src->cuts, src->n_cuts * sizeof *dst->cuts);
+}
+
+int sim_model_reply_cached(struct sim_reply_cache *c, const char *model_id, const char *body,
+                           size_t body_len, struct sim_reply *out, char *errstr, size_t errlen)
+{
+    size_t victim = 0;
+    for (size_t i = 0; i < SIM_REPLY_CACHE_SLOTS; i++) {
+        if (c->slot[i].body && c->slot[i].body_len == body_len &&
+            strcmp(c->slot[i].model_id, model_id) == 0 &&
+            memcmp(c->slot[i].body, body, body_len) == 0) {
+            c->slot[i].used = ++c->clock;
+            reply_copy(out, &c->slot[i].reply);
+            return 0;
+        }
+        if (c->slot[i].used < c->slot[victim].used)
+            victim = i;
+    }
+    if (sim_model_reply(model_id, body, body_len, out, errstr, errlen) < 0)
+        return -1;
+    if (c->slot[victim].body) {
+        free(c->slot[victim].model_id);
+        free(c->slot[victim].body);
+        sim_reply_free(&c->slot[victim].reply);
+    }
+    c->slot[victim].model_id = xstrdup(model_id);
+    c->slot[victim].body = xmalloc(body_len ? body_len : 1);
+    memcpy(c->slot[victim].body, body, body_len);
+    c->slot[victim].body_len = body_len;
+    c->slot[victim].used = ++c->clock;
+    reply_copy(&c->slot[victim].reply, out);
+    return 0;
+}
+
+void sim_reply_cache_free(struct sim_reply_cache *c)
+{
+    for (size_t i = 0; i < SIM_REPLY_CACHE_SLOTS; i++)
+        if (c->slot[i].body) {
+            free(c->slot[i].model_id);
+            free(c->slot[i].body);
+            sim_reply_free(&c->slot[i].reply);
+        }
+    memset(c, 0, sizeof *c);
+}

@@ -62,4 +62,24 @@ int sim_model_reply(const char *model_id, const char *body, size_t body_len,
                     struct sim_reply *out, char *errstr, size_t errlen);
 void sim_reply_free(struct sim_reply *r);
 
+/* Replies already composed, by (model id, body): sim_model_reply is a pure function of the
+ * two, and a load test sends one body thousands of times — composing it anew each time (the
+ * passages' sentences ranked by trigram overlap) would make the simulator, not the system
+ * under test, the bottleneck. Bodies are compared whole, never by hash alone. */
+#define SIM_REPLY_CACHE_SLOTS 16
+struct sim_reply_cache {
+    struct {
+        char *model_id, *body;
+        size_t body_len;
+        struct sim_reply reply;
+        unsigned long used;
+    } slot[SIM_REPLY_CACHE_SLOTS];
+    unsigned long clock;
+};
+/* sim_model_reply through the cache: a hit is a deep copy of the cached reply (release it with
+ * sim_reply_free as usual); errors are not cached. */
+int sim_model_reply_cached(struct sim_reply_cache *c, const char *model_id, const char *body,
+                           size_t body_len, struct sim_reply *out, char *errstr, size_t errlen);
+void sim_reply_cache_free(struct sim_reply_cache *c);
+
 #endif

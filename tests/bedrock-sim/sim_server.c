@@ -264,8 +264,8 @@ static void handle_converse(struct sim_server *s, struct sim_conn *c,
 {
     struct sim_reply r;
     char err[512];
-    if (sim_model_reply(model_id, req->body.p ? req->body.p : "", req->body.len, &r, err,
-                        sizeof err) < 0) {
+    if (sim_model_reply_cached(&s->replies, model_id, req->body.p ? req->body.p : "",
+                               req->body.len, &r, err, sizeof err) < 0) {
         answer_error(s, c, rq, 400, "ValidationException", SIM_NS_BEDROCK, err, model_id);
         return;
     }
@@ -627,6 +627,7 @@ void sim_server_free(struct sim_server *s)
     sim_loop_free(s->loop);
     s->loop = NULL;
     sim_kb_free(&s->kb);
+    sim_reply_cache_free(&s->replies);
     buf_free(&s->frame);
     buf_free(&s->payload);
 }

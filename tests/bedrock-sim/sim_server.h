@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "sim_kb.h"
 #include "sim_loop.h"
+#include "sim_model.h"
 #include "sim_net.h"
 #include "sim_util.h"
 
@@ -71,6 +72,7 @@ struct sim_server {
     struct sim_kb kb;
     struct sim_stats stats;
     struct sim_seen cache;
+    struct sim_reply_cache replies; /* composed answers by (model, body) */
     struct sim_seen throttle;
     struct sim_rng rng;       /* request ids and event padding (not the model's) */
     struct buf frame;         /* scratch: one encoded event frame */
