@@ -400,6 +400,20 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+/* A stream's request body (the prompts: tens of KiB) is only needed until libcurl has sent
+ * it; a worker holds thousands of streams for seconds each. Once event-stream bytes of a 200
+ * arrive and libcurl reports every byte uploaded, nothing reads it again (no redirects are
+ * followed, and a request is only resent before any response). A retry builds a new call. */
+static void release_body(struct bedrock_call *call)
+{
+    curl_off_t up = 0;
+    if (!call->body.data ||
+        curl_easy_getinfo(call->easy, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK ||
+        up != (curl_off_t)call->body.len)
+        return;
+    buf_free(&call->body);
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
 {
     struct bedrock_call *call = user;
@@ -416,6 +430,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
                   call->resp.max);
         return 0;
     }
+    release_body(call);
     if (es_decoder_feed(&call->dec, ptr, n, on_stream_message, call) < 0) {
         if (call->dec.err != ES_ERR_CALLBACK)
             call_fail(call, BR_ERR_PROTOCOL, true, "event stream: %s", call->dec.errstr);
@@ -584,9 +599,10 @@ static void call_prepare(struct bedrock_call *call, const char *base, const char
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->cfg.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* The receive buffer lives as long as the call; event-stream frames are small, and a
-     * worker holds thousands of calls: 8 KiB instead of the default 16. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L);
+    /* The receive buffer lives as long as the call; event-stream frames are a few hundred
+     * bytes, and a worker holds thousands of calls: 4 KiB (about 20 frames a read) instead
+     * of the default 16. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
 }
 
 /* The wire path of a model operation: the id percent-encoded once ("%3A"); SigV4 encodes it
@@ -661,6 +677,11 @@ struct bedrock_call *bedrock_retrieve(struct bedrock_client *c, const char *kb_i
     call_prepare(call, c->cfg.agent_endpoint, c->agent_host, buf_cstr(&path), "application/json");
     buf_free(&path);
     return call;
+}
+
+size_t bedrock_call_request_bytes(const struct bedrock_call *call)
+{
+    return call->body.data ? call->body.cap : 0;
 }
 
 void bedrock_call_cancel(struct bedrock_call *call)

@@ -153,6 +153,9 @@ struct bedrock_call *bedrock_retrieve(struct bedrock_client *c, const char *kb_i
 /* Stops a call: no more deltas; on_done with BR_ERR_CANCELED at the next poll. Calling it for
  * a call already finishing is harmless. */
 void bedrock_call_cancel(struct bedrock_call *call);
+/* Bytes of the request body the call still holds: the body until libcurl has sent all of it
+ * and the stream's first bytes arrived, then 0 (for tests and memory accounting). */
+size_t bedrock_call_request_bytes(const struct bedrock_call *call);
 
 /* One turn of the loop: waits up to timeout_ms (at most 100 ms while calls are open, for the
  * idle clock) for network activity, the caller's extra descriptors (at most 8; their revents

@@ -39,6 +39,7 @@ struct outcome {
     struct bedrock_result res;
     struct bedrock_call *call;
     int cancel_after; /* cancel once this many deltas arrived (0: never) */
+    size_t held;      /* request body bytes the call still held at its last delta */
     size_t n_passages;
     char first_title[256];
 };
@@ -50,6 +51,7 @@ static void on_delta(void *user, const char *text, size_t len)
         o->split_char = true;
     buf_append(&o->text, text, len);
     o->deltas++;
+    o->held = bedrock_call_request_bytes(o->call);
     if (o->cancel_after && o->deltas == (unsigned long)o->cancel_after)
         bedrock_call_cancel(o->call);
 }
@@ -224,6 +226,7 @@ static void test_200_concurrent_streams_exact(void)
                     buf_cstr(&k->o.text), (int)want.text_len, want.text);
         exact += same;
         CHECK(!k->o.split_char);
+        CHECK(k->o.deltas > 0 && k->o.held == 0); /* the prompts went once they were sent */
         CHECK(k->o.res.usage.output_tokens == (long)want.n_cuts);
         CHECK(strcmp(k->o.res.stop_reason, want.stop_reason) == 0);
         CHECK(k->o.res.ttft_ms >= 0 && k->o.res.ttft_ms <= k->o.res.elapsed_ms);
