@@ -32,7 +32,8 @@ struct app {
     atomic_llong drain_deadline_ms; /* monotonic; meaningful while draining */
 };
 
-/* A pooled Redis connection that has just answered PING, waiting up to APP_REDIS_WAIT_MS.
+/* A pooled Redis connection whose socket is quiet (not closed by Redis, nothing unasked to
+ * read: a peek, not a round trip), waiting up to APP_REDIS_WAIT_MS.
  * After Redis restarted every idle connection in the pool is dead; they are dropped here, one
  * after the other, instead of failing the command the caller was about to send (which may
  * not be safe to repeat). NULL with errstr when Redis is unreachable. Give it back with

@@ -33,13 +33,14 @@ static const char *end_name(enum relay_end e)
 static int check_backlog(struct req *rq, redisContext *c)
 {
     char err[256], msg[160];
+    long long depths[PLAN_MODELS];
+    if (store_queue_depths(c, plan_models, PLAN_MODELS, depths, err, sizeof err) < 0) {
+        log_rid(LOG_WARN, rq->id, "%s", err);
+        reply_error(rq, 503, "unavailable", "the job queue cannot be read", NULL);
+        return -1;
+    }
     for (size_t m = 0; m < PLAN_MODELS; m++) {
-        long long depth;
-        if (store_queue_depth(c, plan_models[m], &depth, err, sizeof err) < 0) {
-            log_rid(LOG_WARN, rq->id, "%s", err);
-            reply_error(rq, 503, "unavailable", "the job queue cannot be read", NULL);
-            return -1;
-        }
+        long long depth = depths[m];
         if (depth > rq->app->cfg->max_queue_depth) {
             log_rid(LOG_WARN, rq->id, "queue %s holds %lld jobs (max %ld): 429", plan_models[m],
                     depth, rq->app->cfg->max_queue_depth);

@@ -82,42 +82,55 @@ static const redisReply *field(const redisReply *a, const char *name)
     return NULL;
 }
 
-int store_queue_depth(redisContext *c, const char *queue, long long *depth, char *errstr,
-                      size_t errlen)
+/* The backlog from one queue's XLEN and XINFO GROUPS replies. */
+static int queue_depth(const char *key, const redisReply *len, const redisReply *groups,
+                       long long *depth, char *errstr, size_t errlen)
 {
-    char key[KEY_MAX];
-    key_jobs(key, sizeof key, queue);
-    redisAppendCommand(c, "XLEN %s", key);
-    redisAppendCommand(c, "XINFO GROUPS %s", key);
-    redisReply *len = NULL, *groups = NULL;
-    if (redisGetReply(c, (void **)&len) != REDIS_OK ||
-        redisGetReply(c, (void **)&groups) != REDIS_OK) {
-        errstr_set(errstr, errlen, "XLEN/XINFO %s: %s", key, c->errstr);
-        if (len)
-            freeReplyObject(len);
-        return -1;
-    }
-    int rc = -1;
     if (len->type != REDIS_REPLY_INTEGER) {
         errstr_set(errstr, errlen, "XLEN %s: %s", key,
                    len->type == REDIS_REPLY_ERROR ? len->str : "unexpected reply");
-    } else {
-        /* No group yet (no worker ever read it, or no stream): every entry waits. */
-        *depth = len->integer;
-        rc = 0;
-        for (size_t i = 0; groups->type == REDIS_REPLY_ARRAY && i < groups->elements; i++) {
-            const redisReply *g = groups->element[i], *name = field(g, "name");
-            if (!name || name->type != REDIS_REPLY_STRING || strcmp(name->str, KEYS_GROUP) != 0)
-                continue;
-            const redisReply *pending = field(g, "pending"), *lag = field(g, "lag");
-            /* lag is nil when Redis cannot tell (or absent before 7.0): count pending only,
-             * so an unknown never refuses requests. */
-            *depth = (pending && pending->type == REDIS_REPLY_INTEGER ? pending->integer : 0) +
-                     (lag && lag->type == REDIS_REPLY_INTEGER ? lag->integer : 0);
-        }
+        return -1;
     }
-    freeReplyObject(len);
-    freeReplyObject(groups);
+    /* No group yet (no worker ever read it, or no stream): every entry waits. */
+    *depth = len->integer;
+    for (size_t i = 0; groups->type == REDIS_REPLY_ARRAY && i < groups->elements; i++) {
+        const redisReply *g = groups->element[i], *name = field(g, "name");
+        if (!name || name->type != REDIS_REPLY_STRING || strcmp(name->str, KEYS_GROUP) != 0)
+            continue;
+        const redisReply *pending = field(g, "pending"), *lag = field(g, "lag");
+        /* lag is nil when Redis cannot tell (or absent before 7.0): count pending only,
+         * so an unknown never refuses requests. */
+        *depth = (pending && pending->type == REDIS_REPLY_INTEGER ? pending->integer : 0) +
+                 (lag && lag->type == REDIS_REPLY_INTEGER ? lag->integer : 0);
+    }
+    return 0;
+}
+
+int store_queue_depths(redisContext *c, const char *const *queues, size_t n, long long *depths,
+                       char *errstr, size_t errlen)
+{
+    char key[KEY_MAX];
+    for (size_t q = 0; q < n; q++) {
+        key_jobs(key, sizeof key, queues[q]);
+        redisAppendCommand(c, "XLEN %s", key);
+        redisAppendCommand(c, "XINFO GROUPS %s", key);
+    }
+    int rc = 0;
+    for (size_t q = 0; q < n; q++) { /* every reply is read, so the connection stays in step */
+        redisReply *len = NULL, *groups = NULL;
+        key_jobs(key, sizeof key, queues[q]);
+        if (redisGetReply(c, (void **)&len) != REDIS_OK ||
+            redisGetReply(c, (void **)&groups) != REDIS_OK) {
+            errstr_set(errstr, errlen, "XLEN/XINFO %s: %s", key, c->errstr);
+            if (len)
+                freeReplyObject(len);
+            return -1; /* the context is broken: its caller drops it */
+        }
+        if (rc == 0 && queue_depth(key, len, groups, &depths[q], errstr, errlen) < 0)
+            rc = -1;
+        freeReplyObject(len);
+        freeReplyObject(groups);
+    }
     return rc;
 }
 

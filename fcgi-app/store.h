@@ -24,11 +24,12 @@ struct store_meta {
 int store_read_meta(redisContext *c, const char *request_id, struct store_meta *m,
                     char *errstr, size_t errlen);
 
-/* The backlog of a queue: jobs not yet delivered to the "workers" group plus those delivered
- * and not acknowledged (XINFO GROUPS lag + pending). Jobs stay in the stream after their
- * XACK, so its length is not the backlog. Returns 0 or -1 with errstr. */
-int store_queue_depth(redisContext *c, const char *queue, long long *depth, char *errstr,
-                      size_t errlen);
+/* The backlog of each of n queues into depths: jobs not yet delivered to the "workers" group
+ * plus those delivered and not acknowledged (XINFO GROUPS lag + pending). Jobs stay in the
+ * stream after their XACK, so its length is not the backlog. One round trip for all of them.
+ * Returns 0 or -1 with errstr. */
+int store_queue_depths(redisContext *c, const char *const *queues, size_t n, long long *depths,
+                       char *errstr, size_t errlen);
 
 /* XADDs jobs[0..n) to their queues (field "job"), pipelined, trimming each stream to about
  * trim_to entries. Returns 0, or -1 with errstr when any XADD failed (some may be queued:
