@@ -199,7 +199,8 @@ clean:
 
 # The benchmark (tests/bench): nova-load, the load generator, and run-bench, which starts a stack
 # with bench settings, drives it at several N against the direct baseline and writes
-# build/bench/results.{json,md}.
+# build/bench/<profile>/results.{json,md}; both profiles (burst, held) end up in
+# build/bench/results.md.
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/%.o)
 LOAD_BIN := $(BUILD)/bin/nova-load
@@ -212,4 +213,6 @@ build: $(LOAD_BIN)  # compiled (with -Werror) by every build, so make test check
 
 .PHONY: bench
 bench: deps build $(LOAD_BIN)
-	@tests/bench/run-bench $(BUILD)
+	@BENCH_PROFILE=burst tests/bench/run-bench $(BUILD)
+	@BENCH_PROFILE=held tests/bench/run-bench $(BUILD)
+	@cat build/bench/burst/results.md build/bench/held/results.md >build/bench/results.md
