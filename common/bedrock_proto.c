@@ -279,6 +279,11 @@ int bedrock_event_parse(json_tokener *tok, const struct es_message *m, int http_
     bool meta = span_is(etype, elen, "metadata");
     if (!delta && !stop && !meta)
         return 0; /* messageStart, contentBlockStart/Stop carry nothing we report */
+    if (delta && bedrock_delta_scan((const char *)m->payload, m->payload_len, &ev->text,
+                                    &ev->text_len, ev->room, sizeof ev->room) == 1) {
+        ev->kind = BR_EVENT_DELTA; /* the common case, without a json-c tree per event */
+        return 0;
+    }
     json_object *root = json_parse_n(tok, (const char *)m->payload, m->payload_len);
     if (!root)
         return event_fail(ev, http_status, "event payload is not JSON");

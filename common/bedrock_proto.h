@@ -34,6 +34,7 @@ struct bedrock_event {
     long latency_ms;          /* METADATA */
     struct bedrock_error_info err; /* ERROR */
     json_object *owner;       /* the parsed payload the text points into */
+    char room[512];           /* DELTA: a short text's decoded escapes (bedrock_delta_scan) */
 };
 
 /* Interprets one decoded ConverseStream message. tok is a reusable tokener (the caller's, so a
@@ -42,6 +43,13 @@ struct bedrock_event {
 int bedrock_event_parse(json_tokener *tok, const struct es_message *m, int http_status,
                         struct bedrock_event *ev);
 void bedrock_event_release(struct bedrock_event *ev);
+
+/* The text of a contentBlockDelta payload, read without building a JSON tree (delta_scan.c):
+ * 1 with *text and *text_len — pointing into the payload, or into room when the text had escapes
+ * to decode — or 0 when it is not sure json-c would read the payload the same way (then
+ * json-c decides). Whenever it answers 1, json-c's root.delta.text is the same bytes. */
+int bedrock_delta_scan(const char *payload, size_t len, const char **text, size_t *text_len,
+                       char *room, size_t room_len);
 
 /* A Converse response: the answer's text blocks appended to text (invalid UTF-8 replaced),
  * stop reason, usage and latency into res. Returns 0, or -1 with res->err set (protocol). */

@@ -8,6 +8,63 @@
 
 #include "test.h"
 
+/* json-c's reading of root.delta.text, or NULL: what bedrock_delta_scan must agree with. */
+static const char *jsonc_delta_text(const char *p, size_t *len, json_object **owner)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *o = json_tokener_parse_ex(tok, p, (int)strlen(p)), *d, *t;
+    json_tokener_free(tok);
+    *owner = o;
+    if (!o || !json_object_object_get_ex(o, "delta", &d) ||
+        !json_object_object_get_ex(d, "text", &t) || !json_object_is_type(t, json_type_string))
+        return NULL;
+    *len = (size_t)json_object_get_string_len(t);
+    return json_object_get_string(t);
+}
+
+static void test_delta_scan_agrees_with_jsonc(void)
+{
+    static const struct { const char *payload, *want; bool sure; } cases[] = {
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"폴은\"},\"p\":\"abcdefgh\"}", "폴은", true},
+        {" {\"p\":\"x\", \"delta\" : { \"text\" : \"a \\\"b\\\" \\\\ \\/ \\n\\t\" } } ", "a \"b\" \\ / \n\t", true},
+        {"{\"delta\":{\"text\":\"\\uD55C\\uAE00 \\u00e9\"}}", "한글 é", true},
+        {"{\"delta\":{\"text\":\"\\ud83d\\ude00\"}}", NULL, false},   /* surrogates: json-c's */
+        {"{\"a\":[1,-2.5e+3,true,false,null,{\"b\":[]}],\"delta\":{\"x\":{},\"text\":\"\"}}", "", true},
+        {"{\"delta\":{\"text\":\"a\",\"text\":\"b\"}}", NULL, false},      /* twice: json-c's call */
+        {"{\"delt\\u0061\":{\"text\":\"a\"}}", NULL, false},              /* an escaped key */
+        {"{\"delta\":{\"text\":\"\\ud800\"}}", NULL, false},             /* a lone surrogate */
+        {"{\"delta\":{\"text\":\"a\\u0000b\"}}", NULL, false},           /* NUL inside */
+        {"{\"delta\":{\"text\":\"a\"}} x", NULL, false},                 /* bytes after */
+        {"{\"delta\":{\"toolUse\":{\"input\":\"{}\"}}}", NULL, false},     /* no text */
+        {"{\"n\":12345678901234567890,\"delta\":{\"text\":\"a\"}}", NULL, false}, /* long number */
+        {"{\"delta\":{\"text\":\"a\"},}", NULL, false},                  /* trailing comma */
+        {"[{\"delta\":{\"text\":\"a\"}}]", NULL, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *p = cases[i].payload, *text = NULL;
+        size_t len = 0, jlen = 0;
+        char room[512];
+        int sure = bedrock_delta_scan(p, strlen(p), &text, &len, room, sizeof room);
+        CHECK(sure == cases[i].sure);
+        if (!sure)
+            continue;
+        CHECK(len == strlen(cases[i].want) && memcmp(text, cases[i].want, len) == 0);
+        json_object *owner;
+        const char *jt = jsonc_delta_text(p, &jlen, &owner);
+        CHECK(jt && jlen == len && memcmp(jt, text, len) == 0);
+        json_object_put(owner);
+    }
+    /* A text whose decoded escapes do not fit the room: json-c's turn. */
+    char big[2048] = "{\"delta\":{\"text\":\"";
+    for (int i = 0; i < 200; i++)
+        strcat(big, "\\n\\t");
+    strcat(big, "\"}}");
+    const char *text;
+    size_t len;
+    char room[64];
+    CHECK(bedrock_delta_scan(big, strlen(big), &text, &len, room, sizeof room) == 0);
+}
+
 static void test_body_has_cache_point_after_system(void)
 {
     struct bedrock_message msgs[] = {{"user", "폴이 뭐예요?"}, {"assistant", "주인공입니다."},
@@ -289,6 +346,7 @@ int main(void)
     RUN(test_event_stop_and_metadata);
     RUN(test_event_exception_is_typed);
     RUN(test_event_malformed);
+    RUN(test_delta_scan_agrees_with_jsonc);
     RUN(test_converse_parse);
     RUN(test_retrieve_parse);
     RUN(test_error_body_message);
