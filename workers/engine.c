@@ -41,6 +41,8 @@ struct engine {
     int sigfd;
     struct worker_job *active;             /* running jobs, doubly linked */
     size_t n_active;
+    struct worker_job *dirty;              /* jobs holding text for this turn's events, doubly
+                                              linked: a turn flushes these, not every job */
     struct outbox ob;
     struct buf scratch;                    /* event JSON under construction */
     char (*cancels)[JOB_ID_MAX];           /* this turn's cancels, copied out of the ring */
@@ -126,8 +128,34 @@ static void emit_delta(struct engine *e, struct worker_job *wj, const char *text
     emit_scratch(e, wj, "delta", rc);
 }
 
+static void dirty_add(struct engine *e, struct worker_job *wj)
+{
+    if (wj->dirty)
+        return;
+    wj->dirty = true;
+    wj->dirty_prev = NULL;
+    wj->dirty_next = e->dirty;
+    if (e->dirty)
+        e->dirty->dirty_prev = wj;
+    e->dirty = wj;
+}
+
+static void dirty_remove(struct engine *e, struct worker_job *wj)
+{
+    if (!wj->dirty)
+        return;
+    wj->dirty = false;
+    if (wj->dirty_prev)
+        wj->dirty_prev->dirty_next = wj->dirty_next;
+    else
+        e->dirty = wj->dirty_next;
+    if (wj->dirty_next)
+        wj->dirty_next->dirty_prev = wj->dirty_prev;
+}
+
 static void flush_delta(struct engine *e, struct worker_job *wj)
 {
+    dirty_remove(e, wj);
     emit_delta(e, wj, wj->delta.data, wj->delta.len);
     buf_reset(&wj->delta);
 }
@@ -136,6 +164,8 @@ static void flush_delta(struct engine *e, struct worker_job *wj)
 
 static void job_release(struct worker *w, struct worker_job *wj)
 {
+    if (wj->dirty) /* text still held: only a job given up or handed back gets here so */
+        dirty_remove(wj->engine, wj);
     job_free(&wj->job);
     buf_free(&wj->delta);
     free(wj);
@@ -229,10 +259,14 @@ static void job_refuse(struct engine *e, struct worker_job *wj, const char *code
 static void on_delta(void *user, const char *text, size_t len)
 {
     struct worker_job *wj = user;
-    if (buf_append(&wj->delta, text, len) == 0)
+    if (buf_append(&wj->delta, text, len) == 0) {
+        dirty_add(wj->engine, wj);
         return;
+    }
     flush_delta(wj->engine, wj); /* the held text is full: it goes out now, in order */
-    if (buf_append(&wj->delta, text, len) < 0)
+    if (buf_append(&wj->delta, text, len) == 0)
+        dirty_add(wj->engine, wj);
+    else
         emit_delta(wj->engine, wj, text, len);
 }
 
@@ -648,7 +682,7 @@ int engine_run(struct worker *w, int sigfd)
         stolen_stop(e, n_stolen);
         for (size_t i = 0; i < n_cancels; i++)
             busy |= cancel_id(e, e->cancels[i]);
-        for (struct worker_job *wj = e->active, *next; wj; wj = next) {
+        for (struct worker_job *wj = e->n_waiting ? e->active : NULL, *next; wj; wj = next) {
             next = wj->next; /* a cancel marker found by a resync for a waiting job */
             if (!wj->call && wj->retry_at && wj->cancel_sent)
                 waiting_end(e, wj);
@@ -689,9 +723,8 @@ int engine_run(struct worker *w, int sigfd)
             poll_failures = 0;
         }
         read_signals(e);
-        for (struct worker_job *wj = e->active; wj; wj = wj->next)
-            if (wj->delta.len)
-                flush_delta(e, wj);
+        while (e->dirty)
+            flush_delta(e, e->dirty);
         flush_writes(e, &resync);
     }
     /* Last writes: one more try if Redis was merely between backoff steps. */

@@ -75,6 +75,8 @@ struct worker_job {
     struct engine *engine;
     struct bedrock_call *call;      /* NULL until started; invalid after on_done */
     struct buf delta;               /* text that arrived this turn, not yet an event */
+    struct worker_job *dirty_next, *dirty_prev; /* on the engine's list of held text */
+    bool dirty;
     double t_start;                 /* monotonic ms */
     double retry_at;                /* monotonic ms of the next call; 0 when none is waiting */
     int attempts;                   /* calls started */
