@@ -126,6 +126,11 @@ $(FCGI_UNIT): $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/unit/test_shared_text: $(BUILD)/tests/unit/test_shared_text.o \
+        $(BUILD)/workers/shared_text.o $(TESTLIB_OBJ) $(LIBNOVA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/integration/test_fcgi_dispatch: $(BUILD)/tests/integration/test_fcgi_dispatch.o \
         $(BUILD)/fcgi-app/dispatch.o $(BUILD)/fcgi-app/inbox.o $(TESTLIB_OBJ) $(LIBNOVA)
 	@mkdir -p $(dir $@)

@@ -166,9 +166,8 @@ static void job_release(struct worker *w, struct worker_job *wj)
 {
     if (wj->dirty) /* text still held: only a job given up or handed back gets here so */
         dirty_remove(wj->engine, wj);
-    job_free(&wj->job);
     buf_free(&wj->delta);
-    free(wj);
+    worker_job_free(w, wj);
     pthread_mutex_lock(&w->mu);
     w->in_flight--;
     pthread_cond_broadcast(&w->cv); /* the reader may be waiting for room */

@@ -142,6 +142,7 @@ static int worker_init(struct worker *w, const struct nova_config *cfg, char *er
     w->started_ms = worker_epoch_ms();
     w->reader_fd = -1;
     pthread_mutex_init(&w->mu, NULL);
+    text_table_init(&w->texts);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -271,8 +272,7 @@ int main(int argc, char **argv)
      * in Redis for another worker. */
     for (struct worker_job *wj = w.inbox; wj;) {
         struct worker_job *next = wj->next;
-        job_free(&wj->job);
-        free(wj);
+        worker_job_free(&w, wj);
         wj = next;
     }
     free(w.claims);
@@ -283,6 +283,7 @@ int main(int argc, char **argv)
     close(sigfd);
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.mu);
+    text_table_free(&w.texts);
     log_info("stopped");
     return status;
 }

@@ -192,6 +192,8 @@ static void judge(struct worker *w, const redisReply *entry, struct candidate *c
         free(wj);
         return;
     }
+    if (wj->job.system)
+        wj->system_text = text_intern(&w->texts, &wj->job.system);
     snprintf(wj->entry_id, sizeof wj->entry_id, "%s", cd->entry_id->str);
     snprintf(wj->rid, sizeof wj->rid, "%.*s", (int)strcspn(wj->job.request, "."),
              wj->job.request);
@@ -200,6 +202,16 @@ static void judge(struct worker *w, const redisReply *entry, struct candidate *c
     wj->w = w;
     cd->wj = wj;
     cd->v = wj->job.deadline_ms < now ? V_EXPIRED : V_RUN;
+}
+
+void worker_job_free(struct worker *w, struct worker_job *wj)
+{
+    if (wj->system_text) {
+        wj->job.system = NULL; /* the table's */
+        text_release(&w->texts, wj->system_text);
+    }
+    job_free(&wj->job);
+    free(wj);
 }
 
 void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, const char *job,
@@ -413,8 +425,7 @@ static void handle_entries(struct worker *w, const redisReply *entries, size_t n
         if (!wj)
             continue;
         if (cds[i].v != V_RUN) {
-            job_free(&wj->job);
-            free(wj);
+            worker_job_free(w, wj);
             continue;
         }
         wj->next = NULL;

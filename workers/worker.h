@@ -44,6 +44,7 @@
 #include "jobs.h"
 #include "keys.h"
 #include "rconn.h"
+#include "shared_text.h"
 
 #define WORKER_ID_MAX 64
 #define WORKER_CANCEL_RING 1024     /* cancels waiting for the engine; past it the oldest go */
@@ -66,6 +67,7 @@ struct engine; /* engine.c's state */
 struct worker_job {
     struct worker_job *next, *prev; /* inbox (next only), then the engine's active list */
     struct job job;
+    struct shared_text *system_text; /* job.system is the table's copy (shared_text.h) */
     char rid[80];                   /* the page's request id, for the logs: job.request up to
                                        a '.' ("<request>.translate" is a translation's) */
     char entry_id[EVENT_ID_MAX];    /* the stream entry to XACK when the job ends */
@@ -99,6 +101,7 @@ struct worker {
     char cancel_channel[KEY_MAX];
     struct rconn_addr addr;
     struct rpool *pool;             /* reader side commands and the engine's writes */
+    struct text_table texts;        /* the system prompts of the jobs held (one copy each) */
     struct bedrock_client *client;  /* the engine's; others only call bedrock_client_wakeup */
 
     pthread_mutex_t mu;
@@ -141,6 +144,8 @@ long worker_backoff_next(long ms);
 /* Adds a call's usage to the worker's token counters. */
 void worker_count_tokens(struct worker *w, const struct bedrock_usage *u);
 
+/* Frees a job read from the queue (its shared system prompt let go) and the job itself. */
+void worker_job_free(struct worker *w, struct worker_job *wj);
 void *reader_main(void *w);
 void *subscriber_main(void *w);
 /* Runs the engine until a signal on sigfd and the drain are over. Returns 0. */
