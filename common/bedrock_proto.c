@@ -279,9 +279,18 @@ int bedrock_event_parse(json_tokener *tok, const struct es_message *m, int http_
     bool meta = span_is(etype, elen, "metadata");
     if (!delta && !stop && !meta)
         return 0; /* messageStart, contentBlockStart/Stop carry nothing we report */
-    if (delta && bedrock_delta_scan((const char *)m->payload, m->payload_len, &ev->text,
-                                    &ev->text_len, ev->room, sizeof ev->room) == 1) {
-        ev->kind = BR_EVENT_DELTA; /* the common case, without a json-c tree per event */
+    /* The common case, without a json-c tree per event. The text is kept in ev->room, so that
+     * it outlives the message as the json-c path's does; a longer one goes that path. */
+    const char *text;
+    size_t text_len;
+    if (delta && bedrock_delta_scan((const char *)m->payload, m->payload_len, &text, &text_len,
+                                    ev->room, sizeof ev->room) == 1 &&
+        text_len <= sizeof ev->room) {
+        if (text != ev->room)
+            memcpy(ev->room, text, text_len);
+        ev->kind = BR_EVENT_DELTA;
+        ev->text = ev->room;
+        ev->text_len = text_len;
         return 0;
     }
     json_object *root = json_parse_n(tok, (const char *)m->payload, m->payload_len);
