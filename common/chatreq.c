@@ -108,17 +108,9 @@ static int check_options(json_object *root, struct chatreq *r, char *errstr, siz
 
 static bool hex4(const char *s, unsigned *v)
 {
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
-        if (d == 16)
-            return false;
-        *v = *v << 4 | d;
-    }
-    return true;
+    long x = hex4_value(s);
+    *v = x < 0 ? 0 : (unsigned)x;
+    return x >= 0;
 }
 
 /* json-c reads an escaped lone surrogate ("\ud800", "\udc00", a high one not followed by a

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "utf8.h"
+
 #define SCAN_DEPTH 8
 #define SCAN_NUMBER_MAX 15
 
@@ -26,30 +28,6 @@ static void skip_ws(struct scan *s)
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static int hex_value(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* The four hex digits at p (which has at least 4 bytes), or -1. */
-static long hex4(const char *p)
-{
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hex_value(p[i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
 }
 
 /* A string at s->p: *raw and *rawlen are the bytes between the quotes, *escaped whether any
@@ -79,7 +57,7 @@ static int scan_string(struct scan *s, const char **raw, size_t *rawlen, bool *e
             return -1;
         char e = s->p[1];
         if (e == 'u') {
-            if (s->end - s->p < 6 || hex4(s->p + 2) < 0)
+            if (s->end - s->p < 6 || hex4_value(s->p + 2) < 0)
                 return -1;
             s->p += 6;
         } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
@@ -142,7 +120,7 @@ static int unescape(const char *p, size_t len, char *out, size_t room, size_t *n
             i += 2;
             continue;
         }
-        unsigned long cp = (unsigned long)hex4(p + i + 2);
+        unsigned long cp = (unsigned long)hex4_value(p + i + 2);
         i += 6;
         /* Surrogates, even in pairs, are json-c's: 0.16 turns some valid pairs (\ud837\ude0a)
          * into U+FFFD, and agreeing with it matters more here than being right. */

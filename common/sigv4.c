@@ -8,6 +8,7 @@
  * is what makes the Bedrock simulator reject the same encoding mistakes real AWS rejects. */
 #include "sigv4.h"
 #include "sigv4_internal.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -46,17 +47,6 @@ static bool sigv4_is_unreserved(unsigned char c)
 bool sigv4_is_tchar(unsigned char c)
 {
     return sigv4_is_unreserved(c) || (c && strchr("!#$%&'*+^`|", c) != NULL);
-}
-
-static int sigv4_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Compares names as their lower-cased forms would compare, without making the copies. */
@@ -148,8 +138,8 @@ static int sigv4_put_reencoded(struct buf *out, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         int hi, lo;
-        if (c == '%' && n - i >= 3 && (hi = sigv4_hexval((unsigned char)s[i + 1])) >= 0 &&
-            (lo = sigv4_hexval((unsigned char)s[i + 2])) >= 0) {
+        if (c == '%' && n - i >= 3 && (hi = hex_digit_value((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hex_digit_value((unsigned char)s[i + 2])) >= 0) {
             c = (char)(hi << 4 | lo);
             i += 2;
         }

@@ -34,4 +34,9 @@ size_t utf8_prefix_chars(const char *s, size_t n, size_t max_chars);
  * by U+FFFD, so text from outside can always be put into JSON. Returns 0 or -1 (out full). */
 int utf8_append_sanitized(struct buf *out, const char *s, size_t n);
 
+/* The value of an ASCII hex digit (either case), or -1. */
+int hex_digit_value(int c);
+/* The value of the four hex digits at p (a JSON \uXXXX escape's; p has 4 bytes), or -1. */
+long hex4_value(const char *p);
+
 #endif

@@ -18,6 +18,7 @@
 #include "sim_http.h"
 #include "sim_model.h"
 #include "sim_stream.h"
+#include "utf8.h"
 
 #define HEADER_MAX (64u * 1024u)
 #define PARSER_BODY_MAX (8u * 1024u * 1024u) /* beyond Bedrock's 2 MiB so we can say why */
@@ -89,14 +90,6 @@ static void span_copy(char *dst, size_t cap, struct http_span sp)
     dst[n] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        return (c | 0x20) - 'a' + 10;
-    return -1;
-}
 
 /* Percent-decodes p[0..n) into out (cap bytes). Returns 0, or -1 for a bad escape, a control
  * character or an id too long. */
@@ -106,8 +99,8 @@ static int percent_decode(const char *p, size_t n, char *out, size_t cap)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)p[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexval(p[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(p[i + 2]) : -1;
+            int hi = i + 2 < n ? hex_digit_value((unsigned char)p[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_digit_value((unsigned char)p[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 return -1;
             c = hi * 16 + lo;
