@@ -36,7 +36,7 @@ int utf8_append_sanitized(struct buf *out, const char *s, size_t n);
 
 /* The value of an ASCII hex digit (either case), or -1. */
 int hex_digit_value(int c);
-/* The value of the four hex digits at p (a JSON \uXXXX escape's; p has 4 bytes), or -1. */
+/* The value of the four hex digits at p (those of a JSON \u escape; p has 4 bytes), or -1. */
 long hex4_value(const char *p);
 
 #endif
