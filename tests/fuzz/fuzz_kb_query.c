@@ -14,6 +14,8 @@
 #include "kb_local.h"
 #include "utf8.h"
 
+#include "fuzz_query_input.h"
+
 #define MAX_EXTRA 80
 
 static bool alnum(unsigned char c)
@@ -23,30 +25,11 @@ static bool alnum(unsigned char c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *s = (const char *)data;
-    const char *nl = memchr(s, '\n', size);
-    size_t qlen = nl ? (size_t)(nl - s) : size;
-    char *q = malloc(qlen ? qlen : 1); /* exactly sized: ASan sees reads past the end */
-    memcpy(q, s, qlen);
-
-    char *extra_store = NULL;
-    const char *extra[MAX_EXTRA];
-    size_t n_extra = 0;
-    if (nl) {
-        size_t rest = size - qlen - 1;
-        extra_store = malloc(rest + 1);
-        memcpy(extra_store, nl + 1, rest);
-        extra_store[rest] = '\0';
-        for (char *p = extra_store; p && n_extra < MAX_EXTRA;) {
-            extra[n_extra++] = p;
-            p = strchr(p, '\n');
-            if (p)
-                *p++ = '\0';
-        }
-    }
+    struct fuzz_query f;
+    fuzz_query_split(data, size, MAX_EXTRA, &f);
 
     static struct kb_terms t;
-    size_t n = kb_query_terms(q, qlen, extra, n_extra, &t);
+    size_t n = kb_query_terms(f.q, f.qlen, f.extra, f.n_extra, &t);
     if (n != t.n || n > KB_MAX_TERMS)
         abort();
     size_t from_query = 0;
@@ -76,7 +59,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (from_query > KB_MAX_QUERY_TERMS)
         abort();
-    free(extra_store);
-    free(q);
+    fuzz_query_free(&f);
     return 0;
 }

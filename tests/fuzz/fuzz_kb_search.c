@@ -15,6 +15,8 @@
 #include "kb_local.h"
 #include "log.h"
 
+#include "fuzz_query_input.h"
+
 #define MAX_EXTRA 16
 
 static struct kb_local *kb;
@@ -74,31 +76,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *s = (const char *)data;
-    const char *nl = memchr(s, '\n', size);
-    size_t qlen = nl ? (size_t)(nl - s) : size;
-    char *q = malloc(qlen ? qlen : 1);
-    memcpy(q, s, qlen);
-    char *store = NULL;
-    const char *extra[MAX_EXTRA];
-    size_t n_extra = 0;
-    if (nl) {
-        size_t rest = size - qlen - 1;
-        store = malloc(rest + 1);
-        memcpy(store, nl + 1, rest);
-        store[rest] = '\0';
-        for (char *p = store; p && n_extra < MAX_EXTRA;) {
-            extra[n_extra++] = p;
-            p = strchr(p, '\n');
-            if (p)
-                *p++ = '\0';
-        }
-    }
+    struct fuzz_query f;
+    fuzz_query_split(data, size, MAX_EXTRA, &f);
     double min_score = size ? (data[size - 1] % 4) / 10.0 : 0; /* 0, 0.1, 0.2, 0.3 */
     size_t k = size ? 1 + data[0] % KB_MAX_HITS : 5;
     struct kb_hits h;
     char err[256];
-    if (kb_local_search(kb, q, qlen, extra, n_extra, k, min_score, &h, err, sizeof err) < 0) {
+    if (kb_local_search(kb, f.q, f.qlen, f.extra, f.n_extra, k, min_score, &h, err, sizeof err) < 0) {
         fprintf(stderr, "search failed: %s\n", err);
         abort();
     }
@@ -111,7 +95,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     kb_hits_free(&h);
-    free(store);
-    free(q);
+    fuzz_query_free(&f);
     return 0;
 }

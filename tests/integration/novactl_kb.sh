@@ -14,19 +14,7 @@ mkdir -p "$tmp/run"
 export NOVA_RUN_DIR="$tmp/run" NOVA_LOG_LEVEL=info
 unset NOVA_KB_DB NOVA_KB_DIR NOVA_KB_MIN_SCORE
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() {
-  fail=$((fail + 1)); echo "FAIL $1"
-  echo "    exit $rc; stdout:"; sed 's/^/      /' "$tmp/out" | head -20
-  echo "    stderr:"; sed 's/^/      /' "$tmp/err" | head -20
-}
-# run CMD...: runs it, keeps stdout, stderr and the exit code.
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-# expect NAME TEST...: ok when the shell test succeeds.
-expect() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-has() { grep -q -- "$1" "$2"; }
-field() { sed -n "s/^$1: //p" "$tmp/out"; }
+source tests/lib/cmdcheck.sh
 python_json() { command -v python3 >/dev/null 2>&1 && python3 -c "$1" <"$tmp/out"; }
 
 if [ ! -x "$novactl" ]; then

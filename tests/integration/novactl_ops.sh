@@ -28,17 +28,7 @@ wpid=
 trap '[ -n "$wpid" ] && kill -CONT "$wpid" 2>/dev/null; stacks_down; [ -n "${NOVA_KEEP_RUN:-}" ] || rm -rf "$tmp"' EXIT
 unset NOVA_REDIS_URL NOVA_GLOSSARY_FILE NOVA_KB_BACKEND
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() {
-  fail=$((fail + 1)); echo "FAIL $1"
-  echo "    exit $rc; stdout:"; sed 's/^/      /' "$tmp/out" | head -20
-  echo "    stderr:"; sed 's/^/      /' "$tmp/err" | head -20
-}
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
-expect() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-has() { grep -q -- "$1" "$2"; }
-field() { sed -n "s/^$1: //p" "$tmp/out"; }
+source tests/lib/cmdcheck.sh
 py() { python3 -c "$1" <"$tmp/out"; }
 # expect_py NAME RC PYTHON: ok when the command exited RC and the Python check of its stdout holds.
 expect_py() { if [ "$rc" -eq "$2" ] && py "$3"; then ok "$1"; else bad "$1"; fi; }

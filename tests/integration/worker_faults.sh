@@ -20,10 +20,7 @@ cleanup() {
     p=$(cat "$f" 2>/dev/null) || continue
     if [ -n "$p" ]; then kill -9 "$p" 2>/dev/null || true; fi
   done
-  for p in $sim_pid $redis_pid; do
-    kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
+  stop_servers
 }
 trap cleanup EXIT
 source tests/lib/servers.sh

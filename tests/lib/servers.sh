@@ -3,6 +3,7 @@
 #   start_redis   redis-server on $tmp/redis.sock (unix socket only, no persistence); waits
 #                 until it answers PING; sets redis_pid
 #   start_sim     bedrock-sim ($build/bin) on a free loopback port; sets sim_pid, port, sim_url
+#   stop_servers  stops both (those started) by PID and removes $tmp: the end of a cleanup trap
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
@@ -33,4 +34,12 @@ start_sim() {
   exec 3<&-
   port=${line##*:}
   sim_url=http://127.0.0.1:$port
+}
+
+stop_servers() {
+  local p
+  for p in ${sim_pid:-} ${redis_pid:-}; do
+    kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
 }
