@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -246,7 +247,9 @@ static bool span_is(const char *p, size_t n, const char *s)
 int bedrock_event_parse(json_tokener *tok, const struct es_message *m, int http_status,
                         struct bedrock_event *ev)
 {
-    memset(ev, 0, sizeof *ev);
+    /* Everything but the text room (the last member, written only as far as a text goes):
+     * this runs once per event of every stream. */
+    memset(ev, 0, offsetof(struct bedrock_event, room));
     const char *mtype, *etype;
     size_t mlen, elen;
     if (es_message_string(m, ":message-type", &mtype, &mlen) < 0)

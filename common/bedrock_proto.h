@@ -34,7 +34,8 @@ struct bedrock_event {
     long latency_ms;          /* METADATA */
     struct bedrock_error_info err; /* ERROR */
     json_object *owner;       /* the parsed payload the text points into */
-    char room[512];           /* DELTA: a short text, read by bedrock_delta_scan */
+    char room[512];           /* DELTA: a short text, read by bedrock_delta_scan; the last
+                                 member (bedrock_event_parse does not clear it) */
 };
 
 /* Interprets one decoded ConverseStream message. tok is a reusable tokener (the caller's, so a
