@@ -24,6 +24,7 @@ COPY fcgi-app fcgi-app
 COPY workers workers
 COPY tools tools
 COPY tests/bedrock-sim tests/bedrock-sim
+COPY tests/lib tests/lib
 RUN make -j"$(nproc)" build/release/bin/nova-fcgi build/release/bin/nova-worker \
       build/release/bin/novactl build/release/bin/bedrock-sim
 # The local index of kb/sample, made now so that no container has to make it at start.

@@ -7,7 +7,8 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "log.h"
+#include "core/errstr.h"
+#include "core/log.h"
 
 /* Enough tries to get past every stale idle connection to a fresh connect. */
 #define APP_REDIS_TRIES 20

@@ -13,9 +13,9 @@
 
 #include <hiredis/hiredis.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "dispatch.h"
-#include "rconn.h"
+#include "redis/rconn.h"
 
 #define APP_REDIS_WAIT_MS 2000     /* waiting for a pooled connection */
 #define APP_SUBSCRIBE_WAIT_MS 5000 /* waiting for Redis to confirm a SUBSCRIBE */

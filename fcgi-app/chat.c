@@ -7,10 +7,10 @@
 #include <json-c/json.h>
 
 #include "jobwait.h"
-#include "jsonout.h"
+#include "core/json.h"
 #include "knowledge.h"
-#include "lang.h"
-#include "log.h"
+#include "product/lang.h"
+#include "core/log.h"
 #include "plan.h"
 #include "product.h"
 #include "relay.h"
@@ -33,19 +33,20 @@ static const char *end_name(enum relay_end e)
 static int check_backlog(struct req *rq, redisContext *c)
 {
     char err[256], msg[160];
-    long long depths[PLAN_MODELS];
-    if (store_queue_depths(c, plan_models, PLAN_MODELS, depths, err, sizeof err) < 0) {
+    static const enum queue queues[] = {QUEUE_MICRO, QUEUE_PRO};
+    long long depths[2];
+    if (store_queue_depths(c, queues, 2, depths, err, sizeof err) < 0) {
         log_rid(LOG_WARN, rq->id, "%s", err);
         reply_error(rq, 503, "unavailable", "the job queue cannot be read", NULL);
         return -1;
     }
-    for (size_t m = 0; m < PLAN_MODELS; m++) {
+    for (size_t m = 0; m < 2; m++) {
         long long depth = depths[m];
         if (depth > rq->app->cfg->max_queue_depth) {
-            log_rid(LOG_WARN, rq->id, "queue %s holds %lld jobs (max %ld): 429", plan_models[m],
-                    depth, rq->app->cfg->max_queue_depth);
+            log_rid(LOG_WARN, rq->id, "queue %s holds %lld jobs (max %ld): 429",
+                    queue_name(queues[m]), depth, rq->app->cfg->max_queue_depth);
             snprintf(msg, sizeof msg, "the %s queue is full (%lld jobs waiting); retry shortly",
-                     plan_models[m], depth);
+                     queue_name(queues[m]), depth);
             reply_error(rq, 429, "overloaded", msg, CHAT_RETRY_AFTER);
             return -1;
         }
@@ -118,7 +119,7 @@ struct ask {
     char session_tag[LOG_TAG_LEN + 1];     /* what the logs name it by */
     enum lang ui, input;
     struct buf translated;             /* "" when the question was not translated */
-    struct bedrock_usage translate_usage;
+    struct token_usage translate_usage;
     struct glossary_match ents[CHAT_MAX_ENTITIES];
     const char *ent_text[CHAT_MAX_ENTITIES]; /* the text each was found in */
     size_t n_ents;
@@ -230,7 +231,7 @@ static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
     for (size_t i = 0; i < p->n_phases; i++)
         json_object_array_add(phases, json_object_new_string(p->phases[i]));
     json_object_object_add(o, "phases", phases);
-    json_object_object_add(o, "backend", json_object_new_string(rq->app->cfg->backend));
+    json_object_object_add(o, "backend", json_object_new_string(config_backend_name(rq->app->cfg->backend)));
     json_append_put(o, out);
 }
 
@@ -391,7 +392,8 @@ void chat_post(struct req *rq)
     relay_init(&r, rq, rq->id, now, now + app->cfg->job_deadline_s * 1000);
     r.origin = true;
     r.extra_usage = a.translate_usage; /* the translation was a Pro call of this request */
-    r.extra_model = "pro";
+    r.has_extra = true;
+    r.extra_model = MODEL_PRO;
     enum relay_end end;
     if (a.k.n == 0) {
         log_rid(LOG_INFO, rq->id, "no passage at or above %g: the apology, no model call",
@@ -400,8 +402,7 @@ void chat_post(struct req *rq)
     } else {
         const struct plan *p = &m.plan;
         for (size_t i = 0; i < p->n_jobs; i++)
-            relay_add_job(&r, p->jobs[i].id, p->jobs[i].queue, p->phases[i / PLAN_MODELS],
-                          plan_models[i % PLAN_MODELS]);
+            relay_add_job(&r, p->jobs[i].id, p->phases[i / PLAN_MODELS], p->jobs[i].model);
         relay_capture(&r, p->phases[p->n_phases - 1], SESSION_TEXT_MAX);
         end = chat_answer(rq, &r, &a, &m);
         if (end == RELAY_DONE)
@@ -448,9 +449,9 @@ static void relay_jobs_from_meta(struct relay *r, const char *request_id,
 {
     char id[JOB_ID_MAX];
     for (size_t ph = 0; ph < m->n_phases; ph++)
-        for (size_t k = 0; k < PLAN_MODELS; k++)
-            if (plan_job_id(id, sizeof id, request_id, m->phases[ph], plan_models[k]) == 0)
-                relay_add_job(r, id, plan_models[k], m->phases[ph], plan_models[k]);
+        for (enum model k = 0; k < MODEL_COUNT; k++)
+            if (plan_job_id(id, sizeof id, request_id, m->phases[ph], k) == 0)
+                relay_add_job(r, id, m->phases[ph], k);
 }
 
 /* The resume point: Last-Event-ID, else ?after=. Returns 1 (set), 0 (none), -1 (400 sent). */

@@ -18,14 +18,14 @@
 
 #include <fcgiapp.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "app.h"
 #include "dispatch.h"
-#include "log.h"
+#include "core/log.h"
 #include "metrics.h"
 #include "product.h"
 #include "route.h"
-#include "wake.h"
+#include "core/wake.h"
 
 #define CHILD_POOL_SIZE 64          /* Redis command connections per child */
 #define CHILD_REDIS_TIMEOUT_MS 2000 /* their connect and command timeout */

@@ -17,7 +17,7 @@
 
 #include <sys/types.h>
 
-#include "config.h"
+#include "core/config.h"
 
 /* Runs the child until its drain is over. Returns the process exit code. Called right after
  * fork() with every signal blocked; sb_slot is its scoreboard slot (metrics.h) or -1. */

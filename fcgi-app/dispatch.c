@@ -20,9 +20,10 @@
 
 #include <hiredis/hiredis.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "wake.h"
+#include "core/alloc.h"
+#include "core/errstr.h"
+#include "core/log.h"
+#include "core/wake.h"
 
 #define DISPATCH_BUCKETS 4096
 #define DISPATCH_CONNECT_MS 1000

@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "inbox.h"
-#include "rconn.h"
+#include "redis/rconn.h"
 
 struct dispatch;
 

@@ -7,13 +7,12 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
-#include "keys.h"
-#include "log.h"
+#include "core/errstr.h"
+#include "core/log.h"
+#include "redis/contract.h"
 
-#define HEALTH_LIVE_MS 15000 /* a worker is live when it beat within this */
-
-static const char *const queues[] = {"micro", "pro", "kb"};
-enum { N_QUEUES = 3 }; /* micro and pro must have a worker; kb too with NOVA_KB_BACKEND=bedrock */
+/* micro and pro must have a worker; kb too with NOVA_KB_BACKEND=bedrock */
+enum { N_QUEUES = QUEUE_COUNT };
 
 static void health_reply(struct req *rq, bool ok, const char *reason, const char *redis,
                          const long long *counts)
@@ -26,7 +25,7 @@ static void health_reply(struct req *rq, bool ok, const char *reason, const char
     if (counts) {
         json_object *w = json_object_new_object();
         for (size_t i = 0; i < N_QUEUES; i++)
-            json_object_object_add(w, queues[i], json_object_new_int64(counts[i]));
+            json_object_object_add(w, queue_name((enum queue)i), json_object_new_int64(counts[i]));
         json_object_object_add(o, "workers", w);
     }
     size_t len;
@@ -44,10 +43,10 @@ static void health_reply(struct req *rq, bool ok, const char *reason, const char
 static int health_query(redisContext *c, long long *counts, char *errstr, size_t errlen)
 {
     char key[KEY_MAX], min[32];
-    snprintf(min, sizeof min, "%lld", app_epoch_ms() - HEALTH_LIVE_MS);
+    snprintf(min, sizeof min, "%lld", app_epoch_ms() - CONTRACT_WORKER_LIVE_MS);
     redisAppendCommand(c, "PING");
     for (size_t i = 0; i < N_QUEUES; i++) {
-        key_workers(key, sizeof key, queues[i]);
+        key_workers(key, sizeof key, (enum queue)i);
         redisAppendCommand(c, "ZCOUNT %s %s +inf", key, min);
     }
     int rc = 0;
@@ -92,10 +91,11 @@ void health_get(struct req *rq)
         why = "this server is shutting down";
     else if (!dispatch_connected(app->dispatch))
         why = "the pub/sub connection to Redis is down";
-    size_t required = strcmp(app->cfg->kb_backend, "bedrock") == 0 ? 3 : 2;
+    size_t required = app->cfg->kb_backend == KB_BEDROCK ? QUEUE_COUNT : QUEUE_KB;
     for (size_t i = 0; !why && i < required; i++)
         if (counts[i] < 1) {
-            snprintf(reason, sizeof reason, "no live worker for the %s queue", queues[i]);
+            snprintf(reason, sizeof reason, "no live worker for the %s queue",
+                     queue_name((enum queue)i));
             why = reason;
         }
     health_reply(rq, why == NULL, why, "ok", counts);

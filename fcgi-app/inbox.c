@@ -12,8 +12,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "wake.h"
+#include "core/errstr.h"
+#include "core/log.h"
+#include "core/wake.h"
 
 int inbox_init(struct inbox *in, char *errstr, size_t errlen)
 {

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 #define INBOX_CAP (256u * 1024u) /* bytes of messages a stream may fall behind by */
 #define INBOX_MAX_CHANNELS 8

@@ -9,8 +9,10 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
-#include "keys.h"
-#include "log.h"
+#include "core/errstr.h"
+#include "core/log.h"
+#include "redis/contract.h"
+#include "redis/events.h"
 #include "relay.h"
 #include "store.h"
 
@@ -186,7 +188,7 @@ void jobwait_run(struct req *rq, const struct job *j, long long timeout_ms,
     if (res->end == JOBWAIT_TIMEOUT || res->end == JOBWAIT_GONE) {
         struct relay_job rj = {.ended = false};
         snprintf(rj.id, sizeof rj.id, "%s", j->id);
-        snprintf(rj.queue, sizeof rj.queue, "%s", j->queue);
+        rj.queue = j->queue;
         relay_cancel_jobs(rq->app, &rj, 1, true);
         snprintf(res->message, sizeof res->message, "%s",
                  res->end == JOBWAIT_TIMEOUT ? "no answer before the timeout" : "client left");

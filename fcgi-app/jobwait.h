@@ -13,9 +13,9 @@
 
 #include <stddef.h>
 
-#include "bedrock.h"
-#include "buf.h"
-#include "jobs.h"
+#include "aws/bedrock.h"
+#include "core/buf.h"
+#include "redis/job.h"
 #include "route.h"
 
 #define JOBWAIT_TEXT_MAX (64u * 1024u)
@@ -32,7 +32,7 @@ struct jobwait_result {
     enum jobwait_end end;
     struct buf text;            /* the deltas, concatenated (model jobs) */
     struct buf data;            /* the last event's data JSON (model_done, passages, error) */
-    struct bedrock_usage usage; /* from model_done */
+    struct token_usage usage; /* from model_done */
     char code[32];              /* error: its code */
     char message[256];          /* error or failure, for the log */
 };

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "jobwait.h"
-#include "jsonout.h"
-#include "log.h"
+#include "core/json.h"
+#include "core/log.h"
 #include "product.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 static int find_local(struct req *rq, const char *query, size_t len, const char *const *terms,
                       size_t n_terms, struct knowledge *k, const char **code)
@@ -63,7 +63,7 @@ static int find_bedrock(struct req *rq, const char *request_id, const char *quer
     memset(&j, 0, sizeof j);
     snprintf(j.request, sizeof j.request, "%s.kb", request_id);
     snprintf(j.id, sizeof j.id, "%s-retrieve", j.request);
-    snprintf(j.queue, sizeof j.queue, "kb");
+    j.queue = QUEUE_KB;
     snprintf(j.phase, sizeof j.phase, "retrieve");
     snprintf(j.kb_id, sizeof j.kb_id, "%s", rq->app->cfg->kb_id);
     j.query = xstrndup(query, len);

@@ -12,9 +12,9 @@
 
 #include <json-c/json.h>
 
-#include "bedrock.h"
-#include "buf.h"
-#include "kb_local.h"
+#include "aws/bedrock.h"
+#include "core/buf.h"
+#include "kb/kb_local.h"
 #include "route.h"
 
 #define KNOWLEDGE_TOP 5

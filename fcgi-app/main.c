@@ -7,11 +7,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "config.h"
-#include "log.h"
+#include "core/config.h"
+#include "core/log.h"
 #include "master.h"
 #include "product.h"
-#include "rconn.h"
+#include "redis/rconn.h"
 
 static void usage(FILE *out)
 {

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "child.h"
-#include "log.h"
+#include "core/log.h"
 #include "metrics.h"
 
 #define MASTER_BACKLOG 4096

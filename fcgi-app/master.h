@@ -19,7 +19,7 @@
 #ifndef NOVA_MASTER_H
 #define NOVA_MASTER_H
 
-#include "config.h"
+#include "core/config.h"
 
 /* Runs until drained. Returns the exit code. */
 int master_run(const struct nova_config *cfg);

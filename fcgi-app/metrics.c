@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/log.h"
 
 /* Atomics in memory shared between processes must not hide a lock inside the process. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic long long must be lock-free");
@@ -26,8 +26,7 @@ static const int statuses[] = {200, 202, 204, 400, 401, 403, 404, 405,
                                413, 415, 429, 500, 502, 503, 504};
 enum { N_STATUSES = sizeof statuses / sizeof statuses[0] + 1 }; /* + "other" */
 
-static const char *const models[] = {"micro", "pro"};
-enum { N_MODELS = 2 };
+enum { N_MODELS = MODEL_COUNT };
 
 static const char *const kinds[] = {"input", "output", "cache_read", "cache_write"};
 enum { N_KINDS = 4 };
@@ -274,16 +273,16 @@ static void observe(struct hist *h, const long long *bounds, size_t n, long long
     add(&h->sum_ms, (unsigned long long)ms);
 }
 
-void metrics_first_token(const char *model, long long ms)
+void metrics_first_token(enum model model, long long ms)
 {
-    int m = index_of(models, N_MODELS, model);
+    int m = (unsigned)model < N_MODELS ? (int)model : -1;
     if (sb && m >= 0)
         observe(&sb->ttft[m], ttft_bounds, sizeof ttft_bounds / sizeof ttft_bounds[0], ms);
 }
 
-void metrics_tokens(const char *model, const struct bedrock_usage *u)
+void metrics_tokens(enum model model, const struct token_usage *u)
 {
-    int m = index_of(models, N_MODELS, model);
+    int m = (unsigned)model < N_MODELS ? (int)model : -1;
     if (!sb || m < 0)
         return;
     const long v[N_KINDS] = {u->input_tokens, u->output_tokens, u->cache_read_tokens,
@@ -293,9 +292,9 @@ void metrics_tokens(const char *model, const struct bedrock_usage *u)
             add(&sb->tokens[m][k], (unsigned long long)v[k]);
 }
 
-void metrics_model_done(const char *model, long long ms, const struct bedrock_usage *u)
+void metrics_model_done(enum model model, long long ms, const struct token_usage *u)
 {
-    int m = index_of(models, N_MODELS, model);
+    int m = (unsigned)model < N_MODELS ? (int)model : -1;
     if (!sb || m < 0)
         return;
     observe(&sb->duration[m], duration_bounds, sizeof duration_bounds / sizeof duration_bounds[0],
@@ -388,19 +387,19 @@ void metrics_render_prometheus(struct buf *out)
     family(out, "nova_time_to_first_token_seconds", "histogram",
            "From the request reaching nova-fcgi to the first delta of a job, by model.");
     for (int m = 0; m < N_MODELS; m++)
-        render_hist(out, "nova_time_to_first_token_seconds", &sb->ttft[m], models[m],
+        render_hist(out, "nova_time_to_first_token_seconds", &sb->ttft[m], model_name((enum model)m),
                     ttft_bounds, sizeof ttft_bounds / sizeof ttft_bounds[0]);
     family(out, "nova_stream_duration_seconds", "histogram",
            "From the request reaching nova-fcgi to a job's model_done, by model.");
     for (int m = 0; m < N_MODELS; m++)
-        render_hist(out, "nova_stream_duration_seconds", &sb->duration[m], models[m],
+        render_hist(out, "nova_stream_duration_seconds", &sb->duration[m], model_name((enum model)m),
                     duration_bounds, sizeof duration_bounds / sizeof duration_bounds[0]);
     family(out, "nova_tokens_total", "counter",
            "Tokens of the answers streamed (model_done usage) and of translations, by model "
            "and kind.");
     for (int m = 0; m < N_MODELS; m++)
         for (int k = 0; k < N_KINDS; k++)
-            buf_printf(out, "nova_tokens_total{model=\"%s\",kind=\"%s\"} %llu\n", models[m],
+            buf_printf(out, "nova_tokens_total{model=\"%s\",kind=\"%s\"} %llu\n", model_name((enum model)m),
                        kinds[k], get(&sb->tokens[m][k]));
     family(out, "nova_errors_total", "counter",
            "Errors by API.md code: replies before a stream (stage request) and error events "

@@ -26,8 +26,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "bedrock.h"
-#include "buf.h"
+#include "aws/bedrock.h"
+#include "core/buf.h"
+#include "redis/contract.h"
 
 enum metrics_master_state { METRICS_RUNNING, METRICS_RELOADING, METRICS_DRAINING };
 enum metrics_child_state { METRICS_CHILD_FREE, METRICS_CHILD_STARTING, METRICS_CHILD_RUNNING,
@@ -61,12 +62,12 @@ void metrics_busy(int delta);
 void metrics_request(const char *method, const char *path, int status);
 /* An SSE stream opened (+1) or ended (-1). */
 void metrics_stream(int delta);
-/* A model's first delta of a job (model "micro" or "pro"), ms after the request arrived. */
-void metrics_first_token(const char *model, long long ms);
+/* A model's first delta of a job, ms after the request arrived. */
+void metrics_first_token(enum model model, long long ms);
 /* A job's model_done: the stream duration and its tokens. */
-void metrics_model_done(const char *model, long long ms, const struct bedrock_usage *u);
+void metrics_model_done(enum model model, long long ms, const struct token_usage *u);
 /* Tokens of a call outside the jobs (a translation). */
-void metrics_tokens(const char *model, const struct bedrock_usage *u);
+void metrics_tokens(enum model model, const struct token_usage *u);
 /* An error: a JSON error reply before any stream, or an error event in a stream (API.md's
  * codes; others are counted as "other"). */
 void metrics_error(enum metrics_stage stage, const char *code);

@@ -7,16 +7,14 @@
 
 #include <hiredis/hiredis.h>
 
-#include "keys.h"
-#include "log.h"
+#include "redis/contract.h"
+#include "core/log.h"
 #include "metrics.h"
 
 #define OBSERVE_OUT_MAX (8u << 20) /* a page of metrics; thousands of workers fit */
-#define OBSERVE_LIVE_MS 15000      /* a worker is live when it beat within this (health.c) */
 #define OBSERVE_MAX_WORKERS 4096   /* heartbeats read per scrape, at most */
 
-static const char *const queues[] = {"micro", "pro", "kb"};
-enum { N_QUEUES = 3 };
+enum { N_QUEUES = QUEUE_COUNT };
 
 /* The heartbeat counters of nova:worker:<id> (workers/reader.c), each a monotonic total. */
 static const char *const wfields[] = {
@@ -38,7 +36,7 @@ struct qstat {
 
 struct wstat {
     char id[128];
-    const char *queue; /* static (queues[]) */
+    const char *queue; /* static (queue_name) */
     unsigned long long v[N_WFIELDS];
 };
 
@@ -130,18 +128,18 @@ static int read_queue(redisContext *c, struct qstat *q, const char *queue, struc
 static int read_redis(redisContext *c, struct qstat *qs, struct wstat *ws, size_t *n_ws)
 {
     char key[KEY_MAX], since[32];
-    snprintf(since, sizeof since, "%lld", app_epoch_ms() - OBSERVE_LIVE_MS);
+    snprintf(since, sizeof since, "%lld", app_epoch_ms() - CONTRACT_WORKER_LIVE_MS);
     for (size_t i = 0; i < N_QUEUES; i++) {
-        key_jobs(key, sizeof key, queues[i]);
+        key_jobs(key, sizeof key, (enum queue)i);
         redisAppendCommand(c, "XLEN %s", key);
         redisAppendCommand(c, "XINFO GROUPS %s", key);
-        key_dead(key, sizeof key, queues[i]);
+        key_dead(key, sizeof key, (enum queue)i);
         redisAppendCommand(c, "XLEN %s", key);
-        key_workers(key, sizeof key, queues[i]);
+        key_workers(key, sizeof key, (enum queue)i);
         redisAppendCommand(c, "ZRANGEBYSCORE %s %s +inf", key, since);
     }
     for (size_t i = 0; i < N_QUEUES; i++)
-        if (read_queue(c, &qs[i], queues[i], ws, n_ws) < 0)
+        if (read_queue(c, &qs[i], queue_name((enum queue)i), ws, n_ws) < 0)
             return -1;
     for (size_t i = 0; i < *n_ws; i++) {
         key_worker(key, sizeof key, ws[i].id);
@@ -172,7 +170,7 @@ static void queue_gauge(struct buf *out, const char *name, const char *text,
 {
     help(out, name, "gauge", text);
     for (size_t i = 0; i < N_QUEUES; i++)
-        buf_printf(out, "%s{queue=\"%s\"} %lld\n", name, queues[i], qs[i].v[f]);
+        buf_printf(out, "%s{queue=\"%s\"} %lld\n", name, queue_name((enum queue)i), qs[i].v[f]);
 }
 
 /* One family over every worker; extra is a label pair ("outcome=\"done\"") or NULL. Worker ids

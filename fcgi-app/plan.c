@@ -4,22 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "log.h"
-
-const char *const plan_models[PLAN_MODELS] = {"micro", "pro"};
+#include "core/alloc.h"
+#include "core/errstr.h"
+#include "core/log.h"
 
 static const char *const phases_ko[] = {"answer"};
 static const char *const phases_en[] = {"staff_ko", "customer_en"};
 
 /* Per-model inference settings (DESIGN.md): Micro short and steady, Pro long and freer. */
 static const struct {
-    const char *model;
     int max_tokens;
     double temperature, top_p;
-} settings[PLAN_MODELS] = {
-    {"micro", 1024, 0.3, 0.9},
-    {"pro", 2048, 0.5, 0.9},
+} settings[MODEL_COUNT] = {
+    [MODEL_MICRO] = {1024, 0.3, 0.9},
+    [MODEL_PRO] = {2048, 0.5, 0.9},
 };
 
 size_t plan_phases(const char *ui_lang, const char **out)
@@ -50,9 +48,9 @@ const char *plan_phase_name(const char *s, size_t n)
 }
 
 int plan_job_id(char *out, size_t n, const char *request_id, const char *phase,
-                const char *model)
+                enum model model)
 {
-    int k = snprintf(out, n, "%s-%s-%s", request_id, phase, model);
+    int k = snprintf(out, n, "%s-%s-%s", request_id, phase, model_name(model));
     return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
@@ -71,7 +69,7 @@ static void phase_reader(const char *phase, const char **language, const char **
     }
 }
 
-int plan_prompt(const struct plan_input *in, const char *phase, const char *model,
+int plan_prompt(const struct plan_input *in, const char *phase, enum model model,
                 struct buf *user)
 {
     const char *language, *audience;
@@ -84,25 +82,26 @@ int plan_prompt(const struct plan_input *in, const char *phase, const char *mode
         {"question", in->question},
     };
     return prompt_render(in->product->prompts,
-                         strcmp(model, "micro") == 0 ? PROMPT_MICRO : PROMPT_PRO, vars,
+                         model == MODEL_MICRO ? PROMPT_MICRO : PROMPT_PRO, vars,
                          sizeof vars / sizeof vars[0], user);
 }
 
 static int plan_job(struct job *j, const struct nova_config *cfg, const char *request_id,
-                    const struct plan_input *in, const char *phase, size_t m, long long now_ms)
+                    const struct plan_input *in, const char *phase, enum model m,
+                    long long now_ms)
 {
-    const char *model = plan_models[m];
-    if (plan_job_id(j->id, sizeof j->id, request_id, phase, model) < 0 ||
+    if (plan_job_id(j->id, sizeof j->id, request_id, phase, m) < 0 ||
         strlen(request_id) >= sizeof j->request)
         return -1;
     memcpy(j->request, request_id, strlen(request_id) + 1);
-    snprintf(j->queue, sizeof j->queue, "%s", model);
+    j->queue = model_queue(m);
+    j->model = m;
     snprintf(j->phase, sizeof j->phase, "%s", phase);
-    snprintf(j->model, sizeof j->model, "%s", model);
-    snprintf(j->model_id, sizeof j->model_id, "%s", m == 0 ? cfg->micro_model : cfg->pro_model);
+    snprintf(j->model_id, sizeof j->model_id, "%s",
+             m == MODEL_MICRO ? cfg->micro_model : cfg->pro_model);
     struct buf user;
     buf_init(&user, JOB_MAX_BYTES);
-    if (plan_prompt(in, phase, model, &user) < 0) {
+    if (plan_prompt(in, phase, m, &user) < 0) {
         buf_free(&user);
         return -1;
     }
@@ -129,13 +128,13 @@ int plan_build(struct plan *p, const struct nova_config *cfg, const char *reques
         return -1;
     }
     for (size_t ph = 0; ph < p->n_phases; ph++)
-        for (size_t m = 0; m < PLAN_MODELS; m++) {
+        for (enum model m = 0; m < MODEL_COUNT; m++) {
             struct job *j = &p->jobs[p->n_jobs];
             if (plan_job(j, cfg, request_id, in, p->phases[ph], m, now_ms) < 0) {
                 job_free(j);
                 plan_free(p);
                 errstr_set(errstr, errlen, "job %s %s does not fit", p->phases[ph],
-                           plan_models[m]);
+                           model_name(m));
                 return -1;
             }
             p->n_jobs++;

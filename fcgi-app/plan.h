@@ -15,14 +15,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "buf.h"
-#include "chatreq.h"
-#include "config.h"
-#include "jobs.h"
+#include "core/buf.h"
+#include "core/config.h"
 #include "product.h"
+#include "product/chatreq.h"
+#include "redis/job.h"
 
 #define PLAN_MAX_PHASES 2
-#define PLAN_MODELS 2 /* micro, pro */
+#define PLAN_MODELS MODEL_COUNT /* micro, pro */
 #define PLAN_MAX_JOBS (PLAN_MAX_PHASES * PLAN_MODELS)
 
 struct plan {
@@ -36,12 +36,9 @@ struct plan {
 size_t plan_phases(const char *ui_lang, const char **out);
 /* The known phase name equal to s[0..n), or NULL. */
 const char *plan_phase_name(const char *s, size_t n);
-/* The model names, in job order. */
-extern const char *const plan_models[PLAN_MODELS];
-
 /* "<request>-<phase>-<model>" into out. Returns 0, or -1 when it does not fit. */
 int plan_job_id(char *out, size_t n, const char *request_id, const char *phase,
-                const char *model);
+                enum model model);
 
 /* What the prompts are made of. */
 struct plan_input {
@@ -54,7 +51,7 @@ struct plan_input {
 
 /* The user message of one job (the template of its model with the phase's language and
  * audience), appended to user. Returns 0 or -1 (user full). */
-int plan_prompt(const struct plan_input *in, const char *phase, const char *model,
+int plan_prompt(const struct plan_input *in, const char *phase, enum model model,
                 struct buf *user);
 
 /* Fills p with the jobs for request_id (created now_ms, epoch ms; deadline from

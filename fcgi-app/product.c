@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "core/errstr.h"
+#include "core/log.h"
 
 static char *render(const struct product *p, enum prompt_kind k, const char *glossary_text,
                     const char *source, const char *target)
@@ -54,7 +55,7 @@ int product_load(struct product *p, const struct nova_config *cfg, bool open_kb,
         errstr_set(errstr, errlen, "NOVA_PROMPTS_DIR: the prompts with the glossary are too long");
         goto fail;
     }
-    if (open_kb && strcmp(cfg->kb_backend, "local") == 0) {
+    if (open_kb && cfg->kb_backend == KB_LOCAL) {
         p->kb = kb_local_open(cfg->kb_db, false, err, sizeof err);
         if (!p->kb) {
             errstr_set(errstr, errlen,

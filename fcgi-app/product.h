@@ -11,12 +11,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "glossary.h"
-#include "kb_local.h"
-#include "lang.h"
-#include "price.h"
-#include "prompt.h"
+#include "core/config.h"
+#include "product/glossary.h"
+#include "kb/kb_local.h"
+#include "product/lang.h"
+#include "product/price.h"
+#include "product/prompt.h"
 
 struct product {
     struct glossary *glossary;

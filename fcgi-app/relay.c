@@ -11,12 +11,15 @@
 
 #include <hiredis/hiredis.h>
 
-#include "log.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/sse.h"
+#include "core/utf8.h"
 #include "metrics.h"
-#include "price.h"
 #include "product.h"
-#include "sse.h"
-#include "utf8.h"
+#include "product/price.h"
+#include "redis/append.h"
+#include "redis/events.h"
 
 #define RELAY_OUT_MAX (2u << 20)       /* SSE bytes buffered before a write */
 #define RELAY_FLUSH_AT (64u * 1024u)   /* write once this much is buffered */
@@ -50,14 +53,13 @@ void relay_init(struct relay *r, struct req *rq, const char *request_id,
     r->tok = json_tokener_new_ex(8);
 }
 
-void relay_add_job(struct relay *r, const char *job_id, const char *queue, const char *phase,
-                   const char *model)
+void relay_add_job(struct relay *r, const char *job_id, const char *phase, enum model model)
 {
     if (r->n_jobs == PLAN_MAX_JOBS)
         return;
     struct relay_job *j = &r->jobs[r->n_jobs++];
     snprintf(j->id, sizeof j->id, "%s", job_id);
-    snprintf(j->queue, sizeof j->queue, "%s", queue);
+    j->queue = model_queue(model);
     j->phase = phase;
     j->model = model;
 }
@@ -95,12 +97,19 @@ bool relay_all_ended(const struct relay *r)
 
 /* ---- accounting ------------------------------------------------------------------------- */
 
-static const char *json_str_of(json_object *o, const char *key)
+/* The job an event names by its phase and model, or NULL. */
+static struct relay_job *event_job(struct relay *r, json_object *o)
 {
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
+    const char *phase = json_get_str(o, "phase", NULL);
+    size_t mn;
+    const char *mname = json_get_str(o, "model", &mn);
+    enum model m;
+    if (!phase || !mname || model_parse(mname, mn, &m) < 0)
+        return NULL;
+    for (size_t i = 0; i < r->n_jobs; i++)
+        if (r->jobs[i].model == m && strcmp(r->jobs[i].phase, phase) == 0)
+            return &r->jobs[i];
+    return NULL;
 }
 
 void relay_capture(struct relay *r, const char *phase, size_t max)
@@ -114,14 +123,13 @@ void relay_capture(struct relay *r, const char *phase, size_t max)
  * only until both are full). */
 static void relay_keep_text(struct relay *r, json_object *o)
 {
-    const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
-    json_object *t;
-    if (!phase || !model || strcmp(phase, r->capture_phase) != 0 ||
-        !json_object_object_get_ex(o, "text", &t) || !json_object_is_type(t, json_type_string))
+    const struct relay_job *j = event_job(r, o);
+    size_t n;
+    const char *s = json_get_str(o, "text", &n);
+    if (!j || !s || strcmp(j->phase, r->capture_phase) != 0)
         return;
-    struct buf *b = &r->capture[strcmp(model, "micro") == 0 ? 0 : 1];
-    const char *s = json_object_get_string(t);
-    size_t n = (size_t)json_object_get_string_len(t), room = b->max - b->len;
+    struct buf *b = &r->capture[j->model];
+    size_t room = b->max - b->len;
     if (n > room)
         n = utf8_whole_prefix(s, room);
     buf_append(b, s, n);
@@ -138,16 +146,12 @@ static bool capture_full(const struct relay *r)
 /* A delta of a job whose first one this is: the origin's time to first token (metrics.h). */
 static void relay_first_delta(struct relay *r, json_object *o)
 {
-    const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
-    for (size_t i = 0; phase && model && i < r->n_jobs; i++) {
-        struct relay_job *j = &r->jobs[i];
-        if (j->first_delta || strcmp(j->phase, phase) != 0 || strcmp(j->model, model) != 0)
-            continue;
-        j->first_delta = true;
-        r->n_first++;
-        metrics_first_token(j->model, app_mono_ms() - r->rq->t0);
+    struct relay_job *j = event_job(r, o);
+    if (!j || j->first_delta)
         return;
-    }
+    j->first_delta = true;
+    r->n_first++;
+    metrics_first_token(j->model, app_mono_ms() - r->rq->t0);
 }
 
 /* model_done and error end the job they name (by phase and model); model_done brings usage.
@@ -157,11 +161,9 @@ static void relay_first_delta(struct relay *r, json_object *o)
 static void relay_account(struct relay *r, const char *type, size_t type_len, const char *data,
                           size_t data_len)
 {
-    bool done = type_len == 4 && memcmp(type, "done", 4) == 0;
-    bool model_done = type_len == 10 && memcmp(type, "model_done", 10) == 0;
-    bool error = type_len == 5 && memcmp(type, "error", 5) == 0;
-    bool delta = type_len == 5 && memcmp(type, "delta", 5) == 0;
-    bool notice = type_len == 6 && memcmp(type, "notice", 6) == 0;
+    enum event_type t = event_type_parse(type, type_len);
+    bool done = t == EV_DONE, model_done = t == EV_MODEL_DONE, error = t == EV_ERROR;
+    bool delta = t == EV_DELTA, notice = t == EV_NOTICE;
     if (done)
         r->done_seen = true;
     if (delta) {
@@ -189,25 +191,19 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
         return;
     }
     if (r->origin && (error || notice)) {
-        const char *code = json_str_of(o, "code");
+        const char *code = json_get_str(o, "code", NULL);
         if (error)
             metrics_error(METRICS_IN_STREAM, code ? code : "other");
         else
             metrics_notice(code ? code : "other");
     }
-    const char *phase = json_str_of(o, "phase"), *model = json_str_of(o, "model");
-    for (size_t i = 0; (model_done || error) && phase && model && i < r->n_jobs; i++) {
-        struct relay_job *j = &r->jobs[i];
-        if (j->ended || strcmp(j->phase, phase) != 0 || strcmp(j->model, model) != 0)
-            continue;
+    struct relay_job *j = model_done || error ? event_job(r, o) : NULL;
+    if (j && !j->ended) {
         j->ended = true;
-        json_object *u;
-        if (model_done && json_object_object_get_ex(o, "usage", &u)) {
-            event_usage_parse(u, &j->usage);
-        }
+        if (model_done)
+            event_usage_parse(json_get(o, "usage"), &j->usage);
         if (model_done && r->origin)
             metrics_model_done(j->model, app_mono_ms() - r->rq->t0, &j->usage);
-        break;
     }
     json_object_put(o);
 }
@@ -421,27 +417,19 @@ int relay_append_event(struct relay *r, const char *type, const char *data, size
     return relay_event(r, id, strlen(id), type, strlen(type), data, len);
 }
 
-static void usage_add(struct bedrock_usage *sum, const struct bedrock_usage *u)
-{
-    sum->input_tokens += u->input_tokens;
-    sum->output_tokens += u->output_tokens;
-    sum->cache_read_tokens += u->cache_read_tokens;
-    sum->cache_write_tokens += u->cache_write_tokens;
-}
-
 /* done's data: the sum of the jobs' usage, its price, the time since the request began. */
 static void relay_done_json(struct relay *r, struct buf *out)
 {
     const struct price_table *prices = &r->rq->app->product->prices;
-    struct bedrock_usage sum = {0};
+    struct token_usage sum = {0};
     double usd = 0;
     for (size_t i = 0; i < r->n_jobs; i++) {
         usage_add(&sum, &r->jobs[i].usage);
-        usd += price_cost(prices, r->jobs[i].model, &r->jobs[i].usage);
+        usd += price_cost(prices, model_name(r->jobs[i].model), &r->jobs[i].usage);
     }
-    if (r->extra_model) {
+    if (r->has_extra) {
         usage_add(&sum, &r->extra_usage);
-        usd += price_cost(prices, r->extra_model, &r->extra_usage);
+        usd += price_cost(prices, model_name(r->extra_model), &r->extra_usage);
     }
     char cost[48];
     price_format(usd, cost, sizeof cost);
@@ -500,7 +488,7 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
         if (r->jobs[i].ended)
             continue;
         buf_reset(&data);
-        event_error_json(&data, r->jobs[i].phase, r->jobs[i].model, "unavailable", message,
+        event_error_json(&data, r->jobs[i].phase, model_name(r->jobs[i].model), "unavailable", message,
                          true);
         relay_write(r, NULL, "error", data.data, data.len);
         metrics_error(METRICS_IN_STREAM, "unavailable");
@@ -526,7 +514,7 @@ static enum relay_end relay_timeout(struct relay *r)
         if (r->jobs[i].ended)
             continue;
         buf_reset(&data);
-        event_error_json(&data, r->jobs[i].phase, r->jobs[i].model, "timeout",
+        event_error_json(&data, r->jobs[i].phase, model_name(r->jobs[i].model), "timeout",
                          "the model did not answer before the deadline", true);
         char id[EVENT_ID_MAX];
         if (relay_append(r, "error", data.data, data.len, id, sizeof id) < 0)

@@ -26,22 +26,23 @@
 
 #include <json-c/json.h>
 
-#include "bedrock.h"
-#include "buf.h"
-#include "chatreq.h"
-#include "jobs.h"
-#include "keys.h"
+#include "aws/bedrock.h"
+#include "core/buf.h"
 #include "plan.h"
+#include "product/chatreq.h"
+#include "redis/contract.h"
+#include "redis/job.h"
+#include "redis/streamid.h"
 #include "route.h"
 
 struct relay_job {
     char id[JOB_ID_MAX];
-    char queue[16];
+    enum queue queue;
     const char *phase; /* static (plan.h) */
-    const char *model;
+    enum model model;
     bool ended;
     bool first_delta;  /* its first delta was seen (the origin's time to first token) */
-    struct bedrock_usage usage;
+    struct token_usage usage;
 };
 
 enum relay_end {
@@ -79,9 +80,10 @@ struct relay {
     bool behind;                    /* out overflowed: the stream must be cut */
     struct buf taken;               /* messages taken from the inbox */
     json_tokener *tok;
-    struct bedrock_usage extra_usage; /* a call of the request outside the jobs (the
+    struct token_usage extra_usage; /* a call of the request outside the jobs (the
                                          translation), added to done's usage and cost */
-    const char *extra_model;        /* its price table name ("pro"), or NULL */
+    bool has_extra;                 /* extra_usage is set: */
+    enum model extra_model;         /* the model it was priced as */
     const char *capture_phase;      /* relay_capture: whose text is kept, or NULL */
     struct buf capture[PLAN_MODELS]; /* that phase's micro and pro text, capped */
 };
@@ -90,8 +92,7 @@ struct relay {
  * (epoch ms) when its jobs stop being waited for. */
 void relay_init(struct relay *r, struct req *rq, const char *request_id,
                 long long start_epoch_ms, long long deadline_epoch_ms);
-void relay_add_job(struct relay *r, const char *job_id, const char *queue, const char *phase,
-                   const char *model);
+void relay_add_job(struct relay *r, const char *job_id, const char *phase, enum model model);
 /* The channels to subscribe to: every job's and the request's own (at most
  * PLAN_MAX_JOBS + 1; pointers into r and bufs). Returns their number. */
 size_t relay_channels(struct relay *r, char bufs[][KEY_MAX], const char **out);

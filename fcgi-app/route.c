@@ -13,7 +13,7 @@
 #include "observe.h"
 #include "session.h"
 #include "translate.h"
-#include "log.h"
+#include "core/log.h"
 
 /* Copies parameter name into dst (n bytes). Returns 1 when copied, 0 when absent, -1 when
  * longer than dst (dst is then ""). */

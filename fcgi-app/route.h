@@ -22,8 +22,8 @@
 #include <fcgiapp.h>
 
 #include "app.h"
-#include "buf.h"
-#include "chatreq.h"
+#include "core/buf.h"
+#include "product/chatreq.h"
 #include "dispatch.h"
 
 struct req {

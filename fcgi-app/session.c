@@ -7,10 +7,11 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
-#include "jsonout.h"
-#include "keys.h"
-#include "log.h"
-#include "utf8.h"
+#include "core/errstr.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/utf8.h"
+#include "redis/contract.h"
 
 /* Appends "<label>: <the turn's field>\n" when the field is a string. */
 static void put_line(struct buf *out, const char *label, json_object *turn, const char *field)

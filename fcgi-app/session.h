@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "app.h"
-#include "buf.h"
+#include "core/buf.h"
 #include "route.h"
 
 #define SESSION_PROMPT_TURNS 2

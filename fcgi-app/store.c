@@ -6,8 +6,10 @@
 
 #include <json-c/json.h>
 
-#include "keys.h"
-#include "log.h"
+#include "core/errstr.h"
+#include "core/log.h"
+#include "redis/contract.h"
+#include "redis/events.h"
 
 /* Fills m from a meta event's data: its phases, each a known name. */
 static int meta_phases(const char *data, size_t len, struct store_meta *m)
@@ -106,7 +108,7 @@ static int queue_depth(const char *key, const redisReply *len, const redisReply 
     return 0;
 }
 
-int store_queue_depths(redisContext *c, const char *const *queues, size_t n, long long *depths,
+int store_queue_depths(redisContext *c, const enum queue *queues, size_t n, long long *depths,
                        char *errstr, size_t errlen)
 {
     char key[KEY_MAX];
@@ -160,7 +162,7 @@ int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long t
             return -1;
         }
         if (r->type != REDIS_REPLY_STRING && rc == 0) {
-            errstr_set(errstr, errlen, "XADD %s: %s", jobs[i].queue,
+            errstr_set(errstr, errlen, "XADD %s: %s", queue_name(jobs[i].queue),
                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
             rc = -1;
         }

@@ -8,9 +8,10 @@
 
 #include <hiredis/hiredis.h>
 
-#include "chatreq.h"
-#include "jobs.h"
 #include "plan.h"
+#include "product/chatreq.h"
+#include "redis/append.h"
+#include "redis/job.h"
 
 struct store_meta {
     char id[EVENT_ID_MAX];                 /* the meta event's transcript id */
@@ -28,7 +29,7 @@ int store_read_meta(redisContext *c, const char *request_id, struct store_meta *
  * plus those delivered and not acknowledged (XINFO GROUPS lag + pending). Jobs stay in the
  * stream after their XACK, so its length is not the backlog. One round trip for all of them.
  * Returns 0 or -1 with errstr. */
-int store_queue_depths(redisContext *c, const char *const *queues, size_t n, long long *depths,
+int store_queue_depths(redisContext *c, const enum queue *queues, size_t n, long long *depths,
                        char *errstr, size_t errlen);
 
 /* XADDs jobs[0..n) to their queues (field "job"), pipelined, trimming each stream to about

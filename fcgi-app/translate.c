@@ -6,10 +6,10 @@
 
 #include <json-c/json.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "jobwait.h"
-#include "jsonout.h"
-#include "log.h"
+#include "core/json.h"
+#include "core/log.h"
 #include "metrics.h"
 #include "product.h"
 
@@ -30,7 +30,7 @@ static const char *code_of(const struct jobwait_result *res)
 }
 
 int translate_run(struct req *rq, const char *request_id, const char *text, size_t len,
-                  enum lang target, struct buf *out, struct bedrock_usage *usage,
+                  enum lang target, struct buf *out, struct token_usage *usage,
                   const char **code)
 {
     struct app *app = rq->app;
@@ -43,9 +43,9 @@ int translate_run(struct req *rq, const char *request_id, const char *text, size
         return -1;
     }
     snprintf(j.id, sizeof j.id, "%s-pro", j.request);
-    snprintf(j.queue, sizeof j.queue, "pro");
+    j.queue = QUEUE_PRO;
+    j.model = MODEL_PRO;
     snprintf(j.phase, sizeof j.phase, "translate");
-    snprintf(j.model, sizeof j.model, "pro");
     snprintf(j.model_id, sizeof j.model_id, "%s", app->cfg->pro_model);
     j.system = xstrdup(product_translate_prompt(app->product, target));
     j.cache_point = true; /* the glossary makes the prompt long and the same every time */
@@ -85,7 +85,7 @@ int translate_run(struct req *rq, const char *request_id, const char *text, size
                 res.message[0] ? res.message : "no detail");
     if (strcmp(*code ? *code : "", "gone") != 0) { /* a client that left says nothing of it */
         metrics_translation(rc == 0);
-        metrics_tokens("pro", usage); /* a Pro call, outside the answer jobs */
+        metrics_tokens(MODEL_PRO, usage); /* a Pro call, outside the answer jobs */
     }
     jobwait_result_free(&res);
     return rc;
@@ -129,7 +129,7 @@ void translate_post(struct req *rq)
         target = LANG_UNKNOWN;
     struct buf out;
     buf_init(&out, JOBWAIT_TEXT_MAX);
-    struct bedrock_usage usage = {0};
+    struct token_usage usage = {0};
     const char *code = NULL;
     /* Nothing to translate: the same language, or no letters of either. */
     if (detected == target || detected == LANG_UNKNOWN || target == LANG_UNKNOWN)
@@ -154,7 +154,7 @@ void translate_post(struct req *rq)
         json_object_object_add(o, "usage", u);
         json_object_object_add(
             o, "cost_usd",
-            json_new_short_double(price_cost(&rq->app->product->prices, "pro", &usage)));
+            json_new_short_double(price_cost(&rq->app->product->prices, model_name(MODEL_PRO), &usage)));
         struct buf b;
         buf_init(&b, 4 * JOBWAIT_TEXT_MAX);
         json_append_put(o, &b);

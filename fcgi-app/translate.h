@@ -16,9 +16,9 @@
 
 #include <stddef.h>
 
-#include "bedrock.h"
-#include "buf.h"
-#include "lang.h"
+#include "aws/bedrock.h"
+#include "core/buf.h"
+#include "product/lang.h"
 #include "route.h"
 
 #define TRANSLATE_TIMEOUT_MS 30000
@@ -30,7 +30,7 @@
  * one of the stream error codes of API.md (throttled, model_error, timeout, unavailable,
  * internal) or "gone" when the client left. */
 int translate_run(struct req *rq, const char *request_id, const char *text, size_t len,
-                  enum lang target, struct buf *out, struct bedrock_usage *usage,
+                  enum lang target, struct buf *out, struct token_usage *usage,
                   const char **code);
 
 void translate_post(struct req *rq);

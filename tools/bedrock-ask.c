@@ -15,9 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bedrock.h"
-#include "config.h"
-#include "log.h"
+#include "aws/aws_config.h"
+#include "aws/bedrock.h"
+#include "core/config.h"
+#include "core/log.h"
 
 static int exit_code = 0;
 
@@ -64,8 +65,10 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     struct nova_config cfg;
+    static struct aws_config aws;
     char err[1024];
-    if (config_from_env(&cfg, err, sizeof err) < 0) {
+    if (config_from_env(&cfg, err, sizeof err) < 0 ||
+        aws_config_from_env(&aws, err, sizeof err) < 0) {
         fprintf(stderr, "bedrock-ask: %s\n", err);
         return 2;
     }
@@ -94,20 +97,22 @@ int main(int argc, char **argv)
         default: usage();
         }
     }
-    if (print_config)
+    if (print_config) {
         config_print(&cfg, stderr);
+        aws_config_print(&aws, stderr);
+    }
     if (optind != argc - 1)
         usage();
-    if (strcmp(cfg.backend, "sim") == 0 && !getenv("NOVA_BEDROCK_ENDPOINT"))
+    if (cfg.backend == BACKEND_SIM && !getenv("NOVA_BEDROCK_ENDPOINT"))
         fprintf(stderr, "bedrock-ask: NOVA_BACKEND=sim: set NOVA_BEDROCK_ENDPOINT (and "
                         "NOVA_KB_ENDPOINT) to the simulator's URL, or NOVA_BACKEND=bedrock\n");
 
-    struct creds_provider *cp = creds_provider_new(&cfg.creds, err, sizeof err);
+    struct creds_provider *cp = creds_provider_new(&aws.creds, err, sizeof err);
     if (!cp) {
         fprintf(stderr, "bedrock-ask: no AWS credentials: %s\n", err);
         return 1;
     }
-    struct bedrock_client *c = bedrock_client_new(&cfg.bedrock, cp, err, sizeof err);
+    struct bedrock_client *c = bedrock_client_new(&aws.bedrock, cp, err, sizeof err);
     if (!c) {
         fprintf(stderr, "bedrock-ask: %s\n", err);
         creds_provider_free(cp);

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "core/alloc.h"
+#include "core/log.h"
 #include "worker.h"
 
 /* KEYS[1] the jobs stream; ARGV[1] the group, ARGV[2] this consumer, ARGV[3..] entry ids.

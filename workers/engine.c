@@ -10,7 +10,7 @@
  * A job ends exactly once, in on_done: with model_done (or passages), or an error event, and
  * then its XACK (and the removal of its progress marker, worker.h). A call that fails with a retryable error
  * before its first delta does not end the job: it waits in the active list (call NULL,
- * retry_at set) for a backoff step of common/retry.h, a timer the loop's poll timeout
+ * retry_at set) for a backoff step of common/aws/retry.h, a timer the loop's poll timeout
  * accounts for, and starts again. A job that failed for good also leaves a dead letter. On
  * SIGTERM the engine drains: no new jobs, running ones may finish for NOVA_DRAIN_SECONDS, then
  * the rest are canceled WITHOUT XACK, so they stay pending for another worker ("handed back").
@@ -25,10 +25,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "aws/retry.h"
+#include "call.h"
+#include "core/alloc.h"
+#include "core/log.h"
 #include "outbox.h"
-#include "retry.h"
+#include "redis/events.h"
 #include "worker.h"
 
 #define DELTA_MAX (64u * 1024u)            /* text held per job within a turn */
@@ -124,7 +126,7 @@ static void emit_delta(struct engine *e, struct worker_job *wj, const char *text
         wj->shown = true;
     }
     buf_reset(&e->scratch);
-    int rc = event_delta_json(&e->scratch, wj->job.phase, wj->job.model, text, len);
+    int rc = event_delta_json(&e->scratch, wj->job.phase, job_model_name(&wj->job), text, len);
     emit_scratch(e, wj, "delta", rc);
 }
 
@@ -209,7 +211,7 @@ static void on_ack(void *arg, const char *entry_id)
 static void job_lost_error(struct engine *e, struct worker_job *wj)
 {
     buf_reset(&e->scratch);
-    if (event_error_json(&e->scratch, wj->job.phase, wj->job.model, "unavailable",
+    if (event_error_json(&e->scratch, wj->job.phase, job_model_name(&wj->job), "unavailable",
                          "Redis was unreachable for too long; part of this answer was lost",
                          true) == 0)
         outbox_event(&e->ob, wj->log_key, wj->channel, "error", e->scratch.data,
@@ -245,7 +247,7 @@ static void job_refuse(struct engine *e, struct worker_job *wj, const char *code
                        const char *message)
 {
     buf_reset(&e->scratch);
-    int rc = event_error_json(&e->scratch, wj->job.phase, wj->job.model, code, message, false);
+    int rc = event_error_json(&e->scratch, wj->job.phase, job_model_name(&wj->job), code, message, false);
     emit_scratch(e, wj, "error", rc);
     job_finish(e, wj);
     log_event(LOG_INFO, wj->rid, "job_error", "job=%s code=%s message=%s calls=0", wj->job.id,
@@ -315,12 +317,12 @@ static void on_done(void *user, const struct bedrock_result *r)
                   "job=%s code=unavailable message=%s elapsed_ms=%.0f calls=%d", wj->job.id,
                   "Redis unreachable: given up", ms, wj->attempts);
     } else if (r->err.code == BR_OK) {
-        bool kb = strcmp(wj->job.queue, "kb") == 0;
+        bool kb = wj->job.queue == QUEUE_KB;
         if (wj->job.converse && r->text_len > 0) /* Converse: the whole answer at once */
             emit_delta(e, wj, r->text, r->text_len);
         buf_reset(&e->scratch);
-        int rc = kb ? event_passages_json(&e->scratch, r->passages, r->n_passages)
-                    : event_model_done_json(&e->scratch, wj->job.phase, wj->job.model, r);
+        int rc = kb ? call_passages_json(&e->scratch, r->passages, r->n_passages)
+                    : call_done_json(&e->scratch, wj->job.phase, job_model_name(&wj->job), r);
         emit_scratch(e, wj, kb ? "passages" : "model_done", rc);
         atomic_fetch_add(&w->jobs_done, 1);
         worker_count_tokens(w, &r->usage);
@@ -334,7 +336,7 @@ static void on_done(void *user, const struct bedrock_result *r)
     } else {
         /* cancel_sent here is a cancel (handed back, stolen and lost jobs ended above) */
         bool canceled = r->err.code == BR_ERR_CANCELED || wj->cancel_sent;
-        const char *code = canceled ? "canceled" : event_error_code(r->err.code);
+        const char *code = canceled ? "canceled" : call_error_code(r->err.code);
         char msg[700], calls[48] = "";
         if (wj->attempts > 1)
             snprintf(calls, sizeof calls, " (%d calls)", wj->attempts);
@@ -344,7 +346,7 @@ static void on_done(void *user, const struct bedrock_result *r)
             snprintf(msg, sizeof msg, "%s: %s%s", bedrock_error_name(r->err.code),
                      r->err.message[0] ? r->err.message : "no detail", calls);
         buf_reset(&e->scratch);
-        int rc = event_error_json(&e->scratch, wj->job.phase, wj->job.model, code, msg,
+        int rc = event_error_json(&e->scratch, wj->job.phase, job_model_name(&wj->job), code, msg,
                                   canceled ? false : r->err.retryable);
         emit_scratch(e, wj, "error", rc);
         atomic_fetch_add(canceled ? &w->jobs_canceled : &w->jobs_failed, 1);
@@ -407,7 +409,7 @@ static bool job_admit(struct engine *e, struct worker_job *wj, bool kb, const ch
 static void job_start(struct engine *e, struct worker_job *wj)
 {
     struct worker *w = e->w;
-    bool kb = strcmp(wj->job.queue, "kb") == 0;
+    bool kb = wj->job.queue == QUEUE_KB;
     const char *kb_id = wj->job.kb_id[0] ? wj->job.kb_id : w->cfg->kb_id;
     if (wj->attempts == 0 && !job_admit(e, wj, kb, kb_id))
         return;
@@ -417,7 +419,8 @@ static void job_start(struct engine *e, struct worker_job *wj)
                                     &callbacks, wj);
     } else {
         struct bedrock_converse_req req;
-        job_converse_req(&wj->job, &req);
+        struct bedrock_message msgs[JOB_MAX_MESSAGES];
+        call_request(&wj->job, msgs, &req);
         wj->call = wj->job.converse
                        ? bedrock_converse(w->client, &req, &callbacks, wj)
                        : bedrock_converse_stream(w->client, &req, &callbacks, wj);
@@ -650,8 +653,8 @@ int engine_run(struct worker *w, int sigfd)
     e->backoff = WORKER_BACKOFF_MIN_MS;
     e->cancels = xcalloc(WORKER_CANCEL_RING, sizeof *e->cancels);
     e->stolen = xcalloc(WORKER_CANCEL_RING, sizeof *e->stolen);
-    e->retry = (struct retry_policy){w->cfg->retry_max_attempts, w->cfg->retry_base_ms,
-                                     w->cfg->retry_cap_ms};
+    e->retry = (struct retry_policy){w->aws->retry_max_attempts, w->aws->retry_base_ms,
+                                     w->aws->retry_cap_ms};
     engine_seed(e);
     outbox_init(&e->ob, w->jobs_key, (size_t)w->cfg->worker_outbox_kb * 1024u);
     e->ob.on_ack = on_ack;

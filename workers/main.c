@@ -2,7 +2,7 @@
  *
  *   nova-worker --queue micro|pro|kb [--id ID] [--print-config]
  *
- * Configuration comes from the environment, once (common/config.h), and is logged at start
+ * Configuration comes from the environment, once (common/core/config.h), and is logged at start
  * with secrets masked. The threads (worker.h): the reader takes jobs, the subscriber hears
  * cancels, and this thread becomes the engine. SIGTERM and SIGINT are blocked in every thread
  * and read from a signalfd by the engine's poll, so no code runs in a signal handler.
@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "wake.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/wake.h"
 #include "worker.h"
 
 /* ---- small shared helpers (worker.h) ---------------------------------------------------- */
@@ -56,7 +56,7 @@ long worker_backoff_next(long ms)
     return ms * 2 > WORKER_BACKOFF_MAX_MS ? WORKER_BACKOFF_MAX_MS : ms * 2;
 }
 
-void worker_count_tokens(struct worker *w, const struct bedrock_usage *u)
+void worker_count_tokens(struct worker *w, const struct token_usage *u)
 {
     /* Bedrock's counts are never negative; a bad one is not allowed to wrap the counter. */
     atomic_fetch_add(&w->tokens_input, u->input_tokens > 0 ? (unsigned long)u->input_tokens : 0);
@@ -87,27 +87,28 @@ static void default_id(struct worker *w)
     for (const char *p = w->host; *p && n < sizeof host - 1; p++)
         host[n++] = job_id_valid(p, 1) ? *p : '_';
     host[n] = '\0';
-    snprintf(w->id, sizeof w->id, "%s-%.40s-%d", w->queue, host, (int)w->pid);
+    snprintf(w->id, sizeof w->id, "%s-%.40s-%d", queue_name(w->queue), host, (int)w->pid);
 }
 
 /* Logs the configuration in one "config" line (config_log_fields masks the secrets). */
-static void log_config(const struct nova_config *cfg, const struct worker *w)
+static void log_config(const struct worker *w)
 {
     struct log_line l;
     log_line_begin(&l, LOG_INFO, NULL, "config");
     log_line_str(&l, "worker_id", w->id);
     log_line_str(&l, "host", w->host);
-    config_log_fields(cfg, &l);
+    config_log_fields(w->cfg, &l);
+    aws_config_log_fields(w->aws, &l);
     log_line_write(&l);
 }
 
 /* A Bedrock call must never leave the machine by accident: under NOVA_BACKEND=sim the
  * endpoint has to be set to the simulator, not left at AWS's default. */
-static int check_endpoints(const struct nova_config *cfg, bool kb, char *err, size_t errlen)
+static int check_endpoints(const struct worker *w, bool kb, char *err, size_t errlen)
 {
-    if (strcmp(cfg->backend, "sim") != 0)
+    if (w->cfg->backend != BACKEND_SIM)
         return 0;
-    const char *ep = kb ? cfg->bedrock.agent_endpoint : cfg->bedrock.runtime_endpoint;
+    const char *ep = kb ? w->aws->bedrock.agent_endpoint : w->aws->bedrock.runtime_endpoint;
     if (strstr(ep, ".amazonaws.com")) {
         snprintf(err, errlen, "NOVA_BACKEND=sim but %s is AWS's (%s): point it at bedrock-sim, "
                  "or set NOVA_BACKEND=bedrock", kb ? "NOVA_KB_ENDPOINT" : "NOVA_BEDROCK_ENDPOINT",
@@ -186,6 +187,7 @@ int main(int argc, char **argv)
 
     static struct worker w; /* big (the cancel ring), and shared by every thread */
     bool print_config = false;
+    const char *queue = NULL;
     static const struct option opts[] = {{"queue", required_argument, NULL, 'q'},
                                          {"id", required_argument, NULL, 'i'},
                                          {"print-config", no_argument, NULL, 'P'},
@@ -194,7 +196,7 @@ int main(int argc, char **argv)
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'q': snprintf(w.queue, sizeof w.queue, "%s", optarg); break;
+        case 'q': queue = optarg; break;
         case 'i':
             if (strlen(optarg) > WORKER_ID_MAX || !job_id_valid(optarg, strlen(optarg))) {
                 fprintf(stderr, "nova-worker: --id: want [A-Za-z0-9_.:-]{1,%d}\n",
@@ -208,34 +210,37 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    bool kb = strcmp(w.queue, "kb") == 0;
-    if (optind != argc || (!kb && strcmp(w.queue, "micro") != 0 && strcmp(w.queue, "pro") != 0)) {
+    if (optind != argc || !queue || queue_parse(queue, strlen(queue), &w.queue) < 0) {
         usage(stderr);
         return 2;
     }
     static struct nova_config cfg;
+    static struct aws_config aws;
     char err[1024];
     log_init("nova-worker", LOG_INFO); /* JSON lines from the first one on */
-    if (config_from_env(&cfg, err, sizeof err) < 0) {
+    if (config_from_env(&cfg, err, sizeof err) < 0 ||
+        aws_config_from_env(&aws, err, sizeof err) < 0) {
         log_error("bad configuration, not starting: %s", err);
         return 2;
     }
     w.cfg = &cfg;
+    w.aws = &aws;
     w.pid = getpid();
     if (gethostname(w.host, sizeof w.host - 1) < 0)
         snprintf(w.host, sizeof w.host, "unknown");
     if (!w.id[0])
         default_id(&w);
     if (print_config) {
-        printf("worker_id: %s\nqueue: %s\nhost: %s\n", w.id, w.queue, w.host);
+        printf("worker_id: %s\nqueue: %s\nhost: %s\n", w.id, queue_name(w.queue), w.host);
         config_print(&cfg, stdout);
+        aws_config_print(&aws, stdout);
         return 0;
     }
     log_init("nova-worker", cfg.log_level);
     log_context("worker", w.id);
-    log_context("queue", w.queue);
-    log_config(&cfg, &w);
-    if (check_endpoints(&cfg, kb, err, sizeof err) < 0 ||
+    log_context("queue", queue_name(w.queue));
+    log_config(&w);
+    if (check_endpoints(&w, w.queue == QUEUE_KB, err, sizeof err) < 0 ||
         worker_init(&w, &cfg, err, sizeof err) < 0) {
         log_error("%s", err);
         return 2;
@@ -246,12 +251,12 @@ int main(int argc, char **argv)
         log_error("signalfd: %s", strerror(errno));
         return 1;
     }
-    struct creds_provider *cp = creds_provider_new(&cfg.creds, err, sizeof err);
+    struct creds_provider *cp = creds_provider_new(&aws.creds, err, sizeof err);
     if (!cp) {
         log_error("no AWS credentials: %s", err);
         return 1;
     }
-    w.client = bedrock_client_new(&cfg.bedrock, cp, err, sizeof err);
+    w.client = bedrock_client_new(&aws.bedrock, cp, err, sizeof err);
     if (!w.client) {
         log_error("%s", err);
         creds_provider_free(cp);

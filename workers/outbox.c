@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "jobs.h"
-#include "keys.h"
-#include "log.h"
+#include "core/alloc.h"
+#include "core/errstr.h"
+#include "core/log.h"
+#include "redis/append.h"
+#include "redis/contract.h"
 
 enum out_kind { OUT_EVENT, OUT_ACK, OUT_CMD };
 

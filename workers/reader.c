@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "log.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "redis/events.h"
 #include "worker.h"
 
 #define READ_COUNT_MAX 64 /* jobs per XREADGROUP, at most */
@@ -56,7 +57,7 @@ int heartbeat_write(struct worker *w)
     snprintf(beat, sizeof beat, "%lld", now);
     snprintf(stale, sizeof stale, "(%lld", now - WORKER_STALE_MS);
     const char *hset[N_FIXED + 2 * N_COUNTERS] = {
-        "HSET",    w->worker_key, "queue",      w->queue, "host",    w->host, "pid",
+        "HSET",    w->worker_key, "queue",      queue_name(w->queue), "host",    w->host, "pid",
         pid,       "in_flight",   inf,          "started_ms", started, "beat_ms", beat};
     for (size_t i = 0; i < N_COUNTERS; i++) {
         snprintf(nums[i], sizeof nums[i], "%lu", atomic_load(counters[i].v));
@@ -185,9 +186,9 @@ static void judge(struct worker *w, const redisReply *entry, struct candidate *c
         free(wj);
         return;
     }
-    if (strcmp(wj->job.queue, w->queue) != 0) {
+    if (wj->job.queue != w->queue) {
         snprintf(cd->reason, sizeof cd->reason, "job for queue \"%s\" on queue \"%s\"",
-                 wj->job.queue, w->queue);
+                 queue_name(wj->job.queue), queue_name(w->queue));
         job_free(&wj->job);
         free(wj);
         return;
@@ -263,7 +264,7 @@ static void answer_unstarted(struct worker *w, redisContext *c, const struct wor
 {
     struct buf data;
     buf_init(&data, 4096);
-    event_error_json(&data, wj->job.phase, wj->job.model, code, message, retryable);
+    event_error_json(&data, wj->job.phase, job_model_name(&wj->job), code, message, retryable);
     char what[400];
     snprintf(what, sizeof what, "%s (%s)", code, message);
     answer_event(w, c, wj, "error", &data, what);
@@ -366,7 +367,7 @@ static void answer(struct worker *w, redisContext *c, struct candidate *cd)
         if (cd->deliveries > 0) { /* reclaimed, nothing shown: the page is told, it runs */
             struct buf data;
             buf_init(&data, 4096);
-            event_notice_json(&data, wj->job.phase, wj->job.model, "worker_lost",
+            event_notice_json(&data, wj->job.phase, job_model_name(&wj->job), "worker_lost",
                               "The worker answering this stopped; another one starts the "
                               "answer again.");
             answer_event(w, c, wj, "notice", &data, "reclaimed: worker_lost notice, running "

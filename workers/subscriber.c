@@ -12,7 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "core/errstr.h"
+#include "core/log.h"
 #include "worker.h"
 
 static void cancel_push(struct worker *w, const char *id, size_t n)

@@ -16,7 +16,7 @@
  *
  * Failure semantics (API.md's error codes):
  *   - a call failing with a retryable error before its first delta goes again after a capped
- *     exponential backoff with full jitter (common/retry.h), within NOVA_RETRY_MAX_ATTEMPTS and
+ *     exponential backoff with full jitter (common/aws/retry.h), within NOVA_RETRY_MAX_ATTEMPTS and
  *     the job's deadline; the wait is a timer of the engine's loop. After the first delta a
  *     failure is the job's error event: shown text is never silently restarted.
  *   - a job stays pending in the group until its XACK. A live worker keeps its pending entries
@@ -39,11 +39,13 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "bedrock.h"
-#include "config.h"
-#include "jobs.h"
-#include "keys.h"
-#include "rconn.h"
+#include "aws/aws_config.h"
+#include "aws/bedrock.h"
+#include "core/config.h"
+#include "redis/append.h"
+#include "redis/contract.h"
+#include "redis/job.h"
+#include "redis/rconn.h"
 #include "shared_text.h"
 
 #define WORKER_ID_MAX 64
@@ -92,8 +94,9 @@ struct worker_job {
 
 struct worker {
     const struct nova_config *cfg;
+    const struct aws_config *aws;   /* region, endpoints, credentials, retries */
     char id[WORKER_ID_MAX + 1];
-    char queue[16];
+    enum queue queue;
     char host[256];
     pid_t pid;
     long long started_ms;           /* epoch ms */
@@ -142,7 +145,7 @@ void worker_deadline(struct timespec *ts, long ms);
 /* The next capped exponential backoff step. */
 long worker_backoff_next(long ms);
 /* Adds a call's usage to the worker's token counters. */
-void worker_count_tokens(struct worker *w, const struct bedrock_usage *u);
+void worker_count_tokens(struct worker *w, const struct token_usage *u);
 
 /* Frees a job read from the queue (its shared system prompt let go) and the job itself. */
 void worker_job_free(struct worker *w, struct worker_job *wj);

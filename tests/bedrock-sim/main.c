@@ -13,8 +13,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "creds.h"
-#include "log.h"
+#include "aws/creds.h"
+#include "core/log.h"
 #include "sim_server.h"
 #include "sim_util.h"
 

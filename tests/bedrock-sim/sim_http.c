@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "httpmsg.h"
 #include "sim_util.h"
 

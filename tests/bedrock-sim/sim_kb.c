@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "log.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
 #include "sim_util.h"
 
 void sim_kb_init(struct sim_kb *kb)

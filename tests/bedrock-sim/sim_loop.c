@@ -8,7 +8,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "sim_util.h"
 
 #define SIM_LOOP_MAX_EVENTS 256

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "sigv4.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "aws/sigv4.h"
 #include "sim_answer.h"
 #include "sim_translate.h"
 #include "sim_util.h"

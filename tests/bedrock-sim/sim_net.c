@@ -13,9 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "log.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
 #include "sim_util.h"
 
 #define ACCEPT_BATCH 256

@@ -12,13 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "sigv4.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "aws/sigv4.h"
 #include "sim_http.h"
 #include "sim_model.h"
 #include "sim_stream.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 #define HEADER_MAX (64u * 1024u)
 #define PARSER_BODY_MAX (8u * 1024u * 1024u) /* beyond Bedrock's 2 MiB so we can say why */

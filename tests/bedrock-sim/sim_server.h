@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "sim_kb.h"
 #include "sim_loop.h"
 #include "sim_model.h"

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "eventstream.h"
-#include "log.h"
+#include "core/alloc.h"
+#include "aws/eventstream.h"
+#include "core/log.h"
 #include "sim_http.h"
 #include "sim_util.h"
 

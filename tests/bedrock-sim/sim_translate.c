@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 
 #define MAX_NAMES 512
 

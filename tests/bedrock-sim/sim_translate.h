@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 /* 1 into Korean, 0 into English, -1 when system is not a translation prompt. */
 int sim_translate_target(const char *system);

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "sim_util.h"
 
 static int is_word_cp(uint32_t cp)

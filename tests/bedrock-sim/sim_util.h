@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 #define sim_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 

@@ -1,9 +1,9 @@
 /* bench: the pieces of nova-load (the load generator of `make bench`) and what they share.
  *
  *   load.c    main(), options, the pipeline mode (POST /api/chat through nginx, SSE read with
- *             common/sse.h on one libcurl multi handle driven by epoll)
+ *             common/core/sse.h on one libcurl multi handle driven by epoll)
  *   direct.c  the direct mode (the same converse requests straight to bedrock-sim with
- *             common/bedrock.h) and the prompt text both modes share
+ *             common/aws/bedrock.h) and the prompt text both modes share
  *   ready.c   the ready mode (exec a program, time until its socket accepts or its heartbeat
  *             key appears in Redis)
  *   stats.c   sample vectors, percentiles, the JSON report

@@ -1,5 +1,5 @@
 /* direct: the baseline — the converse requests the workers send for the same chats, sent
- * straight to bedrock-sim's ConverseStream with common/bedrock.h (our SigV4, the example key
+ * straight to bedrock-sim's ConverseStream with common/aws/bedrock.h (our SigV4, the example key
  * pair from the environment), one micro and one pro call per chat, starts spread over the same
  * ramp. The requests are not rebuilt here: they are the Micro and Pro jobs nova-fcgi queued for
  * a warm-up chat with the same question (--request, read back from the stack's Redis), so both
@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "bedrock.h"
-#include "bench.h"
-#include "config.h"
-#include "log.h"
 #include "../integration/redis_jobs.h"
+#include "aws/aws_config.h"
+#include "aws/bedrock.h"
+#include "bench.h"
+#include "core/alloc.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "workers/call.h"
 
 struct dcall {
     struct drun *run;
@@ -72,19 +74,21 @@ static void on_done(void *user, const struct bedrock_result *res)
 int bench_direct(const struct bench_opts *o)
 {
     static struct nova_config cfg;
+    static struct aws_config aws;
     char err[1024];
-    if (config_from_env(&cfg, err, sizeof err) < 0) {
+    if (config_from_env(&cfg, err, sizeof err) < 0 ||
+        aws_config_from_env(&aws, err, sizeof err) < 0) {
         fprintf(stderr, "nova-load: %s\n", err);
         return 2;
     }
     log_init("nova-load", LOG_WARN);
-    cfg.bedrock.max_host_connections = 0; /* HTTP/1.1: one connection per open stream */
-    struct creds_provider *cp = creds_provider_new(&cfg.creds, err, sizeof err);
+    aws.bedrock.max_host_connections = 0; /* HTTP/1.1: one connection per open stream */
+    struct creds_provider *cp = creds_provider_new(&aws.creds, err, sizeof err);
     if (!cp) {
         fprintf(stderr, "nova-load: no credentials: %s\n", err);
         return 2;
     }
-    struct bedrock_client *bc = bedrock_client_new(&cfg.bedrock, cp, err, sizeof err);
+    struct bedrock_client *bc = bedrock_client_new(&aws.bedrock, cp, err, sizeof err);
     if (!bc) {
         fprintf(stderr, "nova-load: %s\n", err);
         creds_provider_free(cp);
@@ -112,8 +116,9 @@ int bench_direct(const struct bench_opts *o)
         return 2;
     }
     struct bedrock_converse_req req[2];
-    job_converse_req(jm, &req[0]);
-    job_converse_req(jp, &req[1]);
+    struct bedrock_message msgs[2][JOB_MAX_MESSAGES];
+    call_request(jm, msgs[0], &req[0]);
+    call_request(jp, msgs[1], &req[1]);
     struct bedrock_callbacks cb = {on_delta, on_done};
     int total = 2 * o->n, started = 0;
     struct dcall *calls = xcalloc((size_t)total, sizeof *calls);

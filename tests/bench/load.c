@@ -6,7 +6,7 @@
  *
  * The pipeline mode opens N chats (POST /api/chat, ko) through nginx, starts spread evenly over
  * --ramp-ms, on one libcurl multi handle driven by epoll (curl_multi_socket_action, as curl's
- * ephiperfifo example), reads each SSE stream with common/sse.h and records per chat the time
+ * ephiperfifo example), reads each SSE stream with common/core/sse.h and records per chat the time
  * to meta, to the first micro and the first pro delta, the gaps between deltas of one model
  * stream, the completion, and errors (HTTP status, transport, error events, missing done). */
 #include <errno.h>
@@ -19,9 +19,9 @@
 
 #include <curl/curl.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "bench.h"
-#include "sse.h"
+#include "core/sse.h"
 
 enum { M_MICRO = 0, M_PRO = 1 };
 

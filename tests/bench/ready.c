@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "rconn.h"
+#include "redis/rconn.h"
 
 static bool unix_accepts(const char *path)
 {

@@ -7,7 +7,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 
 void samples_add(struct samples *s, double ms)
 {

@@ -1,4 +1,4 @@
-/* libFuzzer target: Bedrock's response parsers (common/bedrock_proto.c) on hostile bytes.
+/* libFuzzer target: Bedrock's response parsers (common/aws/bedrock_proto.c) on hostile bytes.
  *
  * The input is read three ways: as an event stream whose every message goes through
  * bedrock_event_parse (a delta's text must lie inside the parsed payload and be readable), and
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bedrock_proto.h"
-#include "eventstream.h"
-#include "utf8.h"
+#include "aws/bedrock_proto.h"
+#include "aws/eventstream.h"
+#include "core/utf8.h"
 
 static json_tokener *tok;
 static volatile unsigned sink; /* reading every text byte lets ASan check its bounds */

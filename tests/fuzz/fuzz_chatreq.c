@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chatreq.h"
-#include "utf8.h"
+#include "core/utf8.h"
+#include "product/chatreq.h"
+#include "redis/streamid.h"
 
 static int is_space(char c)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "creds.h"
+#include "aws/creds.h"
 
 static void check_field(const char *s, size_t size, bool required)
 {

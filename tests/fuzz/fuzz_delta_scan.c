@@ -1,4 +1,4 @@
-/* libFuzzer target: bedrock_delta_scan (common/delta_scan.c) against json-c, differentially.
+/* libFuzzer target: bedrock_delta_scan (common/aws/delta_scan.c) against json-c, differentially.
  *
  * Whenever the scan says it is sure, json-c must parse the same payload to an object whose
  * delta.text is exactly the scan's bytes; the scan's text must lie in the payload or in its
@@ -9,7 +9,7 @@
 
 #include <json-c/json.h>
 
-#include "bedrock_proto.h"
+#include "aws/bedrock_proto.h"
 
 static json_tokener *tok;
 

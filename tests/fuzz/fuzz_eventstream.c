@@ -12,7 +12,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "eventstream.h"
+#include "aws/eventstream.h"
 
 struct ctx {
     const uint8_t *stream; /* the input after the selector byte */

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "glossary.h"
-#include "utf8.h"
+#include "core/buf.h"
+#include "product/glossary.h"
+#include "core/utf8.h"
 
 #define SHIPPED "config/game_glossary.json"
 #define MAX_MATCHES 64

@@ -1,4 +1,4 @@
-/* libFuzzer target: common/jobs.c on hostile bytes.
+/* libFuzzer target: common/redis/jobs.c on hostile bytes.
  *
  * The input is read as a job (job_from_json) and as a published event message
  * (event_msg_parse). Whatever job_from_json accepts must hold to its promises (every string
@@ -13,8 +13,10 @@
 
 #include <json-c/json.h>
 
-#include "jobs.h"
-#include "utf8.h"
+#include "core/utf8.h"
+#include "redis/events.h"
+#include "redis/job.h"
+#include "workers/call.h"
 
 static volatile unsigned fuzz_sink;
 
@@ -29,16 +31,17 @@ static void check_job(const struct job *j)
 {
     check_str(j->id, sizeof j->id);
     check_str(j->request, sizeof j->request);
-    check_str(j->queue, sizeof j->queue);
     check_str(j->phase, sizeof j->phase);
-    check_str(j->model, sizeof j->model);
+    if ((unsigned)j->queue >= QUEUE_COUNT ||
+        (j->queue != QUEUE_KB && (unsigned)j->model >= MODEL_COUNT))
+        abort();
     check_str(j->model_id, sizeof j->model_id);
     check_str(j->kb_id, sizeof j->kb_id);
     if (!job_id_valid(j->id, strlen(j->id)) || !job_id_valid(j->request, strlen(j->request)))
         abort();
     if (j->system && (!*j->system || !utf8_valid(j->system, strlen(j->system))))
         abort();
-    bool kb = strcmp(j->queue, "kb") == 0;
+    bool kb = j->queue == QUEUE_KB;
     if (kb) {
         if (!j->query || !*j->query || j->n_messages || j->n_results < 1 || j->n_results > 100)
             abort();
@@ -47,7 +50,7 @@ static void check_job(const struct job *j)
     if (j->n_messages < 1 || j->n_messages > JOB_MAX_MESSAGES || j->query)
         abort();
     for (size_t i = 0; i < j->n_messages; i++) {
-        const struct bedrock_message *m = &j->messages[i];
+        const struct job_message *m = &j->messages[i];
         if (strcmp(m->role, "user") != 0 && strcmp(m->role, "assistant") != 0)
             abort();
         if (!*m->text || !utf8_valid(m->text, strlen(m->text)))
@@ -65,8 +68,8 @@ static bool same_str(const char *a, const char *b)
 
 static bool same_job(const struct job *a, const struct job *b)
 {
-    if (strcmp(a->id, b->id) || strcmp(a->request, b->request) || strcmp(a->queue, b->queue) ||
-        strcmp(a->phase, b->phase) || strcmp(a->model, b->model) ||
+    if (strcmp(a->id, b->id) || strcmp(a->request, b->request) || a->queue != b->queue ||
+        strcmp(a->phase, b->phase) || (a->queue != QUEUE_KB && a->model != b->model) ||
         strcmp(a->model_id, b->model_id) || strcmp(a->kb_id, b->kb_id) ||
         !same_str(a->system, b->system) || !same_str(a->query, b->query) ||
         a->cache_point != b->cache_point || a->n_messages != b->n_messages ||
@@ -106,11 +109,12 @@ static void fuzz_job(const char *text, size_t len)
             abort();
         job_free(&k);
     }
-    if (strcmp(j.queue, "kb") != 0) {
+    if (j.queue != QUEUE_KB) {
         struct bedrock_converse_req req;
+        struct bedrock_message msgs[JOB_MAX_MESSAGES];
         struct buf body;
         buf_init(&body, 16u * JOB_MAX_BYTES);
-        job_converse_req(&j, &req);
+        call_request(&j, msgs, &req);
         if (bedrock_converse_body(&req, &body) != 0)
             abort();
         buf_free(&body);
@@ -144,7 +148,7 @@ static void fuzz_builders(const char *text, size_t len)
         event_error_json(&out, s, NULL, s, s, true) != 0)
         abort();
     struct bedrock_passage p = {s, s, s, 0.5};
-    if (event_passages_json(&out, &p, 1) != 0)
+    if (call_passages_json(&out, &p, 1) != 0)
         abort();
     if (!utf8_valid(out.data, out.len))
         abort();

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "kb_internal.h"
-#include "kb_local.h"
-#include "utf8.h"
+#include "kb/kb_internal.h"
+#include "kb/kb_local.h"
+#include "core/utf8.h"
 
 static void check_text(const char *s)
 {

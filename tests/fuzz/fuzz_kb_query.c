@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kb_local.h"
-#include "utf8.h"
+#include "kb/kb_local.h"
+#include "core/utf8.h"
 
 #include "fuzz_query_input.h"
 

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kb_local.h"
-#include "log.h"
+#include "kb/kb_local.h"
+#include "core/log.h"
 
 #include "fuzz_query_input.h"
 

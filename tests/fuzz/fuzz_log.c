@@ -11,9 +11,9 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
-#include "log.h"
-#include "utf8.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "prompt.h"
+#include "core/buf.h"
+#include "product/prompt.h"
 
 static const char *const files[PROMPT_KINDS] = {"system.txt", "micro.txt", "pro.txt",
                                                 "translate.txt"};

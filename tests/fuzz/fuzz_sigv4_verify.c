@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
-#include "sigv4.h"
+#include "core/alloc.h"
+#include "aws/sigv4.h"
 
 #define FUZZ_AK "AKIDEXAMPLE"
 #define FUZZ_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sse.h"
+#include "core/sse.h"
 
 struct tally {
     size_t max_event;

@@ -10,8 +10,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "alloc.h"
-#include "jobs.h"
+#include "core/alloc.h"
+#include "redis/job.h"
 
 static inline redisContext *redis_open(const char *dir)
 {
@@ -87,7 +87,7 @@ static inline const struct job *jobset_find(const struct jobset *js, const char 
 {
     for (size_t i = 0; i < js->n; i++)
         if (strcmp(js->v[i].request, request) == 0 && strcmp(js->v[i].phase, phase) == 0 &&
-            strcmp(js->v[i].model, model) == 0)
+            strcmp(model_name(js->v[i].model), model) == 0)
             return &js->v[i];
     return NULL;
 }

@@ -1,5 +1,5 @@
 /* sse_client: the HTTP side of the pipeline tests: requests on one libcurl multi handle, SSE
- * responses read with common/sse.h's parser into recorded events, and a chat's events folded
+ * responses read with common/core/sse.h's parser into recorded events, and a chat's events folded
  * into its model streams. Header-only (static functions) because each .c file in
  * tests/integration/ is built as a program of its own; test_pipeline.c includes it.
  *
@@ -19,10 +19,10 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "sse.h"
-#include "utf8.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/sse.h"
+#include "core/utf8.h"
 
 static inline double now_ms(void)
 {

@@ -23,9 +23,10 @@
 #include <hiredis/hiredis.h>
 
 #include "../bedrock-sim/sim_model.h"
-#include "bedrock.h"
-#include "buf.h"
-#include "jobs.h"
+#include "aws/bedrock.h"
+#include "core/buf.h"
+#include "redis/job.h"
+#include "workers/call.h"
 
 static inline void sleep_ms(long ms)
 {
@@ -257,7 +258,8 @@ static inline redisContext *redis_at(const char *sock)
 static inline int sim_expect(const struct job *j, struct sim_reply *want, char *why, size_t wn)
 {
     struct bedrock_converse_req req;
-    job_converse_req(j, &req);
+    struct bedrock_message msgs[JOB_MAX_MESSAGES];
+    call_request(j, msgs, &req);
     struct buf body;
     buf_init(&body, 8u << 20);
     if (bedrock_converse_body(&req, &body) < 0) {

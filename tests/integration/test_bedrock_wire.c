@@ -1,4 +1,4 @@
-/* test_bedrock_wire: the Bedrock client (common/bedrock.c) against a running bedrock-sim.
+/* test_bedrock_wire: the Bedrock client (common/aws/bedrock.c) against a running bedrock-sim.
  *
  * tests/integration/bedrock_wire.sh starts the simulator on a free port with --split-writes
  * (every frame reaches us cut at random byte positions) and passes its URL in SIM_URL. The
@@ -16,12 +16,12 @@
 
 #include "../bedrock-sim/sim_model.h"
 #include "../unit/test.h"
-#include "alloc.h"
-#include "bedrock.h"
-#include "buf.h"
-#include "creds.h"
+#include "core/alloc.h"
+#include "aws/bedrock.h"
+#include "core/buf.h"
+#include "aws/creds.h"
 #include "simstats.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 #define MICRO "amazon.nova-micro-v1:0"
 #define PRO "amazon.nova-pro-v1:0"

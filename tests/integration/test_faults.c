@@ -36,7 +36,7 @@
 
 #include "simstats.h"
 #include "../unit/test.h"
-#include "keys.h"
+#include "redis/contract.h"
 #include "redis_jobs.h"
 #include "sse_client.h"
 #include "stack_util.h"

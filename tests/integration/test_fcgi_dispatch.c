@@ -19,7 +19,7 @@
 
 #include "../../fcgi-app/dispatch.h"
 #include "../unit/test.h"
-#include "rconn.h"
+#include "redis/rconn.h"
 
 static struct rconn_addr addr;
 static redisContext *pub;

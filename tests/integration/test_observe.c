@@ -21,9 +21,9 @@
 #include <json-c/json.h>
 
 #include "../unit/test.h"
-#include "alloc.h"
-#include "buf.h"
-#include "log.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
 #include "sse_client.h"
 
 #define CHILDREN 3        /* observe.sh's NOVA_FCGI_CHILDREN */

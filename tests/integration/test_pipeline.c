@@ -4,7 +4,7 @@
  * workers, nova-fcgi, nginx) in a temp run dir on a free port, plus a second one beside it, and
  * passes NOVA_URL, NOVA_RUN_DIR, SIM_URL (and NOVA_URL2, NOVA_RUN_DIR2). Every HTTP exchange
  * goes through libcurl's multi interface on this one thread; streams are read with the SSE
- * parser of common/sse.h. What the answers must contain comes from the simulator's own model:
+ * parser of common/core/sse.h. What the answers must contain comes from the simulator's own model:
  * each job is read back from Redis (nova:jobs:{micro|pro}), its request body rebuilt with
  * bedrock_converse_body(job_converse_req(job)) and given to sim_model_reply.
  *
@@ -34,18 +34,18 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
-#include "simstats.h"
 #include "../bedrock-sim/sim_model.h"
 #include "../unit/test.h"
-#include "alloc.h"
-#include "bedrock.h"
-#include "buf.h"
-#include "jobs.h"
-#include "sse.h"
+#include "aws/bedrock.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/sse.h"
+#include "core/utf8.h"
+#include "redis/job.h"
 #include "redis_jobs.h"
+#include "simstats.h"
 #include "sse_client.h"
 #include "stack_util.h"
-#include "utf8.h"
 
 static const char *base_url; /* http://127.0.0.1:PORT (no trailing slash) */
 static const char *run_dir;

@@ -17,14 +17,14 @@
 #include <json-c/json.h>
 
 #include "../unit/test.h"
-#include "alloc.h"
-#include "buf.h"
-#include "jobs.h"
-#include "price.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/utf8.h"
+#include "product/price.h"
+#include "redis/job.h"
 #include "redis_jobs.h"
 #include "simstats.h"
 #include "sse_client.h"
-#include "utf8.h"
 
 static const char *base_url, *run_dir, *sim_url;
 static struct price_table prices;
@@ -361,13 +361,13 @@ static void test_usage_cost_and_cache(void)
 {
     /* By now the system prompt (with the glossary) is cached: this request reads it. */
     struct stream *s = ask("결제 취소는 어떻게 하나요?" FAST, "ko", NULL);
-    struct bedrock_usage sum = {0};
+    struct token_usage sum = {0};
     double usd = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (strcmp(s->evs[i].type, "model_done") != 0)
             continue;
         json_object *j = ev_json(&s->evs[i]);
-        struct bedrock_usage u = {usage_of(j, "input_tokens"), usage_of(j, "output_tokens"),
+        struct token_usage u = {usage_of(j, "input_tokens"), usage_of(j, "output_tokens"),
                                   usage_of(j, "cache_read_tokens"),
                                   usage_of(j, "cache_write_tokens")};
         sum.input_tokens += u.input_tokens;

@@ -54,7 +54,7 @@ static void test_heartbeats(void)
         if (r)
             freeReplyObject(r);
         char zkey[KEY_MAX];
-        key_workers(zkey, sizeof zkey, queues[i]);
+        key_workers(zkey, sizeof zkey, test_queue(queues[i]));
         r = redisCommand(R, "ZSCORE %s %s", zkey, id);
         CHECK(r && r->type == REDIS_REPLY_STRING && epoch_ms() - atoll(r->str) < 10000);
         if (r)
@@ -131,7 +131,7 @@ static void test_cancel_stops_a_running_job(void)
         listen_pump(&L, 50);
     CHECK(t.t_first > 0 && !t.done);
     char chan[KEY_MAX];
-    key_cancel(chan, sizeof chan, "pro");
+    key_cancel(chan, sizeof chan, QUEUE_PRO);
     double t0 = now_ms();
     redisReply *r = redisCommand(R, "PUBLISH %s %s", chan, j.id);
     CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1); /* the worker listens */
@@ -273,7 +273,7 @@ static void test_garbage_goes_to_dead_letters(void)
     freeReplyObject(r);
     struct job wrong;
     job_make(&wrong, "pro", "t6wrong", "answer", 0, NULL);
-    snprintf(wrong.queue, sizeof wrong.queue, "pro");
+    wrong.queue = QUEUE_PRO;
     struct buf json;
     buf_init(&json, JOB_MAX_BYTES);
     job_to_json(&wrong, &json);
@@ -309,7 +309,7 @@ static void test_kb_job_gives_passages(void)
     memset(&j, 0, sizeof j);
     snprintf(j.id, sizeof j.id, "t7req-retrieve-kb");
     snprintf(j.request, sizeof j.request, "t7req");
-    snprintf(j.queue, sizeof j.queue, "kb");
+    j.queue = QUEUE_KB;
     snprintf(j.kb_id, sizeof j.kb_id, "KBTEST1234");
     j.query = xstrdup("환불 refund 결제");
     j.n_results = 3;
@@ -383,7 +383,7 @@ static bool heartbeat_gone(const char *queue)
     char id[64], key[KEY_MAX], zkey[KEY_MAX];
     snprintf(id, sizeof id, "test-%s", queue);
     key_worker(key, sizeof key, id);
-    key_workers(zkey, sizeof zkey, queue);
+    key_workers(zkey, sizeof zkey, test_queue(queue));
     redisReply *a = redisCommand(R, "EXISTS %s", key);
     redisReply *b = redisCommand(R, "ZSCORE %s %s", zkey, id);
     bool gone = a && a->integer == 0 && b && b->type == REDIS_REPLY_NIL;

@@ -210,7 +210,7 @@ static void entry_owner(const char *queue, const char *entry, char *owner, size_
                         long long *idle)
 {
     char key[KEY_MAX];
-    key_jobs(key, sizeof key, queue);
+    key_jobs(key, sizeof key, test_queue(queue));
     redisReply *r = redisCommand(R, "XPENDING %s %s %s %s 1", key, KEYS_GROUP, entry, entry);
     owner[0] = '\0';
     if (idle)
@@ -231,7 +231,7 @@ static redisReply *dead_fields(const char *queue, const char *entry, double ms,
                                redisReply **whole)
 {
     char key[KEY_MAX];
-    key_dead(key, sizeof key, queue);
+    key_dead(key, sizeof key, test_queue(queue));
     double end = now_ms() + ms;
     for (;;) {
         redisReply *r = redisCommand(R, "XRANGE %s - +", key);
@@ -263,7 +263,7 @@ static const char *field(const redisReply *f, const char *name)
 static long dead_count(const char *queue)
 {
     char key[KEY_MAX];
-    key_dead(key, sizeof key, queue);
+    key_dead(key, sizeof key, test_queue(queue));
     redisReply *r = redisCommand(R, "XLEN %s", key);
     long n = r && r->type == REDIS_REPLY_INTEGER ? (long)r->integer : -1;
     if (r)
@@ -598,7 +598,7 @@ static void ghost_entry(const struct job *j, char *entry, size_t n, int deliveri
                         const char *progress)
 {
     char key[KEY_MAX];
-    key_jobs(key, sizeof key, "pro");
+    key_jobs(key, sizeof key, QUEUE_PRO);
     redisReply *r = redisCommand(R, "XGROUP CREATE %s %s $ MKSTREAM", key, KEYS_GROUP);
     if (r)
         freeReplyObject(r);

@@ -6,7 +6,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-#include "buf.h"
+#include "core/buf.h"
 
 static size_t collect(char *p, size_t size, size_t n, void *user)
 {

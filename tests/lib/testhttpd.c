@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 
 #define TESTHTTPD_HEADER_MAX (64 * 1024)
 /* A client that neither sends nor closes for this long is dropped, so one broken test cannot

@@ -21,7 +21,7 @@
 #ifndef NOVA_TESTHTTPD_H
 #define NOVA_TESTHTTPD_H
 
-#include "buf.h"
+#include "core/buf.h"
 #include "httpmsg.h"
 
 #define TESTHTTPD_BODY_MAX (1024 * 1024) /* request bodies and response bodies */

@@ -1,8 +1,8 @@
-/* Unit tests for common/bedrock.c that need no server: the request body and the error
+/* Unit tests for common/aws/bedrock.c that need no server: the request body and the error
  * classification. The wire behaviour is tested against bedrock-sim in
  * tests/integration/test_bedrock_wire.c. */
-#include "../../common/bedrock.h"
-#include "../../common/bedrock_proto.h"
+#include "aws/bedrock.h"
+#include "aws/bedrock_proto.h"
 
 #include <json-c/json.h>
 

@@ -1,9 +1,10 @@
-/* Unit tests for common/chatreq.c: the chat body validator and the route id validators. */
-#include "../../common/chatreq.h"
+/* Unit tests for common/product/chatreq.c: the chat body validator and the route id validators. */
+#include "product/chatreq.h"
 
 #include <stdlib.h>
 
-#include "../../common/buf.h"
+#include "core/buf.h"
+#include "redis/streamid.h"
 #include "test.h"
 
 static int parse(const char *body, struct chatreq *r, char *err)

@@ -1,8 +1,11 @@
-/* Unit tests for common/config.c: defaults, validation, and that printing never shows a
- * secret. Each test sets the variables it needs and clears the rest. */
-#include "../../common/config.h"
+/* Unit tests for common/core/config.c and common/aws/aws_config.c: defaults, validation, and
+ * that printing never shows a secret. Each test sets the variables it needs and clears the
+ * rest. A program that calls AWS reads both; the tests do too. */
+#include "core/config.h"
 
 #include <stdlib.h>
+
+#include "aws/aws_config.h"
 
 #include "test.h"
 
@@ -16,6 +19,26 @@ static const char *const vars[] = {
     "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY",
 };
 
+struct cfgs {
+    struct nova_config core;
+    struct aws_config aws;
+};
+
+/* Both, as nova-worker reads them: -1 when either refuses. */
+static int load(struct cfgs *c, char *err, size_t errlen)
+{
+    return config_from_env(&c->core, err, errlen) == 0 &&
+                   aws_config_from_env(&c->aws, err, errlen) == 0
+               ? 0
+               : -1;
+}
+
+static void print_both(const struct cfgs *c, FILE *f)
+{
+    config_print(&c->core, f);
+    aws_config_print(&c->aws, f);
+}
+
 static void clear_env(void)
 {
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
@@ -25,21 +48,21 @@ static void clear_env(void)
 static void test_defaults(void)
 {
     clear_env();
-    struct nova_config c;
+    struct cfgs c;
     char err[256];
-    CHECK(config_from_env(&c, err, sizeof err) == 0);
-    CHECK_STR_EQ(c.backend, "sim");
-    CHECK_STR_EQ(c.micro_model, "amazon.nova-micro-v1:0");
-    CHECK_STR_EQ(c.pro_model, "amazon.nova-pro-v1:0");
-    CHECK_STR_EQ(c.kb_backend, "local");
-    CHECK_STR_EQ(c.bedrock.region, "ap-northeast-1");
-    CHECK_STR_EQ(c.bedrock.runtime_endpoint, "https://bedrock-runtime.ap-northeast-1.amazonaws.com");
-    CHECK_STR_EQ(c.bedrock.agent_endpoint,
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK(c.core.backend == BACKEND_SIM);
+    CHECK_STR_EQ(c.core.micro_model, "amazon.nova-micro-v1:0");
+    CHECK_STR_EQ(c.core.pro_model, "amazon.nova-pro-v1:0");
+    CHECK(c.core.kb_backend == KB_LOCAL);
+    CHECK_STR_EQ(c.aws.bedrock.region, "ap-northeast-1");
+    CHECK_STR_EQ(c.aws.bedrock.runtime_endpoint, "https://bedrock-runtime.ap-northeast-1.amazonaws.com");
+    CHECK_STR_EQ(c.aws.bedrock.agent_endpoint,
                  "https://bedrock-agent-runtime.ap-northeast-1.amazonaws.com");
-    CHECK(c.bedrock.idle_timeout_s == 60);
-    CHECK(c.run_dir[0] == '/'); /* made absolute, so the default socket URL parses */
-    CHECK(strncmp(c.redis_url, "unix:///", 8) == 0);
-    CHECK(strstr(c.redis_url, "/run/redis.sock") != NULL);
+    CHECK(c.aws.bedrock.idle_timeout_s == 60);
+    CHECK(c.core.run_dir[0] == '/'); /* made absolute, so the default socket URL parses */
+    CHECK(strncmp(c.core.redis_url, "unix:///", 8) == 0);
+    CHECK(strstr(c.core.redis_url, "/run/redis.sock") != NULL);
 }
 
 static void test_region_and_endpoints_from_env(void)
@@ -48,12 +71,12 @@ static void test_region_and_endpoints_from_env(void)
     setenv("AWS_REGION", "us-west-2", 1);
     setenv("NOVA_KB_ENDPOINT", "http://127.0.0.1:9", 1);
     setenv("NOVA_BEDROCK_IDLE_TIMEOUT_S", "5", 1);
-    struct nova_config c;
+    struct cfgs c;
     char err[256];
-    CHECK(config_from_env(&c, err, sizeof err) == 0);
-    CHECK_STR_EQ(c.bedrock.runtime_endpoint, "https://bedrock-runtime.us-west-2.amazonaws.com");
-    CHECK_STR_EQ(c.bedrock.agent_endpoint, "http://127.0.0.1:9");
-    CHECK(c.bedrock.idle_timeout_s == 5);
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK_STR_EQ(c.aws.bedrock.runtime_endpoint, "https://bedrock-runtime.us-west-2.amazonaws.com");
+    CHECK_STR_EQ(c.aws.bedrock.agent_endpoint, "http://127.0.0.1:9");
+    CHECK(c.aws.bedrock.idle_timeout_s == 5);
     clear_env();
 }
 
@@ -70,9 +93,9 @@ static void test_bad_values_name_the_variable(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clear_env();
         setenv(bad[i][0], bad[i][1], 1);
-        struct nova_config c;
+        struct cfgs c;
         char err[256] = "";
-        CHECK(config_from_env(&c, err, sizeof err) == -1);
+        CHECK(load(&c, err, sizeof err) == -1);
         CHECK(strstr(err, bad[i][0]) != NULL);
     }
     clear_env();
@@ -80,9 +103,9 @@ static void test_bad_values_name_the_variable(void)
     memset(longval, 'x', sizeof longval - 1);
     longval[sizeof longval - 1] = '\0';
     setenv("NOVA_MICRO_MODEL", longval, 1);
-    struct nova_config c;
+    struct cfgs c;
     char err[256] = "";
-    CHECK(config_from_env(&c, err, sizeof err) == -1);
+    CHECK(load(&c, err, sizeof err) == -1);
     CHECK(strstr(err, "NOVA_MICRO_MODEL") != NULL);
     clear_env();
 }
@@ -93,13 +116,13 @@ static void test_print_masks_secrets(void)
     setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
     setenv("AWS_SESSION_TOKEN", "FQoGZXIvYXdzEXAMPLETOKEN", 1);
-    struct nova_config c;
+    struct cfgs c;
     char err[256];
-    CHECK(config_from_env(&c, err, sizeof err) == 0);
+    CHECK(load(&c, err, sizeof err) == 0);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    config_print(&c, f);
+    print_both(&c, f);
     fclose(f);
     CHECK(strstr(text, "wJal") == NULL);
     CHECK(strstr(text, "FQoG") == NULL);
@@ -110,7 +133,8 @@ static void test_print_masks_secrets(void)
     /* the start-up log line: the same settings as one JSON object, masked the same way */
     struct log_line l;
     log_line_begin(&l, LOG_INFO, NULL, "config");
-    config_log_fields(&c, &l);
+    config_log_fields(&c.core, &l);
+    aws_config_log_fields(&c.aws, &l);
     log_line_end(&l);
     CHECK(!l.cut && l.buf[l.len - 1] == '\n');
     CHECK(strstr(l.buf, "wJal") == NULL && strstr(l.buf, "FQoG") == NULL &&
@@ -126,20 +150,20 @@ static void test_print_masks_secrets(void)
 static void test_failure_settings(void)
 {
     clear_env();
-    struct nova_config c;
+    struct cfgs c;
     char err[256] = "";
-    CHECK(config_from_env(&c, err, sizeof err) == 0);
-    CHECK(c.retry_max_attempts == 4 && c.retry_base_ms == 200 && c.retry_cap_ms == 5000);
-    CHECK(c.visibility_timeout_s == 30 && c.max_deliveries == 3);
-    CHECK(c.worker_outbox_kb == 65536);
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK(c.aws.retry_max_attempts == 4 && c.aws.retry_base_ms == 200 && c.aws.retry_cap_ms == 5000);
+    CHECK(c.core.visibility_timeout_s == 30 && c.core.max_deliveries == 3);
+    CHECK(c.core.worker_outbox_kb == 65536);
     setenv("NOVA_RETRY_MAX_ATTEMPTS", "1", 1);
     setenv("NOVA_VISIBILITY_TIMEOUT_S", "2", 1);
-    CHECK(config_from_env(&c, err, sizeof err) == 0);
-    CHECK(c.retry_max_attempts == 1 && c.visibility_timeout_s == 2);
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK(c.aws.retry_max_attempts == 1 && c.core.visibility_timeout_s == 2);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    config_print(&c, f);
+    print_both(&c, f);
     fclose(f);
     CHECK(strstr(text, "retry_max_attempts: 1\n") != NULL);
     CHECK(strstr(text, "visibility_timeout_seconds: 2\n") != NULL);
@@ -147,11 +171,11 @@ static void test_failure_settings(void)
     /* the base above the cap is refused, naming both */
     clear_env();
     setenv("NOVA_RETRY_BASE_MS", "6000", 1);
-    CHECK(config_from_env(&c, err, sizeof err) == -1);
+    CHECK(load(&c, err, sizeof err) == -1);
     CHECK(strstr(err, "NOVA_RETRY_BASE_MS") && strstr(err, "NOVA_RETRY_CAP_MS"));
     clear_env();
     setenv("NOVA_MAX_DELIVERIES", "0", 1);
-    CHECK(config_from_env(&c, err, sizeof err) == -1);
+    CHECK(load(&c, err, sizeof err) == -1);
     CHECK(strstr(err, "NOVA_MAX_DELIVERIES") != NULL);
     clear_env();
 }
@@ -159,16 +183,16 @@ static void test_failure_settings(void)
 static void test_api_key(void)
 {
     clear_env();
-    struct nova_config c;
+    struct cfgs c;
     char err[256] = "";
-    CHECK(config_from_env(&c, err, sizeof err) == 0 && c.api_key[0] == '\0');
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.api_key[0] == '\0');
     setenv("NOVA_API_KEY", "Zq7-secret-key-0123456789", 1);
-    CHECK(config_from_env(&c, err, sizeof err) == 0);
-    CHECK_STR_EQ(c.api_key, "Zq7-secret-key-0123456789");
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK_STR_EQ(c.core.api_key, "Zq7-secret-key-0123456789");
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    config_print(&c, f);
+    print_both(&c, f);
     fclose(f);
     CHECK(strstr(text, "api_key: (set)\n") != NULL);
     CHECK(strstr(text, "Zq7") == NULL);
@@ -178,7 +202,7 @@ static void test_api_key(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         setenv("NOVA_API_KEY", bad[i], 1);
         err[0] = '\0';
-        CHECK(config_from_env(&c, err, sizeof err) == -1);
+        CHECK(load(&c, err, sizeof err) == -1);
         CHECK(strstr(err, "NOVA_API_KEY") != NULL);
         CHECK(strstr(err, bad[i]) == NULL); /* the message never repeats the key */
     }

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "creds.h"
+#include "core/buf.h"
+#include "aws/creds.h"
 #include "test.h"
 #include "testhttpd.h"
 

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
-#include "creds.h"
+#include "core/buf.h"
+#include "aws/creds.h"
 #include "test.h"
 
 #define T_2026 1795694400 /* 2026-11-26T12:00:00Z */

@@ -1,8 +1,8 @@
-/* test_eventstream: the event stream codec (common/eventstream.c) against the published test
+/* test_eventstream: the event stream codec (common/aws/eventstream.c) against the published test
  * vectors, fed whole, one byte at a time, in every two-piece split and as one concatenated
  * stream in random pieces; the negative vectors and the caps; the encoder. Every decoded message
  * is deep-copied out of the callback, so a pointer kept past it would show under ASan/valgrind. */
-#include "eventstream.h"
+#include "aws/eventstream.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "test.h"
 
 /* ---- the vectors ----------------------------------------------------------------------------

@@ -1,15 +1,15 @@
-/* Unit tests for common/glossary.c: loading the shipped glossary (and proving it is the
+/* Unit tests for common/product/glossary.c: loading the shipped glossary (and proving it is the
  * reference file), strict schema errors, matching (particles, case, word boundaries, blanks,
  * longest match, order, each entry once) and the prompt format.
  *
  * Paths are relative to the repo root (tests/run starts there); the reference is
  * ../shared/reference/game_glossary.json, compared byte for byte when present. */
-#include "../../common/glossary.h"
+#include "product/glossary.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../common/buf.h"
+#include "core/buf.h"
 #include "test.h"
 
 #define SHIPPED "config/game_glossary.json"

@@ -1,11 +1,11 @@
-/* test_httpmsg: common/httpmsg.c, the request parser of our own servers: whole requests,
+/* test_httpmsg: tests/lib/httpmsg.c, the request parser of our own servers: whole requests,
  * every prefix of one, pipelining, each refusal status, header lookup and keep-alive rules.
  * Inputs are copied into exactly-sized heap blocks so ASan sees any read past the end. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "buf.h"
+#include "core/alloc.h"
+#include "core/buf.h"
 #include "httpmsg.h"
 #include "test.h"
 

@@ -1,13 +1,16 @@
-/* test_jobs: common/jobs.c — the job JSON both ways (and every rejection), the event data
- * shapes of API.md, the error-code map, the published-message parser, the append script. */
+/* test_jobs: common/redis/job.c, events.c and append.c — the job JSON both ways (and every
+ * rejection), the event data shapes of API.md, the published-message parser, the append
+ * script. (What a Bedrock call makes of a job: test_call.c.) */
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 #include <openssl/sha.h>
 
-#include "alloc.h"
-#include "jobs.h"
+#include "core/alloc.h"
+#include "redis/append.h"
+#include "redis/events.h"
+#include "redis/job.h"
 #include "test.h"
 
 static void make_model_job(struct job *j)
@@ -15,9 +18,9 @@ static void make_model_job(struct job *j)
     memset(j, 0, sizeof *j);
     snprintf(j->id, sizeof j->id, "req-0123456789abcdef-answer-micro");
     snprintf(j->request, sizeof j->request, "req-0123456789abcdef");
-    snprintf(j->queue, sizeof j->queue, "micro");
+    j->queue = QUEUE_MICRO;
     snprintf(j->phase, sizeof j->phase, "answer");
-    snprintf(j->model, sizeof j->model, "micro");
+    j->model = MODEL_MICRO;
     snprintf(j->model_id, sizeof j->model_id, "amazon.nova-micro-v1:0");
     j->system = xstrdup("You are a support agent.\n<document index=\"1\" title=\"레벨업\">폴"
                         "</document>\n\"quoted\" \\ back\tslash");
@@ -38,8 +41,8 @@ static void make_model_job(struct job *j)
 
 static bool jobs_equal(const struct job *a, const struct job *b)
 {
-    if (strcmp(a->id, b->id) || strcmp(a->request, b->request) || strcmp(a->queue, b->queue) ||
-        strcmp(a->phase, b->phase) || strcmp(a->model, b->model) ||
+    if (strcmp(a->id, b->id) || strcmp(a->request, b->request) || a->queue != b->queue ||
+        strcmp(a->phase, b->phase) || (a->queue != QUEUE_KB && a->model != b->model) ||
         strcmp(a->model_id, b->model_id) || strcmp(a->kb_id, b->kb_id) ||
         (!a->system) != (!b->system) || (a->system && strcmp(a->system, b->system)) ||
         (!a->query) != (!b->query) || (a->query && strcmp(a->query, b->query)) ||
@@ -120,15 +123,6 @@ static void test_minimal_job_defaults(void)
     CHECK_STR_EQ(j.messages[0].role, "user");
     check_round_trip(&j);
 
-    struct bedrock_converse_req req;
-    job_converse_req(&j, &req);
-    struct buf body;
-    buf_init(&body, 1u << 20);
-    CHECK(bedrock_converse_body(&req, &body) == 0);
-    CHECK(strstr(body.data, "maxTokens") == NULL); /* nothing set: nothing sent */
-    CHECK(strstr(body.data, "temperature") == NULL && strstr(body.data, "topP") == NULL);
-    CHECK(strstr(body.data, "\"system\"") == NULL);
-    buf_free(&body);
     job_free(&j);
 
     /* trailing blanks after the object are fine; an empty system is no system */
@@ -141,32 +135,13 @@ static void test_minimal_job_defaults(void)
     job_free(&j);
 }
 
-static void test_converse_req(void)
-{
-    struct job j;
-    make_model_job(&j);
-    struct bedrock_converse_req req;
-    job_converse_req(&j, &req);
-    CHECK_STR_EQ(req.model_id, "amazon.nova-micro-v1:0");
-    CHECK(req.system == j.system && req.cache_point && req.system_suffix == NULL);
-    CHECK(req.messages == j.messages && req.n_messages == 3);
-    CHECK(req.max_tokens == 1024 && req.temperature == 0.3 && req.top_p == 0.9);
-    struct buf body;
-    buf_init(&body, 1u << 20);
-    CHECK(bedrock_converse_body(&req, &body) == 0);
-    CHECK(strstr(body.data, "{\"cachePoint\":{\"type\":\"default\"}}") != NULL);
-    CHECK(strstr(body.data, "\"maxTokens\":1024") != NULL);
-    buf_free(&body);
-    job_free(&j);
-}
-
 static void test_kb_job_round_trip(void)
 {
     struct job j;
     memset(&j, 0, sizeof j);
     snprintf(j.id, sizeof j.id, "r2-kb");
     snprintf(j.request, sizeof j.request, "r2");
-    snprintf(j.queue, sizeof j.queue, "kb");
+    j.queue = QUEUE_KB;
     snprintf(j.phase, sizeof j.phase, "retrieve");
     snprintf(j.kb_id, sizeof j.kb_id, "KBID12345");
     j.query = xstrdup("환불 정책 refund");
@@ -379,31 +354,6 @@ static void test_event_delta_shape(void)
     buf_free(&b);
 }
 
-static void test_event_model_done_shape(void)
-{
-    struct bedrock_result r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.stop_reason, sizeof r.stop_reason, "end_turn");
-    r.usage = (struct bedrock_usage){120, 45, 300, 7};
-    r.ttft_ms = 251.6;
-    r.elapsed_ms = 1520.2;
-    r.latency_ms = 999;
-    struct buf b;
-    buf_init(&b, 4096);
-    CHECK(event_model_done_json(&b, "answer", "pro", &r) == 0);
-    CHECK_STR_EQ(buf_cstr(&b),
-                 "{\"phase\":\"answer\",\"model\":\"pro\",\"stop_reason\":\"end_turn\",\"usage\":"
-                 "{\"input_tokens\":120,\"output_tokens\":45,\"cache_read_tokens\":300,"
-                 "\"cache_write_tokens\":7},\"ttft_ms\":252,\"latency_ms\":1520}");
-    buf_reset(&b);
-    r.ttft_ms = -1; /* no text came */
-    r.stop_reason[0] = '\0';
-    CHECK(event_model_done_json(&b, "answer", "pro", &r) == 0);
-    CHECK(strstr(buf_cstr(&b), "\"stop_reason\":\"\"") != NULL);
-    CHECK(strstr(buf_cstr(&b), "\"ttft_ms\":null") != NULL);
-    buf_free(&b);
-}
-
 static void test_event_error_shape(void)
 {
     struct buf b;
@@ -429,69 +379,6 @@ static void test_event_notice_shape(void)
     CHECK_STR_EQ(buf_cstr(&b), "{\"phase\":\"staff_ko\",\"model\":\"pro\","
                                "\"code\":\"worker_lost\",\"text\":\"다시 시작\"}");
     buf_free(&b);
-}
-
-static void test_event_passages_shape(void)
-{
-    struct buf text, b;
-    buf_init(&text, 1u << 20);
-    for (int i = 0; i < 1200; i++)
-        buf_puts(&text, "가");
-    struct bedrock_passage p[2] = {
-        {buf_cstr(&text), "환불 정책", "https://support.example.com/ko/refund", 0.8125},
-        {"short \xff text", "t", "", 0.5},
-    };
-    buf_init(&b, 1u << 20);
-    CHECK(event_passages_json(&b, p, 2) == 0);
-    json_object *o = json_tokener_parse(buf_cstr(&b)), *arr, *e, *v;
-    CHECK(o != NULL);
-    CHECK(json_object_object_get_ex(o, "passages", &arr) && json_object_array_length(arr) == 2);
-    e = json_object_array_get_idx(arr, 0);
-    CHECK(json_object_object_get_ex(e, "excerpt", &v) &&
-          json_object_get_string_len(v) == 3 * EVENT_EXCERPT_CHARS);
-    CHECK(json_object_object_get_ex(e, "text", &v) &&
-          json_object_get_string_len(v) == 3 * EVENT_PASSAGE_CHARS);
-    CHECK(json_object_object_get_ex(e, "title", &v) &&
-          strcmp(json_object_get_string(v), "환불 정책") == 0);
-    CHECK(json_object_object_get_ex(e, "score", &v) && json_object_get_double(v) == 0.8125);
-    CHECK(json_object_object_get_ex(e, "url", &v));
-    e = json_object_array_get_idx(arr, 1);
-    CHECK(json_object_object_get_ex(e, "excerpt", &v) &&
-          strcmp(json_object_get_string(v), "short \xef\xbf\xbd text") == 0);
-    json_object_put(o);
-    CHECK(strncmp(buf_cstr(&b), "{\"passages\":[{\"title\":", 22) == 0);
-    buf_reset(&b);
-    CHECK(event_passages_json(&b, NULL, 0) == 0);
-    CHECK_STR_EQ(buf_cstr(&b), "{\"passages\":[]}");
-    buf_free(&b);
-    buf_free(&text);
-}
-
-static void test_event_error_codes(void)
-{
-    static const struct {
-        enum bedrock_error e;
-        const char *code;
-    } map[] = {
-        {BR_ERR_THROTTLING, "throttled"},       {BR_ERR_MODEL_NOT_READY, "throttled"},
-        {BR_ERR_QUOTA, "throttled"},            {BR_ERR_IDLE_TIMEOUT, "timeout"},
-        {BR_ERR_MODEL_TIMEOUT, "timeout"},      {BR_ERR_CANCELED, "canceled"},
-        {BR_ERR_UNAVAILABLE, "unavailable"},    {BR_ERR_INTERNAL, "unavailable"},
-        {BR_ERR_TRANSPORT, "unavailable"},      {BR_ERR_MODEL_ERROR, "model_error"},
-        {BR_ERR_MODEL_STREAM, "model_error"},   {BR_ERR_PROTOCOL, "model_error"},
-        {BR_ERR_VALIDATION, "model_error"},     {BR_ERR_NOT_FOUND, "model_error"},
-        {BR_ERR_HTTP, "model_error"},           {BR_ERR_CREDENTIALS, "internal"},
-        {BR_ERR_ACCESS_DENIED, "internal"},     {BR_ERR_INVALID_SIGNATURE, "internal"},
-        {BR_ERR_UNRECOGNIZED_CLIENT, "internal"}, {BR_ERR_EXPIRED_TOKEN, "internal"},
-        {BR_OK, "model_error"},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        if (strcmp(event_error_code(map[i].e), map[i].code) != 0)
-            fprintf(stderr, "    %s → %s\n", bedrock_error_name(map[i].e),
-                    event_error_code(map[i].e));
-        CHECK_STR_EQ(event_error_code(map[i].e), map[i].code);
-    }
-    CHECK_STR_EQ(event_error_code((enum bedrock_error)999), "model_error");
 }
 
 static void test_event_msg_parse(void)
@@ -555,17 +442,13 @@ int main(void)
 {
     RUN(test_model_job_round_trip);
     RUN(test_minimal_job_defaults);
-    RUN(test_converse_req);
     RUN(test_kb_job_round_trip);
     RUN(test_job_rejections);
     RUN(test_job_to_json_refuses_bad_text);
     RUN(test_id_valid);
     RUN(test_event_delta_shape);
-    RUN(test_event_model_done_shape);
     RUN(test_event_error_shape);
     RUN(test_event_notice_shape);
-    RUN(test_event_passages_shape);
-    RUN(test_event_error_codes);
     RUN(test_event_msg_parse);
     RUN(test_append_script);
     return test_summary();

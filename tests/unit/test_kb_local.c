@@ -1,7 +1,7 @@
-/* Unit tests for the local knowledge base: common/kb_doc.c (the document parser),
- * common/kb_query.c (search terms) and common/kb_local.c (index, import, search, pool).
+/* Unit tests for the local knowledge base: common/kb/kb_doc.c (the document parser),
+ * common/kb/kb_query.c (search terms) and common/kb/kb_local.c (index, import, search, pool).
  * Run from the repository root: the ranking tests import kb/sample. */
-#include "../../common/kb_local.h"
+#include "kb/kb_local.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../common/buf.h"
-#include "../../common/log.h"
+#include "core/buf.h"
+#include "core/log.h"
 #include "test.h"
 
 #define SAMPLE "kb/sample"

@@ -1,6 +1,6 @@
-/* Unit tests for common/lang.c: language detection by weighted letters, and the code/name
+/* Unit tests for common/product/lang.c: language detection by weighted letters, and the code/name
  * helpers. */
-#include "../../common/lang.h"
+#include "product/lang.h"
 
 #include "test.h"
 

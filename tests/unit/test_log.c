@@ -1,7 +1,7 @@
-/* Unit tests for common/log.c: every line one JSON object (parsed back with json-c), escaping
+/* Unit tests for common/core/log.c: every line one JSON object (parsed back with json-c), escaping
  * and UTF-8 repair, typed fields of log_event, cutting long lines, levels, context, tags. The
  * lines are caught by pointing stderr at a temporary file. */
-#include "../../common/log.h"
+#include "core/log.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 
 #include "test.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 static FILE *cap;
 static int saved_fd = -1;

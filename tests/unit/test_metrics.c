@@ -157,10 +157,10 @@ static void test_labels(void)
     metrics_notice("no_documents");
     metrics_translation(true);
     metrics_translation(false);
-    struct bedrock_usage u = {100, 20, 30, 0};
-    metrics_model_done("pro", 1500, &u);
-    metrics_tokens("pro", &u);
-    metrics_tokens("claude", &u); /* not ours: ignored */
+    struct token_usage u = {100, 20, 30, 0};
+    metrics_model_done(MODEL_PRO, 1500, &u);
+    metrics_tokens(MODEL_PRO, &u);
+    metrics_tokens((enum model)7, &u); /* not ours: ignored */
     char *t = prometheus();
     CHECK(sample(t, "nova_http_requests_total{endpoint=\"resume\",status=\"200\"}") == 1);
     CHECK(sample(t, "nova_http_requests_total{endpoint=\"cancel\",status=\"202\"}") == 1);
@@ -192,7 +192,7 @@ static void test_histograms(void)
     CHECK(metrics_init(4, 1, 1) == 0);
     const long long ms[] = {50, 300, 1200, 40000, -5};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
-        metrics_first_token("micro", ms[i]);
+        metrics_first_token(MODEL_MICRO, ms[i]);
     char *t = prometheus();
     const char *h = "nova_time_to_first_token_seconds";
     char series[160];

@@ -47,11 +47,11 @@ static void test_phases(void)
 static void test_job_ids(void)
 {
     char id[JOB_ID_MAX];
-    CHECK(plan_job_id(id, sizeof id, "0123456789abcdef0123456789abcdef", "answer", "micro") == 0);
+    CHECK(plan_job_id(id, sizeof id, "0123456789abcdef0123456789abcdef", "answer", MODEL_MICRO) == 0);
     CHECK_STR_EQ(id, "0123456789abcdef0123456789abcdef-answer-micro");
     CHECK(job_id_valid(id, strlen(id)));
     char small[10];
-    CHECK(plan_job_id(small, sizeof small, "0123456789", "answer", "pro") == -1);
+    CHECK(plan_job_id(small, sizeof small, "0123456789", "answer", MODEL_PRO) == -1);
 }
 
 static void test_ko_plan(void)
@@ -66,9 +66,9 @@ static void test_ko_plan(void)
     const struct job *mi = &p.jobs[0], *pr = &p.jobs[1];
     CHECK_STR_EQ(mi->id, "0123456789abcdef0123456789abcdef-answer-micro");
     CHECK_STR_EQ(pr->id, "0123456789abcdef0123456789abcdef-answer-pro");
-    CHECK_STR_EQ(mi->queue, "micro");
-    CHECK_STR_EQ(pr->queue, "pro");
-    CHECK_STR_EQ(mi->model, "micro");
+    CHECK(mi->queue == QUEUE_MICRO);
+    CHECK(pr->queue == QUEUE_PRO);
+    CHECK(mi->model == MODEL_MICRO);
     CHECK_STR_EQ(mi->phase, "answer");
     CHECK_STR_EQ(mi->model_id, "amazon.nova-micro-v1:0");
     CHECK_STR_EQ(pr->model_id, "apac.amazon.nova-pro-v1:0");
@@ -119,7 +119,7 @@ static void test_en_plan(void)
     const char *want[] = {"staff_ko", "staff_ko", "customer_en", "customer_en"};
     for (size_t i = 0; i < 4; i++) {
         CHECK_STR_EQ(p.jobs[i].phase, want[i]);
-        CHECK_STR_EQ(p.jobs[i].model, plan_models[i % 2]);
+        CHECK(p.jobs[i].model == (enum model)(i % 2));
         const char *lang = i < 2 ? "Answer in Korean." : "Answer in English.";
         CHECK(strstr(p.jobs[i].messages[0].text, lang) != NULL);
     }

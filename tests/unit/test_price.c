@@ -1,5 +1,5 @@
-/* Unit tests for common/price.c: the price table file and the cost of a usage. */
-#include "price.h"
+/* Unit tests for common/product/price.c: the price table file and the cost of a usage. */
+#include "product/price.h"
 
 #include <math.h>
 #include <string.h>
@@ -25,10 +25,10 @@ static void test_shipped_table(void)
 static void test_micro_and_pro_prices(void)
 {
     /* The prices: Micro $0.000035 / $0.00014, Pro $0.0008 / $0.0032 per 1K. */
-    struct bedrock_usage u = {.input_tokens = 1000};
+    struct token_usage u = {.input_tokens = 1000};
     CHECK(near(price_cost(&shipped, "micro", &u), 0.000035));
     CHECK(near(price_cost(&shipped, "pro", &u), 0.0008));
-    u = (struct bedrock_usage){.output_tokens = 1000};
+    u = (struct token_usage){.output_tokens = 1000};
     CHECK(near(price_cost(&shipped, "micro", &u), 0.00014));
     CHECK(near(price_cost(&shipped, "pro", &u), 0.0032));
 }
@@ -36,21 +36,21 @@ static void test_micro_and_pro_prices(void)
 static void test_cache_tokens(void)
 {
     /* Cache reads at a quarter of the input price; cache writes at the input price. */
-    struct bedrock_usage u = {.cache_read_tokens = 1000000};
+    struct token_usage u = {.cache_read_tokens = 1000000};
     CHECK(near(price_cost(&shipped, "micro", &u), 0.035 * 0.25));
     CHECK(near(price_cost(&shipped, "pro", &u), 0.20));
-    u = (struct bedrock_usage){.cache_write_tokens = 1000000};
+    u = (struct token_usage){.cache_write_tokens = 1000000};
     CHECK(near(price_cost(&shipped, "pro", &u), 0.80));
 }
 
 static void test_a_typical_answer(void)
 {
     /* 1200 input (800 of them read from the cache), 300 output on Pro. */
-    struct bedrock_usage u = {.input_tokens = 400, .cache_read_tokens = 800,
+    struct token_usage u = {.input_tokens = 400, .cache_read_tokens = 800,
                               .output_tokens = 300};
     double want = (400 * 0.80 + 800 * 0.20 + 300 * 3.20) / 1e6;
     CHECK(near(price_cost(&shipped, "pro", &u), want));
-    struct bedrock_usage zero = {0};
+    struct token_usage zero = {0};
     CHECK(price_cost(&shipped, "micro", &zero) == 0);
     CHECK(price_cost(&shipped, "unknown", &u) == 0);
 }
@@ -61,7 +61,7 @@ static void test_defaults_and_per_million(void)
     struct price_table t;
     char err[256];
     CHECK(price_table_parse(j, strlen(j), &t, err, sizeof err) == 0);
-    struct bedrock_usage u = {.cache_read_tokens = 1000000, .cache_write_tokens = 1000000};
+    struct token_usage u = {.cache_read_tokens = 1000000, .cache_write_tokens = 1000000};
     CHECK(near(price_cost(&t, "m", &u), 0.5 + 2));
     CHECK_STR_EQ(t.currency, "USD");
 }

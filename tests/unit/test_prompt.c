@@ -1,13 +1,13 @@
-/* Unit tests for common/prompt.c: parsing templates (errors with file and line), rendering,
+/* Unit tests for common/product/prompt.c: parsing templates (errors with file and line), rendering,
  * and loading the shipped config/prompts (paths relative to the repo root). */
-#include "../../common/prompt.h"
+#include "product/prompt.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../common/buf.h"
+#include "core/buf.h"
 #include "test.h"
 
 #define SHIPPED_DIR "config/prompts"

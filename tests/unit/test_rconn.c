@@ -1,4 +1,4 @@
-/* test_rconn: common/rconn.c — Redis URLs good and bad, connection failures reported (not
+/* test_rconn: common/redis/rconn.c — Redis URLs good and bad, connection failures reported (not
  * hung), and the pool's bound, wait and hand-over, against a bare listening unix socket (the
  * pool with a real Redis is exercised by tests/integration/worker.sh). */
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rconn.h"
+#include "redis/rconn.h"
 #include "test.h"
 
 static void test_good_urls(void)

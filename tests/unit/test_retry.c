@@ -1,5 +1,5 @@
-/* Unit tests for common/retry.c: the backoff's bounds and spread, and each verdict. */
-#include "../../common/retry.h"
+/* Unit tests for common/aws/retry.c: the backoff's bounds and spread, and each verdict. */
+#include "aws/retry.h"
 
 #include "test.h"
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "test.h"
 
 static void test_same_text_shares_one_copy(void)

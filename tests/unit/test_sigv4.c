@@ -1,4 +1,4 @@
-/* test_sigv4: common/sigv4.c against the AWS SigV4 test suite, read at run time from
+/* test_sigv4: common/aws/sigv4.c against the AWS SigV4 test suite, read at run time from
  * $NOVA_VECTORS_DIR/sigv4 (default ../shared/vectors/sigv4, relative to the repo root), then
  * the Bedrock specifics (the twice-encoded model id), canonicalisation details, and the
  * verifier fed honest, tampered and hostile requests. Hostile strings are copied into
@@ -13,8 +13,8 @@
 
 #include <json-c/json.h>
 
-#include "alloc.h"
-#include "sigv4.h"
+#include "core/alloc.h"
+#include "aws/sigv4.h"
 #include "test.h"
 
 #define SUITE_AK "AKIDEXAMPLE"

@@ -1,6 +1,6 @@
-/* Unit tests for common/sse.c: the writer's exact bytes, and the parser fed at every split
+/* Unit tests for common/core/sse.c: the writer's exact bytes, and the parser fed at every split
  * point, with every line-end style, comments, sticky ids and its caps. */
-#include "../../common/sse.h"
+#include "core/sse.h"
 
 #include <stdlib.h>
 

@@ -1,5 +1,5 @@
-/* Unit tests for common/utf8.c: validity, whole-character prefixes, sanitising. */
-#include "../../common/utf8.h"
+/* Unit tests for common/core/utf8.c: validity, whole-character prefixes, sanitising. */
+#include "core/utf8.h"
 
 #include <stdlib.h>
 

@@ -8,23 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "jobs.h"
-#include "jsonout.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/utf8.h"
 #include "novactl.h"
-#include "rconn.h"
-#include "utf8.h"
+#include "redis/job.h"
+#include "redis/rconn.h"
 
 #define CTL_TIMEOUT_MS 5000
 
-const char *const ctl_queues[CTL_N_QUEUES] = {"micro", "pro", "kb"};
-
-bool ctl_queue_valid(const char *q)
+int ctl_queue_arg(const char *s, enum queue *q)
 {
-    for (size_t i = 0; i < CTL_N_QUEUES; i++)
-        if (strcmp(q, ctl_queues[i]) == 0)
-            return true;
-    return false;
+    return queue_parse(s, strlen(s), q);
 }
 
 bool ctl_entry_id_parse(const char *s, long long *ms)
@@ -246,12 +241,12 @@ int ctl_parse_opts(const char *group, const char *cmd, const char *synopsis, int
                                        "--older-than wants seconds, not '%s'", optarg);
             break;
         case O_QUEUE:
-            if (!ctl_queue_valid(optarg))
+            if (ctl_queue_arg(optarg, &o->queue) < 0)
                 return ctl_usage_error(group, cmd, synopsis,
                                        "--queue wants micro, pro or kb, not '%s'", optarg);
-            o->queue = optarg;
-            if (o->n_queues < CTL_N_QUEUES)
-                o->queues[o->n_queues++] = optarg;
+            o->has_queue = true;
+            if (o->n_queues < QUEUE_COUNT)
+                o->queues[o->n_queues++] = o->queue;
             break;
         case O_MODEL:
             if (!optarg[0] || strlen(optarg) >= sizeof ((struct ctl_job_brief *)0)->model_id)

@@ -14,16 +14,14 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
-#include "config.h"
+#include "core/config.h"
+#include "redis/contract.h"
 
-#define CTL_N_QUEUES 3
-extern const char *const ctl_queues[CTL_N_QUEUES]; /* "micro", "pro", "kb" */
 
 /* A heartbeat is live while younger than this: the expiry of nova:worker:<id>
  * (WORKER_BEAT_TTL_MS in workers/worker.h), the age /api/health accepts. */
-#define CTL_BEAT_FRESH_MS 15000
 
-bool ctl_queue_valid(const char *q);
+int ctl_queue_arg(const char *s, enum queue *q);
 /* A stream entry id "<ms>-<seq>"; its ms in *ms (may be NULL). */
 bool ctl_entry_id_parse(const char *s, long long *ms);
 
@@ -56,8 +54,9 @@ struct ctl_opts {
     long count;            /* --count N (default given by the caller) */
     long deadline_s;       /* --deadline S (0: keep the job's own span) */
     long older_than_s;     /* --older-than S (-1: not given) */
-    const char *queue;     /* --queue Q */
-    const char *queues[CTL_N_QUEUES]; /* every --queue given (health) */
+    bool has_queue;        /* --queue Q given: */
+    enum queue queue;
+    enum queue queues[QUEUE_COUNT]; /* every --queue given (health) */
     size_t n_queues;
     const char *model_id;  /* --model-id ID */
     int first_arg;         /* index of the first operand in the command's argv */

@@ -30,12 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
+#include "core/json.h"
 #include "ctl.h"
-#include "jsonout.h"
-#include "jobs.h"
-#include "keys.h"
 #include "novactl.h"
+#include "redis/contract.h"
+#include "redis/job.h"
 
 #define BATCH 100
 
@@ -67,11 +67,12 @@ static void one_line(const char *in, char *out, size_t n)
     out[i] = '\0';
 }
 
-static int list_queue(redisContext *c, const char *queue, long count, long long now,
+static int list_queue(redisContext *c, enum queue q, long count, long long now,
                       json_object *arr)
 {
     char key[KEY_MAX];
-    key_dead(key, sizeof key, queue);
+    const char *queue = queue_name(q);
+    key_dead(key, sizeof key, q);
     redisReply *len = ctl_cmd(c, "dead", "XLEN %s", key);
     if (!len)
         return -1;
@@ -134,7 +135,8 @@ static int cmd_list(int argc, char **argv, const struct nova_config *cfg)
     if (rc)
         return rc;
     int n_args = argc - o.first_arg;
-    if (n_args > 1 || (n_args == 1 && !ctl_queue_valid(argv[o.first_arg])))
+    enum queue only = QUEUE_COUNT;
+    if (n_args > 1 || (n_args == 1 && ctl_queue_arg(argv[o.first_arg], &only) < 0))
         return ctl_usage_error("dead", "list", synopsis, "wants at most one queue: micro, pro or kb");
     redisContext *c = ctl_connect(cfg, "dead");
     if (!c)
@@ -142,9 +144,9 @@ static int cmd_list(int argc, char **argv, const struct nova_config *cfg)
     long long now = ctl_time_ms(c, "dead");
     json_object *arr = o.json ? json_object_new_array() : NULL;
     rc = now < 0 ? -1 : 0;
-    for (size_t i = 0; i < CTL_N_QUEUES && rc == 0; i++)
-        if (n_args == 0 || strcmp(argv[o.first_arg], ctl_queues[i]) == 0)
-            rc = list_queue(c, ctl_queues[i], o.count, now, arr);
+    for (enum queue q = 0; q < QUEUE_COUNT && rc == 0; q++)
+        if (n_args == 0 || q == only)
+            rc = list_queue(c, q, o.count, now, arr);
     redisFree(c);
     if (rc < 0) {
         json_object_put(arr);
@@ -172,7 +174,7 @@ struct retry_ctx {
     redisContext *c;
     const struct nova_config *cfg;
     const struct ctl_opts *o;
-    const char *queue;
+    enum queue queue;
     char dkey[KEY_MAX], jkey[KEY_MAX];
     json_object *done, *failed; /* --json */
     int n_done, n_failed;
@@ -237,7 +239,7 @@ static const char *retry_letter(struct retry_ctx *x, const char *id, char *err, 
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
         !ctl_entry(r->element[0], &eid, &fields)) {
         freeReplyObject(r);
-        snprintf(err, errlen, "no such dead letter in queue %s", x->queue);
+        snprintf(err, errlen, "no such dead letter in queue %s", queue_name(x->queue));
         return err;
     }
     if (!(job = ctl_field(fields, "job")) || job->type != REDIS_REPLY_STRING) {
@@ -257,8 +259,9 @@ static const char *retry_letter(struct retry_ctx *x, const char *id, char *err, 
         return now < 0 ? "Redis failed" : err;
     }
     const char *why = NULL;
-    if (strcmp(parsed.queue, x->queue) != 0) {
-        snprintf(err, errlen, "its job is for queue %s, not %s", parsed.queue, x->queue);
+    if (parsed.queue != x->queue) {
+        snprintf(err, errlen, "its job is for queue %s, not %s", queue_name(parsed.queue),
+                 queue_name(x->queue));
         why = err;
         goto out;
     }
@@ -369,9 +372,9 @@ static int each_letter(redisContext *c, const char *dkey, void (*fn)(struct retr
 
 /* The queue operand and the ids or --all; a usage error otherwise. */
 static int queue_and_ids(const char *cmd, int argc, char **argv, const struct ctl_opts *o,
-                         bool by_age)
+                         bool by_age, enum queue *q)
 {
-    if (argc - o->first_arg < 1 || !ctl_queue_valid(argv[o->first_arg]))
+    if (argc - o->first_arg < 1 || ctl_queue_arg(argv[o->first_arg], q) < 0)
         return ctl_usage_error("dead", cmd, synopsis, "wants a queue: micro, pro or kb");
     int n_ids = argc - o->first_arg - 1, ways = (n_ids > 0) + o->all + (by_age ? 1 : 0);
     if (ways != 1)
@@ -388,9 +391,9 @@ static int cmd_retry(int argc, char **argv, const struct nova_config *cfg)
     struct ctl_opts o;
     int rc = ctl_parse_opts("dead", "retry", synopsis, argc, argv,
                             "json all deadline model-id", 1, &o);
-    if (rc || (rc = queue_and_ids("retry", argc, argv, &o, false)))
+    struct retry_ctx x = {.cfg = cfg, .o = &o};
+    if (rc || (rc = queue_and_ids("retry", argc, argv, &o, false, &x.queue)))
         return rc;
-    struct retry_ctx x = {.cfg = cfg, .o = &o, .queue = argv[o.first_arg]};
     key_dead(x.dkey, sizeof x.dkey, x.queue);
     key_jobs(x.jkey, sizeof x.jkey, x.queue);
     if (!(x.c = ctl_connect(cfg, "dead")))
@@ -407,12 +410,12 @@ static int cmd_retry(int argc, char **argv, const struct nova_config *cfg)
     redisFree(x.c);
     if (o.json) {
         json_object *root = json_object_new_object();
-        json_object_object_add(root, "queue", json_object_new_string(x.queue));
+        json_object_object_add(root, "queue", json_object_new_string(queue_name(x.queue)));
         json_object_object_add(root, "retried", x.done);
         json_object_object_add(root, "failed", x.failed);
         ctl_json_print(root);
     } else {
-        fprintf(stderr, "%s: %d retried, %d not\n", x.queue, x.n_done, x.n_failed);
+        fprintf(stderr, "%s: %d retried, %d not\n", queue_name(x.queue), x.n_done, x.n_failed);
     }
     return rc < 0 || x.n_failed ? NOVACTL_FAIL : NOVACTL_OK;
 }
@@ -423,11 +426,12 @@ static int cmd_purge(int argc, char **argv, const struct nova_config *cfg)
 {
     struct ctl_opts o;
     int rc = ctl_parse_opts("dead", "purge", synopsis, argc, argv, "json all older-than", 1, &o);
-    if (rc || (rc = queue_and_ids("purge", argc, argv, &o, o.older_than_s >= 0)))
+    enum queue q;
+    if (rc || (rc = queue_and_ids("purge", argc, argv, &o, o.older_than_s >= 0, &q)))
         return rc;
-    const char *queue = argv[o.first_arg];
+    const char *queue = queue_name(q);
     char dkey[KEY_MAX];
-    key_dead(dkey, sizeof dkey, queue);
+    key_dead(dkey, sizeof dkey, q);
     redisContext *c = ctl_connect(cfg, "dead");
     if (!c)
         return NOVACTL_FAIL;

@@ -1,4 +1,4 @@
-/* novactl glossary: checks a game glossary before nova-fcgi loads it (common/glossary.h).
+/* novactl glossary: checks a game glossary before nova-fcgi loads it (common/product/glossary.h).
  *
  *   novactl glossary check [FILE] [--strict] [--json]
  *
@@ -13,9 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
+#include "core/buf.h"
 #include "ctl.h"
-#include "glossary.h"
+#include "product/glossary.h"
 #include "novactl.h"
 
 #define MAX_WARNINGS_SHOWN 50

@@ -24,7 +24,7 @@ static void help(void)
            "and pro, and kb when NOVA_KB_BACKEND=bedrock) has a worker whose heartbeat is under\n"
            "%d s old; 1 otherwise. --local counts only workers on this host (a container's own\n"
            "health check).\n",
-           synopsis, CTL_BEAT_FRESH_MS / 1000);
+           synopsis, CONTRACT_WORKER_LIVE_MS / 1000);
 }
 
 int novactl_health(int argc, char **argv, const struct nova_config *cfg)
@@ -42,10 +42,10 @@ int novactl_health(int argc, char **argv, const struct nova_config *cfg)
         return ctl_usage_error("health", NULL, synopsis, "takes no arguments (got '%s')",
                                argv[o.first_arg]);
     if (o.n_queues == 0) {
-        o.queues[o.n_queues++] = "micro";
-        o.queues[o.n_queues++] = "pro";
-        if (strcmp(cfg->kb_backend, "bedrock") == 0)
-            o.queues[o.n_queues++] = "kb";
+        o.queues[o.n_queues++] = QUEUE_MICRO;
+        o.queues[o.n_queues++] = QUEUE_PRO;
+        if (cfg->kb_backend == KB_BEDROCK)
+            o.queues[o.n_queues++] = QUEUE_KB;
     }
     char host[256] = "";
     if (o.local && gethostname(host, sizeof host - 1) < 0) {
@@ -53,7 +53,7 @@ int novactl_health(int argc, char **argv, const struct nova_config *cfg)
         return NOVACTL_FAIL;
     }
 
-    long long live[CTL_N_QUEUES] = {0};
+    long long live[QUEUE_COUNT] = {0};
     char reason[384] = "";
     bool redis_ok = false;
     redisContext *c = ctl_connect(cfg, "health");
@@ -68,12 +68,13 @@ int novactl_health(int argc, char **argv, const struct nova_config *cfg)
             if (o.local && strcmp(s.w[i].host, host) != 0)
                 continue;
             for (size_t k = 0; k < o.n_queues; k++)
-                if (strcmp(s.w[i].queue, o.queues[k]) == 0)
+                if (s.w[i].queue == o.queues[k])
                     live[k]++;
         }
         for (size_t k = 0; k < o.n_queues && !reason[0]; k++)
             if (live[k] == 0)
-                snprintf(reason, sizeof reason, "no live worker for queue %s%s%s", o.queues[k],
+                snprintf(reason, sizeof reason, "no live worker for queue %s%s%s",
+                         queue_name(o.queues[k]),
                          o.local ? " on " : "", o.local ? host : "");
     }
     if (c)
@@ -85,7 +86,7 @@ int novactl_health(int argc, char **argv, const struct nova_config *cfg)
         json_object_object_add(root, "status", json_object_new_string(reason[0] ? "fail" : "ok"));
         json_object_object_add(root, "redis", json_object_new_boolean(redis_ok));
         for (size_t k = 0; k < o.n_queues && redis_ok; k++)
-            json_object_object_add(q, o.queues[k], json_object_new_int64(live[k]));
+            json_object_object_add(q, queue_name(o.queues[k]), json_object_new_int64(live[k]));
         json_object_object_add(root, "workers_live", q);
         if (o.local)
             json_object_object_add(root, "host", ctl_json_string(host, strlen(host)));
@@ -95,7 +96,7 @@ int novactl_health(int argc, char **argv, const struct nova_config *cfg)
     } else {
         printf("redis: %s\n", redis_ok ? "ok" : "fail");
         for (size_t k = 0; k < o.n_queues && redis_ok; k++)
-            printf("%s_workers_live: %lld\n", o.queues[k], live[k]);
+            printf("%s_workers_live: %lld\n", queue_name(o.queues[k]), live[k]);
         if (o.local)
             printf("host: %s\n", host);
         printf("status: %s\n", reason[0] ? "fail" : "ok");

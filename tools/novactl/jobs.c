@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "core/alloc.h"
 #include "ctl.h"
-#include "jobs.h"
-#include "keys.h"
 #include "novactl.h"
+#include "redis/contract.h"
+#include "redis/job.h"
 
 #define SEARCH_BATCH "200"
 #define TRANSCRIPT_BATCH 1000
@@ -128,11 +128,12 @@ static int cmd_pending(int argc, char **argv, const struct nova_config *cfg)
     int rc = ctl_parse_opts("jobs", "pending", synopsis, argc, argv, "json count", 100, &o);
     if (rc)
         return rc;
-    if (argc - o.first_arg != 1 || !ctl_queue_valid(argv[o.first_arg]))
+    enum queue q;
+    if (argc - o.first_arg != 1 || ctl_queue_arg(argv[o.first_arg], &q) < 0)
         return ctl_usage_error("jobs", "pending", synopsis, "wants one queue: micro, pro or kb");
-    const char *queue = argv[o.first_arg];
+    const char *queue = queue_name(q);
     char key[KEY_MAX], last[64];
-    key_jobs(key, sizeof key, queue);
+    key_jobs(key, sizeof key, q);
     redisContext *c = ctl_connect(cfg, "jobs");
     if (!c)
         return NOVACTL_FAIL;
@@ -284,7 +285,7 @@ static redisReply *fetch(redisContext *c, const char *key, const char *entry,
 }
 
 struct shown {
-    const char *queue;
+    enum queue queue;
     char entry[48], state[16], consumer[80];
     long long idle_ms, deliveries;
     struct ctl_job_brief b;
@@ -305,7 +306,7 @@ static int transcript(redisContext *c, struct shown *s)
         return -1;
     s->log_events = ctl_int(r, 0);
     freeReplyObject(r);
-    bool kb = strcmp(s->queue, "kb") == 0;
+    bool kb = s->queue == QUEUE_KB;
     char from[64] = "-";
     for (;;) {
         char cnt[16], prev[64];
@@ -415,7 +416,7 @@ static void print_shown(const struct shown *s, long long now, bool json)
 #define STR(k, v) json_object_object_add(o, k, (v)[0] ? json_object_new_string(v) : NULL)
 #define INT(k, v) json_object_object_add(o, k, json_object_new_int64(v))
         STR("job", s->b.id);
-        STR("queue", s->queue);
+        STR("queue", queue_name(s->queue));
         STR("state", s->state);
         STR("entry", s->entry);
         if (strcmp(s->state, "pending") == 0) {
@@ -455,7 +456,7 @@ static void print_shown(const struct shown *s, long long now, bool json)
         ctl_json_print(o);
         return;
     }
-    printf("job: %s\nqueue: %s\nstate: %s\n", s->b.id[0] ? s->b.id : "(unreadable)", s->queue,
+    printf("job: %s\nqueue: %s\nstate: %s\n", s->b.id[0] ? s->b.id : "(unreadable)", queue_name(s->queue),
            s->state);
     if (s->entry[0])
         printf("entry: %s\nqueued_age_ms: %lld\n", s->entry, now - ms);
@@ -505,11 +506,11 @@ static int cmd_show(int argc, char **argv, const struct nova_config *cfg)
     }
     struct shown s;
     bool found = false;
-    for (size_t qi = 0; qi < CTL_N_QUEUES && !found && rc == 0; qi++) {
-        if (o.queue && strcmp(o.queue, ctl_queues[qi]) != 0)
+    for (enum queue qi = 0; qi < QUEUE_COUNT && !found && rc == 0; qi++) {
+        if (o.has_queue && o.queue != qi)
             continue;
         memset(&s, 0, sizeof s);
-        s.queue = ctl_queues[qi];
+        s.queue = qi;
         char key[KEY_MAX], dkey[KEY_MAX];
         key_jobs(key, sizeof key, s.queue);
         key_dead(dkey, sizeof dkey, s.queue);
@@ -554,8 +555,8 @@ static int cmd_show(int argc, char **argv, const struct nova_config *cfg)
         return rc;
     if (!found) {
         fprintf(stderr, "novactl jobs show: %s: no such %s in %s%s\n", id,
-                by_entry ? "entry" : "job", o.queue ? "queue " : "any queue",
-                o.queue ? o.queue : " (jobs streams and dead letters)");
+                by_entry ? "entry" : "job", o.has_queue ? "queue " : "any queue",
+                o.has_queue ? queue_name(o.queue) : " (jobs streams and dead letters)");
         return NOVACTL_FAIL;
     }
     print_shown(&s, now, o.json);

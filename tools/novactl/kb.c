@@ -1,4 +1,4 @@
-/* novactl kb: the local knowledge base from the operator's side (common/kb_local.h).
+/* novactl kb: the local knowledge base from the operator's side (common/kb/kb_local.h).
  *
  *   novactl kb import DIR [--db PATH]
  *   novactl kb search [--db PATH] [-k N] [--min-score X] [--term T]... [--json] QUERY...
@@ -18,12 +18,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "jsonout.h"
-#include "kb_local.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "kb/kb_local.h"
 #include "novactl.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 #define EXCERPT_CHARS 120
 #define MAX_EXTRA_TERMS 32

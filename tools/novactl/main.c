@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "log.h"
+#include "core/config.h"
+#include "core/log.h"
 #include "novactl.h"
 
 struct group {

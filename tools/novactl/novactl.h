@@ -9,7 +9,7 @@
 #ifndef NOVACTL_H
 #define NOVACTL_H
 
-#include "config.h"
+#include "core/config.h"
 
 enum { NOVACTL_OK = 0, NOVACTL_FAIL = 1, NOVACTL_USAGE = 2 };
 

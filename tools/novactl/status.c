@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "keys.h"
+#include "redis/contract.h"
 #include "novactl.h"
 #include "status_read.h"
 
@@ -46,7 +46,7 @@ static void print_text(const struct status *s, const char *url)
 {
     printf("# redis\nredis_url: %s\nredis_version: %s\ntime_ms: %lld\n", url, s->version,
            s->now_ms);
-    for (size_t i = 0; i < CTL_N_QUEUES; i++) {
+    for (size_t i = 0; i < QUEUE_COUNT; i++) {
         const struct queue_status *q = &s->q[i];
         const char *n = q->name;
         printf("\n# queue %s\n", n);
@@ -68,7 +68,7 @@ static void print_text(const struct status *s, const char *url)
         printf("worker_%zu: id=%s,queue=%s,host=%s,pid=%lld,in_flight=%lld,beat_age_ms=%lld,"
                "uptime_s=%lld,jobs_done=%lld,jobs_failed=%lld,jobs_canceled=%lld,"
                "jobs_dead=%lld,jobs_retried=%lld,jobs_reclaimed=%lld\n",
-               i, w->id, w->queue, w->host, w->pid, w->in_flight, s->now_ms - w->beat_ms,
+               i, w->id, queue_name(w->queue), w->host, w->pid, w->in_flight, s->now_ms - w->beat_ms,
                w->started_ms > 0 ? (s->now_ms - w->started_ms) / 1000 : 0, w->jobs_done,
                w->jobs_failed, w->jobs_canceled, w->jobs_dead, w->jobs_retried,
                w->jobs_reclaimed);
@@ -83,7 +83,7 @@ static void print_json(const struct status *s, const char *url)
     json_object_object_add(redis, "time_ms", json_object_new_int64(s->now_ms));
     json_object_object_add(root, "redis", redis);
     json_object *queues = json_object_new_object();
-    for (size_t i = 0; i < CTL_N_QUEUES; i++) {
+    for (size_t i = 0; i < QUEUE_COUNT; i++) {
         const struct queue_status *q = &s->q[i];
         json_object *o = json_object_new_object();
         json_object_object_add(o, "length", json_object_new_int64(q->length));
@@ -106,7 +106,7 @@ static void print_json(const struct status *s, const char *url)
         const struct worker_status *w = &s->w[i];
         json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(w->id));
-        json_object_object_add(o, "queue", json_object_new_string(w->queue));
+        json_object_object_add(o, "queue", json_object_new_string(queue_name(w->queue)));
         json_object_object_add(o, "host", ctl_json_string(w->host, strlen(w->host)));
         json_object_object_add(o, "pid", json_object_new_int64(w->pid));
         json_object_object_add(o, "in_flight", json_object_new_int64(w->in_flight));

@@ -5,16 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "keys.h"
+#include "core/alloc.h"
+#include "redis/contract.h"
 
 /* Workers first: a queue's orphaned pending count needs to know which consumers are live. */
 static int read_workers(redisContext *c, const char *group, struct status *s)
 {
     size_t cap = 0;
-    for (size_t qi = 0; qi < CTL_N_QUEUES; qi++) {
+    for (enum queue qi = 0; qi < QUEUE_COUNT; qi++) {
         char zkey[KEY_MAX];
-        key_workers(zkey, sizeof zkey, ctl_queues[qi]);
+        key_workers(zkey, sizeof zkey, qi);
         redisReply *z = ctl_cmd(c, group, "ZRANGE %s 0 -1", zkey);
         if (!z)
             return -1;
@@ -30,7 +30,7 @@ static int read_workers(redisContext *c, const char *group, struct status *s)
             }
             long long beat = ctl_int(ctl_field(h, "beat_ms"), 0);
             /* An expired hash is an empty reply: that worker stopped beating. */
-            if (h->elements > 0 && beat > 0 && s->now_ms - beat < CTL_BEAT_FRESH_MS) {
+            if (h->elements > 0 && beat > 0 && s->now_ms - beat < CONTRACT_WORKER_LIVE_MS) {
                 if (s->n_workers == cap) {
                     cap = cap ? cap * 2 : 16;
                     s->w = xrealloc(s->w, cap * sizeof *s->w);
@@ -38,7 +38,7 @@ static int read_workers(redisContext *c, const char *group, struct status *s)
                 struct worker_status *w = &s->w[s->n_workers++];
                 memset(w, 0, sizeof *w);
                 snprintf(w->id, sizeof w->id, "%s", id);
-                snprintf(w->queue, sizeof w->queue, "%s", ctl_queues[qi]);
+                w->queue = qi;
                 snprintf(w->host, sizeof w->host, "%s", ctl_str(ctl_field(h, "host"), "?"));
                 w->pid = ctl_int(ctl_field(h, "pid"), 0);
                 w->in_flight = ctl_int(ctl_field(h, "in_flight"), 0);
@@ -90,8 +90,8 @@ static int read_queue(redisContext *c, const char *group, struct status *s,
                       struct queue_status *q)
 {
     char key[KEY_MAX], dkey[KEY_MAX];
-    key_jobs(key, sizeof key, q->name);
-    key_dead(dkey, sizeof dkey, q->name);
+    key_jobs(key, sizeof key, q->queue);
+    key_dead(dkey, sizeof dkey, q->queue);
     redisReply *r = ctl_cmd(c, group, "XLEN %s", key);
     if (!r)
         return -1;
@@ -149,8 +149,9 @@ static int read_queue(redisContext *c, const char *group, struct status *s,
 int status_read(redisContext *c, const char *group, struct status *s)
 {
     memset(s, 0, sizeof *s);
-    for (size_t i = 0; i < CTL_N_QUEUES; i++) {
-        s->q[i].name = ctl_queues[i];
+    for (size_t i = 0; i < QUEUE_COUNT; i++) {
+        s->q[i].queue = (enum queue)i;
+        s->q[i].name = queue_name((enum queue)i);
         s->q[i].lag = 0;
     }
     if ((s->now_ms = ctl_time_ms(c, group)) < 0)
@@ -164,7 +165,7 @@ int status_read(redisContext *c, const char *group, struct status *s)
     freeReplyObject(r);
     if (read_workers(c, group, s) < 0)
         return -1;
-    for (size_t i = 0; i < CTL_N_QUEUES; i++)
+    for (size_t i = 0; i < QUEUE_COUNT; i++)
         if (read_queue(c, group, s, &s->q[i]) < 0)
             return -1;
     return 0;

@@ -8,9 +8,11 @@
 #include <hiredis/hiredis.h>
 
 #include "ctl.h"
+#include "redis/contract.h"
 
 struct queue_status {
-    const char *name;
+    enum queue queue;
+    const char *name;            /* its name (queue_name) */
     long long length;            /* XLEN nova:jobs:{q} */
     long long pending;           /* the group's pending entries (delivered, not acknowledged) */
     long long pending_orphaned;  /* of those, held by consumers without a live heartbeat */
@@ -23,7 +25,8 @@ struct queue_status {
 };
 
 struct worker_status {
-    char id[72], queue[16], host[256];
+    char id[72], host[256];
+    enum queue queue;
     long long pid, in_flight, started_ms, beat_ms;
     long long jobs_done, jobs_failed, jobs_canceled, jobs_dead, jobs_retried, jobs_reclaimed;
 };
@@ -31,7 +34,7 @@ struct worker_status {
 struct status {
     long long now_ms;            /* Redis's clock */
     char version[32];
-    struct queue_status q[CTL_N_QUEUES]; /* in ctl_queues order */
+    struct queue_status q[QUEUE_COUNT]; /* in enum queue order */
     struct worker_status *w;     /* live workers, by queue then id; owned */
     size_t n_workers;
 };

@@ -1,0 +1,161 @@
+/* config: the environment, read once (see config.h). */
+#include "core/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    char backend[16], kb_backend[16];
+    if (env_copy(backend, sizeof backend, "NOVA_BACKEND", "sim", errstr, errlen) < 0 ||
+        env_copy(c->micro_model, sizeof c->micro_model, "NOVA_MICRO_MODEL",
+                 "amazon.nova-micro-v1:0", errstr, errlen) < 0 ||
+        env_copy(c->pro_model, sizeof c->pro_model, "NOVA_PRO_MODEL", "amazon.nova-pro-v1:0",
+                 errstr, errlen) < 0 ||
+        env_copy(kb_backend, sizeof kb_backend, "NOVA_KB_BACKEND", "local", errstr,
+                 errlen) < 0 ||
+        env_copy(c->kb_id, sizeof c->kb_id, "NOVA_KB_ID", "", errstr, errlen) < 0)
+        return -1;
+    if (strcmp(backend, "sim") == 0) {
+        c->backend = BACKEND_SIM;
+    } else if (strcmp(backend, "bedrock") == 0) {
+        c->backend = BACKEND_BEDROCK;
+    } else {
+        snprintf(errstr, errlen, "NOVA_BACKEND=\"%s\": want sim or bedrock", backend);
+        return -1;
+    }
+    if (strcmp(kb_backend, "local") == 0) {
+        c->kb_backend = KB_LOCAL;
+    } else if (strcmp(kb_backend, "bedrock") == 0) {
+        c->kb_backend = KB_BEDROCK;
+    } else {
+        snprintf(errstr, errlen, "NOVA_KB_BACKEND=\"%s\": want local or bedrock", kb_backend);
+        return -1;
+    }
+    if (log_level_parse(env_or("NOVA_LOG_LEVEL", "info"), &c->log_level) < 0) {
+        snprintf(errstr, errlen, "NOVA_LOG_LEVEL=\"%s\": want error, warn, info or debug",
+                 env_or("NOVA_LOG_LEVEL", ""));
+        return -1;
+    }
+    if (env_copy(c->run_dir, sizeof c->run_dir, "NOVA_RUN_DIR", "run", errstr, errlen) < 0)
+        return -1;
+    if (c->run_dir[0] != '/') { /* sockets in URLs need an absolute path */
+        char cwd[256], rel[sizeof c->run_dir];
+        snprintf(rel, sizeof rel, "%s", c->run_dir);
+        int n = getcwd(cwd, sizeof cwd) ? snprintf(c->run_dir, sizeof c->run_dir, "%s/%s", cwd, rel)
+                                         : -1;
+        if (n < 0 || (size_t)n >= sizeof c->run_dir) {
+            snprintf(errstr, errlen, "NOVA_RUN_DIR: cannot make \"%s\" absolute", rel);
+            return -1;
+        }
+    }
+    char dflt[sizeof c->redis_url];
+    snprintf(dflt, sizeof dflt, "unix://%s/redis.sock", c->run_dir);
+    if (env_copy(c->redis_url, sizeof c->redis_url, "NOVA_REDIS_URL", dflt, errstr, errlen) < 0)
+        return -1;
+    snprintf(dflt, sizeof dflt, "%s/nova-fcgi.sock", c->run_dir);
+    if (env_copy(c->fcgi_socket, sizeof c->fcgi_socket, "NOVA_FCGI_SOCKET", dflt, errstr,
+                 errlen) < 0 ||
+        env_long(&c->fcgi_children, "NOVA_FCGI_CHILDREN", 2, 1, 256, errstr, errlen) < 0 ||
+        env_long(&c->fcgi_threads, "NOVA_FCGI_THREADS", 256, 1, 8192, errstr, errlen) < 0 ||
+        env_long(&c->drain_s, "NOVA_DRAIN_SECONDS", 20, 0, 3600, errstr, errlen) < 0 ||
+        env_long(&c->keepalive_s, "NOVA_KEEPALIVE_SECONDS", 15, 1, 300, errstr, errlen) < 0 ||
+        env_long(&c->log_ttl_s, "NOVA_LOG_TTL_SECONDS", 3600, 10, 7 * 86400, errstr, errlen) < 0 ||
+        env_long(&c->job_deadline_s, "NOVA_JOB_DEADLINE_SECONDS", 300, 1, 86400, errstr,
+                 errlen) < 0 ||
+        env_long(&c->worker_max_jobs, "NOVA_WORKER_MAX_JOBS", 256, 1, 10000, errstr, errlen) < 0 ||
+        env_long(&c->max_queue_depth, "NOVA_MAX_QUEUE_DEPTH", 10000, 1, 10000000, errstr,
+                 errlen) < 0)
+        return -1;
+    if (env_copy(c->api_key, sizeof c->api_key, "NOVA_API_KEY", "", errstr, errlen) < 0)
+        return -1;
+    /* A key short enough to guess, or one no header can carry, is a mistake to stop at. */
+    size_t klen = strlen(c->api_key);
+    for (size_t i = 0; i < klen; i++)
+        if (c->api_key[i] <= ' ' || c->api_key[i] > '~') {
+            snprintf(errstr, errlen, "NOVA_API_KEY: only visible ASCII characters, no blanks");
+            return -1;
+        }
+    if (klen && klen < 16) {
+        snprintf(errstr, errlen, "NOVA_API_KEY: at least 16 characters (it has %zu)", klen);
+        return -1;
+    }
+    snprintf(dflt, sizeof dflt, "%s/kb.sqlite", c->run_dir);
+    if (env_copy(c->glossary_file, sizeof c->glossary_file, "NOVA_GLOSSARY_FILE",
+                 "config/game_glossary.json", errstr, errlen) < 0 ||
+        env_copy(c->prompts_dir, sizeof c->prompts_dir, "NOVA_PROMPTS_DIR", "config/prompts",
+                 errstr, errlen) < 0 ||
+        env_copy(c->prices_file, sizeof c->prices_file, "NOVA_PRICES_FILE", "config/prices.json",
+                 errstr, errlen) < 0 ||
+        env_copy(c->kb_db, sizeof c->kb_db, "NOVA_KB_DB", dflt, errstr, errlen) < 0 ||
+        env_copy(c->kb_dir, sizeof c->kb_dir, "NOVA_KB_DIR", "kb/sample", errstr, errlen) < 0 ||
+        env_double(&c->kb_min_score, "NOVA_KB_MIN_SCORE", 0.2, 0, 1, errstr, errlen) < 0 ||
+        env_long(&c->session_ttl_s, "NOVA_SESSION_TTL_SECONDS", 86400, 10, 90 * 86400, errstr,
+                 errlen) < 0)
+        return -1;
+    if (env_long(&c->visibility_timeout_s, "NOVA_VISIBILITY_TIMEOUT_S", 30, 1, 3600, errstr,
+                 errlen) < 0 ||
+        env_long(&c->max_deliveries, "NOVA_MAX_DELIVERIES", 3, 1, 100, errstr, errlen) < 0 ||
+        env_long(&c->worker_outbox_kb, "NOVA_WORKER_OUTBOX_KB", 65536, 16, 4194304, errstr,
+                 errlen) < 0)
+        return -1;
+    return 0;
+}
+
+const char *config_backend_name(enum backend b)
+{
+    return b == BACKEND_BEDROCK ? "bedrock" : "sim";
+}
+
+const char *config_kb_backend_name(enum kb_backend k)
+{
+    return k == KB_BEDROCK ? "bedrock" : "local";
+}
+
+/* Every setting, in print order, secrets masked. */
+void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
+{
+    char num[32];
+    fn(arg, "backend", config_backend_name(c->backend), false);
+    fn(arg, "micro_model", c->micro_model, false);
+    fn(arg, "pro_model", c->pro_model, false);
+    fn(arg, "kb_backend", config_kb_backend_name(c->kb_backend), false);
+    fn(arg, "kb_id", c->kb_id[0] ? c->kb_id : "(unset)", false);
+    fn(arg, "log_level", log_level_name(c->log_level), false);
+    fn(arg, "run_dir", c->run_dir, false);
+    fn(arg, "redis_url", c->redis_url, false);
+    fn(arg, "fcgi_socket", c->fcgi_socket, false);
+    setting_long(fn, arg, "fcgi_children", c->fcgi_children);
+    setting_long(fn, arg, "fcgi_threads", c->fcgi_threads);
+    setting_long(fn, arg, "drain_seconds", c->drain_s);
+    setting_long(fn, arg, "keepalive_seconds", c->keepalive_s);
+    setting_long(fn, arg, "log_ttl_seconds", c->log_ttl_s);
+    setting_long(fn, arg, "job_deadline_seconds", c->job_deadline_s);
+    setting_long(fn, arg, "worker_max_jobs", c->worker_max_jobs);
+    setting_long(fn, arg, "max_queue_depth", c->max_queue_depth);
+    fn(arg, "glossary_file", c->glossary_file, false);
+    fn(arg, "prompts_dir", c->prompts_dir, false);
+    fn(arg, "prices_file", c->prices_file, false);
+    fn(arg, "kb_db", c->kb_db, false);
+    fn(arg, "kb_dir", c->kb_dir, false);
+    snprintf(num, sizeof num, "%g", c->kb_min_score);
+    fn(arg, "kb_min_score", num, true);
+    setting_long(fn, arg, "session_ttl_seconds", c->session_ttl_s);
+    fn(arg, "api_key", c->api_key[0] ? "(set)" : "(unset)", false);
+    setting_long(fn, arg, "visibility_timeout_seconds", c->visibility_timeout_s);
+    setting_long(fn, arg, "max_deliveries", c->max_deliveries);
+    setting_long(fn, arg, "worker_outbox_kb", c->worker_outbox_kb);
+}
+
+void config_print(const struct nova_config *c, FILE *out)
+{
+    config_visit(c, setting_print, out);
+}
+
+void config_log_fields(const struct nova_config *c, struct log_line *l)
+{
+    config_visit(c, setting_log, l);
+}

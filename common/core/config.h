@@ -1,0 +1,73 @@
+/* config: every NOVA_* and AWS_* setting, read once from the environment into one struct,
+ * validated, and printable with secrets masked (STYLE.md habit 9). Programs call
+ * config_from_env() at start and pass the struct (or parts of it) down; nothing else calls
+ * getenv. The AWS side's settings (region, endpoints, credentials, retries) live with the AWS
+ * code, in struct aws_config (aws/aws_config.h): a program that never calls AWS never reads
+ * them. */
+#ifndef NOVA_CONFIG_H
+#define NOVA_CONFIG_H
+
+#include <stdio.h>
+
+#include "core/env.h"
+#include "core/log.h"
+
+/* Where model calls go (NOVA_BACKEND) and where passages come from (NOVA_KB_BACKEND). */
+enum backend { BACKEND_SIM, BACKEND_BEDROCK };
+enum kb_backend { KB_LOCAL, KB_BEDROCK };
+
+struct nova_config {
+    enum backend backend;      /* NOVA_BACKEND: "sim" or "bedrock" */
+    char micro_model[256];     /* NOVA_MICRO_MODEL */
+    char pro_model[256];       /* NOVA_PRO_MODEL */
+    enum kb_backend kb_backend; /* NOVA_KB_BACKEND: "local" or "bedrock" */
+    char kb_id[128];           /* NOVA_KB_ID */
+    enum log_level log_level;  /* NOVA_LOG_LEVEL */
+    char run_dir[512];         /* NOVA_RUN_DIR: sockets, pids, logs, Redis data ("./run") */
+    char redis_url[600];       /* NOVA_REDIS_URL: redis://host:port or unix:///path
+                                  (default unix://<run_dir>/redis.sock) */
+    char fcgi_socket[600];     /* NOVA_FCGI_SOCKET: unix socket path (<run_dir>/nova-fcgi.sock) */
+    long fcgi_children;        /* NOVA_FCGI_CHILDREN: prefork children (2) */
+    long fcgi_threads;         /* NOVA_FCGI_THREADS: FCGX_Accept_r threads per child (256) */
+    long drain_s;              /* NOVA_DRAIN_SECONDS: SIGTERM grace for open streams (20) */
+    long keepalive_s;          /* NOVA_KEEPALIVE_SECONDS: SSE ": ping" interval (15) */
+    long log_ttl_s;            /* NOVA_LOG_TTL_SECONDS: expiry of nova:log:<request> (3600) */
+    long job_deadline_s;       /* NOVA_JOB_DEADLINE_SECONDS: a job nobody waits for after (300) */
+    long worker_max_jobs;      /* NOVA_WORKER_MAX_JOBS: jobs in flight per worker (256) */
+    long max_queue_depth;      /* NOVA_MAX_QUEUE_DEPTH: above it, 429 overloaded (10000) */
+    char api_key[257];         /* NOVA_API_KEY: when set, what every /api/ request but
+                                  /api/health must carry (nova-fcgi); "" when unset */
+    /* The product (paths relative to the working directory; make run starts in the repo): */
+    char glossary_file[600];   /* NOVA_GLOSSARY_FILE (config/game_glossary.json) */
+    char prompts_dir[600];     /* NOVA_PROMPTS_DIR (config/prompts) */
+    char prices_file[600];     /* NOVA_PRICES_FILE (config/prices.json) */
+    char kb_db[600];           /* NOVA_KB_DB: the local index (<run_dir>/kb.sqlite) */
+    char kb_dir[600];          /* NOVA_KB_DIR: what make run imports when the index is
+                                  missing or older (kb/sample) */
+    double kb_min_score;       /* NOVA_KB_MIN_SCORE: passages below are not context (0.2) */
+    long session_ttl_s;        /* NOVA_SESSION_TTL_SECONDS: expiry of nova:session:<id> (86400) */
+    /* Failure semantics (workers): */
+    long visibility_timeout_s; /* NOVA_VISIBILITY_TIMEOUT_S: a pending job idle this long is
+                                  reclaimed by another worker (30) */
+    long max_deliveries;       /* NOVA_MAX_DELIVERIES: deliveries of one job before it is a
+                                  dead letter (3) */
+    long worker_outbox_kb;     /* NOVA_WORKER_OUTBOX_KB: event data a worker holds while Redis
+                                  is away; past it the jobs give up (65536) */
+};
+
+/* "sim", "bedrock"; "local", "bedrock" (meta.backend, --print-config). */
+const char *config_backend_name(enum backend b);
+const char *config_kb_backend_name(enum kb_backend k);
+
+/* Reads the environment. Returns 0, or -1 with errstr naming the variable that is wrong. */
+int config_from_env(struct nova_config *c, char *errstr, size_t errlen);
+
+/* Shows every setting, secrets masked, to fn (env.h). */
+void config_visit(const struct nova_config *c, setting_fn fn, void *arg);
+/* Writes "key: value" lines, secrets masked, for `--print-config`. */
+void config_print(const struct nova_config *c, FILE *out);
+/* Adds the same settings, secrets masked, as fields of a log line (numbers as numbers): the
+ * "config" line every program logs at start. */
+void config_log_fields(const struct nova_config *c, struct log_line *l);
+
+#endif

@@ -1,0 +1,642 @@
+/* kb_search: a question against the index (see kb_local.h for the terms and the score), and
+ * the index of two-character terms that import builds for it.
+ *
+ * Terms of three or more characters go to one FTS5 query whose kb_hits() function counts the
+ * hits of every phrase in every field; two-character terms are looked up in the grams table
+ * (or, for the rare kinds it does not hold, counted by a scan of the documents). All add
+ * candidates, which are merged and scored here in C, inside one read transaction so that an
+ * import committing meanwhile is not seen half. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/errstr.h"
+#include "core/log.h"
+#include "kb/kb_internal.h"
+
+/* Weights of the score (documented in kb_local.h). */
+#define W_TITLE 1.0
+#define W_KEYWORDS 0.7
+#define W_BODY 0.6
+#define BM25_K1 1.2
+#define BM25_B 0.75
+#define SCORE_K 1.5
+
+/* ---- the kb_hits() FTS5 function ---------------------------------------------------------- */
+
+static bool ascii_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* A walk through one column's text: ch characters lie before byte offset off. */
+struct column_cursor {
+    const char *text;
+    int len;
+    int ch, off;
+    bool loaded;
+};
+
+/* Letters and digits that continue a word after a Latin term may be an ending ("refunds",
+ * "enhancement"), unless there are so many that it is another word ("pass" in "password"). */
+static int max_suffix(unsigned chars)
+{
+    return chars >= 6 ? 5 : 3;
+}
+
+/* Moves the cursor to the byte where character io starts (c->ch counts the characters, that
+ * is the UTF-8 lead bytes, before c->off). Eight bytes at a time while character io is not
+ * among them: a hit far into a long body should not cost a loop turn per byte. */
+static bool cursor_seek(struct column_cursor *c, int io)
+{
+    if (io < c->ch)
+        c->ch = c->off = 0;
+    while (c->off + 8 <= c->len) {
+        uint64_t x;
+        memcpy(&x, c->text + c->off, 8);
+        /* Continuation bytes are 10xxxxxx: bit 7 set, bit 6 clear. */
+        uint64_t cont = x & ~(x << 1) & 0x8080808080808080ULL;
+        int leads = 8 - __builtin_popcountll(cont);
+        if (c->ch + leads > io)
+            break;
+        c->ch += leads;
+        c->off += 8;
+    }
+    for (; c->off < c->len; c->off++) {
+        if (((unsigned char)c->text[c->off] & 0xC0) == 0x80)
+            continue;
+        if (c->ch == io)
+            return true;
+        c->ch++;
+    }
+    return false;
+}
+
+/* Whether a Latin phrase of plen characters at character io of the column is a word (or a
+ * word with an ending): no letter or digit right before it, few right after. */
+static bool word_match(struct column_cursor *c, int io, unsigned plen)
+{
+    if (!cursor_seek(c, io))
+        return false; /* the text is shorter than the index says: count nothing */
+    if (c->off > 0 && ascii_alnum((unsigned char)c->text[c->off - 1]))
+        return false; /* inside a word: "paris" in "comparison" */
+    int end = c->off;
+    for (unsigned k = 0; k < plen && end < c->len; k++) {
+        end++;
+        while (end < c->len && ((unsigned char)c->text[end] & 0xC0) == 0x80)
+            end++;
+    }
+    int more = 0;
+    while (end + more < c->len && ascii_alnum((unsigned char)c->text[end + more]))
+        if (++more > max_suffix(plen))
+            return false;
+    return true;
+}
+
+/* kb_hits(docs_fts, kinds): a blob of uint16 counts [phrase][column] of the row's phrase hits.
+ * kinds is a blob of one byte per phrase: 0 counts every hit; n > 0 marks a Latin phrase of n
+ * characters that must be a word (word_match; the trigram tokenizer's positions are character
+ * offsets into the column, so the column's text tells what surrounds a hit). */
+static void fts_hits(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx,
+                     int nval, sqlite3_value **val)
+{
+    int nphrase = api->xPhraseCount(fc);
+    if (nphrase < 0 || nphrase > KB_MAX_TERMS) {
+        sqlite3_result_error(ctx, "kb_hits: too many phrases", -1);
+        return;
+    }
+    const unsigned char *kinds = nval > 0 ? sqlite3_value_blob(val[0]) : NULL;
+    int nkinds = nval > 0 ? sqlite3_value_bytes(val[0]) : 0;
+    uint16_t counts[KB_MAX_TERMS][N_FIELDS];
+    memset(counts, 0, sizeof counts);
+    struct column_cursor col[N_FIELDS];
+    memset(col, 0, sizeof col);
+
+    int ninst = 0;
+    if (api->xInstCount(fc, &ninst) != SQLITE_OK) {
+        sqlite3_result_error(ctx, "kb_hits: xInstCount failed", -1);
+        return;
+    }
+    for (int i = 0; i < ninst; i++) {
+        int ip, ic, io;
+        if (api->xInst(fc, i, &ip, &ic, &io) != SQLITE_OK || ip < 0 || ip >= nphrase ||
+            ic < 0 || ic >= N_FIELDS || io < 0)
+            continue;
+        if (kinds && ip < nkinds && kinds[ip]) {
+            struct column_cursor *c = &col[ic];
+            if (!c->loaded) {
+                c->loaded = true;
+                if (api->xColumnText(fc, ic, &c->text, &c->len) != SQLITE_OK || !c->text)
+                    c->text = NULL, c->len = 0;
+            }
+            if (!word_match(c, io, kinds[ip]))
+                continue;
+        }
+        if (counts[ip][ic] < UINT16_MAX)
+            counts[ip][ic]++;
+    }
+    sqlite3_result_blob(ctx, counts, (int)((size_t)nphrase * sizeof counts[0]),
+                        SQLITE_TRANSIENT);
+}
+
+int kb_register_hits_function(sqlite3 *db)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2)
+        return -1;
+    return api->xCreateFunction(api, "kb_hits", NULL, fts_hits, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* ---- two-character terms: the grams table ------------------------------------------------ */
+
+/* What a trigram index cannot find, indexed at import: pairs of adjacent Hangul syllables
+ * ("환불" in "환불은") and ASCII words of exactly two letters or digits ("XP" in "XP를",
+ * lower-cased). A two-character search term of either kind is then one index lookup that
+ * finds the hits a substring or whole-word scan would; other two-character terms (rare:
+ * "2단", "退款") are still counted by scanning the documents. */
+struct gram_hit {
+    char g[KB_GRAM_MAX];
+    uint8_t len;
+    uint8_t field;
+};
+
+static bool hangul_at(const unsigned char *s, size_t n, size_t i)
+{
+    if (i + 3 > n || s[i] < 0xEA || s[i] > 0xED)
+        return false;
+    uint32_t c = ((uint32_t)(s[i] & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
+                 (s[i + 2] & 0x3F);
+    return (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80 && c >= 0xAC00 &&
+           c <= 0xD7A3;
+}
+
+/* Appends the grams of text[0..n) in field f to *v. */
+static void grams_of(const char *text, size_t n, uint8_t f, struct gram_hit **v, size_t *nv,
+                     size_t *cap)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < n;) {
+        size_t len = 0;
+        if (hangul_at(s, n, i) && hangul_at(s, n, i + 3))
+            len = 6;
+        else if (ascii_alnum(s[i]) && i + 1 < n && ascii_alnum(s[i + 1]) &&
+                 (i == 0 || !ascii_alnum(s[i - 1])) && (i + 2 == n || !ascii_alnum(s[i + 2])))
+            len = 2;
+        if (len) {
+            if (*nv == *cap) {
+                *cap = *cap ? *cap * 2 : 256;
+                *v = xrealloc(*v, *cap * sizeof **v);
+            }
+            struct gram_hit *g = &(*v)[(*nv)++];
+            memcpy(g->g, s + i, len);
+            for (size_t k = 0; len == 2 && k < 2; k++)
+                if (g->g[k] >= 'A' && g->g[k] <= 'Z')
+                    g->g[k] = (char)(g->g[k] - 'A' + 'a');
+            g->len = (uint8_t)len;
+            g->field = f;
+        }
+        /* On to the next character (Hangul pairs overlap: "환불은" holds 환불 and 불은). */
+        i += s[i] < 0x80 ? 1 : s[i] < 0xE0 ? 2 : s[i] < 0xF0 ? 3 : 4;
+    }
+}
+
+static int cmp_gram(const void *a, const void *b)
+{
+    const struct gram_hit *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->g, y->g, x->len);
+}
+
+size_t kb_doc_grams(const struct kb_doc *d, struct kb_gram **out)
+{
+    struct gram_hit *v = NULL;
+    size_t nv = 0, cap = 0;
+    grams_of(d->title, strlen(d->title), F_TITLE, &v, &nv, &cap);
+    grams_of(d->keywords, strlen(d->keywords), F_KEYWORDS, &v, &nv, &cap);
+    grams_of(d->body, strlen(d->body), F_BODY, &v, &nv, &cap);
+    if (nv > 1)
+        qsort(v, nv, sizeof *v, cmp_gram);
+    struct kb_gram *g = xmalloc((nv ? nv : 1) * sizeof *g);
+    size_t ng = 0;
+    for (size_t i = 0; i < nv;) {
+        struct kb_gram *x = &g[ng++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->text, v[i].g, v[i].len);
+        x->len = v[i].len;
+        size_t j = i;
+        for (; j < nv && cmp_gram(&v[i], &v[j]) == 0; j++)
+            x->n[v[j].field]++;
+        i = j;
+    }
+    free(v);
+    *out = g;
+    return ng;
+}
+
+int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, char *errstr,
+                   size_t errlen)
+{
+    struct kb_gram *g;
+    size_t ng = kb_doc_grams(d, &g);
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_INSERT_GRAM, errstr, errlen);
+    int ret = st ? 0 : -1;
+    for (size_t i = 0; i < ng && ret == 0; i++) {
+        sqlite3_bind_text(st, 1, g[i].text, (int)g[i].len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, id);
+        for (int k = 0; k < N_FIELDS; k++)
+            sqlite3_bind_int64(st, 3 + k, (sqlite3_int64)g[i].n[k]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            errstr_set(errstr, errlen, "kb: indexing short terms: %s", sqlite3_errmsg(c->db));
+            ret = -1;
+        }
+        sqlite3_reset(st);
+    }
+    if (st)
+        sqlite3_clear_bindings(st);
+    free(g);
+    return ret;
+}
+
+/* Whether the grams table holds term t (else it is scanned for). */
+static bool gram_term(const struct kb_term *t)
+{
+    const unsigned char *s = (const unsigned char *)t->text;
+    return t->chars == 2 && ((t->len == 2 && ascii_alnum(s[0]) && ascii_alnum(s[1])) ||
+                             (t->len == 6 && hangul_at(s, 6, 0) && hangul_at(s, 6, 3)));
+}
+
+/* ---- search ------------------------------------------------------------------------------ */
+
+/* The candidates of one search: documents with at least one hit, their hit counts per term
+ * and field in one flat array (row r, term t, field f at hits[(r * nt + t) * 3 + f]). */
+struct cand {
+    sqlite3_int64 id;
+    double len;   /* body characters */
+    double score;
+    size_t row;
+};
+struct cands {
+    struct cand *c;
+    size_t n, cap;
+    uint16_t *hits;
+    size_t nt;
+};
+
+static uint16_t *cands_add(struct cands *cs, sqlite3_int64 id, double len)
+{
+    if (cs->n == cs->cap) {
+        cs->cap = cs->cap ? cs->cap * 2 : 64;
+        cs->c = xrealloc(cs->c, cs->cap * sizeof *cs->c);
+        cs->hits = xrealloc(cs->hits, cs->cap * cs->nt * N_FIELDS * sizeof *cs->hits);
+    }
+    struct cand *c = &cs->c[cs->n];
+    c->id = id;
+    c->len = len;
+    c->score = 0;
+    c->row = cs->n++;
+    uint16_t *h = &cs->hits[c->row * cs->nt * N_FIELDS];
+    memset(h, 0, cs->nt * N_FIELDS * sizeof *h);
+    return h;
+}
+
+static uint16_t sat16(size_t v)
+{
+    return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+}
+
+/* Hits of a two-character term: a substring anywhere, or (word terms) an ASCII whole word,
+ * case-insensitive. */
+static size_t count_short(const char *h, size_t n, const struct kb_term *t)
+{
+    size_t c = 0;
+    if (!t->word) {
+        for (const char *p = h; (p = memmem(p, n - (size_t)(p - h), t->text, t->len));
+             p += t->len)
+            c++;
+        return c;
+    }
+    for (size_t i = 0; i + t->len <= n; i++) {
+        if (strncasecmp(h + i, t->text, t->len) != 0)
+            continue;
+        if ((i == 0 || !ascii_alnum((unsigned char)h[i - 1])) &&
+            (i + t->len == n || !ascii_alnum((unsigned char)h[i + t->len]))) {
+            c++;
+            i += t->len - 1;
+        }
+    }
+    return c;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int cmp_score(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The FTS5 phrases: candidates with their per-column hit counts. */
+static int search_fts(struct kb_conn *c, const struct kb_terms *q, const size_t *fts,
+                      size_t nfts, struct cands *cs, char *errstr, size_t errlen)
+{
+    struct buf match;
+    buf_init(&match, KB_MAX_TERMS * (2 * KB_TERM_MAX_BYTES + 8));
+    unsigned char kinds[KB_MAX_TERMS];
+    for (size_t i = 0; i < nfts; i++) {
+        const struct kb_term *t = &q->t[fts[i]];
+        if (i)
+            buf_puts(&match, " OR ");
+        buf_putc(&match, '"');
+        for (size_t j = 0; j < t->len; j++) {
+            if (t->text[j] == '"')
+                buf_putc(&match, '"');
+            buf_putc(&match, t->text[j]);
+        }
+        buf_putc(&match, '"');
+        kinds[i] = t->word ? (unsigned char)(t->chars > 255 ? 255 : t->chars) : 0;
+    }
+    int ret = -1;
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_FTS, errstr, errlen);
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, buf_cstr(&match), (int)match.len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, kinds, (int)nfts, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const uint16_t *blob = sqlite3_column_blob(st, 2);
+        size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
+        if (!blob || bytes != nfts * N_FIELDS * sizeof *blob)
+            continue;
+        /* Only hits that survived the word-start check make a candidate. */
+        bool any = false;
+        for (size_t i = 0; i < nfts * N_FIELDS && !any; i++)
+            any = blob[i] != 0;
+        if (!any)
+            continue;
+        uint16_t *h = cands_add(cs, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
+        for (size_t i = 0; i < nfts; i++)
+            memcpy(&h[fts[i] * N_FIELDS], &blob[i * N_FIELDS], N_FIELDS * sizeof *blob);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        errstr_set(errstr, errlen, "kb: full-text query: %s", sqlite3_errmsg(c->db));
+        goto out;
+    }
+    ret = 0;
+out:
+    buf_free(&match);
+    return ret;
+}
+
+/* The two-character terms the grams table holds: one lookup each. */
+static int search_grams(struct kb_conn *c, const struct kb_terms *q, const size_t *sh,
+                        size_t nsh, struct cands *cs, char *errstr, size_t errlen)
+{
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_GRAMS, errstr, errlen);
+    if (!st)
+        return -1;
+    for (size_t i = 0; i < nsh; i++) {
+        const struct kb_term *t = &q->t[sh[i]];
+        sqlite3_bind_text(st, 1, t->text, (int)t->len, SQLITE_STATIC);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            uint16_t *h = cands_add(cs, sqlite3_column_int64(st, 0),
+                                    sqlite3_column_double(st, 1));
+            for (int k = 0; k < N_FIELDS; k++)
+                h[sh[i] * N_FIELDS + k] = sat16((size_t)sqlite3_column_int64(st, 2 + k));
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE) {
+            errstr_set(errstr, errlen, "kb: looking up a short term: %s", sqlite3_errmsg(c->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The other two-character terms: one pass over every document. */
+static int search_short(struct kb_conn *c, const struct kb_terms *q, const size_t *sh,
+                        size_t nsh, struct cands *cs, char *errstr, size_t errlen)
+{
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_SCAN, errstr, errlen);
+    if (!st)
+        return -1;
+    int rc;
+    uint16_t found[KB_MAX_TERMS][N_FIELDS];
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *f[N_FIELDS];
+        size_t fl[N_FIELDS];
+        for (int k = 0; k < N_FIELDS; k++) {
+            f[k] = (const char *)sqlite3_column_text(st, 2 + k);
+            fl[k] = (size_t)sqlite3_column_bytes(st, 2 + k);
+        }
+        bool any = false;
+        for (size_t i = 0; i < nsh; i++)
+            for (int k = 0; k < N_FIELDS; k++) {
+                found[i][k] = f[k] ? sat16(count_short(f[k], fl[k], &q->t[sh[i]])) : 0;
+                any = any || found[i][k];
+            }
+        if (!any)
+            continue;
+        uint16_t *h = cands_add(cs, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
+        for (size_t i = 0; i < nsh; i++)
+            memcpy(&h[sh[i] * N_FIELDS], found[i], sizeof found[i]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        errstr_set(errstr, errlen, "kb: scanning documents: %s", sqlite3_errmsg(c->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* Merges duplicate candidates (a document found by both paths), then scores them. */
+static void score_cands(struct cands *cs, double ndocs, double avg_len)
+{
+    size_t nt = cs->nt;
+    if (cs->n > 1) {
+        qsort(cs->c, cs->n, sizeof *cs->c, cmp_id);
+        size_t w = 0;
+        for (size_t r = 0; r < cs->n; r++) {
+            if (w > 0 && cs->c[w - 1].id == cs->c[r].id) {
+                uint16_t *dst = &cs->hits[cs->c[w - 1].row * nt * N_FIELDS];
+                const uint16_t *src = &cs->hits[cs->c[r].row * nt * N_FIELDS];
+                for (size_t i = 0; i < nt * N_FIELDS; i++)
+                    dst[i] = sat16((size_t)dst[i] + src[i]);
+                continue;
+            }
+            cs->c[w++] = cs->c[r];
+        }
+        cs->n = w;
+    }
+    double idf[KB_MAX_TERMS];
+    double idf_max = log(1 + (ndocs + 0.5) / 0.5);
+    for (size_t t = 0; t < nt; t++) {
+        size_t df = 0;
+        for (size_t r = 0; r < cs->n; r++) {
+            const uint16_t *h = &cs->hits[(cs->c[r].row * nt + t) * N_FIELDS];
+            df += (h[F_TITLE] || h[F_KEYWORDS] || h[F_BODY]) ? 1 : 0;
+        }
+        double n = (double)df > ndocs ? ndocs : (double)df;
+        idf[t] = log(1 + (ndocs - n + 0.5) / (n + 0.5)) / idf_max;
+    }
+    if (avg_len <= 0)
+        avg_len = 1;
+    for (size_t r = 0; r < cs->n; r++) {
+        struct cand *c = &cs->c[r];
+        double norm = BM25_K1 * (1 - BM25_B + BM25_B * c->len / avg_len), s = 0;
+        for (size_t t = 0; t < nt; t++) {
+            const uint16_t *h = &cs->hits[(c->row * nt + t) * N_FIELDS];
+            double tf = h[F_BODY];
+            double m = (h[F_TITLE] ? W_TITLE : 0) + (h[F_KEYWORDS] ? W_KEYWORDS : 0) +
+                       W_BODY * tf / (tf + norm);
+            s += idf[t] * m;
+        }
+        c->score = s / (s + SCORE_K);
+    }
+}
+
+/* Copies the chosen documents' title, url and body into the hits' own storage. */
+static int fetch_hits(struct kb_conn *c, const struct cand *best, size_t n, struct kb_hits *out,
+                      char *errstr, size_t errlen)
+{
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_FETCH, errstr, errlen);
+    if (!st)
+        return -1;
+    struct buf store;
+    buf_init(&store, KB_MAX_HITS * (size_t)(KB_DOC_MAX_BYTES + 8192));
+    size_t off[KB_MAX_HITS][3];
+    size_t got = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, best[i].id);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+            sqlite3_reset(st);
+            if (rc == SQLITE_DONE)
+                continue; /* cannot happen inside the read transaction */
+            errstr_set(errstr, errlen, "kb: reading a document: %s", sqlite3_errmsg(c->db));
+            buf_free(&store);
+            return -1;
+        }
+        bool full = false;
+        for (int k = 0; k < 3; k++) {
+            const char *s = (const char *)sqlite3_column_text(st, k);
+            size_t l = (size_t)sqlite3_column_bytes(st, k);
+            off[got][k] = store.len;
+            full = full || buf_append(&store, s ? s : "", s ? l : 0) < 0 ||
+                   buf_putc(&store, '\0') < 0;
+        }
+        sqlite3_reset(st);
+        if (full)
+            break; /* the cap holds any KB_MAX_HITS documents the parser accepts */
+        out->hit[got].score = best[i].score;
+        got++;
+    }
+    out->store = buf_steal(&store, NULL);
+    const char *base = out->store;
+    for (size_t i = 0; i < got; i++) {
+        out->hit[i].title = base + off[i][0];
+        out->hit[i].url = base + off[i][1];
+        out->hit[i].text = base + off[i][2];
+    }
+    out->n = got;
+    return 0;
+}
+
+int kb_local_search(struct kb_local *kb, const char *query, size_t len,
+                    const char *const *terms, size_t n_terms, size_t k, double min_score,
+                    struct kb_hits *out, char *errstr, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (k > KB_MAX_HITS)
+        k = KB_MAX_HITS;
+    struct kb_terms *q = xmalloc(sizeof *q);
+    kb_query_terms(query, len, terms, n_terms, q);
+    if (q->n == 0 || k == 0) {
+        free(q);
+        return 0;
+    }
+    size_t fts[KB_MAX_TERMS], gr[KB_MAX_TERMS], sh[KB_MAX_TERMS], nfts = 0, ngr = 0, nsh = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        if (q->t[i].chars >= 3)
+            fts[nfts++] = i;
+        else if (gram_term(&q->t[i]))
+            gr[ngr++] = i;
+        else
+            sh[nsh++] = i;
+    }
+    struct cands cs = {.nt = q->n};
+    struct kb_conn *c = kb_pool_get(kb, errstr, errlen);
+    if (!c) {
+        free(q);
+        return -1;
+    }
+    int ret = -1;
+    bool in_tx = false;
+    /* One read transaction: every statement below sees the same index. */
+    if (kb_conn_exec(c, ST_BEGIN, "BEGIN", errstr, errlen) < 0)
+        goto out;
+    in_tx = true;
+    double ndocs, avg_len;
+    if (kb_meta_double(c, "docs", &ndocs, errstr, errlen) < 0 ||
+        kb_meta_double(c, "avg_chars", &avg_len, errstr, errlen) < 0)
+        goto out;
+    if (ndocs >= 1) {
+        if (nfts && search_fts(c, q, fts, nfts, &cs, errstr, errlen) < 0)
+            goto out;
+        if (ngr && search_grams(c, q, gr, ngr, &cs, errstr, errlen) < 0)
+            goto out;
+        if (nsh && search_short(c, q, sh, nsh, &cs, errstr, errlen) < 0)
+            goto out;
+        score_cands(&cs, ndocs, avg_len);
+        size_t keep = 0;
+        for (size_t r = 0; r < cs.n; r++)
+            if (cs.c[r].score >= min_score)
+                cs.c[keep++] = cs.c[r];
+        if (keep > 1)
+            qsort(cs.c, keep, sizeof *cs.c, cmp_score);
+        if (fetch_hits(c, cs.c, keep < k ? keep : k, out, errstr, errlen) < 0)
+            goto out;
+    }
+    if (kb_conn_exec(c, ST_COMMIT, "COMMIT", errstr, errlen) < 0) {
+        kb_hits_free(out);
+        goto out;
+    }
+    in_tx = false;
+    ret = 0;
+out:
+    if (in_tx) {
+        char ignored[8];
+        kb_conn_exec(c, ST_ROLLBACK, "ROLLBACK", ignored, sizeof ignored);
+    }
+    kb_pool_put(kb, c, ret < 0);
+    free(cs.c);
+    free(cs.hits);
+    free(q);
+    return ret;
+}
+
+void kb_hits_free(struct kb_hits *h)
+{
+    free(h->store);
+    memset(h, 0, sizeof *h);
+}

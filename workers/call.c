@@ -1,0 +1,95 @@
+/* call: a job's Bedrock call, in and out (see call.h). */
+#include "call.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "redis/events.h"
+
+void call_request(const struct job *j, struct bedrock_message msgs[JOB_MAX_MESSAGES],
+                  struct bedrock_converse_req *req)
+{
+    memset(req, 0, sizeof *req);
+    for (size_t i = 0; i < j->n_messages && i < JOB_MAX_MESSAGES; i++)
+        msgs[i] = (struct bedrock_message){j->messages[i].role, j->messages[i].text};
+    req->model_id = j->model_id;
+    req->system = j->system;
+    req->cache_point = j->cache_point;
+    req->messages = msgs;
+    req->n_messages = j->n_messages;
+    req->max_tokens = j->max_tokens;
+    req->temperature = j->temperature;
+    req->top_p = j->top_p;
+}
+
+static json_object *ms_value(double ms)
+{
+    return ms < 0 ? NULL : json_object_new_int64((int64_t)llround(ms));
+}
+
+int call_done_json(struct buf *out, const char *phase, const char *model,
+                   const struct bedrock_result *r)
+{
+    json_object *o = json_object_new_object(), *u = json_object_new_object();
+    event_add_phase_model(o, phase, model);
+    json_object_object_add(o, "stop_reason",
+                           json_new_text(r->stop_reason, strnlen(r->stop_reason,
+                                                               sizeof r->stop_reason)));
+    json_object_object_add(u, "input_tokens", json_object_new_int64(r->usage.input_tokens));
+    json_object_object_add(u, "output_tokens", json_object_new_int64(r->usage.output_tokens));
+    json_object_object_add(u, "cache_read_tokens",
+                           json_object_new_int64(r->usage.cache_read_tokens));
+    json_object_object_add(u, "cache_write_tokens",
+                           json_object_new_int64(r->usage.cache_write_tokens));
+    json_object_object_add(o, "usage", u);
+    json_object_object_add(o, "ttft_ms", ms_value(r->ttft_ms));
+    json_object_object_add(o, "latency_ms", ms_value(r->elapsed_ms));
+    return json_append_put(o, out);
+}
+
+int call_passages_json(struct buf *out, const struct bedrock_passage *p, size_t n)
+{
+    json_object *o = json_object_new_object(), *arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "title", json_new_text_cut(p[i].title, EVENT_PASSAGE_CHARS));
+        double score = isfinite(p[i].score) ? p[i].score : 0;
+        json_object_object_add(e, "score", json_new_short_double(score));
+        json_object_object_add(e, "excerpt", json_new_text_cut(p[i].text, EVENT_EXCERPT_CHARS));
+        json_object_object_add(e, "url", json_new_text_cut(p[i].url, EVENT_PASSAGE_CHARS));
+        json_object_object_add(e, "text", json_new_text_cut(p[i].text, EVENT_PASSAGE_CHARS));
+        json_object_array_add(arr, e);
+    }
+    json_object_object_add(o, "passages", arr);
+    return json_append_put(o, out);
+}
+
+const char *call_error_code(enum bedrock_error e)
+{
+    switch (e) {
+    case BR_ERR_THROTTLING:
+    case BR_ERR_MODEL_NOT_READY:
+    case BR_ERR_QUOTA:
+        return "throttled";
+    case BR_ERR_IDLE_TIMEOUT:
+    case BR_ERR_MODEL_TIMEOUT:
+        return "timeout";
+    case BR_ERR_CANCELED:
+        return "canceled";
+    case BR_ERR_UNAVAILABLE:
+    case BR_ERR_INTERNAL:
+    case BR_ERR_TRANSPORT:
+        return "unavailable";
+    /* Our side is misconfigured (keys, grants, clock): the player can do nothing about it. */
+    case BR_ERR_CREDENTIALS:
+    case BR_ERR_ACCESS_DENIED:
+    case BR_ERR_INVALID_SIGNATURE:
+    case BR_ERR_UNRECOGNIZED_CLIENT:
+    case BR_ERR_EXPIRED_TOKEN:
+        return "internal";
+    default: /* model_error, model_stream, protocol, validation, not_found, http */
+        return "model_error";
+    }
+}
+

@@ -1,0 +1,32 @@
+/* call: where a job (redis/job.h) meets the Bedrock client (aws/bedrock.h) — the request a job
+ * describes, and what a finished call becomes among the job's events (redis/events.h): its
+ * model_done or passages data, and API.md's stream error code for a wire-layer error. No I/O;
+ * the wire format knows nothing of AWS and the AWS code nothing of jobs, so this is the one
+ * place both meet. */
+#ifndef NOVA_CALL_H
+#define NOVA_CALL_H
+
+#include <stddef.h>
+
+#include "aws/bedrock.h"
+#include "core/buf.h"
+#include "redis/job.h"
+
+/* The converse request j describes: pointers into j, the messages through msgs (the caller's,
+ * JOB_MAX_MESSAGES of them; the client copies everything when the call starts). */
+void call_request(const struct job *j, struct bedrock_message msgs[JOB_MAX_MESSAGES],
+                  struct bedrock_converse_req *req);
+
+/* model_done's data: stop reason, usage, and ttft_ms / latency_ms as the worker measured them
+ * (call start to first delta, call start to end) in whole milliseconds, ttft_ms null when no
+ * text came. Appended to out; 0 or -1 (out full). */
+int call_done_json(struct buf *out, const char *phase, const char *model,
+                   const struct bedrock_result *r);
+/* The kb queue's answer, the passages event's data (events.h: EVENT_EXCERPT_CHARS,
+ * EVENT_PASSAGE_CHARS). */
+int call_passages_json(struct buf *out, const struct bedrock_passage *p, size_t n);
+/* API.md's stream error code for a wire-layer error: throttled, model_error, timeout,
+ * unavailable, canceled, internal. */
+const char *call_error_code(enum bedrock_error e);
+
+#endif
