@@ -1,31 +1,16 @@
-/* app: clocks and random ids shared by the handlers (see app.h). */
+/* app: the pooled Redis connections and random ids the handlers share (see app.h). */
 #include "app.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "core/errstr.h"
 #include "core/log.h"
 
 /* Enough tries to get past every stale idle connection to a fresh connect. */
 #define APP_REDIS_TRIES 20
-
-long long app_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long app_epoch_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void app_random_hex(char *out, size_t n)
 {

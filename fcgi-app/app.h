@@ -1,5 +1,5 @@
 /* app: what every request handler of a nova-fcgi child shares — the settings, the Redis
- * command pool, the pub/sub dispatcher and the drain state — plus the clocks.
+ * command pool, the pub/sub dispatcher and the drain state.
  *
  * The child (child.c) owns it and its parts; handlers only read it. draining and
  * drain_deadline_ms are written by the child's main thread when SIGTERM arrives and read by
@@ -40,10 +40,6 @@ struct app {
  * app_redis_put. */
 redisContext *app_redis(struct app *app, char *errstr, size_t errlen);
 void app_redis_put(struct app *app, redisContext *c);
-
-/* Milliseconds on CLOCK_MONOTONIC (timers) and since the epoch (what goes into jobs). */
-long long app_mono_ms(void);
-long long app_epoch_ms(void);
 
 /* Fills out with n random lowercase hex digits and a NUL (out has n + 1 bytes). */
 void app_random_hex(char *out, size_t n);

@@ -6,13 +6,14 @@
 
 #include <json-c/json.h>
 
-#include "jobwait.h"
+#include "core/clock.h"
 #include "core/json.h"
-#include "knowledge.h"
-#include "product/lang.h"
 #include "core/log.h"
+#include "jobwait.h"
+#include "knowledge.h"
 #include "plan.h"
 #include "product.h"
+#include "product/lang.h"
 #include "relay.h"
 #include "session.h"
 #include "store.h"
@@ -325,7 +326,7 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
         .passages = buf_cstr(&m->passages),
         .history = buf_cstr(&m->history),
     };
-    if (plan_build(&m->plan, app->cfg, rq->id, &in, app_epoch_ms(), err, sizeof err) < 0) {
+    if (plan_build(&m->plan, app->cfg, rq->id, &in, clock_epoch_ms(), err, sizeof err) < 0) {
         log_rid(LOG_ERROR, rq->id, "plan: %s", err);
         reply_error(rq, 500, "internal", "the request could not be planned", NULL);
         material_free(m);
@@ -387,7 +388,7 @@ void chat_post(struct req *rq)
         ask_free(&a);
         return;
     }
-    long long now = app_epoch_ms();
+    long long now = clock_epoch_ms();
     struct relay r;
     relay_init(&r, rq, rq->id, now, now + app->cfg->job_deadline_s * 1000);
     r.origin = true;
@@ -410,7 +411,7 @@ void chat_post(struct req *rq)
     }
     if (end != RELAY_FAILED)
         log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",
-                  end_name(end), r.written, app_mono_ms() - rq->t0);
+                  end_name(end), r.written, clock_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     material_free(&m);
     relay_free(&r);
@@ -511,7 +512,7 @@ void chat_resume(struct req *rq, const char *request_id)
         end = r.done_seen ? (relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE) : relay_run(&r);
     }
     log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
-              request_id, end_name(end), r.written, app_mono_ms() - rq->t0);
+              request_id, end_name(end), r.written, clock_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     relay_free(&r);
 }

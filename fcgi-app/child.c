@@ -18,14 +18,15 @@
 
 #include <fcgiapp.h>
 
-#include "core/alloc.h"
 #include "app.h"
-#include "dispatch.h"
+#include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/wake.h"
+#include "dispatch.h"
 #include "metrics.h"
 #include "product.h"
 #include "route.h"
-#include "core/wake.h"
 
 #define CHILD_POOL_SIZE 64          /* Redis command connections per child */
 #define CHILD_REDIS_TIMEOUT_MS 2000 /* their connect and command timeout */
@@ -151,7 +152,7 @@ static void child_accept(struct child *ch, long long *pause_until)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 log_error("accept4: %s", strerror(errno));
-                *pause_until = app_mono_ms() + CHILD_ACCEPT_PAUSE_MS;
+                *pause_until = clock_mono_ms() + CHILD_ACCEPT_PAUSE_MS;
             }
             return; /* EAGAIN: a sibling took it, or nothing is waiting */
         }
@@ -169,7 +170,7 @@ static void child_accept(struct child *ch, long long *pause_until)
 
 static void child_stop(struct child *ch)
 {
-    long long now = app_mono_ms();
+    long long now = clock_mono_ms();
     if (ch->stops++ == 0) {
         log_info("draining: accepting no more requests; open streams end within %ld s",
                  ch->app.cfg->drain_s);
@@ -211,7 +212,7 @@ static void child_loop(struct child *ch)
         pthread_mutex_unlock(&ch->mu);
         if (over)
             return;
-        long long wait = pause_until - app_mono_ms();
+        long long wait = pause_until - clock_mono_ms();
         struct pollfd p[3] = {{ch->sig_fd, POLLIN, 0},
                               {ch->wake_efd, POLLIN, 0},
                               {can_accept && wait <= 0 ? ch->listen_fd : -1, POLLIN, 0}};

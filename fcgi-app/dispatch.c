@@ -21,6 +21,8 @@
 #include <hiredis/hiredis.h>
 
 #include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/log.h"
 #include "core/wake.h"
@@ -67,18 +69,12 @@ struct dispatch {
     /* The thread's own: */
     redisContext *c;
     bool want_write;
-    long long last_rx_ms, ping_sent_ms, next_try_ms, backoff_ms;
+    long long last_rx_ms, ping_sent_ms, next_try_ms;
+    struct backoff backoff;
     bool warned, ever_connected;
     const char *argv[DISPATCH_PER_CMD + 1];
     size_t argvlen[DISPATCH_PER_CMD + 1];
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the channel map (under d->mu) ------------------------------------------------------ */
 
@@ -135,7 +131,7 @@ static void dispatch_drop(struct dispatch *d)
     redisFree(d->c);
     d->c = NULL;
     d->want_write = false;
-    d->next_try_ms = now_ms(); /* the first retry at once, then backoff */
+    d->next_try_ms = clock_mono_ms(); /* the first retry at once, then backoff */
     pthread_mutex_lock(&d->mu);
     d->connected = false;
     pthread_mutex_unlock(&d->mu);
@@ -168,7 +164,7 @@ static int dispatch_connect(struct dispatch *d)
     }
     c->flags &= ~REDIS_BLOCK; /* hiredis then treats EAGAIN as "try later" */
     d->c = c;
-    d->last_rx_ms = now_ms();
+    d->last_rx_ms = clock_mono_ms();
     d->ping_sent_ms = 0;
     if (d->ever_connected)
         log_info("pub/sub: connected to Redis again; subscribing every open stream again");
@@ -316,7 +312,7 @@ static void dispatch_read(struct dispatch *d)
         dispatch_drop(d);
         return;
     }
-    d->last_rx_ms = now_ms();
+    d->last_rx_ms = clock_mono_ms();
     d->ping_sent_ms = 0;
     for (;;) {
         void *r = NULL;
@@ -376,16 +372,12 @@ static void *dispatch_main(void *arg)
         pthread_mutex_unlock(&d->mu);
         if (stop)
             break;
-        long long now = now_ms();
+        long long now = clock_mono_ms();
         if (!d->c && now >= d->next_try_ms) {
-            if (dispatch_connect(d) == 0) {
-                d->backoff_ms = 0;
-            } else {
-                d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : DISPATCH_BACKOFF_MIN_MS;
-                if (d->backoff_ms > DISPATCH_BACKOFF_MAX_MS)
-                    d->backoff_ms = DISPATCH_BACKOFF_MAX_MS;
-                d->next_try_ms = now_ms() + d->backoff_ms;
-            }
+            if (dispatch_connect(d) == 0)
+                backoff_reset(&d->backoff);
+            else
+                d->next_try_ms = clock_mono_ms() + backoff_next(&d->backoff);
         }
         if (d->c)
             dispatch_flush_ops(d);
@@ -396,12 +388,12 @@ static void *dispatch_main(void *arg)
             p[1].fd = d->c->fd;
             p[1].events = POLLIN | (d->want_write ? POLLOUT : 0);
         }
-        int rc = poll(p, 2, dispatch_timeout(d, now_ms()));
+        int rc = poll(p, 2, dispatch_timeout(d, clock_mono_ms()));
         if (rc < 0 && errno != EINTR)
             log_error("pub/sub: poll: %s", strerror(errno));
         if (rc <= 0) {
             if (d->c)
-                dispatch_check_ping(d, now_ms());
+                dispatch_check_ping(d, clock_mono_ms());
             continue;
         }
         if (p[0].revents)
@@ -411,7 +403,7 @@ static void *dispatch_main(void *arg)
         if (d->c && (p[1].revents & POLLOUT))
             dispatch_write(d);
         if (d->c)
-            dispatch_check_ping(d, now_ms());
+            dispatch_check_ping(d, clock_mono_ms());
     }
     if (d->c)
         redisFree(d->c);
@@ -425,6 +417,7 @@ struct dispatch *dispatch_start(const struct rconn_addr *a, char *errstr, size_t
 {
     struct dispatch *d = xcalloc(1, sizeof *d);
     d->addr = *a;
+    backoff_init(&d->backoff, DISPATCH_BACKOFF_MIN_MS, DISPATCH_BACKOFF_MAX_MS);
     d->ctl_efd = wake_open();
     if (d->ctl_efd < 0) {
         errstr_set(errstr, errlen, "eventfd: %s", strerror(errno));
@@ -501,14 +494,14 @@ int dispatch_subscribe(struct dispatch *d, struct inbox *in, const char *const *
         errstr_set(errstr, errlen, "more than %d channels for one stream", INBOX_MAX_CHANNELS);
         return -1;
     }
-    long long until = now_ms() + timeout_ms;
+    long long until = clock_mono_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&in->mu);
         int left = in->unconfirmed;
         pthread_mutex_unlock(&in->mu);
         if (left == 0)
             return 0;
-        long long rest = until - now_ms();
+        long long rest = until - clock_mono_ms();
         if (rest <= 0) {
             errstr_set(errstr, errlen, "Redis did not confirm the subscription within %d ms",
                        timeout_ms);

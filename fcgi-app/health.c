@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/log.h"
 #include "redis/contract.h"
@@ -43,7 +44,7 @@ static void health_reply(struct req *rq, bool ok, const char *reason, const char
 static int health_query(redisContext *c, long long *counts, char *errstr, size_t errlen)
 {
     char key[KEY_MAX], min[32];
-    snprintf(min, sizeof min, "%lld", app_epoch_ms() - CONTRACT_WORKER_LIVE_MS);
+    snprintf(min, sizeof min, "%lld", clock_epoch_ms() - CONTRACT_WORKER_LIVE_MS);
     redisAppendCommand(c, "PING");
     for (size_t i = 0; i < N_QUEUES; i++) {
         key_workers(key, sizeof key, (enum queue)i);

@@ -9,6 +9,7 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/log.h"
 #include "redis/contract.h"
@@ -144,7 +145,7 @@ static void wait_loop(struct jobwait *w, long long deadline)
         if (flags & INBOX_CUT) { /* only the transcript is reliable now */
             inbox_reset(rq->inbox);
         }
-        long long wait = deadline - app_mono_ms();
+        long long wait = deadline - clock_mono_ms();
         if (wait <= 0) {
             w->res->end = JOBWAIT_TIMEOUT;
             break;
@@ -177,7 +178,7 @@ void jobwait_run(struct req *rq, const struct job *j, long long timeout_ms,
         return;
     }
     const char *chans[] = {chan};
-    long long deadline = app_mono_ms() + timeout_ms;
+    long long deadline = clock_mono_ms() + timeout_ms;
     if (dispatch_subscribe(rq->app->dispatch, rq->inbox, chans, 1, APP_SUBSCRIBE_WAIT_MS, err,
                            sizeof err) < 0)
         errstr_set(res->message, sizeof res->message, "subscribe: %s", err);

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "aws/bedrock.h"
+#include "core/usage.h"
 #include "core/buf.h"
 #include "redis/job.h"
 #include "route.h"

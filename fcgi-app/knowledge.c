@@ -6,11 +6,12 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "jobwait.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "product.h"
 #include "core/utf8.h"
+#include "jobwait.h"
+#include "product.h"
 
 static int find_local(struct req *rq, const char *query, size_t len, const char *const *terms,
                       size_t n_terms, struct knowledge *k, const char **code)
@@ -27,12 +28,11 @@ static int find_local(struct req *rq, const char *query, size_t len, const char 
     return 0;
 }
 
+/* A passage's string member, "" when absent (the strings stay in the event's tree). */
 static const char *str_of(json_object *o, const char *key)
 {
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : "";
+    const char *v = json_get_str(o, key, NULL);
+    return v ? v : "";
 }
 
 /* The passages event of a kb job into k (strings stay in k->root). */
@@ -48,7 +48,7 @@ static void take_passages(struct knowledge *k, json_object *root, double min_sco
         double score = json_object_object_get_ex(e, "score", &s) ? json_object_get_double(s) : 0;
         if (!json_object_is_type(e, json_type_object) || !(score >= min_score))
             continue;
-        struct bedrock_passage *p = &k->p[k->n++];
+        struct kb_hit *p = &k->p[k->n++];
         p->title = str_of(e, "title");
         p->url = str_of(e, "url");
         p->text = str_of(e, "text");
@@ -68,7 +68,7 @@ static int find_bedrock(struct req *rq, const char *request_id, const char *quer
     snprintf(j.kb_id, sizeof j.kb_id, "%s", rq->app->cfg->kb_id);
     j.query = xstrndup(query, len);
     j.n_results = KNOWLEDGE_TOP;
-    j.created_ms = app_epoch_ms();
+    j.created_ms = clock_epoch_ms();
     j.deadline_ms = j.created_ms + KNOWLEDGE_TIMEOUT_MS;
     struct jobwait_result res;
     jobwait_run(rq, &j, KNOWLEDGE_TIMEOUT_MS, &res);
@@ -173,7 +173,7 @@ static int put_clean(struct buf *out, const char *s, size_t n, bool attr)
 int knowledge_prompt(const struct knowledge *k, struct buf *out)
 {
     for (size_t i = 0; i < k->n; i++) {
-        const struct bedrock_passage *p = &k->p[i];
+        const struct kb_hit *p = &k->p[i];
         size_t n = strlen(p->text);
         n = utf8_prefix_chars(p->text, n, KNOWLEDGE_PASSAGE_CHARS);
         if (buf_puts(out, "<document title=\"") < 0 ||

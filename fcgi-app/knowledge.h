@@ -12,7 +12,6 @@
 
 #include <json-c/json.h>
 
-#include "aws/bedrock.h"
 #include "core/buf.h"
 #include "kb/kb_local.h"
 #include "route.h"
@@ -23,7 +22,7 @@
 #define KNOWLEDGE_PASSAGE_CHARS 1000
 
 struct knowledge {
-    struct bedrock_passage p[KNOWLEDGE_TOP];
+    struct kb_hit p[KNOWLEDGE_TOP];
     size_t n;
     struct kb_hits hits;   /* local: owns the strings */
     json_object *root;     /* bedrock: the passages event, owns the strings */

@@ -17,8 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/alloc.h"
 #include "child.h"
+#include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "metrics.h"
 
@@ -73,13 +75,6 @@ static void on_signal(int sig)
     ssize_t w = write(sig_pipe[1], &b, 1);
     (void)w; /* a full pipe already holds enough wake-ups */
     errno = saved;
-}
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the socket ------------------------------------------------------------------------- */
@@ -162,7 +157,7 @@ static void master_spawn(struct master *m, size_t slot)
     }
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
-    long long now = mono_ms();
+    long long now = clock_mono_ms();
     if (pid < 0) {
         metrics_slot_release(sb_slot);
         log_error("fork: %s; retrying in %d ms", strerror(saved), MASTER_FORK_RETRY_MS);
@@ -197,14 +192,11 @@ static void master_lost(struct master *m, const struct kid *k, const char *how, 
     if (lived >= MASTER_STABLE_MS)
         s->crashes = 0;
     s->crashes++;
-    long long delay = 0;
-    if (s->crashes > 1) {
-        delay = MASTER_BACKOFF_MIN_MS;
-        for (int i = 2; i < s->crashes && delay < MASTER_BACKOFF_MAX_MS; i++)
-            delay *= 2;
-        if (delay > MASTER_BACKOFF_MAX_MS)
-            delay = MASTER_BACKOFF_MAX_MS;
-    }
+    /* At once the first time, then 100 ms, 200 ms, ... while it keeps dying young. */
+    long long delay = s->crashes > 1
+                          ? backoff_after(MASTER_BACKOFF_MIN_MS, MASTER_BACKOFF_MAX_MS,
+                                          s->crashes - 1)
+                          : 0;
     s->filled = false;
     s->respawn_at_ms = now + delay;
     metrics_respawned();
@@ -234,7 +226,7 @@ static void master_reap(struct master *m)
         struct kid k = m->kids[i];
         m->kids[i] = m->kids[--m->n_kids];
         metrics_slot_release(k.sb_slot);
-        long long now = mono_ms();
+        long long now = clock_mono_ms();
         if (k.retiring || m->state == M_DRAINING)
             log_info("child %d stopped: %s", (int)pid, how);
         else if (k.gen == m->gen)
@@ -269,7 +261,7 @@ static void master_reload(struct master *m)
         m->slots[s].crashes = 0;
         master_spawn(m, s);
     }
-    long long now = mono_ms();
+    long long now = clock_mono_ms();
     for (size_t i = 0; i < old; i++)
         if (!m->kids[i].retiring)
             master_term_kid(m, &m->kids[i], now);
@@ -277,7 +269,7 @@ static void master_reload(struct master *m)
 
 static void master_drain(struct master *m, int sig)
 {
-    long long now = mono_ms();
+    long long now = clock_mono_ms();
     bool again = m->state == M_DRAINING;
     if (!again) {
         log_info("%s: draining %zu children (up to %ld s)", strsignal(sig), m->n_kids,
@@ -314,7 +306,7 @@ static void master_signals(struct master *m)
 /* Spawns due slots, kills children past their deadline; returns the poll timeout. */
 static int master_timers(struct master *m)
 {
-    long long now = mono_ms(), next = LLONG_MAX;
+    long long now = clock_mono_ms(), next = LLONG_MAX;
     for (size_t s = 0; m->state != M_DRAINING && s < m->n_slots; s++) {
         if (m->slots[s].filled)
             continue;

@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "aws/bedrock.h"
+#include "core/usage.h"
 #include "core/buf.h"
 #include "redis/contract.h"
 

@@ -7,9 +7,10 @@
 
 #include <hiredis/hiredis.h>
 
-#include "redis/contract.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "metrics.h"
+#include "redis/contract.h"
 
 #define OBSERVE_OUT_MAX (8u << 20) /* a page of metrics; thousands of workers fit */
 #define OBSERVE_MAX_WORKERS 4096   /* heartbeats read per scrape, at most */
@@ -128,7 +129,7 @@ static int read_queue(redisContext *c, struct qstat *q, const char *queue, struc
 static int read_redis(redisContext *c, struct qstat *qs, struct wstat *ws, size_t *n_ws)
 {
     char key[KEY_MAX], since[32];
-    snprintf(since, sizeof since, "%lld", app_epoch_ms() - CONTRACT_WORKER_LIVE_MS);
+    snprintf(since, sizeof since, "%lld", clock_epoch_ms() - CONTRACT_WORKER_LIVE_MS);
     for (size_t i = 0; i < N_QUEUES; i++) {
         key_jobs(key, sizeof key, (enum queue)i);
         redisAppendCommand(c, "XLEN %s", key);

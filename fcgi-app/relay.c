@@ -11,6 +11,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/sse.h"
@@ -44,8 +45,8 @@ void relay_init(struct relay *r, struct req *rq, const char *request_id,
     key_log(r->log_key, sizeof r->log_key, request_id);
     key_out(r->channel, sizeof r->channel, request_id);
     r->start_epoch_ms = start_epoch_ms;
-    long long now = app_mono_ms();
-    r->deadline_ms = now + (deadline_epoch_ms - app_epoch_ms()) + RELAY_GRACE_MS;
+    long long now = clock_mono_ms();
+    r->deadline_ms = now + (deadline_epoch_ms - clock_epoch_ms()) + RELAY_GRACE_MS;
     r->next_ping_ms = now + rq->app->cfg->keepalive_s * 1000;
     r->progress_ms = now;
     buf_init(&r->out, RELAY_OUT_MAX);
@@ -151,7 +152,7 @@ static void relay_first_delta(struct relay *r, json_object *o)
         return;
     j->first_delta = true;
     r->n_first++;
-    metrics_first_token(j->model, app_mono_ms() - r->rq->t0);
+    metrics_first_token(j->model, clock_mono_ms() - r->rq->t0);
 }
 
 /* model_done and error end the job they name (by phase and model); model_done brings usage.
@@ -203,7 +204,7 @@ static void relay_account(struct relay *r, const char *type, size_t type_len, co
         if (model_done)
             event_usage_parse(json_get(o, "usage"), &j->usage);
         if (model_done && r->origin)
-            metrics_model_done(j->model, app_mono_ms() - r->rq->t0, &j->usage);
+            metrics_model_done(j->model, clock_mono_ms() - r->rq->t0, &j->usage);
     }
     json_object_put(o);
 }
@@ -248,7 +249,7 @@ static int relay_push(struct relay *r)
     }
     if (done) {
         buf_consume(&r->out, done);
-        r->progress_ms = app_mono_ms();
+        r->progress_ms = clock_mono_ms();
         r->next_ping_ms = r->progress_ms + rq->app->cfg->keepalive_s * 1000;
     }
     return rq->client_gone ? -1 : 0;
@@ -263,7 +264,7 @@ static int relay_flush_until(struct relay *r, long long until_ms)
             return -1;
         if (r->out.len == 0)
             return 0;
-        long long wait = until_ms - app_mono_ms();
+        long long wait = until_ms - clock_mono_ms();
         if (wait <= 0)
             return 1;
         struct pollfd p = {r->rq->fr->ipcFd, POLLOUT | POLLRDHUP, 0};
@@ -437,7 +438,7 @@ static void relay_done_json(struct relay *r, struct buf *out)
                "{\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld,\"cache_read_tokens\":%ld,"
                "\"cache_write_tokens\":%ld},\"cost_usd\":%s,\"elapsed_ms\":%lld}",
                sum.input_tokens, sum.output_tokens, sum.cache_read_tokens,
-               sum.cache_write_tokens, cost, app_epoch_ms() - r->start_epoch_ms);
+               sum.cache_write_tokens, cost, clock_epoch_ms() - r->start_epoch_ms);
 }
 
 /* The stream's last bytes, given the client's stall allowance: end when written, RELAY_GONE
@@ -497,7 +498,7 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
     relay_done_json(r, &data);
     relay_write(r, NULL, "done", data.data, data.len);
     /* Bounded: a drain must not wait out a stalled client. */
-    if (relay_flush_until(r, app_mono_ms() + RELAY_END_FLUSH_MS) > 0)
+    if (relay_flush_until(r, clock_mono_ms() + RELAY_END_FLUSH_MS) > 0)
         relay_cut(r, "the client takes nothing");
     buf_free(&data);
 }
@@ -614,7 +615,7 @@ static void readers_send(struct relay *r, bool join, bool leave)
     struct app *app = r->rq->app;
     char key[KEY_MAX], err[256];
     /* Due again in a beat whatever happens here: with Redis away the loop must not spin. */
-    r->beat_ms = app_mono_ms() + RELAY_READER_BEAT_MS;
+    r->beat_ms = clock_mono_ms() + RELAY_READER_BEAT_MS;
     r->reading = !leave;
     if (key_readers(key, sizeof key, r->request_id) < 0)
         return;
@@ -671,13 +672,13 @@ static enum relay_end relay_gone(struct relay *r)
         readers_send(r, false, true);
     if (relay_all_ended(r))
         return RELAY_GONE;
-    long long until = app_mono_ms() + RELAY_RESUME_GRACE_MS;
+    long long until = clock_mono_ms() + RELAY_RESUME_GRACE_MS;
     for (;;) {
         if (readers_live(r)) {
             log_rid(LOG_INFO, r->rq->id, "client went away; a resumed stream carries on");
             return RELAY_GONE;
         }
-        long long wait = until - app_mono_ms();
+        long long wait = until - clock_mono_ms();
         if (wait <= 0)
             break;
         struct pollfd p = {r->rq->inbox->efd, POLLIN, 0};
@@ -729,7 +730,7 @@ static enum relay_end relay_loop(struct relay *r)
             }
             return RELAY_CUT;
         }
-        long long now = app_mono_ms(), drain_at = LLONG_MAX;
+        long long now = clock_mono_ms(), drain_at = LLONG_MAX;
         if (r->out.len && now - r->progress_ms >= relay_stall_ms(r)) {
             relay_cut(r, "the client took nothing for two keep-alive intervals");
             return RELAY_CUT;
@@ -776,7 +777,7 @@ static enum relay_end relay_loop(struct relay *r)
             due = r->beat_ms;
         if (r->out.len && r->progress_ms + relay_stall_ms(r) < due)
             due = r->progress_ms + relay_stall_ms(r);
-        long long wait = due - app_mono_ms();
+        long long wait = due - clock_mono_ms();
         /* The FastCGI connection is polled for hang-up (nginx closes it when the browser
          * leaves, which is noticed here before the first token) and, while bytes wait, for
          * room to write them. */

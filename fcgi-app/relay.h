@@ -26,7 +26,7 @@
 
 #include <json-c/json.h>
 
-#include "aws/bedrock.h"
+#include "core/usage.h"
 #include "core/buf.h"
 #include "plan.h"
 #include "product/chatreq.h"

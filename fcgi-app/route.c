@@ -8,12 +8,13 @@
 
 #include "auth.h"
 #include "chat.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "health.h"
 #include "metrics.h"
 #include "observe.h"
 #include "session.h"
 #include "translate.h"
-#include "core/log.h"
 
 /* Copies parameter name into dst (n bytes). Returns 1 when copied, 0 when absent, -1 when
  * longer than dst (dst is then ""). */
@@ -49,7 +50,7 @@ void req_init(struct req *rq, struct app *app, struct inbox *inbox, FCGX_Request
     rq->app = app;
     rq->inbox = inbox;
     rq->fr = fr;
-    rq->t0 = app_mono_ms();
+    rq->t0 = clock_mono_ms();
     rq->content_length = -1;
     char rid[64];
     if (copy_param(fr, "REQUEST_ID", rid, sizeof rid) == 1 &&
@@ -334,6 +335,6 @@ void route_handle(struct req *rq)
     log_safe(rq->path, path, sizeof path);
     log_safe(rq->method, method, sizeof method);
     log_event(LOG_INFO, rq->id, "request", "method=%s path=%s status=%d elapsed_ms=%lld "
-              "client_gone=%d", method, path, rq->status, app_mono_ms() - rq->t0,
+              "client_gone=%d", method, path, rq->status, clock_mono_ms() - rq->t0,
               rq->client_gone);
 }

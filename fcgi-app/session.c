@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
 
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -16,9 +17,9 @@
 /* Appends "<label>: <the turn's field>\n" when the field is a string. */
 static void put_line(struct buf *out, const char *label, json_object *turn, const char *field)
 {
-    json_object *v;
-    if (json_object_object_get_ex(turn, field, &v) && json_object_is_type(v, json_type_string))
-        buf_printf(out, "%s: %s\n", label, json_object_get_string(v));
+    const char *v = json_get_str(turn, field, NULL);
+    if (v)
+        buf_printf(out, "%s: %s\n", label, v);
 }
 
 int session_history(struct app *app, const char *session_id, struct buf *out, char *errstr,
@@ -77,7 +78,7 @@ int session_save(struct app *app, const char *session_id, const char *request_id
         return -1;
     }
     json_object *t = json_object_new_object();
-    json_object_object_add(t, "ts", json_object_new_int64(app_epoch_ms()));
+    json_object_object_add(t, "ts", json_object_new_int64(clock_epoch_ms()));
     json_object_object_add(t, "request_id", json_object_new_string(request_id));
     json_object_object_add(t, "question", cut_string(question));
     json_object_object_add(t, "answer", cut_string(answer));

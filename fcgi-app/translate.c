@@ -7,9 +7,10 @@
 #include <json-c/json.h>
 
 #include "core/alloc.h"
-#include "jobwait.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "jobwait.h"
 #include "metrics.h"
 #include "product.h"
 
@@ -56,7 +57,7 @@ int translate_run(struct req *rq, const char *request_id, const char *text, size
     j.max_tokens = TRANSLATE_MAX_TOKENS;
     j.temperature = TRANSLATE_TEMPERATURE;
     j.top_p = -1;
-    j.created_ms = app_epoch_ms();
+    j.created_ms = clock_epoch_ms();
     j.deadline_ms = j.created_ms + TRANSLATE_TIMEOUT_MS;
     struct jobwait_result res;
     jobwait_run(rq, &j, TRANSLATE_TIMEOUT_MS, &res);

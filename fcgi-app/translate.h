@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "aws/bedrock.h"
+#include "core/usage.h"
 #include "core/buf.h"
 #include "product/lang.h"
 #include "route.h"

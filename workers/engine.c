@@ -28,6 +28,8 @@
 #include "aws/retry.h"
 #include "call.h"
 #include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "outbox.h"
 #include "redis/events.h"
@@ -54,7 +56,7 @@ struct engine {
     double drain_end;
     bool redis_down;
     double down_since, next_try;
-    long backoff;
+    struct backoff backoff;
     unsigned long handed_back;
     struct retry_policy retry;
     uint64_t rng;                          /* the backoff's jitter */
@@ -97,7 +99,7 @@ static void progress_mark(struct engine *e, struct worker_job *wj, bool set)
 {
     char key[KEY_MAX], px[24];
     key_progress(key, sizeof key, wj->job.id);
-    long long ttl = wj->job.deadline_ms - worker_epoch_ms();
+    long long ttl = wj->job.deadline_ms - clock_epoch_ms();
     snprintf(px, sizeof px, "%lld", (ttl > 0 ? ttl : 0) + WORKER_PROGRESS_SLACK_MS);
     const char *argv[] = {set ? "SET" : "DEL", key, "shown", "PX", px};
     size_t lens[] = {3, strlen(key), 5, 2, strlen(px)};
@@ -283,10 +285,10 @@ static bool retry_schedule(struct engine *e, struct worker_job *wj,
         return false;
     long delay;
     *v = retry_decide(&e->retry, r->err.retryable, wj->shown || r->deltas > 0, wj->attempts,
-                      worker_epoch_ms(), wj->job.deadline_ms, &e->rng, &delay);
+                      clock_epoch_ms(), wj->job.deadline_ms, &e->rng, &delay);
     if (*v != RETRY_AGAIN)
         return false;
-    wj->retry_at = worker_now_ms() + (double)delay;
+    wj->retry_at = clock_mono_ms_f() + (double)delay;
     e->n_waiting++;
     atomic_fetch_add(&e->w->jobs_retried, 1);
     log_event(LOG_INFO, wj->rid, "job_retry",
@@ -306,7 +308,7 @@ static void on_done(void *user, const struct bedrock_result *r)
     enum retry_verdict rv;
     if (retry_schedule(e, wj, r, &rv))
         return; /* still active, waiting: engine_run starts it again */
-    double ms = worker_now_ms() - wj->t_start;
+    double ms = clock_mono_ms_f() - wj->t_start;
     if (wj->handed_back || wj->stolen) {
         log_event(LOG_INFO, wj->rid, "job_left", "job=%s how=%s elapsed_ms=%.0f", wj->job.id,
                   wj->stolen ? "taken_over" : "handed_back", ms);
@@ -373,7 +375,7 @@ static const struct bedrock_callbacks callbacks = {on_delta, on_done};
 
 static bool recently_canceled(struct engine *e, const char *id)
 {
-    double now = worker_now_ms();
+    double now = clock_mono_ms_f();
     for (size_t i = 0; i < RECENT_CANCELS; i++)
         if (e->recent[i].id[0] && now - e->recent[i].at < RECENT_CANCEL_MS &&
             strcmp(e->recent[i].id, id) == 0)
@@ -386,7 +388,7 @@ static bool recently_canceled(struct engine *e, const char *id)
 static bool job_admit(struct engine *e, struct worker_job *wj, bool kb, const char *kb_id)
 {
     wj->engine = e;
-    wj->t_start = worker_now_ms();
+    wj->t_start = clock_mono_ms_f();
     buf_init(&wj->delta, DELTA_MAX);
     if (recently_canceled(e, wj->job.id)) {
         job_refuse(e, wj, "canceled", "canceled before it started");
@@ -449,7 +451,7 @@ static void retries_start(struct engine *e)
 {
     if (e->n_waiting == 0)
         return;
-    double now = worker_now_ms();
+    double now = clock_mono_ms_f();
     for (struct worker_job *wj = e->active; wj; wj = wj->next) {
         if (wj->call || wj->retry_at == 0 || wj->retry_at > now)
             continue;
@@ -500,7 +502,7 @@ static bool cancel_id(struct engine *e, const char *id)
     }
     if (!found) {
         snprintf(e->recent[e->recent_next].id, JOB_ID_MAX, "%s", id);
-        e->recent[e->recent_next].at = worker_now_ms();
+        e->recent[e->recent_next].at = clock_mono_ms_f();
         e->recent_next = (e->recent_next + 1) % RECENT_CANCELS;
     }
     return found;
@@ -526,7 +528,7 @@ static void resync_cancels(struct engine *e, redisContext *c)
             bedrock_call_cancel(wj->call);
             wj->cancel_sent = true;
         } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 && !wj->call) {
-            wj->retry_at = worker_now_ms(); /* a waiting job: not ended inside this walk */
+            wj->retry_at = clock_mono_ms_f(); /* a waiting job: not ended inside this walk */
             wj->cancel_sent = true;
         }
         freeReplyObject(r);
@@ -562,11 +564,11 @@ static void drain_begin(struct engine *e, const char *why)
     struct worker *w = e->w;
     if (e->draining) {
         log_info("%s again: ending the drain now", why);
-        e->drain_end = worker_now_ms();
+        e->drain_end = clock_mono_ms_f();
         return;
     }
     e->draining = true;
-    e->drain_end = worker_now_ms() + (double)w->cfg->drain_s * 1000.0;
+    e->drain_end = clock_mono_ms_f() + (double)w->cfg->drain_s * 1000.0;
     pthread_mutex_lock(&w->mu);
     w->stopping = true;
     pthread_cond_broadcast(&w->cv);
@@ -586,7 +588,7 @@ static void read_signals(struct engine *e)
 static void flush_writes(struct engine *e, bool *resync)
 {
     struct worker *w = e->w;
-    double now = worker_now_ms();
+    double now = clock_mono_ms_f();
     if ((e->ob.n == 0 && !*resync) || now < e->next_try)
         return;
     char err[256];
@@ -611,14 +613,13 @@ static void flush_writes(struct engine *e, bool *resync)
         if (!e->redis_down)
             e->down_since = now;
         e->redis_down = true;
-        e->next_try = now + (double)e->backoff;
-        e->backoff = worker_backoff_next(e->backoff);
+        e->next_try = now + (double)backoff_next(&e->backoff);
     } else {
         if (e->redis_down)
             log_info("Redis writes back after %.0f ms", now - e->down_since);
         e->redis_down = false;
         e->next_try = 0;
-        e->backoff = WORKER_BACKOFF_MIN_MS;
+        backoff_reset(&e->backoff);
     }
 }
 
@@ -626,7 +627,7 @@ static int poll_timeout(const struct engine *e, bool busy)
 {
     if (busy)
         return 0;
-    double now = worker_now_ms(), t = e->n_active ? 100 : 1000;
+    double now = clock_mono_ms_f(), t = e->n_active ? 100 : 1000;
     if (e->ob.n && e->next_try - now < t)
         t = e->next_try - now;
     if (e->draining && e->drain_end - now < t)
@@ -641,7 +642,7 @@ static void engine_seed(struct engine *e)
 {
     uint64_t x = 0;
     if (getrandom(&x, sizeof x, GRND_NONBLOCK) != (ssize_t)sizeof x)
-        x = (uint64_t)worker_epoch_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)e;
+        x = (uint64_t)clock_epoch_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)e;
     e->rng = retry_seed(x);
 }
 
@@ -650,7 +651,7 @@ int engine_run(struct worker *w, int sigfd)
     struct engine *e = xcalloc(1, sizeof *e);
     e->w = w;
     e->sigfd = sigfd;
-    e->backoff = WORKER_BACKOFF_MIN_MS;
+    backoff_init(&e->backoff, WORKER_BACKOFF_MIN_MS, WORKER_BACKOFF_MAX_MS);
     e->cancels = xcalloc(WORKER_CANCEL_RING, sizeof *e->cancels);
     e->stolen = xcalloc(WORKER_CANCEL_RING, sizeof *e->stolen);
     e->retry = (struct retry_policy){w->aws->retry_max_attempts, w->aws->retry_base_ms,
@@ -692,7 +693,7 @@ int engine_run(struct worker *w, int sigfd)
         retries_start(e);
         if (e->draining && e->n_active == 0)
             break;
-        if (e->draining && !e->handed_back_all && worker_now_ms() >= e->drain_end) {
+        if (e->draining && !e->handed_back_all && clock_mono_ms_f() >= e->drain_end) {
             log_info("drain time over: handing back %zu running job(s)", e->n_active);
             for (struct worker_job *wj = e->active, *next; wj; wj = next) {
                 next = wj->next;
@@ -720,7 +721,7 @@ int engine_run(struct worker *w, int sigfd)
             if (++poll_failures > 50)
                 abort();
             drain_begin(e, "client failure");
-            e->drain_end = worker_now_ms();
+            e->drain_end = clock_mono_ms_f();
         } else {
             poll_failures = 0;
         }

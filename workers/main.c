@@ -23,38 +23,12 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/wake.h"
 #include "worker.h"
 
 /* ---- small shared helpers (worker.h) ---------------------------------------------------- */
-
-double worker_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-long long worker_epoch_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void worker_deadline(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    long long ns = ts->tv_nsec + (long long)(ms > 0 ? ms : 0) * 1000000LL;
-    ts->tv_sec += (time_t)(ns / 1000000000LL);
-    ts->tv_nsec = (long)(ns % 1000000000LL);
-}
-
-long worker_backoff_next(long ms)
-{
-    return ms * 2 > WORKER_BACKOFF_MAX_MS ? WORKER_BACKOFF_MAX_MS : ms * 2;
-}
 
 void worker_count_tokens(struct worker *w, const struct token_usage *u)
 {
@@ -140,15 +114,11 @@ static int worker_init(struct worker *w, const struct nova_config *cfg, char *er
     key_worker(w->worker_key, sizeof w->worker_key, w->id);
     key_workers(w->workers_key, sizeof w->workers_key, w->queue);
     key_cancel(w->cancel_channel, sizeof w->cancel_channel, w->queue);
-    w->started_ms = worker_epoch_ms();
+    w->started_ms = clock_epoch_ms();
     w->reader_fd = -1;
     pthread_mutex_init(&w->mu, NULL);
     text_table_init(&w->texts);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&w->cv);
     w->stop_efd = wake_open();
     if (w->stop_efd < 0) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));

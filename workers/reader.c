@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "redis/events.h"
 #include "worker.h"
@@ -30,7 +32,7 @@ int heartbeat_write(struct worker *w)
         log_debug("heartbeat: %s", err);
         return -1;
     }
-    long long now = worker_epoch_ms();
+    long long now = clock_epoch_ms();
     pthread_mutex_lock(&w->mu);
     size_t in_flight = w->in_flight;
     pthread_mutex_unlock(&w->mu);
@@ -220,7 +222,7 @@ void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, c
                            const char *entry_id)
 {
     snprintf(a->maxlen, sizeof a->maxlen, "%d", WORKER_DEAD_MAXLEN);
-    snprintf(a->failed_ms, sizeof a->failed_ms, "%lld", worker_epoch_ms());
+    snprintf(a->failed_ms, sizeof a->failed_ms, "%lld", clock_epoch_ms());
     const char *v[] = {"XADD", w->dead_key, "MAXLEN", "~", a->maxlen, "*",
                        "job", job, "reason", reason, "code", code, "worker", w->id,
                        "failed_ms", a->failed_ms, "entry", entry_id};
@@ -395,7 +397,7 @@ static void handle_entries(struct worker *w, const redisReply *entries, size_t n
                            const long *deliveries)
 {
     struct candidate *cds = xcalloc(n ? n : 1, sizeof *cds);
-    long long now = worker_epoch_ms();
+    long long now = clock_epoch_ms();
     for (size_t i = 0; i < n; i++) {
         judge(w, entries->element[i], &cds[i], now);
         if (deliveries) /* a count Redis did not give is taken as a second delivery */
@@ -475,7 +477,7 @@ static void reclaim(struct worker *w)
 static void wait_locked(struct worker *w, long ms)
 {
     struct timespec until;
-    worker_deadline(&until, ms);
+    clock_deadline(&until, ms);
     pthread_cond_timedwait(&w->cv, &w->mu, &until);
 }
 
@@ -491,34 +493,33 @@ static void reader_disconnect(struct worker *w, redisContext **rc)
 /* The reader's clocks (monotonic ms) and the backoff of the ones that failed. */
 struct timers {
     double beat, refresh, reclaim;
-    long beat_backoff, refresh_backoff;
+    struct backoff beat_backoff, refresh_backoff;
 };
 
 /* A timer's next time: its period after a success; after a failure a backoff step, shorter
  * than the period at first: after a Redis restart the first command on a pooled connection
  * fails, and neither the heartbeat nor the claims may lapse for a whole period. */
-static double timer_next(int rc, long period, long *backoff)
+static double timer_next(int rc, long period, struct backoff *backoff)
 {
     if (rc == 0) {
-        *backoff = WORKER_BACKOFF_MIN_MS;
-        return worker_now_ms() + (double)period;
+        backoff_reset(backoff);
+        return clock_mono_ms_f() + (double)period;
     }
-    long ms = *backoff < period ? *backoff : period;
-    *backoff = worker_backoff_next(*backoff);
-    return worker_now_ms() + (double)ms;
+    long ms = backoff_next(backoff);
+    return clock_mono_ms_f() + (double)(ms < period ? ms : period);
 }
 
 /* Runs the timers that are due: heartbeat, claim refresh, reclaim. Called without mu. */
 static void run_timers(struct worker *w, struct timers *t)
 {
-    if (worker_now_ms() >= t->beat)
+    if (clock_mono_ms_f() >= t->beat)
         t->beat = timer_next(heartbeat_write(w), WORKER_BEAT_MS, &t->beat_backoff);
     /* Also while stopping: the jobs of the drain are still this worker's. */
-    if (worker_now_ms() >= t->refresh)
+    if (clock_mono_ms_f() >= t->refresh)
         t->refresh = timer_next(claims_refresh(w), claims_refresh_ms(w), &t->refresh_backoff);
-    if (worker_now_ms() >= t->reclaim) {
+    if (clock_mono_ms_f() >= t->reclaim) {
         reclaim(w);
-        t->reclaim = worker_now_ms() + (double)w->cfg->visibility_timeout_s * 500.0;
+        t->reclaim = clock_mono_ms_f() + (double)w->cfg->visibility_timeout_s * 500.0;
     }
 }
 
@@ -527,7 +528,7 @@ static long until_timers(const struct timers *t)
 {
     double first = t->beat < t->refresh ? t->beat : t->refresh;
     first = first < t->reclaim ? first : t->reclaim;
-    long ms = (long)(first - worker_now_ms()) + 1;
+    long ms = (long)(first - clock_mono_ms_f()) + 1;
     return ms < 1 ? 1 : ms > WORKER_READ_BLOCK_MS ? WORKER_READ_BLOCK_MS : ms;
 }
 
@@ -536,8 +537,11 @@ void *reader_main(void *arg)
     struct worker *w = arg;
     redisContext *rc = NULL;
     bool group_ok = false, ready = false, down_logged = false;
-    long backoff = WORKER_BACKOFF_MIN_MS;
-    struct timers tm = {0, 0, 0, WORKER_BACKOFF_MIN_MS, WORKER_BACKOFF_MIN_MS};
+    struct backoff backoff;
+    backoff_init(&backoff, WORKER_BACKOFF_MIN_MS, WORKER_BACKOFF_MAX_MS);
+    struct timers tm = {0};
+    backoff_init(&tm.beat_backoff, WORKER_BACKOFF_MIN_MS, WORKER_BACKOFF_MAX_MS);
+    backoff_init(&tm.refresh_backoff, WORKER_BACKOFF_MIN_MS, WORKER_BACKOFF_MAX_MS);
     char err[256];
     pthread_mutex_lock(&w->mu);
     while (!w->exiting) {
@@ -560,8 +564,7 @@ void *reader_main(void *arg)
             if (rc)
                 reader_disconnect(w, &rc);
             pthread_mutex_lock(&w->mu);
-            wait_locked(w, backoff);
-            backoff = worker_backoff_next(backoff);
+            wait_locked(w, backoff_next(&backoff));
             continue;
         }
         if (down_logged) {
@@ -570,11 +573,11 @@ void *reader_main(void *arg)
              * wait half a timeout: after a long outage every live worker's entries look idle,
              * and each must first get the chance to refresh its own. */
             tm.beat = tm.refresh = 0;
-            double later = worker_now_ms() + (double)w->cfg->visibility_timeout_s * 500.0;
+            double later = clock_mono_ms_f() + (double)w->cfg->visibility_timeout_s * 500.0;
             tm.reclaim = tm.reclaim > later ? tm.reclaim : later;
         }
         down_logged = false;
-        backoff = WORKER_BACKOFF_MIN_MS;
+        backoff_reset(&backoff);
 
         pthread_mutex_lock(&w->mu);
         if (!ready) {
@@ -636,8 +639,7 @@ void *reader_main(void *arg)
         freeReplyObject(r);
         pthread_mutex_lock(&w->mu);
         if (refused && !w->exiting) {
-            wait_locked(w, backoff);
-            backoff = worker_backoff_next(backoff);
+            wait_locked(w, backoff_next(&backoff));
         }
     }
     pthread_mutex_unlock(&w->mu);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/backoff.h"
 #include "core/errstr.h"
 #include "core/log.h"
 #include "worker.h"
@@ -113,7 +114,8 @@ static bool listen_loop(struct worker *w, redisContext *c)
 void *subscriber_main(void *arg)
 {
     struct worker *w = arg;
-    long backoff = WORKER_BACKOFF_MIN_MS;
+    struct backoff backoff;
+    backoff_init(&backoff, WORKER_BACKOFF_MIN_MS, WORKER_BACKOFF_MAX_MS);
     bool first = true, down_logged = false;
     char err[256];
     for (;;) {
@@ -122,12 +124,11 @@ void *subscriber_main(void *arg)
             if (!down_logged)
                 log_warn("cancel channel %s: %s; retrying", w->cancel_channel, err);
             down_logged = true;
-            if (wait_stop(w, (int)backoff))
+            if (wait_stop(w, (int)backoff_next(&backoff)))
                 return NULL;
-            backoff = worker_backoff_next(backoff);
             continue;
         }
-        backoff = WORKER_BACKOFF_MIN_MS;
+        backoff_reset(&backoff);
         down_logged = false;
         pthread_mutex_lock(&w->mu);
         w->subscribed = true;

@@ -108,7 +108,7 @@ struct worker {
     struct bedrock_client *client;  /* the engine's; others only call bedrock_client_wakeup */
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;              /* CLOCK_MONOTONIC; room, stop, subscribed, exit */
+    pthread_cond_t cv;              /* monotonic (clock.h); room, stop, subscribed, exit */
     struct worker_job *inbox, *inbox_tail;
     char cancels[WORKER_CANCEL_RING][JOB_ID_MAX];
     size_t cancel_head, cancel_len;
@@ -138,12 +138,6 @@ struct worker {
     char reclaim_cursor[EVENT_ID_MAX];
 };
 
-double worker_now_ms(void);         /* monotonic */
-long long worker_epoch_ms(void);
-/* Adds ms to now on CLOCK_MONOTONIC, for pthread_cond_timedwait on w->cv. */
-void worker_deadline(struct timespec *ts, long ms);
-/* The next capped exponential backoff step. */
-long worker_backoff_next(long ms);
 /* Adds a call's usage to the worker's token counters. */
 void worker_count_tokens(struct worker *w, const struct token_usage *u);
 

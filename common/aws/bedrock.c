@@ -21,11 +21,12 @@
 
 #include <json-c/json.h>
 
-#include "core/alloc.h"
 #include "aws/bedrock_proto.h"
 #include "aws/eventstream.h"
-#include "core/log.h"
 #include "aws/sigv4.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "core/utf8.h"
 #include "core/wake.h"
 
@@ -86,13 +87,6 @@ struct bedrock_client {
 
 /* How often open calls are checked against the idle timeout, and so its precision. */
 #define BR_IDLE_SCAN_MS 100
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void call_fail(struct bedrock_call *call, enum bedrock_error code, bool retryable,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -191,7 +185,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *user)
 {
     (void)multi;
     struct bedrock_client *c = user;
-    c->timer_at = timeout_ms < 0 ? -1.0 : now_ms() + (double)timeout_ms;
+    c->timer_at = timeout_ms < 0 ? -1.0 : clock_mono_ms_f() + (double)timeout_ms;
     return 0;
 }
 
@@ -295,7 +289,7 @@ static void call_complete(struct bedrock_call *call)
     if (call->next)
         call->next->prev = call->prev;
     c->n_active--;
-    call->res.elapsed_ms = now_ms() - call->t_start;
+    call->res.elapsed_ms = clock_mono_ms_f() - call->t_start;
     if (call->canceled)
         call->res.err.code = BR_OK, call_fail(call, BR_ERR_CANCELED, false, "call canceled");
     if (call->cb.on_done)
@@ -329,7 +323,7 @@ static void deliver_text(struct bedrock_call *call, const char *text, size_t len
     }
     if (whole > 0) {
         if (call->res.ttft_ms < 0)
-            call->res.ttft_ms = now_ms() - call->t_start;
+            call->res.ttft_ms = clock_mono_ms_f() - call->t_start;
         call->res.deltas++;
         if (call->cb.on_delta && !call->canceled)
             call->cb.on_delta(call->user, p, whole);
@@ -373,7 +367,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *user)
     struct bedrock_call *call = user;
     size_t n = size * nmemb;
     int status;
-    call->t_last = now_ms();
+    call->t_last = clock_mono_ms_f();
     if (n > 5 && memcmp(ptr, "HTTP/", 5) == 0 && sscanf(ptr, "HTTP/%*s %d", &status) == 1) {
         call->http_status = status; /* a later status line (after 100 Continue) replaces it */
         call->res.err.type[0] = '\0';
@@ -418,7 +412,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
 {
     struct bedrock_call *call = user;
     size_t n = size * nmemb;
-    call->t_last = now_ms();
+    call->t_last = clock_mono_ms_f();
     if (call->canceled)
         return 0; /* aborts the transfer; completion reports BR_ERR_CANCELED */
     if (call->http_status != 200 || call->kind != CALL_STREAM) {
@@ -456,7 +450,7 @@ static void finish_converse(struct bedrock_call *call)
     call->res.text = buf_cstr(&call->resp);
     call->res.text_len = call->resp.len;
     if (call->res.ttft_ms < 0)
-        call->res.ttft_ms = now_ms() - call->t_start;
+        call->res.ttft_ms = clock_mono_ms_f() - call->t_start;
 }
 
 static void finish_retrieve(struct bedrock_call *call)
@@ -524,7 +518,7 @@ static struct bedrock_call *call_new(struct bedrock_client *c, enum call_kind ki
     call->state = CALL_QUEUED;
     call->cb = *cb;
     call->user = user;
-    call->t_start = call->t_last = now_ms();
+    call->t_start = call->t_last = clock_mono_ms_f();
     call->res.ttft_ms = -1;
     buf_init(&call->body, BR_MAX_REQUEST_BYTES);
     buf_init(&call->resp, kind == CALL_STREAM ? BR_MAX_ERROR_BODY : c->cfg.max_response_bytes);
@@ -719,7 +713,7 @@ static void client_apply_todo(struct bedrock_client *c)
  * stall hides the stall for a while; a total timeout would cut long, healthy streams. */
 static void client_check_idle(struct bedrock_client *c)
 {
-    double now = now_ms();
+    double now = clock_mono_ms_f();
     if (now - c->last_idle_scan < BR_IDLE_SCAN_MS)
         return;
     c->last_idle_scan = now;
@@ -741,7 +735,7 @@ int bedrock_client_poll(struct bedrock_client *c, int timeout_ms, struct curl_wa
     if (c->n_active > 0 && (timeout_ms < 0 || timeout_ms > BR_IDLE_SCAN_MS))
         timeout_ms = BR_IDLE_SCAN_MS; /* wake up to keep the idle clock */
     if (c->timer_at >= 0) {
-        double wait = ceil(c->timer_at - now_ms());
+        double wait = ceil(c->timer_at - clock_mono_ms_f());
         if (wait < 0)
             wait = 0;
         if (timeout_ms < 0 || wait < timeout_ms)
@@ -780,7 +774,7 @@ int bedrock_client_poll(struct bedrock_client *c, int timeout_ms, struct curl_wa
             mc = curl_multi_socket_action(c->multi, evs[i].data.fd, flags, &running);
         }
     }
-    if (mc == CURLM_OK && c->timer_at >= 0 && now_ms() >= c->timer_at) {
+    if (mc == CURLM_OK && c->timer_at >= 0 && clock_mono_ms_f() >= c->timer_at) {
         c->timer_at = -1; /* the call may arm a new one */
         mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }

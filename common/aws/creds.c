@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/backoff.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/log.h"
 
@@ -573,29 +575,24 @@ int creds_resolve(const struct creds_config *c, struct aws_creds *out, char *err
 struct creds_provider {
     struct creds_config cfg;
     pthread_mutex_t mu;
-    pthread_cond_t cond;         /* CLOCK_MONOTONIC; signalled by creds_provider_free */
+    pthread_cond_t cond;         /* monotonic (clock.h); signalled by creds_provider_free */
     struct aws_creds cur;        /* under mu */
     char last_err[1024];         /* under mu: the last failed refresh */
     unsigned long refreshes;     /* under mu */
-    int backoff_s;               /* refresh thread only: 0 after a success */
+    long retry_ms;               /* refresh thread only: the wait after a failure, 0 after a
+                                    success */
+    struct backoff backoff;
     atomic_bool stop;            /* written under mu; also read by curl's progress hook */
     bool has_thread;
     pthread_t thread;
 };
 
-static long long creds_clock_ms(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds until the next refresh attempt, from the expiry and the failure backoff. */
 static long long creds_next_delay_ms(const struct creds_provider *p)
 {
-    long long remaining = (long long)p->cur.expiration * 1000 - creds_clock_ms(CLOCK_REALTIME);
-    if (p->backoff_s) {
-        long long d = p->backoff_s * 1000LL;
+    long long remaining = (long long)p->cur.expiration * 1000 - clock_epoch_ms();
+    if (p->retry_ms) {
+        long long d = p->retry_ms;
         return remaining > 0 && remaining < d ? remaining : d;
     }
     long long ahead = p->cfg.refresh_ahead_s * 1000LL;
@@ -610,8 +607,8 @@ static void *creds_refresh_main(void *arg)
     struct creds_ctx x = {&p->cfg, &p->stop};
     pthread_mutex_lock(&p->mu);
     while (!atomic_load(&p->stop)) {
-        long long ms = creds_clock_ms(CLOCK_MONOTONIC) + creds_next_delay_ms(p);
-        struct timespec deadline = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+        struct timespec deadline;
+        clock_deadline(&deadline, creds_next_delay_ms(p));
         int rc = 0;
         while (!atomic_load(&p->stop) && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&p->cond, &p->mu, &deadline);
@@ -628,7 +625,8 @@ static void *creds_refresh_main(void *arg)
             struct tm tm;
             p->cur = fresh;
             p->refreshes++;
-            p->backoff_s = 0;
+            p->retry_ms = 0;
+            backoff_reset(&p->backoff);
             gmtime_r(&fresh.expiration, &tm);
             strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
             log_info("credentials refreshed from %s, key %s, expiration %s", fresh.source,
@@ -638,11 +636,9 @@ static void *creds_refresh_main(void *arg)
                 break; /* the chain now yields long-term keys: nothing left to refresh */
         } else if (!atomic_load(&p->stop)) {
             memcpy(p->last_err, err, sizeof p->last_err);
-            p->backoff_s = p->backoff_s ? p->backoff_s * 2 : 1;
-            if (p->backoff_s > CREDS_BACKOFF_MAX_S)
-                p->backoff_s = CREDS_BACKOFF_MAX_S;
-            log_warn("credential refresh failed (next try in %ds or less): %s", p->backoff_s,
-                     err);
+            p->retry_ms = backoff_next(&p->backoff);
+            log_warn("credential refresh failed (next try in %lds or less): %s",
+                     p->retry_ms / 1000, err);
         }
     }
     pthread_mutex_unlock(&p->mu);
@@ -657,16 +653,13 @@ struct creds_provider *creds_provider_new(const struct creds_config *c, char *er
     if (p->cfg.refresh_ahead_s < 0)
         p->cfg.refresh_ahead_s = 0;
     atomic_init(&p->stop, false);
+    backoff_init(&p->backoff, 1000, CREDS_BACKOFF_MAX_S * 1000L);
     if (creds_resolve(&p->cfg, &p->cur, errstr, errlen) < 0) {
         explicit_bzero(p, sizeof *p);
         free(p);
         return NULL;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&p->cond);
     pthread_mutex_init(&p->mu, NULL);
     if (p->cur.expiration != 0) {
         /* Signals belong to the program's own threads (its self-pipe), not to this one. */

@@ -79,6 +79,19 @@ size_t utf8_char_len(const char *str, size_t n)
     return len != 0 && len <= n && utf8_seq_ok(s, len) ? len : 0;
 }
 
+size_t utf8_next(const char *str, size_t n, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t len = utf8_char_len(str, n);
+    if (len == 0)
+        return 0;
+    uint32_t c = len == 1 ? s[0] : s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++)
+        c = c << 6 | (s[i] & 0x3F);
+    *cp = c;
+    return len;
+}
+
 size_t utf8_count(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -119,23 +132,10 @@ size_t utf8_prefix_chars(const char *s, size_t n, size_t max_chars)
 
 uint32_t utf8_decode(const char *str, size_t n, size_t *used)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    unsigned char c = s[0];
-    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-    if (len <= 1 || len > n) {
-        *used = 1;
-        return len == 1 ? c : 0xFFFD;
-    }
-    uint32_t cp = c & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *used = 1;
-            return 0xFFFD;
-        }
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    *used = len;
-    return cp;
+    uint32_t cp;
+    size_t len = utf8_next(str, n, &cp);
+    *used = len ? len : 1;
+    return len ? cp : 0xFFFD;
 }
 
 int hex_digit_value(int c)

@@ -21,12 +21,25 @@ size_t utf8_whole_prefix(const char *s, size_t n);
  * one (n == 0, a stray continuation, an overlong, a surrogate, a cut sequence). */
 size_t utf8_char_len(const char *s, size_t n);
 
+/* The well-formed character at the start of s[0..n): its code point in *cp and its length,
+ * or 0 (and *cp untouched) when the bytes there are not one (as utf8_char_len). The one
+ * decoder: text from outside is read with it byte by byte, an ill-formed byte standing for
+ * itself. */
+size_t utf8_next(const char *s, size_t n, uint32_t *cp);
+
+/* A Hangul syllable (U+AC00..U+D7A3): what Korean words are made of (jamo are not word
+ * letters). */
+static inline bool utf8_is_hangul(uint32_t cp)
+{
+    return cp >= 0xAC00 && cp <= 0xD7A3;
+}
+
 /* Number of code points in valid UTF-8 text (s must be valid). */
 size_t utf8_count(const char *s, size_t n);
 
-/* The code point at s[0..n) (n > 0) and its length in *used. For text that is valid UTF-8 by
- * contract; a byte that does not start a whole sequence counts as one character U+FFFD, so
- * nothing is read past n. */
+/* The code point at s[0..n) (n > 0) and its length in *used: utf8_next for text that is valid
+ * UTF-8 by contract, where a byte that does not start a well-formed character counts as one
+ * character U+FFFD, so nothing is read past n. */
 uint32_t utf8_decode(const char *s, size_t n, size_t *used);
 /* Bytes of the first max_chars characters of valid UTF-8 s[0..n) (all n when it has fewer). */
 size_t utf8_prefix_chars(const char *s, size_t n, size_t max_chars);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/log.h"
 #include "kb/kb_internal.h"
@@ -206,8 +207,7 @@ fail:
 struct kb_conn *kb_pool_get(struct kb_local *kb, char *errstr, size_t errlen)
 {
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += KB_POOL_WAIT_S;
+    clock_deadline(&deadline, KB_POOL_WAIT_S * 1000LL);
     pthread_mutex_lock(&kb->mu);
     while (!kb->idle && kb->n_open >= kb->max) {
         if (pthread_cond_timedwait(&kb->cv, &kb->mu, &deadline) == ETIMEDOUT) {
@@ -272,11 +272,7 @@ struct kb_local *kb_local_open(const char *path, bool writable, char *errstr, si
     kb->writable = writable;
     kb->max = writable ? 1 : KB_POOL_MAX;
     pthread_mutex_init(&kb->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&kb->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&kb->cv);
     kb->idle = c;
     kb->n_open = 1;
     return kb;

@@ -51,7 +51,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "aws/bedrock.h"
 
 #define KB_MAX_HITS 20
 #define KB_DOC_MAX_BYTES (1024u * 1024u)   /* larger files are refused at import */
@@ -134,9 +133,17 @@ struct kb_index_stats {
 };
 int kb_local_stats(struct kb_local *kb, struct kb_index_stats *st, char *errstr, size_t errlen);
 
+/* One passage found: a document's text, title, url and how well it matched (0..1). */
+struct kb_hit {
+    const char *text;  /* the whole body */
+    const char *title;
+    const char *url;   /* "" when none */
+    double score;
+};
+
 /* Search results: passages whose strings live in the hits' own storage. */
 struct kb_hits {
-    struct bedrock_passage hit[KB_MAX_HITS]; /* text = the whole body; title; url ("" if none) */
+    struct kb_hit hit[KB_MAX_HITS];
     size_t n;
     void *store; /* owned */
 };

@@ -1,4 +1,5 @@
 /* kb_query: a question cut into search terms (see kb_local.h). No I/O, no allocation. */
+#include "core/utf8.h"
 #include "kb/kb_local.h"
 
 #include <stdint.h>
@@ -77,38 +78,6 @@ static const struct word predicate_starts[] = {
     W("안"), W("못"),
 };
 
-/* Decodes one code point of valid UTF-8 at s[0..n); returns its length, or 0 for a byte that
- * does not start a well-formed character (it then separates words). */
-static size_t decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    size_t len = s[0] >= 0xC2 && s[0] <= 0xDF   ? 2
-                 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
-                 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
-                                                : 0;
-    if (len == 0 || len > n)
-        return 0;
-    uint32_t c = s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (c < min[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return len;
-}
-
-static bool is_hangul(uint32_t c)
-{
-    return c >= 0xAC00 && c <= 0xD7A3;
-}
-
 static bool is_ascii_alnum(uint32_t c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -118,7 +87,7 @@ static bool is_ascii_alnum(uint32_t c)
  * symbols, emoji, Hangul jamo like "ㅠㅠ") separates words. */
 static bool is_word_char(uint32_t c)
 {
-    return is_ascii_alnum(c) || is_hangul(c) ||
+    return is_ascii_alnum(c) || utf8_is_hangul(c) ||
            (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) || /* Latin-1, Latin Ext-A/B */
            (c >= 0x370 && c <= 0x52F) ||                          /* Greek, Cyrillic */
            (c >= 0x3040 && c <= 0x30FF) ||                        /* kana */
@@ -135,22 +104,13 @@ static bool in_list(const struct word *list, size_t n, const char *s, size_t len
     return false;
 }
 
-static size_t count_chars(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            c++;
-    return c;
-}
-
 /* Adds s[0..len) (normalised) unless it is too short, too long or already there. An extra
  * term equal to a question term stays a question term. */
 static void add_term(struct kb_terms *out, const char *s, size_t len, bool extra)
 {
     if (len == 0 || len > KB_TERM_MAX_BYTES || out->n >= KB_MAX_TERMS)
         return;
-    size_t chars = count_chars(s, len);
+    size_t chars = utf8_count(s, len);
     if (chars < 2)
         return;
     for (size_t i = 0; i < out->n; i++)
@@ -172,7 +132,7 @@ static size_t cut_predicate(const char *w, size_t len)
         return len;
     for (size_t i = 0; i < len; i += 3) {
         uint32_t c;
-        if (decode((const unsigned char *)w + i, len - i, &c) != 3 || !is_hangul(c))
+        if (utf8_next(w + i, len - i, &c) != 3 || !utf8_is_hangul(c))
             return len;
     }
     for (size_t i = 6; i < len; i += 3)
@@ -205,7 +165,7 @@ static void add_word(struct kb_terms *out, const char *s, size_t n, bool hangul_
     if (len > 2 && w[len - 2] == '\'' && w[len - 1] == 's') /* "paul's" → "paul" */
         len -= 2;
     if (hangul_end) {
-        size_t chars = count_chars(w, len);
+        size_t chars = utf8_count(w, len);
         for (size_t i = 0; i < NELEM(particles); i++) {
             size_t pl = particles[i].len;
             if (pl < len && memcmp(w + len - pl, particles[i].s, pl) == 0 &&
@@ -230,7 +190,7 @@ static void add_extra(struct kb_terms *out, const char *s)
     bool alnum = false, space = false;
     for (size_t i = 0; i < n;) {
         uint32_t c;
-        size_t l = decode((const unsigned char *)s + i, n - i, &c);
+        size_t l = utf8_next(s + i, n - i, &c);
         if (l == 0)
             return;
         if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x3000) {
@@ -262,11 +222,11 @@ size_t kb_query_terms(const char *query, size_t len, const char *const *extra, s
                       struct kb_terms *out)
 {
     out->n = 0;
-    const unsigned char *s = (const unsigned char *)query;
+    const char *s = query;
     size_t i = 0;
     while (i < len && out->n < KB_MAX_QUERY_TERMS) {
         uint32_t c;
-        size_t l = decode(s + i, len - i, &c);
+        size_t l = utf8_next(s + i, len - i, &c);
         if (l == 0 || !is_word_char(c)) {
             i += l ? l : 1;
             continue;
@@ -274,22 +234,22 @@ size_t kb_query_terms(const char *query, size_t len, const char *const *extra, s
         size_t start = i;
         bool hangul_end = false;
         while (i < len) {
-            l = decode(s + i, len - i, &c);
+            l = utf8_next(s + i, len - i, &c);
             if (l && is_word_char(c)) {
-                hangul_end = is_hangul(c);
+                hangul_end = utf8_is_hangul(c);
                 i += l;
                 continue;
             }
             /* An apostrophe between ASCII letters belongs to the word ("don't", "paul's"). */
             size_t al = l == 0 ? 0 : c == '\'' ? 1 : c == 0x2019 ? 3 : 0;
-            if (al && i > start && is_ascii_alnum(s[i - 1]) && i + al < len &&
-                is_ascii_alnum(s[i + al])) {
+            if (al && i > start && is_ascii_alnum((unsigned char)s[i - 1]) && i + al < len &&
+                is_ascii_alnum((unsigned char)s[i + al])) {
                 i += al;
                 continue;
             }
             break;
         }
-        add_word(out, (const char *)s + start, i - start, hangul_end);
+        add_word(out, s + start, i - start, hangul_end);
     }
     for (size_t e = 0; e < n_extra && extra; e++)
         if (extra[e])

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/errstr.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "kb/kb_internal.h"
 
 /* Weights of the score (documented in kb_local.h). */
@@ -172,12 +173,8 @@ struct gram_hit {
 
 static bool hangul_at(const unsigned char *s, size_t n, size_t i)
 {
-    if (i + 3 > n || s[i] < 0xEA || s[i] > 0xED)
-        return false;
-    uint32_t c = ((uint32_t)(s[i] & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
-                 (s[i + 2] & 0x3F);
-    return (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80 && c >= 0xAC00 &&
-           c <= 0xD7A3;
+    uint32_t c;
+    return i < n && utf8_next((const char *)s + i, n - i, &c) == 3 && utf8_is_hangul(c);
 }
 
 /* Appends the grams of text[0..n) in field f to *v. */

@@ -31,8 +31,8 @@ static bool has_hangul(const char *s)
 {
     size_t n = strlen(s), used;
     for (size_t i = 0; i < n; i += used) {
-        uint32_t cp = glossary_decode(s + i, n - i, &used);
-        if (glossary_is_hangul(cp) || (cp >= 0x1100 && cp <= 0x11FF) ||
+        uint32_t cp = utf8_decode(s + i, n - i, &used);
+        if (utf8_is_hangul(cp) || (cp >= 0x1100 && cp <= 0x11FF) ||
             (cp >= 0x3131 && cp <= 0x318E))
             return true;
     }
@@ -78,7 +78,7 @@ static bool all_blank(const char *s, size_t n)
 {
     size_t used;
     for (size_t i = 0; i < n; i += used)
-        if (!glossary_is_blank(glossary_decode(s + i, n - i, &used)))
+        if (!glossary_is_blank(utf8_decode(s + i, n - i, &used)))
             return false;
     return true;
 }

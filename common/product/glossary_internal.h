@@ -44,18 +44,6 @@ struct glossary {
  * The pattern texts go to dst, which has room for every name and alias again. */
 void glossary_index_build(struct glossary *g, char *dst);
 
-/* The code point at s[0..n) and its length (utf8.h). */
-static inline uint32_t glossary_decode(const char *str, size_t n, size_t *used)
-{
-    return utf8_decode(str, n, used);
-}
-
-/* Hangul syllables: what Korean words are made of (jamo are not word letters). */
-static inline bool glossary_is_hangul(uint32_t cp)
-{
-    return cp >= 0xAC00 && cp <= 0xD7A3;
-}
-
 /* ASCII blanks, no-break space and the ideographic space of Korean input methods. */
 static inline bool glossary_is_blank(uint32_t cp)
 {

@@ -100,19 +100,19 @@ static size_t pattern_compile(struct glossary_pattern *p, const char *alias, cha
     size_t hangul_run = 0; /* Hangul syllables the alias ends with */
     bool blank = false;
     for (size_t i = 0; i < n; i += used) {
-        uint32_t cp = glossary_decode(alias + i, n - i, &used);
+        uint32_t cp = utf8_decode(alias + i, n - i, &used);
         if (glossary_is_blank(cp)) {
             blank = o > 0;
             continue;
         }
         if (blank) {
-            bool hangul = glossary_is_hangul(last) || glossary_is_hangul(cp);
+            bool hangul = utf8_is_hangul(last) || utf8_is_hangul(cp);
             dst[o++] = hangul ? BLANK_ANY : BLANK_SOME;
             hangul_run = 0;
             blank = false;
         }
         last = cp;
-        hangul_run = glossary_is_hangul(cp) ? hangul_run + 1 : 0;
+        hangul_run = utf8_is_hangul(cp) ? hangul_run + 1 : 0;
         for (size_t k = 0; k < used; k++)
             dst[o++] = ascii_lower(alias[i + k]);
     }
@@ -152,7 +152,7 @@ void glossary_index_build(struct glossary *g, char *dst)
     uint32_t *bucket = xcalloc(g->n_patterns ? g->n_patterns : 1, sizeof *bucket);
     for (size_t i = 0; i < g->n_patterns; i++) {
         size_t used;
-        bucket[i] = bucket_of(glossary_decode(g->patterns[i].text, g->patterns[i].len, &used));
+        bucket[i] = bucket_of(utf8_decode(g->patterns[i].text, g->patterns[i].len, &used));
         g->bucket_at[bucket[i] + 1]++;
     }
     for (size_t b = 0; b < GLOSSARY_BUCKETS; b++)
@@ -176,7 +176,7 @@ static size_t pattern_match(const struct glossary_pattern *p, const char *text, 
         char c = p->text[k];
         if (c == BLANK_SOME || c == BLANK_ANY) {
             size_t start = t, used;
-            while (t < len && glossary_is_blank(glossary_decode(text + t, len - t, &used)))
+            while (t < len && glossary_is_blank(utf8_decode(text + t, len - t, &used)))
                 t += used;
             if (c == BLANK_SOME && t == start)
                 return 0;
@@ -194,11 +194,11 @@ static bool pattern_end_ok(const struct glossary_pattern *p, const char *text, s
                            size_t len)
 {
     size_t used;
-    if (p->end_word && end < len && is_word(glossary_decode(text + end, len - end, &used)))
+    if (p->end_word && end < len && is_word(utf8_decode(text + end, len - end, &used)))
         return false;
     if (p->end_particle) {
         size_t w = end;
-        while (w < len && glossary_is_hangul(glossary_decode(text + w, len - w, &used)))
+        while (w < len && utf8_is_hangul(utf8_decode(text + w, len - w, &used)))
             w += used;
         if (w > end && !is_particles(text + end, w - end))
             return false;
@@ -278,11 +278,11 @@ size_t glossary_find(const struct glossary *g, const char *text, size_t len,
     uint32_t prev = 0; /* the character before pos (0: none) */
     size_t pos = 0, used;
     for (; pos < len; pos += used) {
-        uint32_t cp = glossary_decode(text + pos, len - pos, &used);
+        uint32_t cp = utf8_decode(text + pos, len - pos, &used);
         /* Inside a word nothing can start: a pattern begins with the character at pos, so it
          * would need the word boundary that prev denies. Most positions end here. */
         bool inside = (is_word(cp) && is_word(prev)) ||
-                      (glossary_is_hangul(cp) && glossary_is_hangul(prev));
+                      (utf8_is_hangul(cp) && utf8_is_hangul(prev));
         prev = cp;
         if (inside)
             continue;

@@ -7,11 +7,6 @@
 
 #include "core/utf8.h"
 
-static bool is_hangul_syllable(uint32_t cp)
-{
-    return cp >= 0xAC00 && cp <= 0xD7A3;
-}
-
 /* Jamo: the conjoining block, compatibility jamo ("ㅎㅇ", "ㅋㅋ") and the two extensions. */
 static bool is_hangul_jamo(uint32_t cp)
 {
@@ -39,7 +34,7 @@ enum lang lang_detect(const char *text, size_t len)
         size_t used;
         uint32_t cp = utf8_decode((const char *)s + i, len - i, &used);
         i += used;
-        if (is_hangul_syllable(cp))
+        if (utf8_is_hangul(cp))
             korean += LANG_HANGUL_WEIGHT;
         else if (is_hangul_jamo(cp))
             korean++; /* one jamo is one letter, not a spoken syllable */

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "aws/bedrock.h"
+#include "core/usage.h"
 
 #define PRICE_MAX_MODELS 8
 #define PRICE_FILE_MAX (64u * 1024u)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/log.h"
 
@@ -221,22 +222,14 @@ struct rpool *rpool_new(const struct rconn_addr *a, int size, int timeout_ms)
     p->timeout_ms = timeout_ms;
     p->idle = xcalloc((size_t)p->size, sizeof *p->idle);
     pthread_mutex_init(&p->mu, NULL);
-    /* CLOCK_MONOTONIC: a wall-clock jump must not stretch or cut a wait. */
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&p->cv);
     return p;
 }
 
 redisContext *rpool_get(struct rpool *p, int wait_ms, char *errstr, size_t errlen)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    long long ns = until.tv_nsec + (long long)(wait_ms > 0 ? wait_ms : 0) * 1000000LL;
-    until.tv_sec += (time_t)(ns / 1000000000LL);
-    until.tv_nsec = (long)(ns % 1000000000LL);
+    clock_deadline(&until, wait_ms);
 
     pthread_mutex_lock(&p->mu);
     for (;;) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "sim_trigram.h"
 #include "sim_util.h"
 
@@ -65,7 +66,7 @@ static int sentence_lang_ko(const char *s, size_t n)
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         i += sim_utf8_next(s + i, n - i, &cp);
-        if (sim_is_hangul(cp))
+        if (utf8_is_hangul(cp))
             hangul++;
         else if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z')
             ascii++;

@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/sigv4.h"
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "aws/sigv4.h"
+#include "core/utf8.h"
 #include "sim_answer.h"
 #include "sim_translate.h"
 #include "sim_util.h"
@@ -513,11 +514,11 @@ static void tokenize(const char *t, size_t from, size_t n, struct sim_rng *rng, 
         if (ascii_alnum((unsigned char)t[j])) {
             while (j < n && ascii_alnum((unsigned char)t[j]) && j - i < 12)
                 j++;
-        } else if (sim_is_hangul(cp)) {
+        } else if (utf8_is_hangul(cp)) {
             j += k;
             if (sim_rng_below(rng, 5) < 3 && j < n) {
                 size_t k2 = sim_utf8_next(t + j, n - j, &cp);
-                if (sim_is_hangul(cp))
+                if (utf8_is_hangul(cp))
                     j += k2;
             }
         } else {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/utf8.h"
+
 uint64_t sim_now_ms(void)
 {
     struct timespec ts;
@@ -67,41 +69,10 @@ uint64_t sim_hash64(const void *p, size_t n)
 
 size_t sim_utf8_next(const char *str, size_t n, uint32_t *cp)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
+    size_t len = utf8_next(str, n, cp);
+    if (len == 0)
         *cp = SIM_UTF8_INVALID;
-        return 1;
-    }
-    if (n < len) {
-        *cp = SIM_UTF8_INVALID;
-        return 1;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *cp = SIM_UTF8_INVALID;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = SIM_UTF8_INVALID;
-        return 1;
-    }
-    *cp = v;
-    return len;
+    return len ? len : 1;
 }
 
 int sim_utf8_put(struct buf *out, uint32_t cp)
@@ -122,17 +93,12 @@ int sim_utf8_put(struct buf *out, uint32_t cp)
     return buf_append(out, b, n);
 }
 
-bool sim_is_hangul(uint32_t cp)
-{
-    return cp >= 0xAC00 && cp <= 0xD7A3;
-}
-
 bool sim_has_hangul(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         i += sim_utf8_next(s + i, n - i, &cp);
-        if (sim_is_hangul(cp))
+        if (utf8_is_hangul(cp))
             return true;
     }
     return false;

@@ -38,8 +38,6 @@ uint64_t sim_hash64(const void *p, size_t n);
 size_t sim_utf8_next(const char *s, size_t n, uint32_t *cp);
 /* Appends the UTF-8 encoding of cp. Returns 0 or -1 (out full). */
 int sim_utf8_put(struct buf *out, uint32_t cp);
-/* Hangul syllables U+AC00..U+D7A3. */
-bool sim_is_hangul(uint32_t cp);
 /* True when s[0..n) holds at least one Hangul syllable. */
 bool sim_has_hangul(const char *s, size_t n);
 /* The largest length <= max that does not cut a UTF-8 character of s[0..n). */

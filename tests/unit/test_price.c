@@ -2,6 +2,7 @@
 #include "product/price.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "test.h"

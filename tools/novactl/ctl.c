@@ -284,18 +284,8 @@ json_object *ctl_json_string(const char *s, size_t n)
 
 static void copy_str(json_object *root, const char *key, char *out, size_t n)
 {
-    json_object *v;
-    out[0] = '\0';
-    if (json_object_object_get_ex(root, key, &v) && json_object_is_type(v, json_type_string))
-        snprintf(out, n, "%s", json_object_get_string(v));
-}
-
-static long long get_ll(json_object *root, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(root, key, &v) && json_object_is_type(v, json_type_int)
-               ? json_object_get_int64(v)
-               : 0;
+    const char *v = json_get_str(root, key, NULL);
+    snprintf(out, n, "%s", v ? v : "");
 }
 
 void ctl_job_brief(const char *text, size_t len, struct ctl_job_brief *b)
@@ -318,8 +308,8 @@ void ctl_job_brief(const char *text, size_t len, struct ctl_job_brief *b)
     copy_str(root, "phase", b->phase, sizeof b->phase);
     copy_str(root, "model", b->model, sizeof b->model);
     copy_str(root, "model_id", b->model_id, sizeof b->model_id);
-    b->created_ms = get_ll(root, "created_ms");
-    b->deadline_ms = get_ll(root, "deadline_ms");
+    b->created_ms = json_get_int(root, "created_ms");
+    b->deadline_ms = json_get_int(root, "deadline_ms");
     json_object_put(root);
 }
 

@@ -20,10 +20,11 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/json.h"
+#include "core/utf8.h"
 #include "kb/kb_local.h"
 #include "novactl.h"
-#include "core/utf8.h"
 
 #define EXCERPT_CHARS 120
 #define MAX_EXTRA_TERMS 32
@@ -53,13 +54,6 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n%sRun 'novactl kb --help' for more.\n", synopsis);
     return NOVACTL_USAGE;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* The options every command shares, parsed by parse_opts. */
@@ -196,7 +190,7 @@ static int cmd_import(int argc, char **argv, const struct nova_config *cfg)
         return usage_error("import", "wants one folder of *.md documents%s", "");
     const char *dir = argv[o.first_arg];
     char err[1024];
-    double t0 = now_ms();
+    double t0 = clock_mono_ms_f();
     struct kb_local *kb = kb_local_open(o.db, true, err, sizeof err);
     if (!kb) {
         char copy[sizeof cfg->kb_db + 1];
@@ -213,7 +207,7 @@ static int cmd_import(int argc, char **argv, const struct nova_config *cfg)
     struct kb_import_stats s;
     rc = kb_local_import_dir(kb, dir, &s, err, sizeof err);
     kb_local_close(kb);
-    double ms = now_ms() - t0;
+    double ms = clock_mono_ms_f() - t0;
     if (rc < 0) {
         fprintf(stderr, "novactl kb import: %s\n", err);
         return NOVACTL_FAIL;
@@ -247,10 +241,10 @@ static int cmd_search(int argc, char **argv, const struct nova_config *cfg)
         return NOVACTL_FAIL;
     }
     struct kb_hits h;
-    double t0 = now_ms();
+    double t0 = clock_mono_ms_f();
     rc = kb_local_search(kb, buf_cstr(&q), q.len, o.terms, o.n_terms, (size_t)o.k,
                          o.min_score, &h, err, sizeof err);
-    double ms = now_ms() - t0;
+    double ms = clock_mono_ms_f() - t0;
     kb_local_close(kb);
     if (rc < 0) {
         buf_free(&q);
