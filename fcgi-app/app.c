@@ -7,7 +7,6 @@
 #include <sys/random.h>
 
 #include "core/errstr.h"
-#include "core/log.h"
 
 /* Enough tries to get past every stale idle connection to a fresh connect. */
 #define APP_REDIS_TRIES 20

@@ -9,7 +9,6 @@
 
 #include "core/clock.h"
 #include "core/errstr.h"
-#include "core/log.h"
 #include "redis/contract.h"
 
 /* micro and pro must have a worker; kb too with NOVA_KB_BACKEND=bedrock */

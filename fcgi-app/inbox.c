@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "core/errstr.h"
-#include "core/log.h"
 #include "core/wake.h"
 
 int inbox_init(struct inbox *in, char *errstr, size_t errlen)

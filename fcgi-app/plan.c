@@ -6,7 +6,6 @@
 
 #include "core/alloc.h"
 #include "core/errstr.h"
-#include "core/log.h"
 
 static const char *const phases_ko[] = {"answer"};
 static const char *const phases_en[] = {"staff_ko", "customer_en"};

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core/errstr.h"
-#include "core/log.h"
 
 static char *render(const struct product *p, enum prompt_kind k, const char *glossary_text,
                     const char *source, const char *target)

@@ -7,7 +7,6 @@
 #include <json-c/json.h>
 
 #include "core/errstr.h"
-#include "core/log.h"
 #include "redis/contract.h"
 #include "redis/events.h"
 

@@ -11,7 +11,6 @@
 
 #include "aws/creds.h"
 #include "core/errstr.h"
-#include "core/log.h"
 
 #define CREDS_JSON_MAX (64 * 1024) /* the metadata responses are capped at this too */
 

@@ -10,7 +10,6 @@
 
 #include "core/alloc.h"
 #include "core/errstr.h"
-#include "core/log.h"
 
 void buf_init(struct buf *b, size_t max)
 {

@@ -9,7 +9,6 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errstr.h"
-#include "core/log.h"
 #include "core/utf8.h"
 
 /* Caps on front-matter values (bytes): a title or URL past them is a mistake in the file. */

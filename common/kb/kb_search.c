@@ -15,7 +15,6 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errstr.h"
-#include "core/log.h"
 #include "core/utf8.h"
 #include "kb/kb_internal.h"
 

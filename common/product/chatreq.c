@@ -11,7 +11,6 @@
 
 #include "core/alloc.h"
 #include "core/errstr.h"
-#include "core/log.h"
 #include "core/utf8.h"
 
 /* Deeper nesting than any real chat body; json-c stops there instead of recursing on. */

@@ -18,7 +18,6 @@
 
 #include "core/alloc.h"
 #include "core/errstr.h"
-#include "core/log.h"
 #include "core/utf8.h"
 #include "product/glossary_internal.h"
 

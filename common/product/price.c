@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 
 #include "core/errstr.h"
-#include "core/log.h"
 #include "core/utf8.h"
 
 /* A price field of one model: 1 set, 0 absent, -1 invalid (errstr set). */

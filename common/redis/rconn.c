@@ -18,7 +18,6 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/errstr.h"
-#include "core/log.h"
 
 /* ---- URLs ------------------------------------------------------------------------------- */
 
