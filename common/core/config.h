@@ -1,7 +1,8 @@
-/* config: every NOVA_* and AWS_* setting, read once from the environment into one struct,
- * validated, and printable with secrets masked (STYLE.md habit 9). Programs call
- * config_from_env() at start and pass the struct (or parts of it) down; nothing else calls
- * getenv. The AWS side's settings (region, endpoints, credentials, retries) live with the AWS
+/* config: the NOVA_* settings every program shares, read once from the environment into one
+ * struct, validated, and printable with secrets masked: a bad value stops the start naming
+ * the variable, instead of surfacing later in a request. Programs call config_from_env() at
+ * start and pass the struct (or parts of it) down; apart from the AWS side's own reading (the
+ * same once-at-start rule) nothing else reads the environment. The AWS side's settings (region, endpoints, credentials, retries) live with the AWS
  * code, in struct aws_config (aws/aws_config.h): a program that never calls AWS never reads
  * them. */
 #ifndef NOVA_CONFIG_H

@@ -1,5 +1,6 @@
-/* errstr: the one way an error's details reach the caller (STYLE.md habit 4: return -1, the
- * words in a buffer the caller owns). */
+/* errstr: the one way an error's details reach the caller: a function returns -1 and puts the
+ * words in a buffer the caller owns, so a library never logs or exits on its caller's behalf
+ * and the caller decides what the failure means (a 503, a retry, a line with its request id). */
 #ifndef NOVA_ERRSTR_H
 #define NOVA_ERRSTR_H
 

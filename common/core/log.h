@@ -13,7 +13,8 @@
  * "cut":true, still one valid object. Each line is one write(2): thread-safe, and lines of
  * processes sharing a file do not interleave.
  *
- * Logging happens once, where the thing happens (STYLE.md habit 4). Credentials and prompts
+ * Logging happens once, where the thing happens, so one failure is one line with the context
+ * only that place has (the request id, the call). Credentials and prompts
  * never go through here at info: callers mask secrets (creds_mask), log sizes instead of texts,
  * and identifiers that grant access (session ids) as a log_tag. */
 #ifndef NOVA_LOG_H

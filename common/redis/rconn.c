@@ -170,7 +170,8 @@ redisContext *rconn_connect(const struct rconn_addr *a, int timeout_ms, char *er
         redisFree(c);
         return NULL;
     }
-    /* hiredis 0.14 opens its socket without SOCK_CLOEXEC (STYLE.md habit 6). */
+    /* hiredis 0.14 opens its socket without SOCK_CLOEXEC: a connection must not leak into a
+     * program started with exec (it would hold Redis's socket open after we closed it). */
     int fl = fcntl(c->fd, F_GETFD);
     if (fl < 0 || fcntl(c->fd, F_SETFD, fl | FD_CLOEXEC) < 0) {
         errstr_set(errstr, errlen, "%s: fcntl(FD_CLOEXEC): %s", name, strerror(errno));
