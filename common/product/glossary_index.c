@@ -1,18 +1,43 @@
-/* glossary_match: the glossary's names compiled for matching, and glossary_find (see
- * glossary.h for the rules).
+/* glossary_index: the glossary's names compiled for matching, and the matcher (see
+ * glossary.h for the rules, glossary_index.h for the interface).
  *
  * Every alias (and the canonical name) is compiled once into a pattern, lowercased and with
  * its blank runs reduced to one marker. Patterns are bucketed by their first character, so a
  * question is scanned once, and only at a word start are the few patterns that can begin there
  * compared. Matching needs no heap for a question-sized text. */
+#include "product/glossary_index.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
-#include "product/glossary.h"
-#include "product/glossary_internal.h"
+#include "core/utf8.h"
+
+#define GLOSSARY_BUCKETS 256
+
+/* One alias (or canonical name) compiled for matching. */
+struct glossary_pattern {
+    const char *text;  /* lowercased ASCII, blank runs as one marker (BLANK_SOME, BLANK_ANY) */
+    uint32_t len;
+    uint32_t entry;
+    /* How it may start needs no flag: a pattern starting with a Latin letter or digit (a
+     * Hangul syllable) is only tried where the character before is not one (glossary_find). */
+    bool end_word;     /* ends with a Latin letter or digit: no word character after */
+    bool end_particle; /* ends with a lone Hangul syllable: only particles may follow */
+};
+
+struct glossary_index {
+    const struct glossary_entry *entries; /* the glossary's, not owned */
+    char *text;                           /* the patterns' texts, back to back */
+    struct glossary_pattern *patterns;
+    size_t n_patterns;
+    /* Pattern indices by bucket of their first character: bucket b holds
+     * bucket_pat[bucket_at[b] .. bucket_at[b + 1]). */
+    uint32_t bucket_at[GLOSSARY_BUCKETS + 1];
+    uint32_t *bucket_pat;
+};
 
 /* Pattern markers for a run of blanks in an alias: BLANK_SOME needs at least one blank in the
  * text ("agent c" is not "agentc"); BLANK_ANY also matches none, because Korean spacing is
@@ -125,44 +150,63 @@ static size_t pattern_compile(struct glossary_pattern *p, const char *alias, cha
     return o + 1;
 }
 
-void glossary_index_build(struct glossary *g, char *dst)
+struct glossary_index *glossary_index_build(const struct glossary_entry *entries, size_t n)
 {
-    size_t max = g->n_entries;
-    for (size_t i = 0; i < g->n_entries; i++)
-        max += g->entries[i].n_aliases;
-    g->patterns = xcalloc(max, sizeof *g->patterns);
-    for (size_t i = 0; i < g->n_entries; i++) {
-        const struct glossary_entry *e = &g->entries[i];
-        size_t first = g->n_patterns;
+    struct glossary_index *ix = xcalloc(1, sizeof *ix);
+    ix->entries = entries;
+    size_t max = n, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        max += entries[i].n_aliases;
+        bytes += strlen(entries[i].canonical) + 1;
+        for (size_t k = 0; k < entries[i].n_aliases; k++)
+            bytes += strlen(entries[i].aliases[k]) + 1;
+    }
+    /* Pattern texts need at most as many bytes as the names and aliases they come from. */
+    char *dst = ix->text = xmalloc(bytes ? bytes : 1);
+    ix->patterns = xcalloc(max, sizeof *ix->patterns);
+    for (size_t i = 0; i < n; i++) {
+        const struct glossary_entry *e = &entries[i];
+        size_t first = ix->n_patterns;
         for (size_t k = 0; k <= e->n_aliases; k++) {
-            struct glossary_pattern *p = &g->patterns[g->n_patterns];
+            struct glossary_pattern *p = &ix->patterns[ix->n_patterns];
             size_t used = pattern_compile(p, k == 0 ? e->canonical : e->aliases[k - 1], dst,
                                           (uint32_t)i);
             /* "paul", "Paul" and "PAUL" are one pattern. */
             bool dup = false;
-            for (size_t j = first; j < g->n_patterns && !dup; j++)
-                dup = g->patterns[j].len == p->len && memcmp(g->patterns[j].text, p->text,
-                                                             p->len) == 0;
+            for (size_t j = first; j < ix->n_patterns && !dup; j++)
+                dup = ix->patterns[j].len == p->len && memcmp(ix->patterns[j].text, p->text,
+                                                              p->len) == 0;
             if (!dup) {
                 dst += used;
-                g->n_patterns++;
+                ix->n_patterns++;
             }
         }
     }
-    uint32_t *bucket = xcalloc(g->n_patterns ? g->n_patterns : 1, sizeof *bucket);
-    for (size_t i = 0; i < g->n_patterns; i++) {
+    uint32_t *bucket = xcalloc(ix->n_patterns ? ix->n_patterns : 1, sizeof *bucket);
+    for (size_t i = 0; i < ix->n_patterns; i++) {
         size_t used;
-        bucket[i] = bucket_of(utf8_decode(g->patterns[i].text, g->patterns[i].len, &used));
-        g->bucket_at[bucket[i] + 1]++;
+        bucket[i] = bucket_of(utf8_decode(ix->patterns[i].text, ix->patterns[i].len, &used));
+        ix->bucket_at[bucket[i] + 1]++;
     }
     for (size_t b = 0; b < GLOSSARY_BUCKETS; b++)
-        g->bucket_at[b + 1] += g->bucket_at[b];
+        ix->bucket_at[b + 1] += ix->bucket_at[b];
     uint32_t fill[GLOSSARY_BUCKETS];
-    memcpy(fill, g->bucket_at, sizeof fill);
-    g->bucket_pat = xcalloc(g->n_patterns ? g->n_patterns : 1, sizeof *g->bucket_pat);
-    for (size_t i = 0; i < g->n_patterns; i++) /* in glossary order within a bucket */
-        g->bucket_pat[fill[bucket[i]]++] = (uint32_t)i;
+    memcpy(fill, ix->bucket_at, sizeof fill);
+    ix->bucket_pat = xcalloc(ix->n_patterns ? ix->n_patterns : 1, sizeof *ix->bucket_pat);
+    for (size_t i = 0; i < ix->n_patterns; i++) /* in glossary order within a bucket */
+        ix->bucket_pat[fill[bucket[i]]++] = (uint32_t)i;
     free(bucket);
+    return ix;
+}
+
+void glossary_index_free(struct glossary_index *ix)
+{
+    if (!ix)
+        return;
+    free(ix->text);
+    free(ix->patterns);
+    free(ix->bucket_pat);
+    free(ix);
 }
 
 /* ---- matching ------------------------------------------------------------------------ */
@@ -270,8 +314,8 @@ static void cover(unsigned char *bits, size_t from, size_t to)
         bits[i / 8] |= (unsigned char)(1u << (i % 8));
 }
 
-size_t glossary_find(const struct glossary *g, const char *text, size_t len,
-                     struct glossary_match *out, size_t max)
+size_t glossary_index_find(const struct glossary_index *ix, const char *text, size_t len,
+                           struct glossary_match *out, size_t max)
 {
     struct cand local[CANDS_LOCAL], *c = local;
     size_t n = 0, cap = CANDS_LOCAL;
@@ -287,8 +331,8 @@ size_t glossary_find(const struct glossary *g, const char *text, size_t len,
         if (inside)
             continue;
         uint32_t b = bucket_of(cp);
-        for (uint32_t k = g->bucket_at[b]; k < g->bucket_at[b + 1]; k++) {
-            const struct glossary_pattern *p = &g->patterns[g->bucket_pat[k]];
+        for (uint32_t k = ix->bucket_at[b]; k < ix->bucket_at[b + 1]; k++) {
+            const struct glossary_pattern *p = &ix->patterns[ix->bucket_pat[k]];
             size_t end = pattern_match(p, text, pos, len);
             if (end == 0 || !pattern_end_ok(p, text, end, len))
                 continue;
@@ -301,7 +345,7 @@ size_t glossary_find(const struct glossary *g, const char *text, size_t len,
                     c = xrealloc(c, cap * sizeof *c);
                 }
             }
-            c[n++] = (struct cand){pos, end, g->bucket_pat[k], p->entry};
+            c[n++] = (struct cand){pos, end, ix->bucket_pat[k], p->entry};
         }
     }
     if (n > 1) {
@@ -333,7 +377,7 @@ size_t glossary_find(const struct glossary *g, const char *text, size_t len,
         sort_cands(c, n, cmp_start);
     }
     for (size_t i = 0; i < n && i < max; i++)
-        out[i] = (struct glossary_match){&g->entries[c[i].entry], c[i].start,
+        out[i] = (struct glossary_match){&ix->entries[c[i].entry], c[i].start,
                                          c[i].end - c[i].start};
     if (c != local)
         free(c);
