@@ -1,18 +1,19 @@
-/* kb_internal: what kb_local.c (connections, pool, import) and kb_search.c (search, scoring)
- * share. Not for other modules: their surface is kb_local.h. */
-#ifndef NOVA_KB_INTERNAL_H
-#define NOVA_KB_INTERNAL_H
+/* kb_store: the index file behind a struct kb_local: its schema, its connection pool, the
+ * prepared statements, the meta table. What kb_import.c and kb_search.c build on; callers
+ * outside kb/ use kb_local.h, whose open, close, count and stats kb_store.c implements.
+ *
+ * A handle is shared by every thread of a nova-fcgi child. SQLite connections are opened
+ * NOMUTEX, so each is used by one thread at a time: a user checks one out of the pool, uses
+ * the statements it prepared once, and gives it back. */
+#ifndef NOVA_KB_STORE_H
+#define NOVA_KB_STORE_H
 
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "kb/kb_local.h"
-
-enum { F_TITLE, F_KEYWORDS, F_BODY, N_FIELDS }; /* the fields; also the FTS5 column numbers */
-
-/* The statements a connection may prepare (the SQL is in kb_local.c). */
+/* The statements a connection may prepare (the SQL is in kb_store.c, beside the schema). */
 enum kb_stmt {
     ST_BEGIN,
     ST_COMMIT,
@@ -62,28 +63,12 @@ sqlite3_stmt *kb_conn_stmt(struct kb_conn *c, enum kb_stmt id, char *errstr, siz
 /* Runs a statement whose rows do not matter. 0, or -1 with errstr naming what. */
 int kb_conn_exec(struct kb_conn *c, enum kb_stmt id, const char *what, char *errstr,
                  size_t errlen);
+
 /* meta[key] as a number (0 when absent). 0, or -1 with errstr. */
 int kb_meta_double(struct kb_conn *c, const char *key, double *out, char *errstr,
                    size_t errlen);
-
-/* Registers the kb_hits() FTS5 function (kb_search.c) on a new connection. 0 or -1. */
-int kb_register_hits_function(sqlite3 *db);
-
-/* A two-character term of a document for the grams table: two adjacent Hangul syllables, or a
- * two-letter ASCII word lower-cased; with its hits per field. */
-#define KB_GRAM_MAX 6
-struct kb_gram {
-    char text[KB_GRAM_MAX + 1]; /* NUL-terminated */
-    size_t len;                 /* 2 or 6 */
-    size_t n[N_FIELDS];
-};
-/* The document's grams, each once, into *out (a new array the caller frees, also when 0 are
- * returned). Pure: tests/fuzz/fuzz_kb_doc.c checks it on every document that parses. */
-size_t kb_doc_grams(const struct kb_doc *d, struct kb_gram **out);
-
-/* Indexes document id's two-character terms (kb_search.c: what they are is the search's
- * business) inside the import's transaction. 0, or -1 with errstr. */
-int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, char *errstr,
-                   size_t errlen);
+/* Sets meta[key] (inside the caller's write transaction). 0, or -1 with errstr. */
+int kb_meta_set(struct kb_conn *c, const char *key, const char *value, char *errstr,
+                size_t errlen);
 
 #endif

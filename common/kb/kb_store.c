@@ -1,32 +1,27 @@
-/* kb_local: the SQLite index file, its connection pool, import, counts (see kb_local.h;
- * searching is kb_search.c).
+/* kb_store: the SQLite index file, its connection pool, statements, meta, counts (see
+ * kb_store.h; kb_local.h for the handle's open, close, count and stats).
  *
  * A handle is shared by every thread of a nova-fcgi child. SQLite connections are opened
  * NOMUTEX, so each is used by one thread at a time: a search checks one out of a small pool
  * (mutex + condition variable, opened on demand, at most KB_POOL_MAX), prepares its
  * statements once per connection, and returns it. A connection that failed is closed instead
  * of returned; the next search opens a fresh one. */
-#include "kb/kb_local.h"
+#include "kb/kb_store.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/errstr.h"
-#include "core/log.h"
-#include "kb/kb_internal.h"
+#include "kb/kb_fts.h"
+#include "kb/kb_local.h"
 
 #define KB_SCHEMA_VERSION 1
 #define KB_BUSY_TIMEOUT_MS 5000
@@ -194,7 +189,7 @@ static struct kb_conn *conn_open(const char *path, bool writable, char *errstr, 
             goto fail;
         }
     }
-    if (kb_register_hits_function(c->db) < 0) {
+    if (kb_fts_register(c->db) < 0) {
         errstr_set(errstr, errlen, "kb: %s: SQLite lacks FTS5", path);
         goto fail;
     }
@@ -293,245 +288,6 @@ void kb_local_close(struct kb_local *kb)
     free(kb);
 }
 
-/* ---- import --------------------------------------------------------------------------------- */
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.md names of dir, sorted; NULL with errstr. */
-static char **list_docs(const char *dir, size_t *n, char *errstr, size_t errlen)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        errstr_set(errstr, errlen, "kb: opendir(%s): %s", dir, strerror(errno));
-        return NULL;
-    }
-    char **names = NULL;
-    size_t cap = 0;
-    *n = 0;
-    struct dirent *de;
-    errno = 0;
-    while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (l < 4 || de->d_name[0] == '.' || strcmp(de->d_name + l - 3, ".md") != 0)
-            continue;
-        if (*n == KB_IMPORT_MAX_FILES) {
-            errstr_set(errstr, errlen, "kb: %s has more than %u *.md files", dir,
-                       KB_IMPORT_MAX_FILES);
-            goto fail;
-        }
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            names = xrealloc(names, cap * sizeof *names);
-        }
-        names[(*n)++] = xstrdup(de->d_name);
-        errno = 0;
-    }
-    if (errno) {
-        errstr_set(errstr, errlen, "kb: readdir(%s): %s", dir, strerror(errno));
-        goto fail;
-    }
-    closedir(d);
-    if (*n)
-        qsort(names, *n, sizeof *names, cmp_str);
-    return names ? names : xcalloc(1, sizeof *names);
-fail:
-    closedir(d);
-    for (size_t i = 0; i < *n; i++)
-        free(names[i]);
-    free(names);
-    return NULL;
-}
-
-/* Reads a regular file of at most KB_DOC_MAX_BYTES. NULL with a reason in errstr. */
-static char *read_doc(const char *dir, const char *name, size_t *len, char *errstr,
-                      size_t errlen)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
-        errstr_set(errstr, errlen, "path too long");
-        return NULL;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        errstr_set(errstr, errlen, "open: %s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    char *data = NULL;
-    if (fstat(fd, &st) < 0) {
-        errstr_set(errstr, errlen, "fstat: %s", strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        errstr_set(errstr, errlen, "not a regular file");
-        goto out;
-    }
-    if (st.st_size > (off_t)KB_DOC_MAX_BYTES) {
-        errstr_set(errstr, errlen, "larger than %u bytes", KB_DOC_MAX_BYTES);
-        goto out;
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    data = xmalloc(n + 1);
-    while (got < n) {
-        ssize_t r = read(fd, data + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            errstr_set(errstr, errlen, "read: %s", r < 0 ? strerror(errno) : "file shrank");
-            free(data);
-            data = NULL;
-            goto out;
-        }
-        got += (size_t)r;
-    }
-    data[n] = '\0';
-    *len = n;
-out:
-    close(fd);
-    return data;
-}
-
-static size_t utf8_chars(const char *s)
-{
-    size_t c = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            c++;
-    return c;
-}
-
-static int set_meta(struct kb_conn *c, const char *key, const char *value, char *errstr,
-                    size_t errlen)
-{
-    sqlite3_stmt *st = kb_conn_stmt(c, ST_SET_META, errstr, errlen);
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        errstr_set(errstr, errlen, "kb: writing meta %s: %s", key, sqlite3_errmsg(c->db));
-        return -1;
-    }
-    return 0;
-}
-
-/* Parses and inserts one file. Returns 1 imported, 0 skipped (logged), -1 database error. */
-static int import_one(struct kb_conn *c, const char *dir, const char *name,
-                      struct kb_import_stats *s, size_t *chars, char *errstr, size_t errlen)
-{
-    char why[256];
-    size_t len = 0;
-    char *text = read_doc(dir, name, &len, why, sizeof why);
-    struct kb_doc d;
-    if (!text || kb_doc_parse(text, len, name, &d, why, sizeof why) < 0) {
-        free(text);
-        log_warn("kb: skipping %s/%s: %s", dir, name, why);
-        s->skipped++;
-        return 0;
-    }
-    free(text);
-    size_t nchars = utf8_chars(d.body);
-    int rc = SQLITE_ERROR;
-    sqlite3_stmt *st = kb_conn_stmt(c, ST_INSERT, errstr, errlen);
-    if (st) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, d.title, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, d.url, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, d.keywords, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, d.lang, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)nchars);
-        sqlite3_bind_text(st, 7, d.body, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (rc != SQLITE_DONE)
-            errstr_set(errstr, errlen, "kb: inserting %s: %s", name, sqlite3_errmsg(c->db));
-        else if (kb_index_grams(c, sqlite3_last_insert_rowid(c->db), &d, errstr, errlen) < 0)
-            rc = SQLITE_ERROR;
-    }
-    kb_doc_free(&d);
-    if (rc != SQLITE_DONE)
-        return -1;
-    s->docs++;
-    s->bytes += len;
-    *chars += nchars;
-    return 1;
-}
-
-int kb_local_import_dir(struct kb_local *kb, const char *dir, struct kb_import_stats *st,
-                        char *errstr, size_t errlen)
-{
-    memset(st, 0, sizeof *st);
-    if (!kb->writable) {
-        errstr_set(errstr, errlen, "kb: the index was opened read-only");
-        return -1;
-    }
-    size_t n;
-    char **names = list_docs(dir, &n, errstr, errlen);
-    if (!names)
-        return -1;
-    struct kb_conn *c = kb_pool_get(kb, errstr, errlen);
-    int ret = -1;
-    bool in_tx = false;
-    if (!c)
-        goto out;
-    if (kb_conn_exec(c, ST_BEGIN_WRITE, "BEGIN IMMEDIATE", errstr, errlen) < 0)
-        goto out;
-    in_tx = true;
-    if (kb_conn_exec(c, ST_DELETE, "clearing the documents", errstr, errlen) < 0 ||
-        kb_conn_exec(c, ST_DELETE_GRAMS, "clearing the short terms", errstr, errlen) < 0)
-        goto out;
-    size_t chars = 0;
-    for (size_t i = 0; i < n; i++)
-        if (import_one(c, dir, names[i], st, &chars, errstr, errlen) < 0)
-            goto out;
-    if (st->docs == 0) {
-        errstr_set(errstr, errlen,
-                   "kb: no document imported from %s (%zu skipped); the index is unchanged",
-                   dir, st->skipped);
-        goto out;
-    }
-    if (kb_conn_exec(c, ST_REBUILD, "building the full-text index", errstr, errlen) < 0)
-        goto out;
-    char v[64];
-    char absdir[4096];
-    const char *src = realpath(dir, absdir) ? absdir : dir;
-    snprintf(v, sizeof v, "%zu", st->docs);
-    if (set_meta(c, "docs", v, errstr, errlen) < 0)
-        goto out;
-    snprintf(v, sizeof v, "%.3f", (double)chars / (double)st->docs);
-    if (set_meta(c, "avg_chars", v, errstr, errlen) < 0)
-        goto out;
-    snprintf(v, sizeof v, "%zu", st->bytes);
-    if (set_meta(c, "bytes", v, errstr, errlen) < 0)
-        goto out;
-    snprintf(v, sizeof v, "%lld", (long long)time(NULL));
-    if (set_meta(c, "imported_at", v, errstr, errlen) < 0 ||
-        set_meta(c, "source", src, errstr, errlen) < 0)
-        goto out;
-    if (kb_conn_exec(c, ST_COMMIT, "COMMIT", errstr, errlen) < 0)
-        goto out;
-    in_tx = false;
-    ret = 0;
-out:
-    if (in_tx) {
-        char ignored[8];
-        kb_conn_exec(c, ST_ROLLBACK, "ROLLBACK", ignored, sizeof ignored);
-    }
-    if (c)
-        kb_pool_put(kb, c, false);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return ret;
-}
-
 /* ---- meta, counts and stats ------------------------------------------------------------------- */
 
 int kb_meta_double(struct kb_conn *c, const char *key, double *out, char *errstr,
@@ -547,6 +303,24 @@ int kb_meta_double(struct kb_conn *c, const char *key, double *out, char *errstr
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         errstr_set(errstr, errlen, "kb: reading meta %s: %s", key, sqlite3_errmsg(c->db));
+        return -1;
+    }
+    return 0;
+}
+
+int kb_meta_set(struct kb_conn *c, const char *key, const char *value, char *errstr,
+                size_t errlen)
+{
+    sqlite3_stmt *st = kb_conn_stmt(c, ST_SET_META, errstr, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        errstr_set(errstr, errlen, "kb: writing meta %s: %s", key, sqlite3_errmsg(c->db));
         return -1;
     }
     return 0;
