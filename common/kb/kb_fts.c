@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "kb/kb_doc.h"
 #include "kb/kb_query.h"
 
@@ -60,12 +61,8 @@ static bool word_match(struct column_cursor *c, int io, unsigned plen)
         return false; /* the text is shorter than the index says: count nothing */
     if (c->off > 0 && kb_ascii_alnum((unsigned char)c->text[c->off - 1]))
         return false; /* inside a word: "paris" in "comparison" */
-    int end = c->off;
-    for (unsigned k = 0; k < plen && end < c->len; k++) {
-        end++;
-        while (end < c->len && ((unsigned char)c->text[end] & 0xC0) == 0x80)
-            end++;
-    }
+    size_t rest = (size_t)(c->len - c->off);
+    int end = c->off + (int)utf8_prefix_chars(c->text + c->off, rest, plen);
     int more = 0;
     while (end + more < c->len && kb_ascii_alnum((unsigned char)c->text[end + more]))
         if (++more > max_suffix(plen))

@@ -51,7 +51,9 @@ static void grams_of(const char *text, size_t n, uint8_t f, struct gram_hit **v,
             g->field = f;
         }
         /* On to the next character (Hangul pairs overlap: "환불은" holds 환불 and 불은). */
-        i += s[i] < 0x80 ? 1 : s[i] < 0xE0 ? 2 : s[i] < 0xF0 ? 3 : 4;
+        size_t used;
+        utf8_decode(text + i, n - i, &used);
+        i += used;
     }
 }
 

@@ -150,15 +150,6 @@ static int index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc 
     return ret;
 }
 
-static size_t utf8_chars(const char *s)
-{
-    size_t c = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            c++;
-    return c;
-}
-
 /* Parses and inserts one file. Returns 1 imported, 0 skipped (logged), -1 database error. */
 static int import_one(struct kb_conn *c, const char *dir, const char *name,
                       struct kb_import_stats *s, size_t *chars, char *errstr, size_t errlen)
@@ -174,7 +165,7 @@ static int import_one(struct kb_conn *c, const char *dir, const char *name,
         return 0;
     }
     free(text);
-    size_t nchars = utf8_chars(d.body);
+    size_t nchars = utf8_count(d.body, strlen(d.body));
     int rc = SQLITE_ERROR;
     sqlite3_stmt *st = kb_conn_stmt(c, ST_INSERT, errstr, errlen);
     if (st) {

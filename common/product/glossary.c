@@ -18,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/errstr.h"
+#include "core/json.h"
 #include "core/utf8.h"
 #include "product/glossary_index.h"
 
@@ -94,8 +95,8 @@ static bool all_blank(const char *s, size_t n)
 static int entry_string(struct build *b, json_object *e, const char *field, const char *sec,
                         const char *name, const char **s, size_t *n)
 {
-    json_object *v;
-    if (!json_object_object_get_ex(e, field, &v) || v == NULL)
+    json_object *v = json_get(e, field);
+    if (v == NULL)
         return 0;
     if (!json_object_is_type(v, json_type_string)) {
         errstr_set(b->errstr, b->errlen, "\"%s\" / \"%s\": \"%s\" must be a string", sec, name,
@@ -142,9 +143,9 @@ static int build_entry(struct build *b, const char *sec_stored, const char *sec,
         kind_len = cat_len;
     }
 
-    json_object *arr = NULL;
+    json_object *arr = json_get(e, "aliases");
     size_t n_aliases = 0;
-    if (json_object_object_get_ex(e, "aliases", &arr) && arr != NULL) {
+    if (arr != NULL) {
         if (!json_object_is_type(arr, json_type_array)) {
             errstr_set(b->errstr, b->errlen, "\"%s\" / \"%s\": \"aliases\" must be an array",
                        sec, name);
