@@ -1,6 +1,6 @@
-/* kb_doc: one knowledge-base Markdown document from its bytes (see kb_local.h). No I/O, so
- * tests/fuzz/fuzz_kb_doc.c can drive it directly; kb_local.c reads the files. */
-#include "kb/kb_local.h"
+/* kb_doc: one knowledge-base Markdown document from its bytes (see kb_doc.h). No I/O, so
+ * tests/fuzz/fuzz_kb_doc.c can drive it directly; kb_import.c reads the files. */
+#include "kb/kb_doc.h"
 
 #include <stdlib.h>
 #include <string.h>

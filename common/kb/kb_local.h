@@ -1,11 +1,13 @@
 /* kb_local: the local knowledge base (NOVA_KB_BACKEND=local): Markdown documents indexed in
  * SQLite FTS5 with the trigram tokenizer (works for Korean without a morphological analyser).
  *
- * Documents: *.md files of one folder (not recursive). Optional front matter between "---"
- * lines: "title:", "url:" (or "source:"), "keywords:" (comma-separated search terms, indexed
- * with a weight of their own; tests/bedrock-sim reads the same files), "lang:". The title is
- * the front matter's, else the first "# " heading, else the file name; the text is the body
- * without front matter.
+ * This header is the library's surface for its callers: the handle below (opened, closed,
+ * counted by kb_store.c; filled by kb_import.c; searched by kb_search.c), and, through the
+ * two headers it includes, the pure parsers of a document (kb_doc.h) and of a question
+ * (kb_query.h).
+ *
+ * Documents: *.md files of one folder (not recursive), each read by kb_doc_parse (front
+ * matter, title and body are described in kb_doc.h).
  *
  * Index: one SQLite file in WAL mode: table docs (path, title, url, keywords, lang, chars, body),
  * docs_fts, an external-content FTS5 table over title, keywords and body with
@@ -51,49 +53,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kb/kb_doc.h"
+#include "kb/kb_query.h"
 
 #define KB_MAX_HITS 20
-#define KB_DOC_MAX_BYTES (1024u * 1024u)   /* larger files are refused at import */
 #define KB_MIN_SCORE_DEFAULT 0.2           /* what NOVA_KB_MIN_SCORE defaults to */
 #define KB_IMPORT_MAX_FILES 100000         /* more *.md files in the folder: import refused */
 #define KB_POOL_MAX 8                      /* read connections per handle, opened on demand */
-
-/* One parsed Markdown document (kb_doc_parse). Strings are owned by the doc; all are non-NULL
- * after a successful parse ("" when the front matter has no such key, except title). */
-struct kb_doc {
-    char *title, *url, *keywords, *lang, *body;
-};
-/* Parses one document's bytes (no I/O). name is the file name, the title of last resort (a
- * ".md" ending dropped). A UTF-8 byte order mark is skipped, CRLF line ends become LF, the body
- * is trimmed of blank lines at both ends. url must be http(s):// (it becomes a link on the
- * page); lang is a tag of letters, digits and '-' (lower-cased). Returns 0, or -1 with errstr
- * and d zeroed (not UTF-8, NUL inside, larger than KB_DOC_MAX_BYTES, unterminated front
- * matter, a field too long or malformed, no text). */
-int kb_doc_parse(const char *text, size_t len, const char *name, struct kb_doc *d,
-                 char *errstr, size_t errlen);
-void kb_doc_free(struct kb_doc *d);
-
-/* Search terms (kb_query_terms): pure, so the question's parsing can be fuzzed on its own. */
-#define KB_MAX_TERMS 64         /* per search, question and extra terms together */
-#define KB_MAX_QUERY_TERMS 48   /* from the question; the rest is kept for extra terms */
-#define KB_TERM_MAX_BYTES 120   /* a longer word or extra term is left out */
-struct kb_term {
-    char text[KB_TERM_MAX_BYTES + 1]; /* NUL-terminated; ASCII lower-cased, blanks collapsed */
-    size_t len;                       /* bytes */
-    size_t chars;                     /* code points: >= 3 FTS5 phrase, 2 scanned */
-    bool word;                        /* starts with an ASCII letter or digit: matches only at
-                                         the start of a word (2 characters: the whole word) */
-    bool extra;                       /* from the caller's terms, not found in the question */
-};
-struct kb_terms {
-    struct kb_term t[KB_MAX_TERMS];
-    size_t n;
-};
-/* Cuts query[0..len) (any bytes; invalid UTF-8 separates words) into terms, then adds the
- * extra terms (NUL-terminated; invalid ones skipped), without duplicates. Terms of one
- * character and stop words are dropped. Returns out->n. */
-size_t kb_query_terms(const char *query, size_t len, const char *const *extra, size_t n_extra,
-                      struct kb_terms *out);
 
 struct kb_local; /* opaque; safe to share between threads (searches run in parallel) */
 

@@ -1,9 +1,11 @@
-/* kb_query: a question cut into search terms (see kb_local.h). No I/O, no allocation. */
-#include "core/utf8.h"
-#include "kb/kb_local.h"
+/* kb_query: a question cut into search terms (see kb_query.h; the rules are in kb_local.h).
+ * No I/O, no allocation. */
+#include "kb/kb_query.h"
 
 #include <stdint.h>
 #include <string.h>
+
+#include "core/utf8.h"
 
 /* A word of a list with its length, so a lookup compares lengths before bytes. */
 struct word {
@@ -78,16 +80,11 @@ static const struct word predicate_starts[] = {
     W("안"), W("못"),
 };
 
-static bool is_ascii_alnum(uint32_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 /* Letters and digits of the scripts a question may use; everything else (punctuation,
  * symbols, emoji, Hangul jamo like "ㅠㅠ") separates words. */
 static bool is_word_char(uint32_t c)
 {
-    return is_ascii_alnum(c) || utf8_is_hangul(c) ||
+    return kb_ascii_alnum(c) || utf8_is_hangul(c) ||
            (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) || /* Latin-1, Latin Ext-A/B */
            (c >= 0x370 && c <= 0x52F) ||                          /* Greek, Cyrillic */
            (c >= 0x3040 && c <= 0x30FF) ||                        /* kana */
@@ -121,7 +118,7 @@ static void add_term(struct kb_terms *out, const char *s, size_t len, bool extra
     t->text[len] = '\0';
     t->len = len;
     t->chars = chars;
-    t->word = is_ascii_alnum((unsigned char)s[0]);
+    t->word = kb_ascii_alnum((unsigned char)s[0]);
     t->extra = extra;
 }
 
@@ -242,8 +239,8 @@ size_t kb_query_terms(const char *query, size_t len, const char *const *extra, s
             }
             /* An apostrophe between ASCII letters belongs to the word ("don't", "paul's"). */
             size_t al = l == 0 ? 0 : c == '\'' ? 1 : c == 0x2019 ? 3 : 0;
-            if (al && i > start && is_ascii_alnum((unsigned char)s[i - 1]) && i + al < len &&
-                is_ascii_alnum((unsigned char)s[i + al])) {
+            if (al && i > start && kb_ascii_alnum((unsigned char)s[i - 1]) && i + al < len &&
+                kb_ascii_alnum((unsigned char)s[i + al])) {
                 i += al;
                 continue;
             }

@@ -1,11 +1,12 @@
-/* kb_search: a question against the index (see kb_local.h for the terms and the score), and
- * the index of two-character terms that import builds for it.
+/* kb_search: a question against the index (see kb_local.h for the terms and the score).
  *
- * Terms of three or more characters go to one FTS5 query whose kb_hits() function counts the
- * hits of every phrase in every field; two-character terms are looked up in the grams table
- * (or, for the rare kinds it does not hold, counted by a scan of the documents). All add
- * candidates, which are merged and scored here in C, inside one read transaction so that an
- * import committing meanwhile is not seen half. */
+ * Terms of three or more characters go to one FTS5 query whose kb_hits() function (kb_fts.c)
+ * counts the hits of every phrase in every field; two-character terms are looked up in the
+ * grams table (kb_gram.h), or, for the rare kinds it does not hold, counted by a scan of the
+ * documents. All add candidates, which are merged and scored here in C, inside one read
+ * transaction so that an import committing meanwhile is not seen half. */
+#include "kb/kb_local.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,8 +16,8 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/errstr.h"
-#include "core/utf8.h"
-#include "kb/kb_internal.h"
+#include "kb/kb_gram.h"
+#include "kb/kb_store.h"
 
 /* Weights of the score (documented in kb_local.h). */
 #define W_TITLE 1.0
@@ -25,254 +26,6 @@
 #define BM25_K1 1.2
 #define BM25_B 0.75
 #define SCORE_K 1.5
-
-/* ---- the kb_hits() FTS5 function ---------------------------------------------------------- */
-
-static bool ascii_alnum(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-}
-
-/* A walk through one column's text: ch characters lie before byte offset off. */
-struct column_cursor {
-    const char *text;
-    int len;
-    int ch, off;
-    bool loaded;
-};
-
-/* Letters and digits that continue a word after a Latin term may be an ending ("refunds",
- * "enhancement"), unless there are so many that it is another word ("pass" in "password"). */
-static int max_suffix(unsigned chars)
-{
-    return chars >= 6 ? 5 : 3;
-}
-
-/* Moves the cursor to the byte where character io starts (c->ch counts the characters, that
- * is the UTF-8 lead bytes, before c->off). Eight bytes at a time while character io is not
- * among them: a hit far into a long body should not cost a loop turn per byte. */
-static bool cursor_seek(struct column_cursor *c, int io)
-{
-    if (io < c->ch)
-        c->ch = c->off = 0;
-    while (c->off + 8 <= c->len) {
-        uint64_t x;
-        memcpy(&x, c->text + c->off, 8);
-        /* Continuation bytes are 10xxxxxx: bit 7 set, bit 6 clear. */
-        uint64_t cont = x & ~(x << 1) & 0x8080808080808080ULL;
-        int leads = 8 - __builtin_popcountll(cont);
-        if (c->ch + leads > io)
-            break;
-        c->ch += leads;
-        c->off += 8;
-    }
-    for (; c->off < c->len; c->off++) {
-        if (((unsigned char)c->text[c->off] & 0xC0) == 0x80)
-            continue;
-        if (c->ch == io)
-            return true;
-        c->ch++;
-    }
-    return false;
-}
-
-/* Whether a Latin phrase of plen characters at character io of the column is a word (or a
- * word with an ending): no letter or digit right before it, few right after. */
-static bool word_match(struct column_cursor *c, int io, unsigned plen)
-{
-    if (!cursor_seek(c, io))
-        return false; /* the text is shorter than the index says: count nothing */
-    if (c->off > 0 && ascii_alnum((unsigned char)c->text[c->off - 1]))
-        return false; /* inside a word: "paris" in "comparison" */
-    int end = c->off;
-    for (unsigned k = 0; k < plen && end < c->len; k++) {
-        end++;
-        while (end < c->len && ((unsigned char)c->text[end] & 0xC0) == 0x80)
-            end++;
-    }
-    int more = 0;
-    while (end + more < c->len && ascii_alnum((unsigned char)c->text[end + more]))
-        if (++more > max_suffix(plen))
-            return false;
-    return true;
-}
-
-/* kb_hits(docs_fts, kinds): a blob of uint16 counts [phrase][column] of the row's phrase hits.
- * kinds is a blob of one byte per phrase: 0 counts every hit; n > 0 marks a Latin phrase of n
- * characters that must be a word (word_match; the trigram tokenizer's positions are character
- * offsets into the column, so the column's text tells what surrounds a hit). */
-static void fts_hits(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx,
-                     int nval, sqlite3_value **val)
-{
-    int nphrase = api->xPhraseCount(fc);
-    if (nphrase < 0 || nphrase > KB_MAX_TERMS) {
-        sqlite3_result_error(ctx, "kb_hits: too many phrases", -1);
-        return;
-    }
-    const unsigned char *kinds = nval > 0 ? sqlite3_value_blob(val[0]) : NULL;
-    int nkinds = nval > 0 ? sqlite3_value_bytes(val[0]) : 0;
-    uint16_t counts[KB_MAX_TERMS][N_FIELDS];
-    memset(counts, 0, sizeof counts);
-    struct column_cursor col[N_FIELDS];
-    memset(col, 0, sizeof col);
-
-    int ninst = 0;
-    if (api->xInstCount(fc, &ninst) != SQLITE_OK) {
-        sqlite3_result_error(ctx, "kb_hits: xInstCount failed", -1);
-        return;
-    }
-    for (int i = 0; i < ninst; i++) {
-        int ip, ic, io;
-        if (api->xInst(fc, i, &ip, &ic, &io) != SQLITE_OK || ip < 0 || ip >= nphrase ||
-            ic < 0 || ic >= N_FIELDS || io < 0)
-            continue;
-        if (kinds && ip < nkinds && kinds[ip]) {
-            struct column_cursor *c = &col[ic];
-            if (!c->loaded) {
-                c->loaded = true;
-                if (api->xColumnText(fc, ic, &c->text, &c->len) != SQLITE_OK || !c->text)
-                    c->text = NULL, c->len = 0;
-            }
-            if (!word_match(c, io, kinds[ip]))
-                continue;
-        }
-        if (counts[ip][ic] < UINT16_MAX)
-            counts[ip][ic]++;
-    }
-    sqlite3_result_blob(ctx, counts, (int)((size_t)nphrase * sizeof counts[0]),
-                        SQLITE_TRANSIENT);
-}
-
-int kb_register_hits_function(sqlite3 *db)
-{
-    fts5_api *api = NULL;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (!api || api->iVersion < 2)
-        return -1;
-    return api->xCreateFunction(api, "kb_hits", NULL, fts_hits, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-/* ---- two-character terms: the grams table ------------------------------------------------ */
-
-/* What a trigram index cannot find, indexed at import: pairs of adjacent Hangul syllables
- * ("환불" in "환불은") and ASCII words of exactly two letters or digits ("XP" in "XP를",
- * lower-cased). A two-character search term of either kind is then one index lookup that
- * finds the hits a substring or whole-word scan would; other two-character terms (rare:
- * "2단", "退款") are still counted by scanning the documents. */
-struct gram_hit {
-    char g[KB_GRAM_MAX];
-    uint8_t len;
-    uint8_t field;
-};
-
-static bool hangul_at(const unsigned char *s, size_t n, size_t i)
-{
-    uint32_t c;
-    return i < n && utf8_next((const char *)s + i, n - i, &c) == 3 && utf8_is_hangul(c);
-}
-
-/* Appends the grams of text[0..n) in field f to *v. */
-static void grams_of(const char *text, size_t n, uint8_t f, struct gram_hit **v, size_t *nv,
-                     size_t *cap)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i < n;) {
-        size_t len = 0;
-        if (hangul_at(s, n, i) && hangul_at(s, n, i + 3))
-            len = 6;
-        else if (ascii_alnum(s[i]) && i + 1 < n && ascii_alnum(s[i + 1]) &&
-                 (i == 0 || !ascii_alnum(s[i - 1])) && (i + 2 == n || !ascii_alnum(s[i + 2])))
-            len = 2;
-        if (len) {
-            if (*nv == *cap) {
-                *cap = *cap ? *cap * 2 : 256;
-                *v = xrealloc(*v, *cap * sizeof **v);
-            }
-            struct gram_hit *g = &(*v)[(*nv)++];
-            memcpy(g->g, s + i, len);
-            for (size_t k = 0; len == 2 && k < 2; k++)
-                if (g->g[k] >= 'A' && g->g[k] <= 'Z')
-                    g->g[k] = (char)(g->g[k] - 'A' + 'a');
-            g->len = (uint8_t)len;
-            g->field = f;
-        }
-        /* On to the next character (Hangul pairs overlap: "환불은" holds 환불 and 불은). */
-        i += s[i] < 0x80 ? 1 : s[i] < 0xE0 ? 2 : s[i] < 0xF0 ? 3 : 4;
-    }
-}
-
-static int cmp_gram(const void *a, const void *b)
-{
-    const struct gram_hit *x = a, *y = b;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return memcmp(x->g, y->g, x->len);
-}
-
-size_t kb_doc_grams(const struct kb_doc *d, struct kb_gram **out)
-{
-    struct gram_hit *v = NULL;
-    size_t nv = 0, cap = 0;
-    grams_of(d->title, strlen(d->title), F_TITLE, &v, &nv, &cap);
-    grams_of(d->keywords, strlen(d->keywords), F_KEYWORDS, &v, &nv, &cap);
-    grams_of(d->body, strlen(d->body), F_BODY, &v, &nv, &cap);
-    if (nv > 1)
-        qsort(v, nv, sizeof *v, cmp_gram);
-    struct kb_gram *g = xmalloc((nv ? nv : 1) * sizeof *g);
-    size_t ng = 0;
-    for (size_t i = 0; i < nv;) {
-        struct kb_gram *x = &g[ng++];
-        memset(x, 0, sizeof *x);
-        memcpy(x->text, v[i].g, v[i].len);
-        x->len = v[i].len;
-        size_t j = i;
-        for (; j < nv && cmp_gram(&v[i], &v[j]) == 0; j++)
-            x->n[v[j].field]++;
-        i = j;
-    }
-    free(v);
-    *out = g;
-    return ng;
-}
-
-int kb_index_grams(struct kb_conn *c, sqlite3_int64 id, const struct kb_doc *d, char *errstr,
-                   size_t errlen)
-{
-    struct kb_gram *g;
-    size_t ng = kb_doc_grams(d, &g);
-    sqlite3_stmt *st = kb_conn_stmt(c, ST_INSERT_GRAM, errstr, errlen);
-    int ret = st ? 0 : -1;
-    for (size_t i = 0; i < ng && ret == 0; i++) {
-        sqlite3_bind_text(st, 1, g[i].text, (int)g[i].len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, id);
-        for (int k = 0; k < N_FIELDS; k++)
-            sqlite3_bind_int64(st, 3 + k, (sqlite3_int64)g[i].n[k]);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            errstr_set(errstr, errlen, "kb: indexing short terms: %s", sqlite3_errmsg(c->db));
-            ret = -1;
-        }
-        sqlite3_reset(st);
-    }
-    if (st)
-        sqlite3_clear_bindings(st);
-    free(g);
-    return ret;
-}
-
-/* Whether the grams table holds term t (else it is scanned for). */
-static bool gram_term(const struct kb_term *t)
-{
-    const unsigned char *s = (const unsigned char *)t->text;
-    return t->chars == 2 && ((t->len == 2 && ascii_alnum(s[0]) && ascii_alnum(s[1])) ||
-                             (t->len == 6 && hangul_at(s, 6, 0) && hangul_at(s, 6, 3)));
-}
-
-/* ---- search ------------------------------------------------------------------------------ */
 
 /* The candidates of one search: documents with at least one hit, their hit counts per term
  * and field in one flat array (row r, term t, field f at hits[(r * nt + t) * 3 + f]). */
@@ -294,15 +47,15 @@ static uint16_t *cands_add(struct cands *cs, sqlite3_int64 id, double len)
     if (cs->n == cs->cap) {
         cs->cap = cs->cap ? cs->cap * 2 : 64;
         cs->c = xrealloc(cs->c, cs->cap * sizeof *cs->c);
-        cs->hits = xrealloc(cs->hits, cs->cap * cs->nt * N_FIELDS * sizeof *cs->hits);
+        cs->hits = xrealloc(cs->hits, cs->cap * cs->nt * KB_FIELDS * sizeof *cs->hits);
     }
     struct cand *c = &cs->c[cs->n];
     c->id = id;
     c->len = len;
     c->score = 0;
     c->row = cs->n++;
-    uint16_t *h = &cs->hits[c->row * cs->nt * N_FIELDS];
-    memset(h, 0, cs->nt * N_FIELDS * sizeof *h);
+    uint16_t *h = &cs->hits[c->row * cs->nt * KB_FIELDS];
+    memset(h, 0, cs->nt * KB_FIELDS * sizeof *h);
     return h;
 }
 
@@ -325,8 +78,8 @@ static size_t count_short(const char *h, size_t n, const struct kb_term *t)
     for (size_t i = 0; i + t->len <= n; i++) {
         if (strncasecmp(h + i, t->text, t->len) != 0)
             continue;
-        if ((i == 0 || !ascii_alnum((unsigned char)h[i - 1])) &&
-            (i + t->len == n || !ascii_alnum((unsigned char)h[i + t->len]))) {
+        if ((i == 0 || !kb_ascii_alnum((unsigned char)h[i - 1])) &&
+            (i + t->len == n || !kb_ascii_alnum((unsigned char)h[i + t->len]))) {
             c++;
             i += t->len - 1;
         }
@@ -378,17 +131,17 @@ static int search_fts(struct kb_conn *c, const struct kb_terms *q, const size_t 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const uint16_t *blob = sqlite3_column_blob(st, 2);
         size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
-        if (!blob || bytes != nfts * N_FIELDS * sizeof *blob)
+        if (!blob || bytes != nfts * KB_FIELDS * sizeof *blob)
             continue;
         /* Only hits that survived the word-start check make a candidate. */
         bool any = false;
-        for (size_t i = 0; i < nfts * N_FIELDS && !any; i++)
+        for (size_t i = 0; i < nfts * KB_FIELDS && !any; i++)
             any = blob[i] != 0;
         if (!any)
             continue;
         uint16_t *h = cands_add(cs, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
         for (size_t i = 0; i < nfts; i++)
-            memcpy(&h[fts[i] * N_FIELDS], &blob[i * N_FIELDS], N_FIELDS * sizeof *blob);
+            memcpy(&h[fts[i] * KB_FIELDS], &blob[i * KB_FIELDS], KB_FIELDS * sizeof *blob);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -416,8 +169,8 @@ static int search_grams(struct kb_conn *c, const struct kb_terms *q, const size_
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             uint16_t *h = cands_add(cs, sqlite3_column_int64(st, 0),
                                     sqlite3_column_double(st, 1));
-            for (int k = 0; k < N_FIELDS; k++)
-                h[sh[i] * N_FIELDS + k] = sat16((size_t)sqlite3_column_int64(st, 2 + k));
+            for (int k = 0; k < KB_FIELDS; k++)
+                h[sh[i] * KB_FIELDS + k] = sat16((size_t)sqlite3_column_int64(st, 2 + k));
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -437,17 +190,17 @@ static int search_short(struct kb_conn *c, const struct kb_terms *q, const size_
     if (!st)
         return -1;
     int rc;
-    uint16_t found[KB_MAX_TERMS][N_FIELDS];
+    uint16_t found[KB_MAX_TERMS][KB_FIELDS];
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *f[N_FIELDS];
-        size_t fl[N_FIELDS];
-        for (int k = 0; k < N_FIELDS; k++) {
+        const char *f[KB_FIELDS];
+        size_t fl[KB_FIELDS];
+        for (int k = 0; k < KB_FIELDS; k++) {
             f[k] = (const char *)sqlite3_column_text(st, 2 + k);
             fl[k] = (size_t)sqlite3_column_bytes(st, 2 + k);
         }
         bool any = false;
         for (size_t i = 0; i < nsh; i++)
-            for (int k = 0; k < N_FIELDS; k++) {
+            for (int k = 0; k < KB_FIELDS; k++) {
                 found[i][k] = f[k] ? sat16(count_short(f[k], fl[k], &q->t[sh[i]])) : 0;
                 any = any || found[i][k];
             }
@@ -455,7 +208,7 @@ static int search_short(struct kb_conn *c, const struct kb_terms *q, const size_
             continue;
         uint16_t *h = cands_add(cs, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
         for (size_t i = 0; i < nsh; i++)
-            memcpy(&h[sh[i] * N_FIELDS], found[i], sizeof found[i]);
+            memcpy(&h[sh[i] * KB_FIELDS], found[i], sizeof found[i]);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -474,9 +227,9 @@ static void score_cands(struct cands *cs, double ndocs, double avg_len)
         size_t w = 0;
         for (size_t r = 0; r < cs->n; r++) {
             if (w > 0 && cs->c[w - 1].id == cs->c[r].id) {
-                uint16_t *dst = &cs->hits[cs->c[w - 1].row * nt * N_FIELDS];
-                const uint16_t *src = &cs->hits[cs->c[r].row * nt * N_FIELDS];
-                for (size_t i = 0; i < nt * N_FIELDS; i++)
+                uint16_t *dst = &cs->hits[cs->c[w - 1].row * nt * KB_FIELDS];
+                const uint16_t *src = &cs->hits[cs->c[r].row * nt * KB_FIELDS];
+                for (size_t i = 0; i < nt * KB_FIELDS; i++)
                     dst[i] = sat16((size_t)dst[i] + src[i]);
                 continue;
             }
@@ -489,8 +242,8 @@ static void score_cands(struct cands *cs, double ndocs, double avg_len)
     for (size_t t = 0; t < nt; t++) {
         size_t df = 0;
         for (size_t r = 0; r < cs->n; r++) {
-            const uint16_t *h = &cs->hits[(cs->c[r].row * nt + t) * N_FIELDS];
-            df += (h[F_TITLE] || h[F_KEYWORDS] || h[F_BODY]) ? 1 : 0;
+            const uint16_t *h = &cs->hits[(cs->c[r].row * nt + t) * KB_FIELDS];
+            df += (h[KB_FIELD_TITLE] || h[KB_FIELD_KEYWORDS] || h[KB_FIELD_BODY]) ? 1 : 0;
         }
         double n = (double)df > ndocs ? ndocs : (double)df;
         idf[t] = log(1 + (ndocs - n + 0.5) / (n + 0.5)) / idf_max;
@@ -501,9 +254,9 @@ static void score_cands(struct cands *cs, double ndocs, double avg_len)
         struct cand *c = &cs->c[r];
         double norm = BM25_K1 * (1 - BM25_B + BM25_B * c->len / avg_len), s = 0;
         for (size_t t = 0; t < nt; t++) {
-            const uint16_t *h = &cs->hits[(c->row * nt + t) * N_FIELDS];
-            double tf = h[F_BODY];
-            double m = (h[F_TITLE] ? W_TITLE : 0) + (h[F_KEYWORDS] ? W_KEYWORDS : 0) +
+            const uint16_t *h = &cs->hits[(c->row * nt + t) * KB_FIELDS];
+            double tf = h[KB_FIELD_BODY];
+            double m = (h[KB_FIELD_TITLE] ? W_TITLE : 0) + (h[KB_FIELD_KEYWORDS] ? W_KEYWORDS : 0) +
                        W_BODY * tf / (tf + norm);
             s += idf[t] * m;
         }
@@ -575,7 +328,7 @@ int kb_local_search(struct kb_local *kb, const char *query, size_t len,
     for (size_t i = 0; i < q->n; i++) {
         if (q->t[i].chars >= 3)
             fts[nfts++] = i;
-        else if (gram_term(&q->t[i]))
+        else if (kb_gram_covers(&q->t[i]))
             gr[ngr++] = i;
         else
             sh[nsh++] = i;

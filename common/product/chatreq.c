@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/errstr.h"
+#include "core/json.h"
 #include "core/utf8.h"
 
 /* Deeper nesting than any real chat body; json-c stops there instead of recursing on. */
@@ -25,8 +26,8 @@ static bool ascii_space(char c)
  * present with another type. */
 static int optional_string(json_object *root, const char *key, const char **s, size_t *n)
 {
-    json_object *v;
-    if (!json_object_object_get_ex(root, key, &v) || v == NULL)
+    json_object *v = json_get(root, key);
+    if (v == NULL)
         return 0;
     if (!json_object_is_type(v, json_type_string))
         return -1;
@@ -40,8 +41,8 @@ static int optional_string(json_object *root, const char *key, const char **s, s
 static int check_text(json_object *root, const char *key, char **out, size_t *len,
                       size_t *nchars, char *errstr, size_t errlen)
 {
-    json_object *v;
-    if (!json_object_object_get_ex(root, key, &v) || v == NULL) {
+    json_object *v = json_get(root, key);
+    if (v == NULL) {
         errstr_set(errstr, errlen, "\"%s\" is required", key);
         return -1;
     }

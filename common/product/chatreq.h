@@ -1,6 +1,6 @@
 /* chatreq: validation of what a client sends to the chat routes, with no I/O.
  *
- * The POST /api/chat body (API.md): a JSON object with "message" (a string of valid UTF-8,
+ * The POST /api/chat body: a JSON object with "message" (a string of valid UTF-8,
  * 1-4000 code points after trimming ASCII whitespace), "ui_lang" ("ko", the default, or
  * "en") and an optional "session_id" ([A-Za-z0-9_-]{8,64}). Unknown fields are ignored; null
  * counts as absent for the optional fields; any other wrong type is an error. Errors come
@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHATREQ_BODY_MAX (64u * 1024u)   /* API.md: bodies of at most 64 KiB */
+/* The largest body taken (beyond it: 413): room for the longest message even with every
+ * character escaped as a surrogate pair (4000 x 12 bytes), and the other fields. */
+#define CHATREQ_BODY_MAX (64u * 1024u)
 #define CHATREQ_MESSAGE_MAX_CHARS 4000
 #define CHATREQ_SESSION_MIN 8
 #define CHATREQ_SESSION_MAX 64

@@ -1,5 +1,5 @@
 /* glossary: the game glossary, loaded once, validated, and formatted into prompts (see
- * glossary.h; matching is glossary_match.c).
+ * glossary.h; the matcher is glossary_index.c, which this file builds and asks).
  *
  * Loading validates the whole document first and only then builds, so the build cannot fail
  * half way: every string is copied into one block, then glossary_index_build compiles the
@@ -18,8 +18,17 @@
 
 #include "core/alloc.h"
 #include "core/errstr.h"
+#include "core/json.h"
 #include "core/utf8.h"
-#include "product/glossary_internal.h"
+#include "product/glossary_index.h"
+
+struct glossary {
+    struct glossary_entry *entries;
+    size_t n_entries;
+    const char **alias_slots; /* the entries' alias arrays, back to back */
+    char *strings;            /* every string of the glossary */
+    struct glossary_index *index;
+};
 
 #define GLOSSARY_MAX_ALIASES 64
 /* The schema is four levels deep; json-c stops at this depth instead of recursing on. */
@@ -86,8 +95,8 @@ static bool all_blank(const char *s, size_t n)
 static int entry_string(struct build *b, json_object *e, const char *field, const char *sec,
                         const char *name, const char **s, size_t *n)
 {
-    json_object *v;
-    if (!json_object_object_get_ex(e, field, &v) || v == NULL)
+    json_object *v = json_get(e, field);
+    if (v == NULL)
         return 0;
     if (!json_object_is_type(v, json_type_string)) {
         errstr_set(b->errstr, b->errlen, "\"%s\" / \"%s\": \"%s\" must be a string", sec, name,
@@ -134,9 +143,9 @@ static int build_entry(struct build *b, const char *sec_stored, const char *sec,
         kind_len = cat_len;
     }
 
-    json_object *arr = NULL;
+    json_object *arr = json_get(e, "aliases");
     size_t n_aliases = 0;
-    if (json_object_object_get_ex(e, "aliases", &arr) && arr != NULL) {
+    if (arr != NULL) {
         if (!json_object_is_type(arr, json_type_array)) {
             errstr_set(b->errstr, b->errlen, "\"%s\" / \"%s\": \"aliases\" must be an array",
                        sec, name);
@@ -268,17 +277,15 @@ struct glossary *glossary_parse(const char *text, size_t len, char *errstr, size
         json_object_put(root);
         return NULL;
     }
-    /* Pattern texts need at most as many bytes as the names and aliases they come from. */
-    size_t bytes = 2 * b.bytes;
     struct glossary *g = xcalloc(1, sizeof *g);
     g->n_entries = b.entries;
     g->entries = xcalloc(b.entries ? b.entries : 1, sizeof *g->entries);
     g->alias_slots = xcalloc(b.aliases ? b.aliases : 1, sizeof *g->alias_slots);
-    g->strings = xmalloc(bytes ? bytes : 1);
+    g->strings = xmalloc(b.bytes ? b.bytes : 1);
     struct build fill = {.g = g};
     build_all(&fill, root); /* validated above: cannot fail */
     json_object_put(root);
-    glossary_index_build(g, g->strings + fill.bytes);
+    g->index = glossary_index_build(g->entries, g->n_entries);
     return g;
 }
 
@@ -304,8 +311,7 @@ void glossary_free(struct glossary *g)
     free(g->entries);
     free(g->alias_slots);
     free(g->strings);
-    free(g->patterns);
-    free(g->bucket_pat);
+    glossary_index_free(g->index);
     free(g);
 }
 
@@ -317,6 +323,12 @@ size_t glossary_count(const struct glossary *g)
 const struct glossary_entry *glossary_entry_at(const struct glossary *g, size_t i)
 {
     return i < g->n_entries ? &g->entries[i] : NULL;
+}
+
+size_t glossary_find(const struct glossary *g, const char *text, size_t len,
+                     struct glossary_match *out, size_t max)
+{
+    return glossary_index_find(g->index, text, len, out, max);
 }
 
 /* ---- formatting ---------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
-/* glossary: the game glossary (config/game_glossary.json, the schema of the system dual-nova
- * replaces: ../shared/reference/), loaded once, matched against questions, and formatted into
- * the system prompt. No I/O but glossary_load_file.
+/* glossary: the game glossary (config/game_glossary.json: the glossary file of the system
+ * dual-nova replaces, in its schema), loaded once, matched against questions, and formatted
+ * into the system prompt. No I/O but glossary_load_file. The entry and match types
+ * are in glossary_entry.h.
  *
  * Schema: a JSON object of sections ("characters", "game_terms", ... any name), each an object
  * from the canonical English name to {"description": str, "aliases": [str...], "type" | 
@@ -30,16 +31,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
-
-struct glossary_entry {
-    const char *canonical;   /* "Paul" */
-    const char *section;     /* "characters" */
-    const char *description; /* "" when absent */
-    const char *kind;        /* the "type" or "category" value; "" when absent */
-    const char *korean;      /* first Hangul alias, or NULL */
-    const char *const *aliases;
-    size_t n_aliases;
-};
+#include "product/glossary_entry.h"
 
 struct glossary; /* opaque, immutable after loading: safe to share between threads */
 
@@ -55,10 +47,6 @@ void glossary_free(struct glossary *g);
 size_t glossary_count(const struct glossary *g);
 const struct glossary_entry *glossary_entry_at(const struct glossary *g, size_t i);
 
-struct glossary_match {
-    const struct glossary_entry *entry;
-    size_t offset, len;      /* of the matched alias in the text (bytes; the particle excluded) */
-};
 /* The entries found in text[0..len) (valid UTF-8), at most max of them, into out. Returns how
  * many were found (which may exceed max; only max are written). */
 size_t glossary_find(const struct glossary *g, const char *text, size_t len,

@@ -11,7 +11,9 @@
 #include "core/errstr.h"
 #include "core/utf8.h"
 
-/* A price field of one model: 1 set, 0 absent, -1 invalid (errstr set). */
+/* A price field of one model: 1 set, 0 absent, -1 invalid (errstr set). The members of the
+ * price file are read with json_object_object_get_ex, not core's json_get: here a member
+ * that is null is a mistake to report, not an absent one to default. */
 static int price_field(json_object *m, const char *model, const char *field, double per,
                        double *out, char *errstr, size_t errlen)
 {

@@ -1,6 +1,6 @@
 /* fuzz_kb_doc: the knowledge-base document parser on arbitrary bytes.
  *
- * A document that parses must give what kb_local.h promises: every field set and valid UTF-8
+ * A document that parses must give what kb_doc.h promises: every field set and valid UTF-8
  * without NUL, a title that is not empty, a url that is empty or http(s):// without blanks, a
  * lang of [a-z0-9-], a body with text, no CRLF and no blank line at either end. One that fails
  * must leave the doc zeroed and a sentence in errstr. The first byte picks the file name: a
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "kb/kb_internal.h"
-#include "kb/kb_local.h"
+#include "kb/kb_doc.h"
+#include "kb/kb_gram.h"
 #include "core/utf8.h"
 
 static void check_text(const char *s)
@@ -25,7 +25,7 @@ static void check_text(const char *s)
 static void check_grams(const struct kb_doc *d)
 {
     struct kb_gram *g;
-    size_t ng = kb_doc_grams(d, &g);
+    size_t ng = kb_gram_collect(d, &g);
     size_t total = 0, text = strlen(d->title) + strlen(d->keywords) + strlen(d->body);
     for (size_t i = 0; i < ng; i++) {
         const unsigned char *t = (const unsigned char *)g[i].text;
