@@ -6,107 +6,21 @@
  * (sigv4.h; libcurl's CURLOPT_AWS_SIGV4 signs the model id's "%3A" only once and AWS rejects it)
  * with credentials from a creds_provider. Text deltas reach on_delta as whole UTF-8 characters;
  * every call ends with exactly one on_done carrying the stop reason, usage, metrics, or a typed
- * error marked retryable or not. A call ends after idle_timeout_s without a byte (checked every
- * 100 ms), never after a total time: real Nova streams can run for minutes.
+ * error marked retryable or not (the types are bedrock_proto.h's). A call ends after
+ * idle_timeout_s without a byte (checked every 100 ms), never after a total time: real Nova
+ * streams can run for minutes.
  *
  * Threading: a client and its calls belong to the thread that polls it; other threads may only
  * call bedrock_client_wakeup(). */
 #ifndef NOVA_BEDROCK_H
 #define NOVA_BEDROCK_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include <curl/curl.h>
 
-#include "core/buf.h"
-#include "core/usage.h"
+#include "aws/bedrock_proto.h"
 #include "aws/creds.h"
-
-enum bedrock_error {
-    BR_OK = 0,
-    BR_ERR_VALIDATION,          /* 400 ValidationException, validationException event */
-    BR_ERR_ACCESS_DENIED,       /* 403 AccessDeniedException */
-    BR_ERR_INVALID_SIGNATURE,   /* 403 InvalidSignatureException, IncompleteSignature, Missing... */
-    BR_ERR_UNRECOGNIZED_CLIENT, /* 403 UnrecognizedClientException */
-    BR_ERR_EXPIRED_TOKEN,       /* 403 ExpiredTokenException (refreshable credentials) */
-    BR_ERR_NOT_FOUND,           /* 404 ResourceNotFoundException */
-    BR_ERR_MODEL_TIMEOUT,       /* 408 ModelTimeoutException */
-    BR_ERR_QUOTA,               /* 400 ServiceQuotaExceededException */
-    BR_ERR_MODEL_ERROR,         /* 424 ModelErrorException */
-    BR_ERR_THROTTLING,          /* 429 ThrottlingException, throttlingException event */
-    BR_ERR_MODEL_NOT_READY,     /* 429 ModelNotReadyException */
-    BR_ERR_INTERNAL,            /* 500 InternalServerException, internalServerException event */
-    BR_ERR_UNAVAILABLE,         /* 503 ServiceUnavailableException, serviceUnavailableException */
-    BR_ERR_MODEL_STREAM,        /* modelStreamErrorException event */
-    BR_ERR_HTTP,                /* any other non-2xx status */
-    BR_ERR_TRANSPORT,           /* could not connect, connection reset */
-    BR_ERR_IDLE_TIMEOUT,        /* no bytes for idle_timeout_s */
-    BR_ERR_PROTOCOL,            /* corrupt or truncated event stream, unparseable JSON */
-    BR_ERR_CREDENTIALS,         /* no usable credentials */
-    BR_ERR_CANCELED,            /* bedrock_call_cancel() */
-};
-
-struct bedrock_error_info {
-    enum bedrock_error code;
-    bool retryable;
-    int http_status;    /* 0 when none (transport) */
-    char type[64];      /* AWS's name: "ThrottlingException", "modelStreamErrorException", "" */
-    char message[512];
-};
-
-/* Stable snake_case name of a code ("throttling", "model_stream", ...). */
-const char *bedrock_error_name(enum bedrock_error e);
-
-struct bedrock_passage {  /* one Retrieve result */
-    const char *text;
-    const char *title;    /* metadata title, else the last path part of the URL */
-    const char *url;      /* web URL or S3 URI; "" when none */
-    double score;
-};
-
-struct bedrock_result {
-    struct bedrock_error_info err;  /* err.code == BR_OK on success */
-    char stop_reason[32];           /* "end_turn", "max_tokens", ... ("" when none came) */
-    struct token_usage usage;
-    long latency_ms;                /* Bedrock's metrics.latencyMs */
-    double ttft_ms;                 /* measured here: call start to first delta (-1: none) */
-    double elapsed_ms;              /* call start to end */
-    unsigned long deltas;           /* text deltas delivered */
-    char request_id[64];            /* x-amzn-RequestId, for AWS support cases */
-    /* Valid only during on_done: */
-    const char *text;               /* Converse: the whole answer; else NULL */
-    size_t text_len;
-    const struct bedrock_passage *passages; /* Retrieve */
-    size_t n_passages;
-};
-
-struct bedrock_message {
-    const char *role;  /* "user" or "assistant" */
-    const char *text;
-};
-
-struct bedrock_converse_req {
-    const char *model_id;        /* "amazon.nova-micro-v1:0", an inference profile or an ARN */
-    const char *system;          /* cacheable system prefix, or NULL */
-    bool cache_point;            /* put {"cachePoint":{"type":"default"}} after system */
-    const char *system_suffix;   /* system text after the cache point, or NULL */
-    const struct bedrock_message *messages;
-    size_t n_messages;
-    int max_tokens;              /* <= 0: omitted */
-    double temperature;          /* < 0: omitted */
-    double top_p;                /* < 0: omitted */
-};
-
-/* Builds the Converse / ConverseStream request JSON into out. Returns 0 or -1 (out full). */
-int bedrock_converse_body(const struct bedrock_converse_req *r, struct buf *out);
-
-struct bedrock_callbacks {
-    /* A piece of answer text, whole UTF-8 characters only (may be NULL for Converse). */
-    void (*on_delta)(void *user, const char *text, size_t len);
-    /* Exactly once per call, from bedrock_client_poll(); the call handle is freed after it. */
-    void (*on_done)(void *user, const struct bedrock_result *res);
-};
 
 struct bedrock_config {
     char region[32];              /* "ap-northeast-1" */
@@ -162,9 +76,5 @@ int bedrock_client_poll(struct bedrock_client *c, int timeout_ms, struct curl_wa
 void bedrock_client_wakeup(struct bedrock_client *c);
 /* Calls not yet ended. */
 size_t bedrock_client_active(const struct bedrock_client *c);
-
-/* Classification of AWS error names (HTTP x-amzn-ErrorType or :exception-type), exposed for
- * tests: fills code and retryable from the name and status. */
-void bedrock_classify_error(const char *type, int http_status, struct bedrock_error_info *e);
 
 #endif
