@@ -5,7 +5,7 @@
  * request, Retrieve passages, and the two callbacks a result reaches its caller through. Then
  * the request bodies (Converse / ConverseStream, Retrieve), the classification of AWS error
  * names, and the parsers of what comes back: one ConverseStream event-stream message, a
- * Converse response, a Retrieve response, an error body. bedrock.c moves the bytes; this
+ * Converse response, a Retrieve response, an error body. bedrock_call.c moves the bytes; this
  * file gives them meaning, which is what lets tests/fuzz/fuzz_bedrock_proto.c feed it arbitrary
  * input. Unknown JSON keys (Bedrock pads events with a random "p") are ignored.
  *
