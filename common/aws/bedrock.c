@@ -1,14 +1,15 @@
-/* bedrock: the client: one libcurl multi handle carrying many calls, driven by
- * bedrock_client_poll() (see bedrock.h).
+/* bedrock: the client: one libcurl multi handle carrying many calls, driven by the program's
+ * event loop through bedrock_client_fd/_timeout_ms/_process (see bedrock.h).
  *
  * Owns the multi handle, its epoll set and timer, the wakeup eventfd, the list of open calls
  * and the queue of starts and cancels; bedrock_call.c owns each call's request, transfer and
  * result. libcurl forbids multi calls from inside its callbacks, so starting and cancelling
- * only queue the call on c->todo; bedrock_client_poll() applies the queue outside any
+ * only queue the call on c->todo; bedrock_client_process() applies the queue outside any
  * callback. */
 #include "aws/bedrock.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,9 +40,10 @@ struct bedrock_client {
     size_t n_active;
     struct bedrock_call *todo;     /* singly linked: calls to add, cancel or fail */
     double last_idle_scan;
-    /* libcurl's sockets live in an epoll set (CURLMOPT_SOCKETFUNCTION) and its timer in
-     * timer_at, so a turn touches only the sockets that are ready: curl_multi_poll and
-     * curl_multi_perform walk every transfer on every call, which costs O(open streams). */
+    /* libcurl's sockets live in an epoll set (CURLMOPT_SOCKETFUNCTION), with the wakeup
+     * eventfd, and its timer in timer_at, so a turn touches only the sockets that are ready:
+     * curl_multi_poll and curl_multi_perform walk every transfer on every call, which costs
+     * O(open streams). The epoll set is also the one descriptor a program's loop waits on. */
     int epfd;
     int wakefd;            /* bedrock_client_wakeup rings it */
     double timer_at;       /* when libcurl wants CURL_SOCKET_TIMEOUT (ms), < 0: never */
@@ -158,7 +160,9 @@ struct bedrock_client *bedrock_client_new(const struct bedrock_config *cfg,
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
     c->wakefd = wake_open();
     c->timer_at = -1;
-    if (!c->multi || !c->env.tok || c->epfd < 0 || c->wakefd < 0) {
+    struct epoll_event wev = {.events = EPOLLIN, .data.fd = c->wakefd};
+    if (!c->multi || !c->env.tok || c->epfd < 0 || c->wakefd < 0 ||
+        epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wakefd, &wev) < 0) {
         snprintf(errstr, errlen, "curl_multi_init/json_tokener_new/epoll/eventfd failed");
         if (c->multi)
             curl_multi_cleanup(c->multi);
@@ -233,7 +237,7 @@ static void call_complete(struct bedrock_call *call)
 }
 
 /* A new call, linked into the client and queued: it starts, or ends if its preparation failed,
- * at the next bedrock_client_poll(). */
+ * at the next bedrock_client_process(). */
 static struct bedrock_call *call_open(struct bedrock_client *c, enum bedrock_call_kind kind,
                                       const struct bedrock_callbacks *cb, void *user)
 {
@@ -330,52 +334,45 @@ static void client_check_idle(struct bedrock_client *c)
     }
 }
 
-int bedrock_client_poll(struct bedrock_client *c, int timeout_ms, struct curl_waitfd *extra,
-                        unsigned n_extra, char *errstr, size_t errlen)
+/* ---- the loop's hooks -------------------------------------------------------------------- */
+
+int bedrock_client_fd(const struct bedrock_client *c)
 {
-    enum { MAX_EXTRA = 8, MAX_EVENTS = 256 };
+    return c->epfd;
+}
+
+long bedrock_client_timeout_ms(const struct bedrock_client *c)
+{
+    if (c->todo)
+        return 0; /* queued starts, cancels and early ends are due now */
+    double due = -1; /* on clock_mono_ms_f(); < 0: nothing due */
+    if (c->n_active > 0)
+        due = c->last_idle_scan + BR_IDLE_SCAN_MS; /* keep the idle clock */
+    if (c->timer_at >= 0 && (due < 0 || c->timer_at < due))
+        due = c->timer_at;
+    if (due < 0)
+        return -1;
+    double wait = ceil(due - clock_mono_ms_f()); /* rounded up: never wake just before it */
+    return wait <= 0 ? 0 : wait >= (double)LONG_MAX ? LONG_MAX : (long)wait;
+}
+
+int bedrock_client_process(struct bedrock_client *c, char *errstr, size_t errlen)
+{
+    enum { MAX_EVENTS = 256 };
     client_apply_todo(c);
-    if (c->n_active > 0 && (timeout_ms < 0 || timeout_ms > BR_IDLE_SCAN_MS))
-        timeout_ms = BR_IDLE_SCAN_MS; /* wake up to keep the idle clock */
-    if (c->timer_at >= 0) {
-        double wait = ceil(c->timer_at - clock_mono_ms_f());
-        if (wait < 0)
-            wait = 0;
-        if (timeout_ms < 0 || wait < timeout_ms)
-            timeout_ms = (int)wait;
-    }
-    if (n_extra > MAX_EXTRA) {
-        snprintf(errstr, errlen, "at most %d extra descriptors", MAX_EXTRA);
-        return -1;
-    }
-    struct pollfd pfd[2 + MAX_EXTRA] = {{c->epfd, POLLIN, 0}, {c->wakefd, POLLIN, 0}};
-    for (unsigned i = 0; i < n_extra; i++) {
-        short ev = (short)((extra[i].events & CURL_WAIT_POLLIN ? POLLIN : 0) |
-                           (extra[i].events & CURL_WAIT_POLLPRI ? POLLPRI : 0) |
-                           (extra[i].events & CURL_WAIT_POLLOUT ? POLLOUT : 0));
-        pfd[2 + i] = (struct pollfd){extra[i].fd, ev, 0};
-    }
-    if (poll(pfd, 2 + n_extra, timeout_ms) < 0 && errno != EINTR) {
-        snprintf(errstr, errlen, "poll: %s", strerror(errno));
-        return -1;
-    }
-    for (unsigned i = 0; i < n_extra; i++)
-        extra[i].revents = (short)((pfd[2 + i].revents & POLLIN ? CURL_WAIT_POLLIN : 0) |
-                                   (pfd[2 + i].revents & POLLPRI ? CURL_WAIT_POLLPRI : 0) |
-                                   (pfd[2 + i].revents & POLLOUT ? CURL_WAIT_POLLOUT : 0));
-    if (pfd[1].revents & POLLIN)
-        wake_drain(c->wakefd);
     int running = 0;
     CURLMcode mc = CURLM_OK;
-    if (pfd[0].revents & POLLIN) {
-        struct epoll_event evs[MAX_EVENTS];
-        int n = epoll_wait(c->epfd, evs, MAX_EVENTS, 0);
-        for (int i = 0; i < n && mc == CURLM_OK; i++) {
-            int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                        (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                        (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-            mc = curl_multi_socket_action(c->multi, evs[i].data.fd, flags, &running);
+    struct epoll_event evs[MAX_EVENTS];
+    int n = epoll_wait(c->epfd, evs, MAX_EVENTS, 0);
+    for (int i = 0; i < n && mc == CURLM_OK; i++) {
+        if (evs[i].data.fd == c->wakefd) {
+            wake_drain(c->wakefd);
+            continue;
         }
+        int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        mc = curl_multi_socket_action(c->multi, evs[i].data.fd, flags, &running);
     }
     if (mc == CURLM_OK && c->timer_at >= 0 && clock_mono_ms_f() >= c->timer_at) {
         c->timer_at = -1; /* the call may arm a new one */
@@ -398,6 +395,19 @@ int bedrock_client_poll(struct bedrock_client *c, int timeout_ms, struct curl_wa
     client_check_idle(c);
     client_apply_todo(c); /* cancels, idle ends and starts made from the callbacks just run */
     return (int)c->n_active;
+}
+
+int bedrock_client_wait(struct bedrock_client *c, int timeout_ms, char *errstr, size_t errlen)
+{
+    long due = bedrock_client_timeout_ms(c);
+    if (due >= 0 && (timeout_ms < 0 || due < timeout_ms))
+        timeout_ms = due > INT_MAX ? INT_MAX : (int)due;
+    struct pollfd p = {c->epfd, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR) {
+        snprintf(errstr, errlen, "poll: %s", strerror(errno));
+        return -1;
+    }
+    return bedrock_client_process(c, errstr, errlen);
 }
 
 void bedrock_client_free(struct bedrock_client *c)

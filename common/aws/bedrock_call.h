@@ -1,6 +1,6 @@
 /* bedrock_call: one Bedrock call's life, from its signed request to its on_done.
  *
- * Private to the client: bedrock.c (the multi handle, its poll loop, the queue of starts and
+ * Private to the client: bedrock.c (the multi handle, the loop hooks, the queue of starts and
  * cancels) and bedrock_call.c include it, no other file; programs see an opaque struct
  * bedrock_call through bedrock.h. A call is built here (request JSON, SigV4 signature, a
  * libcurl easy handle) and handed to the client, which adds it to its multi handle. libcurl

@@ -85,7 +85,8 @@ struct bedrock_result {
 struct bedrock_callbacks {
     /* A piece of answer text, whole UTF-8 characters only (may be NULL for Converse). */
     void (*on_delta)(void *user, const char *text, size_t len);
-    /* Exactly once per call, from bedrock_client_poll(); the call handle is freed after it. */
+    /* Exactly once per call, from bedrock_client_process(); the call handle is freed after
+     * it. */
     void (*on_done)(void *user, const struct bedrock_result *res);
 };
 
