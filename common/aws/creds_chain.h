@@ -1,4 +1,5 @@
-/* creds_chain: AWS credentials from the standard chain, in the SDKs' order.
+/* creds_chain: AWS credentials from the standard chain, in the SDKs' order, so that a host set
+ * up for the AWS CLI or an SDK gives us the same credentials.
  *
  *   1. environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
  *   2. shared credentials file: AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials),
