@@ -131,7 +131,7 @@ int main(int argc, char **argv)
     else
         bedrock_converse_stream(c, &req, &cb, NULL);
     while (bedrock_client_active(c) > 0)
-        if (bedrock_client_poll(c, 1000, NULL, 0, err, sizeof err) < 0) {
+        if (bedrock_client_wait(c, 1000, err, sizeof err) < 0) {
             fprintf(stderr, "bedrock-ask: %s\n", err);
             exit_code = 1;
             break;

@@ -17,6 +17,7 @@
  * A second signal ends the drain at once. */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -709,9 +710,16 @@ int engine_run(struct worker *w, int sigfd)
             e->handed_back_all = true;
             busy = true;
         }
-        struct curl_waitfd sw = {sigfd, CURL_WAIT_POLLIN, 0};
-        int left = bedrock_client_poll(w->client, poll_timeout(e, busy), &sw, 1, err,
-                                       sizeof err);
+        struct pollfd pfd[2] = {{sigfd, POLLIN, 0}, {bedrock_client_fd(w->client), POLLIN, 0}};
+        long client_ms = bedrock_client_timeout_ms(w->client);
+        int wait_ms = poll_timeout(e, busy);
+        if (client_ms >= 0 && client_ms < wait_ms)
+            wait_ms = (int)client_ms;
+        int left = -1;
+        if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR)
+            snprintf(err, sizeof err, "poll: %s", strerror(errno));
+        else
+            left = bedrock_client_process(w->client, err, sizeof err);
         if (left < 0) {
             /* libcurl's multi handle failed (out of memory, a bug): stop, handing every job
              * back. If it cannot even finish the cancels, abort: no XACK was sent for them,

@@ -1,7 +1,9 @@
-/* aws_config: the settings of the AWS side, read once from the environment (STYLE.md habit 9)
- * by the programs that call AWS — nova-worker, bedrock-ask, the benchmark's direct path — and
- * by no other: the region and endpoints of the Bedrock client, the credential chain's
- * variables, and the retry policy of a failed call. nova-fcgi never reads them. */
+/* aws_config: the settings of the AWS side, read from the environment by the programs that
+ * call AWS — nova-worker, bedrock-ask, the benchmark's direct path — and by no other: the
+ * region and endpoints of the Bedrock client, the credential chain's variables, and the retry
+ * policy of a failed call. nova-fcgi never reads them. Read once, at start, so that a wrong
+ * setting stops the program before its first call and the settings it runs with can be
+ * printed (secrets masked) from one place. */
 #ifndef NOVA_AWS_CONFIG_H
 #define NOVA_AWS_CONFIG_H
 

@@ -1,112 +1,34 @@
-/* bedrock: Amazon Bedrock calls on the libcurl multi interface.
+/* bedrock: the Amazon Bedrock client, many concurrent calls on the libcurl multi interface.
  *
- * One thread owns a client and drives many concurrent calls with bedrock_client_poll():
  * ConverseStream (POST /model/{id}/converse-stream, answered as an AWS event stream), Converse
  * (non-streaming) and the Agent Runtime Retrieve. Each request is signed with our own SigV4
  * (sigv4.h; libcurl's CURLOPT_AWS_SIGV4 signs the model id's "%3A" only once and AWS rejects it)
  * with credentials from a creds_provider. Text deltas reach on_delta as whole UTF-8 characters;
  * every call ends with exactly one on_done carrying the stop reason, usage, metrics, or a typed
- * error marked retryable or not. A call ends after idle_timeout_s without a byte (checked every
- * 100 ms), never after a total time: real Nova streams can run for minutes.
+ * error marked retryable or not (the types are bedrock_proto.h's). A call ends after
+ * idle_timeout_s without a byte (checked every 100 ms), never after a total time: real Nova
+ * streams can run for minutes.
  *
- * Threading: a client and its calls belong to the thread that polls it; other threads may only
- * call bedrock_client_wakeup(). */
+ * The client does not own the loop. A program has one event loop, and its other descriptors
+ * (a worker's signalfd) and timers must wake it as promptly as Bedrock's sockets do, so the
+ * client exposes what that loop needs, as libcurl's multi_socket interface and hiredis's
+ * adapters do: one descriptor, a timeout, and a call that does what is due.
+ *
+ *     struct pollfd p[] = {{bedrock_client_fd(c), POLLIN, 0}, ...the program's own...};
+ *     poll(p, n, min(the program's timeout, bedrock_client_timeout_ms(c)));
+ *     bedrock_client_process(c, err, sizeof err);
+ *
+ * bedrock_client_wait() is that turn for programs with nothing else to wait on.
+ *
+ * Threading: a client and its calls belong to the thread that drives it; other threads may
+ * only call bedrock_client_wakeup(). */
 #ifndef NOVA_BEDROCK_H
 #define NOVA_BEDROCK_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
-#include <curl/curl.h>
-
-#include "core/buf.h"
-#include "core/usage.h"
+#include "aws/bedrock_proto.h"
 #include "aws/creds.h"
-
-enum bedrock_error {
-    BR_OK = 0,
-    BR_ERR_VALIDATION,          /* 400 ValidationException, validationException event */
-    BR_ERR_ACCESS_DENIED,       /* 403 AccessDeniedException */
-    BR_ERR_INVALID_SIGNATURE,   /* 403 InvalidSignatureException, IncompleteSignature, Missing... */
-    BR_ERR_UNRECOGNIZED_CLIENT, /* 403 UnrecognizedClientException */
-    BR_ERR_EXPIRED_TOKEN,       /* 403 ExpiredTokenException (refreshable credentials) */
-    BR_ERR_NOT_FOUND,           /* 404 ResourceNotFoundException */
-    BR_ERR_MODEL_TIMEOUT,       /* 408 ModelTimeoutException */
-    BR_ERR_QUOTA,               /* 400 ServiceQuotaExceededException */
-    BR_ERR_MODEL_ERROR,         /* 424 ModelErrorException */
-    BR_ERR_THROTTLING,          /* 429 ThrottlingException, throttlingException event */
-    BR_ERR_MODEL_NOT_READY,     /* 429 ModelNotReadyException */
-    BR_ERR_INTERNAL,            /* 500 InternalServerException, internalServerException event */
-    BR_ERR_UNAVAILABLE,         /* 503 ServiceUnavailableException, serviceUnavailableException */
-    BR_ERR_MODEL_STREAM,        /* modelStreamErrorException event */
-    BR_ERR_HTTP,                /* any other non-2xx status */
-    BR_ERR_TRANSPORT,           /* could not connect, connection reset */
-    BR_ERR_IDLE_TIMEOUT,        /* no bytes for idle_timeout_s */
-    BR_ERR_PROTOCOL,            /* corrupt or truncated event stream, unparseable JSON */
-    BR_ERR_CREDENTIALS,         /* no usable credentials */
-    BR_ERR_CANCELED,            /* bedrock_call_cancel() */
-};
-
-struct bedrock_error_info {
-    enum bedrock_error code;
-    bool retryable;
-    int http_status;    /* 0 when none (transport) */
-    char type[64];      /* AWS's name: "ThrottlingException", "modelStreamErrorException", "" */
-    char message[512];
-};
-
-/* Stable snake_case name of a code ("throttling", "model_stream", ...). */
-const char *bedrock_error_name(enum bedrock_error e);
-
-struct bedrock_passage {  /* one Retrieve result */
-    const char *text;
-    const char *title;    /* metadata title, else the last path part of the URL */
-    const char *url;      /* web URL or S3 URI; "" when none */
-    double score;
-};
-
-struct bedrock_result {
-    struct bedrock_error_info err;  /* err.code == BR_OK on success */
-    char stop_reason[32];           /* "end_turn", "max_tokens", ... ("" when none came) */
-    struct token_usage usage;
-    long latency_ms;                /* Bedrock's metrics.latencyMs */
-    double ttft_ms;                 /* measured here: call start to first delta (-1: none) */
-    double elapsed_ms;              /* call start to end */
-    unsigned long deltas;           /* text deltas delivered */
-    char request_id[64];            /* x-amzn-RequestId, for AWS support cases */
-    /* Valid only during on_done: */
-    const char *text;               /* Converse: the whole answer; else NULL */
-    size_t text_len;
-    const struct bedrock_passage *passages; /* Retrieve */
-    size_t n_passages;
-};
-
-struct bedrock_message {
-    const char *role;  /* "user" or "assistant" */
-    const char *text;
-};
-
-struct bedrock_converse_req {
-    const char *model_id;        /* "amazon.nova-micro-v1:0", an inference profile or an ARN */
-    const char *system;          /* cacheable system prefix, or NULL */
-    bool cache_point;            /* put {"cachePoint":{"type":"default"}} after system */
-    const char *system_suffix;   /* system text after the cache point, or NULL */
-    const struct bedrock_message *messages;
-    size_t n_messages;
-    int max_tokens;              /* <= 0: omitted */
-    double temperature;          /* < 0: omitted */
-    double top_p;                /* < 0: omitted */
-};
-
-/* Builds the Converse / ConverseStream request JSON into out. Returns 0 or -1 (out full). */
-int bedrock_converse_body(const struct bedrock_converse_req *r, struct buf *out);
-
-struct bedrock_callbacks {
-    /* A piece of answer text, whole UTF-8 characters only (may be NULL for Converse). */
-    void (*on_delta)(void *user, const char *text, size_t len);
-    /* Exactly once per call, from bedrock_client_poll(); the call handle is freed after it. */
-    void (*on_done)(void *user, const struct bedrock_result *res);
-};
 
 struct bedrock_config {
     char region[32];              /* "ap-northeast-1" */
@@ -132,8 +54,8 @@ struct bedrock_client *bedrock_client_new(const struct bedrock_config *cfg,
 void bedrock_client_free(struct bedrock_client *c);
 
 /* Start calls. They never fail synchronously: a problem found at start (no credentials, a
- * request too large) is reported through on_done at the next poll. The returned handle is
- * valid until on_done returns. req and its strings are copied. */
+ * request too large) is reported through on_done at the next bedrock_client_process(). The
+ * returned handle is valid until on_done returns. req and its strings are copied. */
 struct bedrock_call *bedrock_converse_stream(struct bedrock_client *c,
                                              const struct bedrock_converse_req *req,
                                              const struct bedrock_callbacks *cb, void *user);
@@ -144,27 +66,38 @@ struct bedrock_call *bedrock_retrieve(struct bedrock_client *c, const char *kb_i
                                       const char *query, int n_results,
                                       const struct bedrock_callbacks *cb, void *user);
 
-/* Stops a call: no more deltas; on_done with BR_ERR_CANCELED at the next poll. Calling it for
- * a call already finishing is harmless. */
+/* Stops a call: no more deltas; on_done with BR_ERR_CANCELED at the next
+ * bedrock_client_process(). Calling it for a call already finishing is harmless. */
 void bedrock_call_cancel(struct bedrock_call *call);
 /* Bytes of the request body the call still holds: the body until libcurl has sent all of it
  * and the stream's first bytes arrived, then 0 (for tests and memory accounting). */
 size_t bedrock_call_request_bytes(const struct bedrock_call *call);
 
-/* One turn of the loop: waits up to timeout_ms (at most 100 ms while calls are open, for the
- * idle clock) for network activity, the caller's extra descriptors (at most 8; their revents
- * are filled) or a wakeup, moves the transfers whose sockets are ready forward (epoll, so a
- * turn costs what is ready, not what is open), and delivers callbacks.
- * Returns the number of calls still open, or -1 on a poll or libcurl multi error (errstr). */
-int bedrock_client_poll(struct bedrock_client *c, int timeout_ms, struct curl_waitfd *extra,
-                        unsigned n_extra, char *errstr, size_t errlen);
-/* Makes a poll in progress return early; safe from any thread. */
+/* ---- driving the client from a program's loop ---- */
+
+/* The descriptor to wait on for reading (POLLIN): readable while a call's socket is ready or
+ * after bedrock_client_wakeup(). It is the client's epoll set; do not read, change or close it. */
+int bedrock_client_fd(const struct bedrock_client *c);
+/* Milliseconds until the client needs bedrock_client_process() even if its descriptor stays
+ * quiet: 0 when starts or cancels are queued, else the nearer of libcurl's next timeout and,
+ * while calls are open, the next idle check (every 100 ms); -1 when nothing is due. It changes
+ * with every start, cancel and process: ask again before each wait. */
+long bedrock_client_timeout_ms(const struct bedrock_client *c);
+/* Does what is due, without blocking: applies queued starts and cancels, moves the transfers
+ * whose sockets are ready forward (epoll, so a turn costs what is ready, not what is open),
+ * runs libcurl's timeouts, ends idle calls, and delivers callbacks. Call it when the descriptor
+ * is readable or the timeout has passed; at any other time it is merely cheap.
+ * Returns the number of calls still open, or -1 on a libcurl multi error (errstr). */
+int bedrock_client_process(struct bedrock_client *c, char *errstr, size_t errlen);
+
+/* One turn for a program with no loop of its own: waits for the descriptor, at most until the
+ * client's timeout or timeout_ms (-1: no limit of the caller's), then bedrock_client_process().
+ * Returns what that returns, or -1 on a poll error (errstr). */
+int bedrock_client_wait(struct bedrock_client *c, int timeout_ms, char *errstr, size_t errlen);
+
+/* Makes a wait on the descriptor return early; safe from any thread. */
 void bedrock_client_wakeup(struct bedrock_client *c);
 /* Calls not yet ended. */
 size_t bedrock_client_active(const struct bedrock_client *c);
-
-/* Classification of AWS error names (HTTP x-amzn-ErrorType or :exception-type), exposed for
- * tests: fills code and retryable from the name and status. */
-void bedrock_classify_error(const char *type, int http_status, struct bedrock_error_info *e);
 
 #endif

@@ -1,19 +1,114 @@
-/* bedrock_proto: Bedrock's JSON on both sides of the wire, with no I/O.
+/* bedrock_proto: Bedrock's operations as C types, and their JSON on both sides of the wire,
+ * with no I/O.
  *
- * Request bodies (Converse / ConverseStream, Retrieve), the classification of AWS error names,
- * and the parsers of what comes back: one ConverseStream event-stream message, a Converse
- * response, a Retrieve response, an error body. bedrock.c moves the bytes; this file gives them
- * meaning, which is what lets tests/fuzz/fuzz_bedrock_proto.c feed it arbitrary input.
- * Unknown JSON keys (Bedrock pads events with a random "p") are ignored. */
+ * The types every layer of the client shares: the typed errors, a call's result, the Converse
+ * request, Retrieve passages, and the two callbacks a result reaches its caller through. Then
+ * the request bodies (Converse / ConverseStream, Retrieve), the classification of AWS error
+ * names, and the parsers of what comes back: one ConverseStream event-stream message, a
+ * Converse response, a Retrieve response, an error body. bedrock_call.c moves the bytes; this
+ * file gives them meaning, which is what lets tests/fuzz/fuzz_bedrock_proto.c feed it arbitrary
+ * input. Unknown JSON keys (Bedrock pads events with a random "p") are ignored.
+ *
+ * This is the lower layer: it includes nothing of the client (bedrock.h, the libcurl side,
+ * includes it). */
 #ifndef NOVA_BEDROCK_PROTO_H
 #define NOVA_BEDROCK_PROTO_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <json-c/json.h>
 
-#include "aws/bedrock.h"
-#include "core/buf.h"
 #include "aws/eventstream.h"
+#include "core/buf.h"
+#include "core/usage.h"
 
+enum bedrock_error {
+    BR_OK = 0,
+    BR_ERR_VALIDATION,          /* 400 ValidationException, validationException event */
+    BR_ERR_ACCESS_DENIED,       /* 403 AccessDeniedException */
+    BR_ERR_INVALID_SIGNATURE,   /* 403 InvalidSignatureException, IncompleteSignature, Missing... */
+    BR_ERR_UNRECOGNIZED_CLIENT, /* 403 UnrecognizedClientException */
+    BR_ERR_EXPIRED_TOKEN,       /* 403 ExpiredTokenException (refreshable credentials) */
+    BR_ERR_NOT_FOUND,           /* 404 ResourceNotFoundException */
+    BR_ERR_MODEL_TIMEOUT,       /* 408 ModelTimeoutException */
+    BR_ERR_QUOTA,               /* 400 ServiceQuotaExceededException */
+    BR_ERR_MODEL_ERROR,         /* 424 ModelErrorException */
+    BR_ERR_THROTTLING,          /* 429 ThrottlingException, throttlingException event */
+    BR_ERR_MODEL_NOT_READY,     /* 429 ModelNotReadyException */
+    BR_ERR_INTERNAL,            /* 500 InternalServerException, internalServerException event */
+    BR_ERR_UNAVAILABLE,         /* 503 ServiceUnavailableException, serviceUnavailableException */
+    BR_ERR_MODEL_STREAM,        /* modelStreamErrorException event */
+    BR_ERR_HTTP,                /* any other non-2xx status */
+    BR_ERR_TRANSPORT,           /* could not connect, connection reset */
+    BR_ERR_IDLE_TIMEOUT,        /* no bytes for idle_timeout_s */
+    BR_ERR_PROTOCOL,            /* corrupt or truncated event stream, unparseable JSON */
+    BR_ERR_CREDENTIALS,         /* no usable credentials */
+    BR_ERR_CANCELED,            /* bedrock_call_cancel() */
+};
+
+struct bedrock_error_info {
+    enum bedrock_error code;
+    bool retryable;
+    int http_status;    /* 0 when none (transport) */
+    char type[64];      /* AWS's name: "ThrottlingException", "modelStreamErrorException", "" */
+    char message[512];
+};
+
+/* Stable snake_case name of a code ("throttling", "model_stream", ...). */
+const char *bedrock_error_name(enum bedrock_error e);
+
+struct bedrock_passage {  /* one Retrieve result */
+    const char *text;
+    const char *title;    /* metadata title, else the last path part of the URL */
+    const char *url;      /* web URL or S3 URI; "" when none */
+    double score;
+};
+
+struct bedrock_result {
+    struct bedrock_error_info err;  /* err.code == BR_OK on success */
+    char stop_reason[32];           /* "end_turn", "max_tokens", ... ("" when none came) */
+    struct token_usage usage;
+    long latency_ms;                /* Bedrock's metrics.latencyMs */
+    double ttft_ms;                 /* measured here: call start to first delta (-1: none) */
+    double elapsed_ms;              /* call start to end */
+    unsigned long deltas;           /* text deltas delivered */
+    char request_id[64];            /* x-amzn-RequestId, for AWS support cases */
+    /* Valid only during on_done: */
+    const char *text;               /* Converse: the whole answer; else NULL */
+    size_t text_len;
+    const struct bedrock_passage *passages; /* Retrieve */
+    size_t n_passages;
+};
+
+/* How a call's answer reaches its caller. */
+struct bedrock_callbacks {
+    /* A piece of answer text, whole UTF-8 characters only (may be NULL for Converse). */
+    void (*on_delta)(void *user, const char *text, size_t len);
+    /* Exactly once per call, from bedrock_client_process(); the call handle is freed after
+     * it. */
+    void (*on_done)(void *user, const struct bedrock_result *res);
+};
+
+struct bedrock_message {
+    const char *role;  /* "user" or "assistant" */
+    const char *text;
+};
+
+struct bedrock_converse_req {
+    const char *model_id;        /* "amazon.nova-micro-v1:0", an inference profile or an ARN */
+    const char *system;          /* cacheable system prefix, or NULL */
+    bool cache_point;            /* put {"cachePoint":{"type":"default"}} after system */
+    const char *system_suffix;   /* system text after the cache point, or NULL */
+    const struct bedrock_message *messages;
+    size_t n_messages;
+    int max_tokens;              /* <= 0: omitted */
+    double temperature;          /* < 0: omitted */
+    double top_p;                /* < 0: omitted */
+};
+
+/* Builds the Converse / ConverseStream request JSON into out. Returns 0 or -1 (out full). */
+int bedrock_converse_body(const struct bedrock_converse_req *r, struct buf *out);
 /* The Retrieve request body for query (n_results <= 0 means 5). Returns 0 or -1 (out full). */
 int bedrock_retrieve_body(const char *query, int n_results, struct buf *out);
 
@@ -67,5 +162,9 @@ void bedrock_passages_free(struct bedrock_passage *p, json_object *owner);
 /* The "message" of an AWS error body ({"message"} or {"Message"}); else the body's start. */
 void bedrock_error_message_parse(json_tokener *tok, const char *body, size_t len, char *out,
                                  size_t outlen);
+
+/* Classification of AWS error names (HTTP x-amzn-ErrorType or :exception-type): fills code and
+ * retryable from the name and status. */
+void bedrock_classify_error(const char *type, int http_status, struct bedrock_error_info *e);
 
 #endif

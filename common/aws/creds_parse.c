@@ -1,6 +1,7 @@
-/* creds_parse: the parts of the credential chain that do no I/O (STYLE.md habit 3): the INI
- * credentials file, the metadata JSON, ISO 8601 times, value checks and masking. creds.c feeds
- * them bytes it read; the unit tests and tests/fuzz/fuzz_creds.c feed them anything. */
+/* creds_parse: the parts of the credential chain that do no I/O (see creds_parse.h): the INI
+ * credentials file, the metadata JSON, ISO 8601 times, value checks and masking. Doing no I/O
+ * is what makes them testable and fuzzable: creds_chain.c feeds them bytes it read; the unit
+ * tests and tests/fuzz/fuzz_creds.c feed them anything. */
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "aws/creds.h"
+#include "aws/creds_parse.h"
 #include "core/errstr.h"
 
 #define CREDS_JSON_MAX (64 * 1024) /* the metadata responses are capped at this too */

@@ -4,8 +4,9 @@
  * message_crc u32, big-endian, CRC-32 (zlib crc32) over the prelude and over everything before
  * the message CRC. The decoder is incremental: bytes may arrive in any pieces, one byte at a time
  * included; it checks both CRCs, decodes the ten header types, caps headers at 128 KiB and the
- * payload at 24 MiB (botocore's limits), rejects duplicate header names, and reports a corrupt
- * stream as a sticky error: it never resynchronises silently. No I/O. */
+ * payload at 24 MiB (botocore's limits: what AWS's own client accepts, and no more, so a
+ * misbehaving peer cannot make us hold more), rejects duplicate header names, and reports a
+ * corrupt stream as a sticky error: it never resynchronises silently. No I/O. */
 #ifndef NOVA_EVENTSTREAM_H
 #define NOVA_EVENTSTREAM_H
 

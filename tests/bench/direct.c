@@ -152,7 +152,7 @@ int bench_direct(const struct bench_opts *o)
             double due = r->t_start + (double)o->ramp_ms * (started / 2) / o->n;
             wait = due - now < 1 ? 0 : (int)ceil(due - now);
         }
-        if (bedrock_client_poll(bc, wait, NULL, 0, err, sizeof err) < 0) {
+        if (bedrock_client_wait(bc, wait, err, sizeof err) < 0) {
             fprintf(stderr, "nova-load: %s\n", err);
             rc = 1;
             break;

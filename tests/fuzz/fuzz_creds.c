@@ -4,12 +4,13 @@
  * Input layout: the first byte modulo 32 is the length of a profile name that follows it
  * (0: "default"); the rest is fed to both parsers. Besides crashes, it checks that whatever a
  * parser accepts is what the signer may put in a header: non-empty, bounded, printable. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/creds.h"
+#include "aws/creds_parse.h"
 
 static void check_field(const char *s, size_t size, bool required)
 {

@@ -5,7 +5,8 @@
  * expected answers come from the simulator's own model (sim_model_reply on the very body the
  * client sends), so "every byte right" is checked against what the server meant to send.
  *
- * One thread drives everything through bedrock_client_poll(), as a worker will. */
+ * One thread drives everything through bedrock_client_wait(), the hooks' turn for a program
+ * with no loop of its own; a worker polls bedrock_client_fd() in its own loop instead. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +119,9 @@ static void drive(struct bedrock_client *c, int deadline_s)
             CHECK(!"calls did not finish before the deadline");
             return;
         }
-        if (bedrock_client_poll(c, 200, NULL, 0, err, sizeof err) < 0) {
+        if (bedrock_client_wait(c, 200, err, sizeof err) < 0) {
             fprintf(stderr, "poll: %s\n", err);
-            CHECK(!"bedrock_client_poll failed");
+            CHECK(!"bedrock_client_wait failed");
             return;
         }
     }

@@ -1,8 +1,13 @@
-/* Unit tests for common/aws/bedrock.c that need no server: the request body and the error
- * classification. The wire behaviour is tested against bedrock-sim in
- * tests/integration/test_bedrock_wire.c. */
+/* Unit tests for the Bedrock client that need no server: the protocol layer of
+ * common/aws/bedrock_proto.c and delta_scan.c (request bodies, events, responses, the error
+ * classification) and the loop hooks of common/aws/bedrock.c. The wire behaviour is tested
+ * against bedrock-sim in tests/integration/test_bedrock_wire.c. */
 #include "aws/bedrock.h"
 #include "aws/bedrock_proto.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -176,6 +181,88 @@ static void test_client_rejects_bad_endpoint(void)
     char err[256] = "";
     CHECK(bedrock_client_new(&cfg, NULL, err, sizeof err) == NULL);
     CHECK(strstr(err, "scheme") != NULL);
+}
+
+struct hook_done {
+    int calls;
+    enum bedrock_error code;
+};
+
+static void hook_on_done(void *user, const struct bedrock_result *res)
+{
+    struct hook_done *d = user;
+    d->calls++;
+    d->code = res->err.code;
+}
+
+static bool fd_readable(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* The hooks a program's loop drives, without a server: an idle client asks for no turn and its
+ * descriptor is quiet; a wakeup makes the descriptor readable until the next process; a call
+ * that fails at start asks for a turn at once and ends in it, never inside the start. */
+static void test_client_hooks(void)
+{
+    struct bedrock_config cfg;
+    bedrock_config_defaults(&cfg, "us-east-1");
+    char err[256] = "";
+    struct bedrock_client *c = bedrock_client_new(&cfg, NULL, err, sizeof err);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    int fd = bedrock_client_fd(c);
+    CHECK(fd >= 0);
+    CHECK(bedrock_client_timeout_ms(c) == -1);
+    CHECK(!fd_readable(fd));
+    bedrock_client_wakeup(c);
+    CHECK(fd_readable(fd));
+    CHECK(bedrock_client_process(c, err, sizeof err) == 0);
+    CHECK(!fd_readable(fd));
+
+    struct hook_done bad = {0}, canceled = {0};
+    struct bedrock_callbacks cb = {NULL, hook_on_done};
+    struct bedrock_converse_req req = {.model_id = ""};
+    bedrock_converse_stream(c, &req, &cb, &bad);
+    struct bedrock_call *call = bedrock_converse(c, &req, &cb, &canceled);
+    bedrock_call_cancel(call);
+    CHECK(bedrock_client_active(c) == 2);
+    CHECK(bedrock_client_timeout_ms(c) == 0);
+    CHECK(bad.calls == 0 && canceled.calls == 0);
+    CHECK(bedrock_client_process(c, err, sizeof err) == 0);
+    CHECK(bad.calls == 1 && bad.code == BR_ERR_VALIDATION);
+    CHECK(canceled.calls == 1 && canceled.code == BR_ERR_CANCELED);
+    CHECK(bedrock_client_active(c) == 0);
+    CHECK(bedrock_client_timeout_ms(c) == -1);
+    CHECK(bedrock_client_wait(c, 0, err, sizeof err) == 0);
+    bedrock_client_free(c);
+}
+
+static void *ring(void *arg)
+{
+    bedrock_client_wakeup(arg);
+    return NULL;
+}
+
+/* A wakeup from another thread ends a wait that nothing else would end for 10 s. */
+static void test_client_wakeup_ends_wait(void)
+{
+    struct bedrock_config cfg;
+    bedrock_config_defaults(&cfg, "us-east-1");
+    char err[256] = "";
+    struct bedrock_client *c = bedrock_client_new(&cfg, NULL, err, sizeof err);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, ring, c) == 0);
+    time_t t0 = time(NULL);
+    CHECK(bedrock_client_wait(c, 10000, err, sizeof err) == 0);
+    CHECK(time(NULL) - t0 < 5);
+    pthread_join(t, NULL);
+    bedrock_client_free(c);
 }
 
 /* Encodes one event-stream message with string headers and decodes it back for the parser. */
@@ -356,5 +443,7 @@ int main(void)
     RUN(test_classify_http_error_types);
     RUN(test_error_names_are_distinct);
     RUN(test_client_rejects_bad_endpoint);
+    RUN(test_client_hooks);
+    RUN(test_client_wakeup_ends_wait);
     return test_summary();
 }

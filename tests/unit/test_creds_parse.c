@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "aws/creds.h"
+#include "aws/creds_parse.h"
 #include "test.h"
 
 #define T_2026 1795694400 /* 2026-11-26T12:00:00Z */
