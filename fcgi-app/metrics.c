@@ -31,7 +31,8 @@ enum { N_MODELS = MODEL_COUNT };
 static const char *const kinds[] = {"input", "output", "cache_read", "cache_write"};
 enum { N_KINDS = 4 };
 
-/* API.md's error codes, before and inside a stream, plus the API key's (wt-faults). */
+/* API.md's error codes, before and inside a stream, plus the access refusals (unauthorized:
+ * no API key; forbidden), so a refused client is counted apart from a bad request. */
 static const char *const codes[] = {
     "bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed",
     "payload_too_large", "unsupported_media_type", "rate_limited", "overloaded", "throttled",
