@@ -26,14 +26,14 @@
 
 #include <json-c/json.h>
 
-#include "core/usage.h"
 #include "core/buf.h"
+#include "core/usage.h"
 #include "plan.h"
 #include "product/chatreq.h"
 #include "redis/contract.h"
 #include "redis/job.h"
 #include "redis/streamid.h"
-#include "route.h"
+#include "req.h"
 
 struct relay_job {
     char id[JOB_ID_MAX];
