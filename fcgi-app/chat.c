@@ -82,7 +82,7 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
         reply_error(rq, 503, "unavailable", "Redis did not confirm the reply channels", NULL);
         return -1;
     }
-    if (event_append(c, r->log_key, r->channel, "meta", meta, meta_len,
+    if (event_append(c, r->tr.key, r->channel, "meta", meta, meta_len,
                      app->cfg->log_ttl_s * 1000, meta_id, idlen, err, sizeof err) < 0) {
         app_redis_put(app, c);
         log_rid(LOG_WARN, rq->id, "meta: %s", err);
@@ -95,7 +95,7 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     app_redis_put(app, c);
     if (rc < 0) {
         log_rid(LOG_WARN, rq->id, "queueing: %s", err);
-        relay_cancel_jobs(app, r->jobs, r->n_jobs, true);
+        relay_cancel(r, true);
         reply_error(rq, 503, "unavailable", "the jobs could not be queued", NULL);
         return -1;
     }
@@ -268,10 +268,12 @@ static void chat_remember(struct req *rq, const struct ask *a, const struct rela
 {
     struct buf answer;
     buf_init(&answer, 2 * SESSION_TEXT_MAX + 8);
-    buf_append(&answer, r->capture[0].data, r->capture[0].len);
-    if (r->capture[0].len && r->capture[1].len)
+    const struct buf *overview = tally_captured(&r->tally, MODEL_MICRO);
+    const struct buf *detail = tally_captured(&r->tally, MODEL_PRO);
+    buf_append(&answer, overview->data, overview->len);
+    if (overview->len && detail->len)
         buf_puts(&answer, "\n\n");
-    buf_append(&answer, r->capture[1].data, r->capture[1].len);
+    buf_append(&answer, detail->data, detail->len);
     char err[256];
     if (session_save(rq->app, a->session, rq->id, a->cr.message, buf_cstr(&answer), err,
                      sizeof err) < 0)
@@ -356,7 +358,7 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
     knowledge_free(&a->k);
     if (ok)
         return relay_run(r);
-    relay_cancel_jobs(rq->app, r->jobs, r->n_jobs, false);
+    relay_cancel(r, false);
     return RELAY_GONE;
 }
 
@@ -390,11 +392,9 @@ void chat_post(struct req *rq)
     }
     long long now = clock_epoch_ms();
     struct relay r;
-    relay_init(&r, rq, rq->id, now, now + app->cfg->job_deadline_s * 1000);
-    r.origin = true;
-    r.extra_usage = a.translate_usage; /* the translation was a Pro call of this request */
-    r.has_extra = true;
-    r.extra_model = MODEL_PRO;
+    relay_init(&r, rq, rq->id, true, now, now + app->cfg->job_deadline_s * 1000);
+    /* The translation was a Pro call of this request. */
+    tally_add_usage(&r.tally, MODEL_PRO, &a.translate_usage);
     enum relay_end end;
     if (a.k.n == 0) {
         log_rid(LOG_INFO, rq->id, "no passage at or above %g: the apology, no model call",
@@ -404,14 +404,14 @@ void chat_post(struct req *rq)
         const struct plan *p = &m.plan;
         for (size_t i = 0; i < p->n_jobs; i++)
             relay_add_job(&r, p->jobs[i].id, p->phases[i / PLAN_MODELS], p->jobs[i].model);
-        relay_capture(&r, p->phases[p->n_phases - 1], SESSION_TEXT_MAX);
+        tally_capture(&r.tally, p->phases[p->n_phases - 1], SESSION_TEXT_MAX);
         end = chat_answer(rq, &r, &a, &m);
         if (end == RELAY_DONE)
             chat_remember(rq, &a, &r);
     }
     if (end != RELAY_FAILED)
         log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",
-                  end_name(end), r.written, clock_mono_ms() - rq->t0);
+                  end_name(end), r.out.written, clock_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     material_free(&m);
     relay_free(&r);
@@ -445,14 +445,23 @@ static int load_meta(struct req *rq, const char *request_id, struct store_meta *
 }
 
 /* The jobs a request's meta implies: one Micro and one Pro job per phase. */
-static void relay_jobs_from_meta(struct relay *r, const char *request_id,
-                                 const struct store_meta *m)
+struct meta_jobs {
+    char ids[PLAN_MAX_JOBS][JOB_ID_MAX];
+    const char *phases[PLAN_MAX_JOBS]; /* static (plan.h) */
+    enum model models[PLAN_MAX_JOBS];
+    size_t n;
+};
+
+static void meta_jobs(const char *request_id, const struct store_meta *m, struct meta_jobs *j)
 {
-    char id[JOB_ID_MAX];
+    j->n = 0;
     for (size_t ph = 0; ph < m->n_phases; ph++)
-        for (enum model k = 0; k < MODEL_COUNT; k++)
-            if (plan_job_id(id, sizeof id, request_id, m->phases[ph], k) == 0)
-                relay_add_job(r, id, m->phases[ph], k);
+        for (enum model k = 0; k < MODEL_COUNT && j->n < PLAN_MAX_JOBS; k++)
+            if (plan_job_id(j->ids[j->n], sizeof j->ids[j->n], request_id, m->phases[ph],
+                            k) == 0) {
+                j->phases[j->n] = m->phases[ph];
+                j->models[j->n++] = k;
+            }
 }
 
 /* The resume point: Last-Event-ID, else ?after=. Returns 1 (set), 0 (none), -1 (400 sent). */
@@ -484,11 +493,14 @@ void chat_resume(struct req *rq, const char *request_id)
     if (have_after < 0 || refuse_when_draining(rq) || load_meta(rq, request_id, &m) < 0)
         return;
     struct relay r;
-    relay_init(&r, rq, request_id, (long long)m.sid.ms,
+    relay_init(&r, rq, request_id, false, (long long)m.sid.ms,
                (long long)m.sid.ms + app->cfg->job_deadline_s * 1000);
-    relay_jobs_from_meta(&r, request_id, &m);
-    r.skip = have_after == 1;
-    r.write_after = after;
+    struct meta_jobs jobs;
+    meta_jobs(request_id, &m, &jobs);
+    for (size_t i = 0; i < jobs.n; i++)
+        relay_add_job(&r, jobs.ids[i], jobs.phases[i], jobs.models[i]);
+    if (have_after == 1)
+        tally_write_after(&r.tally, &after);
     char err[256], bufs[PLAN_MAX_JOBS + 1][KEY_MAX];
     const char *chans[PLAN_MAX_JOBS + 1];
     size_t n = relay_channels(&r, bufs, chans);
@@ -502,17 +514,18 @@ void chat_resume(struct req *rq, const char *request_id)
             relay_abort(&r, "the transcript could not be read; resume again");
         else
             reply_error(rq, 503, "unavailable", "the transcript could not be read", NULL);
-    } else if (r.done_seen && r.written == 0 && !rq->headers_sent) {
+    } else if (r.tally.done_seen && r.out.written == 0 && !rq->headers_sent) {
         /* The client has every event up to done: 204 tells an EventSource to stop. */
         reply_empty(rq, 204);
         end = RELAY_DONE;
     } else if (rq->client_gone) {
         end = RELAY_GONE;
     } else {
-        end = r.done_seen ? (relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE) : relay_run(&r);
+        end = r.tally.done_seen ? (relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE)
+                                : relay_run(&r);
     }
     log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
-              request_id, end_name(end), r.written, clock_mono_ms() - rq->t0);
+              request_id, end_name(end), r.out.written, clock_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     relay_free(&r);
 }
@@ -522,14 +535,24 @@ void chat_cancel(struct req *rq, const char *request_id)
     struct store_meta m;
     if (load_meta(rq, request_id, &m) < 0)
         return;
-    struct relay r; /* only for its job list */
-    memset(&r, 0, sizeof r);
-    relay_jobs_from_meta(&r, request_id, &m);
-    if (relay_cancel_jobs(rq->app, r.jobs, r.n_jobs, true) < 0) {
+    struct meta_jobs jobs;
+    meta_jobs(request_id, &m, &jobs);
+    const char *ids[PLAN_MAX_JOBS];
+    enum queue queues[PLAN_MAX_JOBS];
+    for (size_t i = 0; i < jobs.n; i++) {
+        ids[i] = jobs.ids[i];
+        queues[i] = model_queue(jobs.models[i]);
+    }
+    char err[256];
+    redisContext *c = app_redis(rq->app, err, sizeof err);
+    int rc = c ? store_cancel_jobs(c, ids, queues, jobs.n, err, sizeof err) : -1;
+    app_redis_put(rq->app, c);
+    if (rc < 0) {
+        log_warn("canceling jobs: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not take the cancel", NULL);
         return;
     }
-    log_event(LOG_INFO, rq->id, "cancel", "request=%s jobs=%zu", request_id, r.n_jobs);
+    log_event(LOG_INFO, rq->id, "cancel", "request=%s jobs=%zu", request_id, jobs.n);
     char body[160];
     int len = snprintf(body, sizeof body, "{\"status\":\"canceling\",\"request_id\":\"%s\"}\n",
                        request_id);

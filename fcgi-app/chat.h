@@ -11,7 +11,7 @@
 #ifndef NOVA_CHAT_H
 #define NOVA_CHAT_H
 
-#include "route.h"
+#include "req.h"
 
 void chat_post(struct req *rq);
 void chat_resume(struct req *rq, const char *request_id);

@@ -97,7 +97,7 @@ static void worker_serve(struct worker *w, int fd)
     req_init(&rq, &w->ch->app, &w->inbox, &w->fr);
     route_handle(&rq);
     /* Here, not in route_handle: every request is counted, however its handler returned. */
-    metrics_request(rq.method, rq.path, rq.status);
+    metrics_request(rq.route, rq.status);
     metrics_busy(-1);
     /* nginx runs with fastcgi_keep_conn off: closing is how each side learns the other is
      * done, so the connection is never kept whatever the request asked. */

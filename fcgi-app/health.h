@@ -5,7 +5,7 @@
 #ifndef NOVA_HEALTH_H
 #define NOVA_HEALTH_H
 
-#include "route.h"
+#include "req.h"
 
 void health_get(struct req *rq);
 

@@ -13,10 +13,10 @@
 
 #include <stddef.h>
 
-#include "core/usage.h"
 #include "core/buf.h"
+#include "core/usage.h"
 #include "redis/job.h"
-#include "route.h"
+#include "req.h"
 
 #define JOBWAIT_TEXT_MAX (64u * 1024u)
 

@@ -14,7 +14,7 @@
 
 #include "core/buf.h"
 #include "kb/kb_local.h"
-#include "route.h"
+#include "req.h"
 
 #define KNOWLEDGE_TOP 5
 #define KNOWLEDGE_TIMEOUT_MS 15000

@@ -18,9 +18,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 
 /* ---- the label sets (fixed: the scoreboard is a fixed-size mapping) ---------------------- */
 
-static const char *const endpoints[] = {"chat",   "resume", "cancel",  "translate", "session",
-                                        "health", "metrics", "status", "other"};
-enum { N_ENDPOINTS = sizeof endpoints / sizeof endpoints[0] };
+enum { N_ENDPOINTS = ROUTE_COUNT }; /* labelled by routes_name */
 
 static const int statuses[] = {200, 202, 204, 400, 401, 403, 404, 405,
                                413, 415, 429, 500, 502, 503, 504};
@@ -31,7 +29,8 @@ enum { N_MODELS = MODEL_COUNT };
 static const char *const kinds[] = {"input", "output", "cache_read", "cache_write"};
 enum { N_KINDS = 4 };
 
-/* API.md's error codes, before and inside a stream, plus the API key's (wt-faults). */
+/* API.md's error codes, before and inside a stream, plus the access refusals (unauthorized:
+ * no API key; forbidden), so a refused client is counted apart from a bad request. */
 static const char *const codes[] = {
     "bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed",
     "payload_too_large", "unsupported_media_type", "rate_limited", "overloaded", "throttled",
@@ -221,42 +220,15 @@ void metrics_stream(int delta)
         atomic_fetch_add_explicit(&m->streams, (unsigned)delta, memory_order_relaxed);
 }
 
-/* The endpoint class of a request, from its path (routes as route.h lists them). */
-static int endpoint_of(const char *path)
+void metrics_request(enum route route, int status)
 {
-    size_t n = strlen(path);
-    if (strcmp(path, "/api/chat") == 0)
-        return 0;
-    if (strncmp(path, "/api/chat/", 10) == 0) {
-        if (n > 7 && strcmp(path + n - 7, "/events") == 0)
-            return 1;
-        if (n > 7 && strcmp(path + n - 7, "/cancel") == 0)
-            return 2;
-        return N_ENDPOINTS - 1;
-    }
-    if (strcmp(path, "/api/translate") == 0)
-        return 3;
-    if (strncmp(path, "/api/session/", 13) == 0)
-        return 4;
-    if (strcmp(path, "/api/health") == 0)
-        return 5;
-    if (strcmp(path, "/api/metrics") == 0)
-        return 6;
-    if (strcmp(path, "/status") == 0)
-        return 7;
-    return N_ENDPOINTS - 1;
-}
-
-void metrics_request(const char *method, const char *path, int status)
-{
-    (void)method; /* one method per endpoint, but for errors: the status says those */
     if (!sb)
         return;
     int st = N_STATUSES - 1;
     for (int i = 0; i < N_STATUSES - 1; i++)
         if (statuses[i] == status)
             st = i;
-    add(&sb->requests[endpoint_of(path)][st], 1);
+    add(&sb->requests[(unsigned)route < N_ENDPOINTS ? route : ROUTE_OTHER][st], 1);
     struct slot *m = mine();
     if (m)
         add(&m->requests, 1);
@@ -382,7 +354,7 @@ void metrics_render_prometheus(struct buf *out)
             else
                 snprintf(st, sizeof st, "other");
             buf_printf(out, "nova_http_requests_total{endpoint=\"%s\",status=\"%s\"} %llu\n",
-                       endpoints[e], st, v);
+                       routes_name((enum route)e), st, v);
         }
     family(out, "nova_time_to_first_token_seconds", "histogram",
            "From the request reaching nova-fcgi to the first delta of a job, by model.");

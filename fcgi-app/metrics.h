@@ -26,9 +26,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "core/usage.h"
 #include "core/buf.h"
+#include "core/usage.h"
 #include "redis/contract.h"
+#include "routes.h"
 
 enum metrics_master_state { METRICS_RUNNING, METRICS_RELOADING, METRICS_DRAINING };
 enum metrics_child_state { METRICS_CHILD_FREE, METRICS_CHILD_STARTING, METRICS_CHILD_RUNNING,
@@ -58,8 +59,9 @@ void metrics_child_state(enum metrics_child_state s, unsigned threads);
 
 /* A worker thread took a request (+1) or finished it (-1). */
 void metrics_busy(int delta);
-/* A request ended: counted by endpoint class (from method and path) and status. */
-void metrics_request(const char *method, const char *path, int status);
+/* A request ended: counted by the endpoint the router matched (its label: routes_name) and
+ * status. */
+void metrics_request(enum route route, int status);
 /* An SSE stream opened (+1) or ended (-1). */
 void metrics_stream(int delta);
 /* A model's first delta of a job, ms after the request arrived. */

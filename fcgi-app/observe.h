@@ -16,7 +16,7 @@
 #ifndef NOVA_OBSERVE_H
 #define NOVA_OBSERVE_H
 
-#include "route.h"
+#include "req.h"
 
 /* Answers GET (or HEAD) /api/metrics or /status, by rq->path. */
 void observe_get(struct req *rq);

@@ -10,7 +10,8 @@
 static const char *const phases_ko[] = {"answer"};
 static const char *const phases_en[] = {"staff_ko", "customer_en"};
 
-/* Per-model inference settings (DESIGN.md): Micro short and steady, Pro long and freer. */
+/* Per-model inference settings. Micro writes the quick overview the page shows first, so it
+ * is short and steady; Pro writes the detailed answer, so it may run longer and freer. */
 static const struct {
     int max_tokens;
     double temperature, top_p;

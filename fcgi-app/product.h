@@ -12,8 +12,8 @@
 #include <stddef.h>
 
 #include "core/config.h"
-#include "product/glossary.h"
 #include "kb/kb_local.h"
+#include "product/glossary.h"
 #include "product/lang.h"
 #include "product/price.h"
 #include "product/prompt.h"

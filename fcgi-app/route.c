@@ -1,197 +1,17 @@
-/* route: request parameters, dispatch by method and path, shared replies (see route.h). */
+/* route: the router — the route table's endpoint, the shared checks, the handler (see
+ * route.h). */
 #include "route.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
-#include "auth.h"
 #include "chat.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "health.h"
-#include "metrics.h"
 #include "observe.h"
 #include "session.h"
 #include "translate.h"
-
-/* Copies parameter name into dst (n bytes). Returns 1 when copied, 0 when absent, -1 when
- * longer than dst (dst is then ""). */
-static int copy_param(FCGX_Request *fr, const char *name, char *dst, size_t n)
-{
-    const char *v = FCGX_GetParam(name, fr->envp);
-    dst[0] = '\0';
-    if (!v)
-        return 0;
-    size_t len = strlen(v);
-    if (len >= n)
-        return -1;
-    memcpy(dst, v, len + 1);
-    return 1;
-}
-
-static long long parse_length(const char *s)
-{
-    long long v = 0;
-    if (!*s)
-        return -1;
-    for (size_t i = 0; s[i]; i++) {
-        if (s[i] < '0' || s[i] > '9' || i >= 18)
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-void req_init(struct req *rq, struct app *app, struct inbox *inbox, FCGX_Request *fr)
-{
-    memset(rq, 0, sizeof *rq);
-    rq->app = app;
-    rq->inbox = inbox;
-    rq->fr = fr;
-    rq->t0 = clock_mono_ms();
-    rq->content_length = -1;
-    char rid[64];
-    if (copy_param(fr, "REQUEST_ID", rid, sizeof rid) == 1 &&
-        chatreq_request_id_valid(rid, strlen(rid)))
-        memcpy(rq->id, rid, sizeof rq->id);
-    else
-        app_random_hex(rq->id, CHATREQ_REQUEST_ID_LEN);
-    if (copy_param(fr, "REQUEST_METHOD", rq->method, sizeof rq->method) < 0)
-        rq->too_long = true;
-    /* nginx's $document_uri is the decoded, normalised path; the others are fallbacks for
-     * other servers (REQUEST_URI is raw and carries the query). */
-    int rc = copy_param(fr, "DOCUMENT_URI", rq->path, sizeof rq->path);
-    if (rc == 0)
-        rc = copy_param(fr, "SCRIPT_NAME", rq->path, sizeof rq->path);
-    if (rc == 0 && (rc = copy_param(fr, "REQUEST_URI", rq->path, sizeof rq->path)) == 1)
-        rq->path[strcspn(rq->path, "?")] = '\0';
-    if (rc < 0)
-        rq->too_long = true;
-    if (copy_param(fr, "QUERY_STRING", rq->query, sizeof rq->query) < 0)
-        rq->too_long = true;
-    copy_param(fr, "CONTENT_TYPE", rq->content_type, sizeof rq->content_type);
-    char len[32];
-    if (copy_param(fr, "CONTENT_LENGTH", len, sizeof len) != 0)
-        rq->content_length = parse_length(len); /* too long for 32 bytes: -1, and read */
-    rc = copy_param(fr, "HTTP_LAST_EVENT_ID", rq->last_event_id, sizeof rq->last_event_id);
-    /* An over-long Last-Event-ID is kept as present but invalid ("-"), so it is a 400. */
-    rq->has_last_event_id = rc < 0 || (rc == 1 && rq->last_event_id[0]);
-    if (rc < 0)
-        memcpy(rq->last_event_id, "-", 2);
-    /* Decided here, so no pointer to the key's header outlives this function. */
-    rq->authorized = auth_allows(app->cfg->api_key,
-                                 FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp),
-                                 FCGX_GetParam("HTTP_X_API_KEY", fr->envp));
-}
-
-/* ---- replies ---------------------------------------------------------------------------- */
-
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
-    }
-}
-
-int req_write(struct req *rq, const char *p, size_t n)
-{
-    if (rq->client_gone)
-        return -1;
-    while (n > 0) { /* FCGX_PutStr takes an int */
-        int k = n > (1u << 30) ? 1 << 30 : (int)n;
-        if (FCGX_PutStr(p, k, rq->fr->out) != k) {
-            rq->client_gone = true;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    if (FCGX_FFlush(rq->fr->out) < 0) {
-        rq->client_gone = true;
-        return -1;
-    }
-    return 0;
-}
-
-static int reply_head(struct req *rq, int status, const char *ctype, const char *extra,
-                      const char *body, size_t len)
-{
-    char head[512];
-    snprintf(head, sizeof head, "Status: %d %s\r\n%s%s%s%s\r\n", status, reason(status),
-             ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-             extra ? extra : "");
-    rq->status = status;
-    rq->headers_sent = true;
-    struct buf b;
-    buf_init(&b, sizeof head + len);
-    buf_puts(&b, head);
-    buf_append(&b, body, len);
-    int rc = req_write(rq, b.data, b.len);
-    buf_free(&b);
-    return rc;
-}
-
-int reply_json(struct req *rq, int status, const char *extra, const char *body, size_t len)
-{
-    char hdr[256];
-    snprintf(hdr, sizeof hdr, "Cache-Control: no-store\r\n%s", extra ? extra : "");
-    return reply_head(rq, status, "application/json", hdr, body, len);
-}
-
-int reply_error(struct req *rq, int status, const char *code, const char *message,
-                const char *extra)
-{
-    metrics_error(METRICS_BEFORE_STREAM, code);
-    json_object *o = json_object_new_object(), *e = json_object_new_object();
-    json_object_object_add(e, "code", json_object_new_string(code));
-    json_object_object_add(e, "message", json_object_new_string(message));
-    json_object_object_add(e, "request_id", json_object_new_string(rq->id));
-    json_object_object_add(o, "error", e);
-    size_t len;
-    const char *s = json_object_to_json_string_length(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    struct buf b;
-    buf_init(&b, len + 2);
-    buf_append(&b, s, len);
-    buf_putc(&b, '\n');
-    json_object_put(o);
-    int rc = reply_json(rq, status, extra, b.data, b.len);
-    buf_free(&b);
-    return rc;
-}
-
-int reply_sse_headers(struct req *rq)
-{
-    /* X-Accel-Buffering: nginx passes each write on at once even if buffering were on. */
-    return reply_head(rq, 200, "text/event-stream; charset=utf-8",
-                      "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", "", 0);
-}
-
-int reply_empty(struct req *rq, int status)
-{
-    return reply_head(rq, status, NULL, "Cache-Control: no-store\r\n", "", 0);
-}
-
-int reply_body(struct req *rq, int status, const char *ctype, const char *body, size_t len)
-{
-    return reply_head(rq, status, ctype, "Cache-Control: no-store\r\n", body ? body : "", len);
-}
-
-/* ---- routing ---------------------------------------------------------------------------- */
 
 static void method_not_allowed(struct req *rq, const char *allow)
 {
@@ -201,42 +21,49 @@ static void method_not_allowed(struct req *rq, const char *allow)
     reply_error(rq, 405, "method_not_allowed", msg, hdr);
 }
 
-static bool method_is(const struct req *rq, const char *m)
+/* /api/chat/<request>/events and /cancel: the request id must be nginx's kind. */
+static void route_chat_request(struct req *rq, const struct route_match *m)
 {
-    return strcmp(rq->method, m) == 0;
-}
-
-/* /api/chat/<request>/<action> */
-static void route_chat_sub(struct req *rq, const char *rest)
-{
-    const char *slash = strchr(rest, '/');
-    if (!slash) {
-        reply_error(rq, 404, "not_found", "no such endpoint", NULL);
-        return;
-    }
-    const char *action = slash + 1;
-    size_t idlen = (size_t)(slash - rest);
-    bool events = strcmp(action, "events") == 0, cancel = strcmp(action, "cancel") == 0;
-    if (!events && !cancel) {
-        reply_error(rq, 404, "not_found", "no such endpoint", NULL);
-        return;
-    }
-    if (events ? !method_is(rq, "GET") : !method_is(rq, "POST")) {
-        method_not_allowed(rq, events ? "GET" : "POST");
-        return;
-    }
-    if (!chatreq_request_id_valid(rest, idlen)) {
+    if (!chatreq_request_id_valid(m->arg, m->arg_len)) {
         reply_error(rq, 400, "bad_request", "the request id is not 32 lowercase hex digits",
                     NULL);
         return;
     }
     char id[CHATREQ_REQUEST_ID_LEN + 1];
-    memcpy(id, rest, idlen);
-    id[idlen] = '\0';
-    if (events)
+    memcpy(id, m->arg, m->arg_len);
+    id[m->arg_len] = '\0';
+    if (m->route == ROUTE_RESUME)
         chat_resume(rq, id);
     else
         chat_cancel(rq, id);
+}
+
+/* /api/session/<id>: the rest of the path, so it is NUL-terminated. */
+static void route_session(struct req *rq, const struct route_match *m)
+{
+    if (!chatreq_session_id_valid(m->arg, m->arg_len)) {
+        reply_error(rq, 400, "bad_request",
+                    "the session id is not 8 to 64 characters of A-Z a-z 0-9 _ -", NULL);
+        return;
+    }
+    session_delete(rq, m->arg);
+}
+
+/* An endpoint the table matched, with a method it takes. */
+static void route_dispatch(struct req *rq, const struct route_match *m)
+{
+    switch (m->route) {
+    case ROUTE_CHAT: chat_post(rq); break;
+    case ROUTE_RESUME:
+    case ROUTE_CANCEL: route_chat_request(rq, m); break;
+    case ROUTE_TRANSLATE: translate_post(rq); break;
+    case ROUTE_SESSION: route_session(rq, m); break;
+    case ROUTE_HEALTH: health_get(rq); break;
+    case ROUTE_METRICS:
+    case ROUTE_STATUS: observe_get(rq); break;
+    case ROUTE_OTHER:
+    case ROUTE_COUNT: reply_error(rq, 404, "not_found", "no such endpoint", NULL); break;
+    }
 }
 
 /* The path for the log line, with control bytes shown as '?': it comes from the client. */
@@ -248,89 +75,22 @@ static void log_safe(const char *s, char *out, size_t n)
     out[i] = '\0';
 }
 
-int req_read_json_body(struct req *rq, struct buf *body)
-{
-    if (!chatreq_content_type_is_json(rq->content_type)) {
-        reply_error(rq, 415, "unsupported_media_type", "Content-Type must be application/json",
-                    NULL);
-        return -1;
-    }
-    if (rq->content_length > (long long)CHATREQ_BODY_MAX) {
-        reply_error(rq, 413, "payload_too_large", "request body is larger than 64 KiB", NULL);
-        return -1;
-    }
-    buf_init(body, CHATREQ_BODY_MAX);
-    char chunk[8192];
-    for (;;) {
-        int n = FCGX_GetStr(chunk, (int)sizeof chunk, rq->fr->in);
-        if (n > 0 && buf_append(body, chunk, (size_t)n) < 0) {
-            buf_free(body);
-            reply_error(rq, 413, "payload_too_large", "request body is larger than 64 KiB",
-                        NULL);
-            return -1;
-        }
-        if (n < (int)sizeof chunk) /* a short read is the end of the body */
-            break;
-    }
-    if (FCGX_GetError(rq->fr->in) != 0) {
-        buf_free(body);
-        reply_error(rq, 400, "bad_request", "the body could not be read", NULL);
-        return -1;
-    }
-    return 0;
-}
-
-/* /api/session/<id> */
-static void route_session(struct req *rq, const char *id)
-{
-    if (!method_is(rq, "DELETE")) {
-        method_not_allowed(rq, "DELETE");
-        return;
-    }
-    if (!chatreq_session_id_valid(id, strlen(id))) {
-        reply_error(rq, 400, "bad_request",
-                    "the session id is not 8 to 64 characters of A-Z a-z 0-9 _ -", NULL);
-        return;
-    }
-    session_delete(rq, id);
-}
-
 void route_handle(struct req *rq)
 {
-    const char *p = rq->path;
+    struct route_match m;
+    rq->route = routes_match(rq->method, rq->path, &m);
     if (rq->too_long && !rq->path[0])
         reply_error(rq, 404, "not_found", "no such endpoint", NULL);
-    else if (!rq->authorized && strcmp(p, "/api/health") != 0) /* health: load balancers */
+    else if (!rq->authorized && rq->route != ROUTE_HEALTH) /* health: load balancers */
         reply_error(rq, 401, "unauthorized",
                     "an API key is required: Authorization: Bearer <key> or X-API-Key: <key>",
                     "WWW-Authenticate: Bearer realm=\"dual-nova\"\r\n");
-    else if (strcmp(p, "/api/health") == 0) {
-        if (method_is(rq, "GET") || method_is(rq, "HEAD"))
-            health_get(rq);
-        else
-            method_not_allowed(rq, "GET, HEAD");
-    } else if (strcmp(p, "/api/chat") == 0) {
-        if (method_is(rq, "POST"))
-            chat_post(rq);
-        else
-            method_not_allowed(rq, "POST");
-    } else if (strncmp(p, "/api/chat/", 10) == 0) {
-        route_chat_sub(rq, p + 10);
-    } else if (strcmp(p, "/api/translate") == 0) {
-        if (method_is(rq, "POST"))
-            translate_post(rq);
-        else
-            method_not_allowed(rq, "POST");
-    } else if (strncmp(p, "/api/session/", 13) == 0) {
-        route_session(rq, p + 13);
-    } else if (strcmp(p, "/api/metrics") == 0 || strcmp(p, "/status") == 0) {
-        if (method_is(rq, "GET") || method_is(rq, "HEAD"))
-            observe_get(rq);
-        else
-            method_not_allowed(rq, "GET, HEAD");
-    } else {
+    else if (rq->route == ROUTE_OTHER)
         reply_error(rq, 404, "not_found", "no such endpoint", NULL);
-    }
+    else if (!m.method_ok)
+        method_not_allowed(rq, m.allow);
+    else
+        route_dispatch(rq, &m);
     char path[128], method[16];
     log_safe(rq->path, path, sizeof path);
     log_safe(rq->method, method, sizeof method);

@@ -11,7 +11,7 @@
 
 #include "app.h"
 #include "core/buf.h"
-#include "route.h"
+#include "req.h"
 
 #define SESSION_PROMPT_TURNS 2
 #define SESSION_KEEP_TURNS 20

@@ -1,4 +1,4 @@
-/* store: meta read-back, queue backlog, job queueing (see store.h). */
+/* store: meta read-back, queue backlog, job queueing and canceling (see store.h). */
 #include "store.h"
 
 #include <stdio.h>
@@ -163,6 +163,35 @@ int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long t
         if (r->type != REDIS_REPLY_STRING && rc == 0) {
             errstr_set(errstr, errlen, "XADD %s: %s", queue_name(jobs[i].queue),
                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+int store_cancel_jobs(redisContext *c, const char *const *ids, const enum queue *queues,
+                      size_t n, char *errstr, size_t errlen)
+{
+    char key[KEY_MAX], chan[KEY_MAX];
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (key_canceled(key, sizeof key, ids[i]) < 0 ||
+            key_cancel(chan, sizeof chan, queues[i]) < 0)
+            continue;
+        redisAppendCommand(c, "SET %s 1 EX %d", key, STORE_CANCEL_TTL_S);
+        redisAppendCommand(c, "PUBLISH %s %s", chan, ids[i]);
+        sent += 2;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < sent; i++) { /* every reply is read, so the connection stays in step */
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            errstr_set(errstr, errlen, "%s", c->errstr);
+            return -1; /* the context is broken: its caller drops it */
+        }
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            errstr_set(errstr, errlen, "%s", r->str);
             rc = -1;
         }
         freeReplyObject(r);

@@ -1,6 +1,6 @@
 /* store: the Redis side of a chat request that is not pub/sub — reading its meta event back
- * from the transcript, measuring a queue's backlog, queueing its jobs. Callers pass a pooled
- * connection; after a -1, c->err != 0 says the connection is broken. */
+ * from the transcript, measuring a queue's backlog, queueing its jobs, canceling them. Callers
+ * pass a pooled connection; after a -1, c->err != 0 says the connection is broken. */
 #ifndef NOVA_STORE_H
 #define NOVA_STORE_H
 
@@ -37,5 +37,13 @@ int store_queue_depths(redisContext *c, const enum queue *queues, size_t n, long
  * cancel them all). */
 int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long trim_to,
                   char *errstr, size_t errlen);
+
+/* Cancels the jobs ids[0..n) of queues[0..n): for each a marker nova:canceled:<job> (EX
+ * STORE_CANCEL_TTL_S), which stops a job no worker has picked up yet, and its id published on
+ * nova:cancel:{queue}, which stops one already running. Pipelined, one round trip. Returns 0,
+ * or -1 with errstr (the first failure; the others are still sent). */
+#define STORE_CANCEL_TTL_S 600
+int store_cancel_jobs(redisContext *c, const char *const *ids, const enum queue *queues,
+                      size_t n, char *errstr, size_t errlen);
 
 #endif

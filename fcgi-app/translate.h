@@ -9,17 +9,17 @@
  *
  * "auto" means the other language than the text's. Text already in the target language, or
  * with no letters of either language (emoji, digits), comes back unchanged with no model call.
- * Errors: 400 bad_request, 413, 415 (route.h), 504 timeout, 502 model_error (the model
+ * Errors: 400 bad_request, 413, 415 (req.h), 504 timeout, 502 model_error (the model
  * failed), 429 throttled, 503 unavailable (Redis or workers). */
 #ifndef NOVA_TRANSLATE_H
 #define NOVA_TRANSLATE_H
 
 #include <stddef.h>
 
-#include "core/usage.h"
 #include "core/buf.h"
+#include "core/usage.h"
 #include "product/lang.h"
-#include "route.h"
+#include "req.h"
 
 #define TRANSLATE_TIMEOUT_MS 30000
 #define TRANSLATE_MAX_TOKENS 500

@@ -1,7 +1,7 @@
 /* Unit tests for fcgi-app/metrics.c: the scoreboard shared by forked processes (counts from
  * several children and their threads add up exactly), slots freed and claimed again without
- * losing the totals, histograms, label sets, and both renderings (Prometheus text, /status in
- * text and JSON, with and without ?full). */
+ * losing the totals, histograms, label sets (the endpoints' from the route table, routes.c),
+ * and both renderings (Prometheus text, /status in text and JSON, with and without ?full). */
 #include "../../fcgi-app/metrics.h"
 
 #include <pthread.h>
@@ -47,6 +47,12 @@ static long long jint(json_object *o, const char *k)
     return o && json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : -1;
 }
 
+/* A request as the router labels it. */
+static void count(const char *method, const char *path, int status)
+{
+    metrics_request(routes_match(method, path, NULL), status);
+}
+
 #define THREADS 4
 #define PER_THREAD 5000
 
@@ -55,7 +61,7 @@ static void *hammer(void *arg)
     (void)arg;
     for (int i = 0; i < PER_THREAD; i++) {
         metrics_busy(+1);
-        metrics_request("POST", "/api/chat", 200);
+        metrics_request(ROUTE_CHAT, 200);
         metrics_busy(-1);
     }
     return NULL;
@@ -133,7 +139,7 @@ static void test_slots_run_out_and_totals_still_count(void)
     CHECK(metrics_slot_claim(1) == 0 && metrics_slot_claim(1) == 1);
     CHECK(metrics_slot_claim(2) == -1);
     metrics_child_attach(-1); /* a child without a slot */
-    metrics_request("GET", "/api/health", 200);
+    metrics_request(ROUTE_HEALTH, 200);
     metrics_busy(+1);
     char *text = prometheus();
     CHECK(sample(text, "nova_http_requests_total{endpoint=\"health\",status=\"200\"}") == 1);
@@ -144,13 +150,13 @@ static void test_slots_run_out_and_totals_still_count(void)
 static void test_labels(void)
 {
     CHECK(metrics_init(4, 1, 1) == 0);
-    metrics_request("GET", "/api/chat/0123456789abcdef0123456789abcdef/events", 200);
-    metrics_request("POST", "/api/chat/0123456789abcdef0123456789abcdef/cancel", 202);
-    metrics_request("POST", "/api/chat/x/y", 404);
-    metrics_request("DELETE", "/api/session/abcdefgh", 200);
-    metrics_request("GET", "/status", 200);
-    metrics_request("GET", "/api/metrics", 200);
-    metrics_request("GET", "/nope", 418);
+    count("GET", "/api/chat/0123456789abcdef0123456789abcdef/events", 200);
+    count("POST", "/api/chat/0123456789abcdef0123456789abcdef/cancel", 202);
+    count("POST", "/api/chat/x/y", 404);
+    count("DELETE", "/api/session/abcdefgh", 200);
+    count("GET", "/status", 200);
+    count("GET", "/api/metrics", 200);
+    count("GET", "/nope", 418);
     metrics_error(METRICS_BEFORE_STREAM, "bad_request");
     metrics_error(METRICS_IN_STREAM, "throttled");
     metrics_error(METRICS_IN_STREAM, "something_new");

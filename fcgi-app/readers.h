@@ -1,0 +1,50 @@
+/* readers: who is watching a request — nova:readers:<request>, a sorted set of one token per
+ * stream relaying the request live (the origin and its resumes), scored with when the stream
+ * last renewed it (epoch ms, Redis's TIME, so clocks that differ between nova-fcgi hosts do
+ * not matter).
+ *
+ * A stream joins when it starts, renews its entry every READERS_BEAT_MS and leaves when it
+ * ends. The entry of a stream whose child died (SIGKILL, a crash: nothing removes it) stops
+ * counting READERS_BEAT_MS + READERS_SLACK_MS after its last renewal, instead of keeping a
+ * request's jobs going for a reader long gone. A stream whose client left asks readers_live
+ * before it cancels the jobs: a page that reconnected keeps its answer. Joining also publishes
+ * "attach" on the request's channel, which wakes an origin waiting for such a resume (the
+ * message is not an event: the transcript reader skips it).
+ *
+ * Failures are logged (with the request's log id) and otherwise ignored: without Redis no
+ * reader counts, and a renewal is simply due again a beat later. */
+#ifndef NOVA_READERS_H
+#define NOVA_READERS_H
+
+#include <stdbool.h>
+
+#include "app.h"
+#include "product/chatreq.h"
+#include "redis/contract.h"
+
+#define READERS_BEAT_MS 2000  /* a live stream renews its entry */
+#define READERS_SLACK_MS 1000 /* a renewal this late still counts as alive */
+
+struct readers {
+    char request_id[CHATREQ_REQUEST_ID_LEN + 1];
+    char token[17];     /* this stream's entry */
+    bool joined;        /* the entry is there (or was sent) */
+    long long beat_ms;  /* monotonic: when to renew it */
+};
+
+/* This stream's entry for request_id, not yet sent. */
+void readers_init(struct readers *rd, const char *request_id);
+/* Adds the entry (expiring with the request's jobs: ttl_s), and publishes "attach" on
+ * channel. rid names the request in the log. */
+void readers_join(struct readers *rd, struct app *app, const char *rid, const char *channel,
+                  long ttl_s);
+/* Renews the entry: due at readers_due. */
+void readers_renew(struct readers *rd, struct app *app, const char *rid);
+/* Removes the entry (when joined). */
+void readers_leave(struct readers *rd, struct app *app, const char *rid);
+/* When the entry is due for renewal (monotonic ms); LLONG_MAX when not joined. */
+long long readers_due(const struct readers *rd);
+/* Whether another stream of request_id renewed its entry recently enough to be alive. */
+bool readers_live(struct app *app, const char *request_id);
+
+#endif
