@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/wake.h"
+#include "heartbeat.h"
 #include "worker.h"
 
 /* ---- small shared helpers (worker.h) ---------------------------------------------------- */

@@ -181,9 +181,4 @@ void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, c
                            size_t job_len, const char *reason, const char *code,
                            const char *entry_id);
 
-/* Writes the heartbeat now (one pipelined round trip). Returns 0 or -1 (logged). */
-int heartbeat_write(struct worker *w);
-/* Removes this worker's heartbeat hash and its zset entry. */
-void heartbeat_remove(struct worker *w);
-
 #endif
