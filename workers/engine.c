@@ -31,6 +31,7 @@
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "dead_letter.h"
 #include "outbox.h"
 #include "redis/events.h"
 #include "worker.h"
@@ -221,29 +222,6 @@ static void job_lost_error(struct engine *e, struct worker_job *wj)
     atomic_fetch_add(&e->w->jobs_failed, 1);
 }
 
-/* A job that failed for good: nova:dead:{queue} (worker.h), after its error event. The job is
- * serialised again from what was parsed. A dead letter does not pass the outbox's cap: it
- * carries the whole job, and it is only a record. */
-static void job_dead_letter(struct engine *e, struct worker_job *wj, const char *reason,
-                            const char *code)
-{
-    struct worker *w = e->w;
-    struct buf json;
-    buf_init(&json, 2 * JOB_MAX_BYTES);
-    if (job_to_json(&wj->job, &json) < 0)
-        buf_reset(&json);
-    struct dead_letter_args a;
-    dead_letter_args_fill(&a, w, json.data ? json.data : "", json.len, reason, code,
-                          wj->entry_id);
-    if (outbox_command(&e->ob, a.argc, a.argv, a.lens, false) < 0)
-        log_rid(LOG_ERROR, wj->rid, "job %s: dead letter not written (outbox full): %s",
-                wj->job.id, reason);
-    else
-        log_rid(LOG_WARN, wj->rid, "job %s: dead letter: %s", wj->job.id, reason);
-    atomic_fetch_add(&w->jobs_dead, 1);
-    buf_free(&json);
-}
-
 /* Ends a job that never reached Bedrock: one error event, then its XACK. */
 static void job_refuse(struct engine *e, struct worker_job *wj, const char *code,
                        const char *message)
@@ -361,7 +339,7 @@ static void on_done(void *user, const struct bedrock_result *r)
             char reason[800];
             snprintf(reason, sizeof reason, "%s after %d call(s): %s", retry_verdict_name(rv),
                      wj->attempts, msg);
-            job_dead_letter(e, wj, reason, code);
+            dead_letter_queue(w, &e->ob, &wj->job, wj->entry_id, wj->rid, reason, code);
         }
     }
     /* After the last event, in the same ordered pipeline: the job is acknowledged only once

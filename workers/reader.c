@@ -17,6 +17,7 @@
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "dead_letter.h"
 #include "heartbeat.h"
 #include "redis/events.h"
 #include "worker.h"
@@ -132,35 +133,11 @@ void worker_job_free(struct worker *w, struct worker_job *wj)
     free(wj);
 }
 
-void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, const char *job,
-                           size_t job_len, const char *reason, const char *code,
-                           const char *entry_id)
-{
-    snprintf(a->maxlen, sizeof a->maxlen, "%d", WORKER_DEAD_MAXLEN);
-    snprintf(a->failed_ms, sizeof a->failed_ms, "%lld", clock_epoch_ms());
-    const char *v[] = {"XADD", w->dead_key, "MAXLEN", "~", a->maxlen, "*",
-                       "job", job, "reason", reason, "code", code, "worker", w->id,
-                       "failed_ms", a->failed_ms, "entry", entry_id};
-    a->argc = (int)(sizeof v / sizeof v[0]);
-    for (int i = 0; i < a->argc; i++) {
-        a->argv[i] = v[i];
-        a->lens[i] = strlen(v[i]);
-    }
-    a->lens[7] = job_len; /* binary-safe: whatever was there */
-}
-
 static void dead_letter(struct worker *w, redisContext *c, const struct candidate *cd,
                         const char *code)
 {
-    const char *id = cd->entry_id ? cd->entry_id->str : "?";
-    log_warn("dead letter %s: %s", id, cd->reason);
-    struct dead_letter_args a;
-    dead_letter_args_fill(&a, w, cd->raw ? cd->raw->str : "", cd->raw ? cd->raw->len : 0,
-                          cd->reason, code, id);
-    redisReply *r = redisCommandArgv(c, a.argc, a.argv, a.lens);
-    if (r)
-        freeReplyObject(r);
-    atomic_fetch_add(&w->jobs_dead, 1);
+    dead_letter_write(w, c, cd->raw ? cd->raw->str : "", cd->raw ? cd->raw->len : 0,
+                      cd->reason, code, cd->entry_id ? cd->entry_id->str : "?");
 }
 
 /* Writes one event of a job the engine will not run (or not yet: a notice). */

@@ -57,7 +57,6 @@
 #define WORKER_REDIS_TIMEOUT_MS 1000 /* connect and command timeout of the pooled connections */
 #define WORKER_BACKOFF_MIN_MS 100   /* Redis reconnects: capped exponential backoff */
 #define WORKER_BACKOFF_MAX_MS 2000
-#define WORKER_DEAD_MAXLEN 10000    /* nova:dead:{queue} keeps about this many entries */
 #define WORKER_RECLAIM_COUNT 64     /* entries per XAUTOCLAIM, at most */
 #define WORKER_REFRESH_BATCH 500    /* entry ids per refresh script call */
 #define WORKER_PROGRESS_SLACK_MS 60000 /* nova:progress:<job> outlives the job's deadline by
@@ -167,18 +166,5 @@ int claims_refresh(struct worker *w);
  * NULL when nothing was claimed or Redis failed. */
 redisReply *claims_reclaim(struct worker *w, size_t count, const redisReply **entries,
                            size_t *n_entries, long *deliveries);
-
-/* ---- reader.c ---- */
-/* A dead letter's XADD: job, reason, code, worker, failed_ms, entry (MAXLEN ~
- * WORKER_DEAD_MAXLEN). The strings are borrowed; job is job_len bytes. */
-struct dead_letter_args {
-    int argc;
-    const char *argv[18];
-    size_t lens[18];
-    char maxlen[16], failed_ms[24];
-};
-void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, const char *job,
-                           size_t job_len, const char *reason, const char *code,
-                           const char *entry_id);
 
 #endif
