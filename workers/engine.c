@@ -15,6 +15,8 @@
  * SIGTERM the engine drains: no new jobs, running ones may finish for NOVA_DRAIN_SECONDS, then
  * the rest are canceled WITHOUT XACK, so they stay pending for another worker ("handed back").
  * A second signal ends the drain at once. */
+#include "engine.h"
+
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 
 #include "aws/retry.h"
 #include "call.h"
+#include "claims.h"
 #include "core/alloc.h"
 #include "core/backoff.h"
 #include "core/clock.h"
@@ -35,6 +38,7 @@
 #include "outbox.h"
 #include "redis/events.h"
 #include "worker.h"
+#include "worker_job.h"
 
 #define DELTA_MAX (64u * 1024u)            /* text held per job within a turn */
 #define EVENT_MAX (2u * 1024u * 1024u)     /* one event's data JSON */
@@ -251,6 +255,19 @@ static void on_delta(void *user, const char *text, size_t len)
         emit_delta(wj->engine, wj, text, len);
 }
 
+/* Adds a call's usage to the worker's token counters (what is billed). */
+static void count_tokens(struct worker *w, const struct token_usage *u)
+{
+    /* Bedrock's counts are never negative; a bad one is not allowed to wrap the counter. */
+    atomic_fetch_add(&w->tokens_input, u->input_tokens > 0 ? (unsigned long)u->input_tokens : 0);
+    atomic_fetch_add(&w->tokens_output,
+                     u->output_tokens > 0 ? (unsigned long)u->output_tokens : 0);
+    atomic_fetch_add(&w->tokens_cache_read,
+                     u->cache_read_tokens > 0 ? (unsigned long)u->cache_read_tokens : 0);
+    atomic_fetch_add(&w->tokens_cache_write,
+                     u->cache_write_tokens > 0 ? (unsigned long)u->cache_write_tokens : 0);
+}
+
 /* A call that failed before its first delta with a retryable error goes again after a backoff
  * step (retry.h). Returns true when it was scheduled; *v says why not otherwise. */
 static bool retry_schedule(struct engine *e, struct worker_job *wj,
@@ -305,7 +322,7 @@ static void on_done(void *user, const struct bedrock_result *r)
                     : call_done_json(&e->scratch, wj->job.phase, job_model_name(&wj->job), r);
         emit_scratch(e, wj, kb ? "passages" : "model_done", rc);
         atomic_fetch_add(&w->jobs_done, 1);
-        worker_count_tokens(w, &r->usage);
+        count_tokens(w, &r->usage);
         log_event(LOG_INFO, wj->rid, "job_done",
                   "job=%s elapsed_ms=%.0f ttft_ms=%.0f stop_reason=%s input_tokens=%ld "
                   "output_tokens=%ld cache_read_tokens=%ld cache_write_tokens=%ld passages=%zu "

@@ -26,22 +26,12 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/wake.h"
+#include "engine.h"
 #include "heartbeat.h"
+#include "reader.h"
+#include "subscriber.h"
 #include "worker.h"
-
-/* ---- small shared helpers (worker.h) ---------------------------------------------------- */
-
-void worker_count_tokens(struct worker *w, const struct token_usage *u)
-{
-    /* Bedrock's counts are never negative; a bad one is not allowed to wrap the counter. */
-    atomic_fetch_add(&w->tokens_input, u->input_tokens > 0 ? (unsigned long)u->input_tokens : 0);
-    atomic_fetch_add(&w->tokens_output,
-                     u->output_tokens > 0 ? (unsigned long)u->output_tokens : 0);
-    atomic_fetch_add(&w->tokens_cache_read,
-                     u->cache_read_tokens > 0 ? (unsigned long)u->cache_read_tokens : 0);
-    atomic_fetch_add(&w->tokens_cache_write,
-                     u->cache_write_tokens > 0 ? (unsigned long)u->cache_write_tokens : 0);
-}
+#include "worker_job.h"
 
 /* ---- start-up --------------------------------------------------------------------------- */
 

@@ -8,11 +8,14 @@
  * heartbeat, refreshes its claim on the jobs in flight and reclaims dead workers' jobs
  * (claims.c); reclaimed jobs go through the same checks plus their progress marker and
  * delivery count (worker.h). Its other commands go through the shared pool. */
+#include "reader.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "claims.h"
 #include "core/alloc.h"
 #include "core/backoff.h"
 #include "core/clock.h"
@@ -21,6 +24,7 @@
 #include "heartbeat.h"
 #include "redis/events.h"
 #include "worker.h"
+#include "worker_job.h"
 
 #define READ_COUNT_MAX 64 /* jobs per XREADGROUP, at most */
 
@@ -97,40 +101,12 @@ static void judge(struct worker *w, const redisReply *entry, struct candidate *c
         snprintf(cd->reason, sizeof cd->reason, "no \"job\" field");
         return;
     }
-    struct worker_job *wj = xcalloc(1, sizeof *wj);
-    char err[200];
-    if (job_from_json(cd->raw->str, cd->raw->len, &wj->job, err, sizeof err) < 0) {
-        snprintf(cd->reason, sizeof cd->reason, "bad job: %s", err);
-        free(wj);
+    struct worker_job *wj = worker_job_new(w, cd->raw->str, cd->raw->len, cd->entry_id->str,
+                                           cd->reason, sizeof cd->reason);
+    if (!wj)
         return;
-    }
-    if (wj->job.queue != w->queue) {
-        snprintf(cd->reason, sizeof cd->reason, "job for queue \"%s\" on queue \"%s\"",
-                 queue_name(wj->job.queue), queue_name(w->queue));
-        job_free(&wj->job);
-        free(wj);
-        return;
-    }
-    if (wj->job.system)
-        wj->system_text = text_intern(&w->texts, &wj->job.system);
-    snprintf(wj->entry_id, sizeof wj->entry_id, "%s", cd->entry_id->str);
-    snprintf(wj->rid, sizeof wj->rid, "%.*s", (int)strcspn(wj->job.request, "."),
-             wj->job.request);
-    key_log(wj->log_key, sizeof wj->log_key, wj->job.request);
-    key_out(wj->channel, sizeof wj->channel, wj->job.id);
-    wj->w = w;
     cd->wj = wj;
     cd->v = wj->job.deadline_ms < now ? V_EXPIRED : V_RUN;
-}
-
-void worker_job_free(struct worker *w, struct worker_job *wj)
-{
-    if (wj->system_text) {
-        wj->job.system = NULL; /* the table's */
-        text_release(&w->texts, wj->system_text);
-    }
-    job_free(&wj->job);
-    free(wj);
 }
 
 static void dead_letter(struct worker *w, redisContext *c, const struct candidate *cd,
