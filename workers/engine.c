@@ -7,14 +7,16 @@
  * larger events, and Redis fewer commands. When Redis is unreachable the writes wait in the
  * outbox (bounded) and the streams keep going; writes resume with capped backoff.
  *
- * A job ends exactly once, in on_done: with model_done (or passages), or an error event, and
- * then its XACK (and the removal of its progress marker, worker.h). A call that fails with a retryable error
- * before its first delta does not end the job: it waits in the active list (call NULL,
- * retry_at set) for a backoff step of common/aws/retry.h, a timer the loop's poll timeout
- * accounts for, and starts again. A job that failed for good also leaves a dead letter. On
- * SIGTERM the engine drains: no new jobs, running ones may finish for NOVA_DRAIN_SECONDS, then
- * the rest are canceled WITHOUT XACK, so they stay pending for another worker ("handed back").
- * A second signal ends the drain at once. */
+ * Each job's lifecycle is one state (enum job_state, worker_job.h), changed only through
+ * worker_job_set_state. A job ends exactly once, in on_done: with model_done (or passages), or
+ * an error event, and then its XACK (and the removal of its progress marker, worker.h), or, left
+ * to another worker, with neither. A call that fails with a retryable error before its first
+ * delta does not end the job: it waits in the active list (WAITING) for a backoff step of
+ * common/aws/retry.h, a timer the loop's poll timeout accounts for, and starts again. A job
+ * that failed for good also leaves a dead letter. On SIGTERM the engine drains: no new jobs,
+ * running ones may finish for NOVA_DRAIN_SECONDS, then the rest are canceled WITHOUT XACK, so
+ * they stay pending for another worker ("handed back"). A second signal ends the drain at
+ * once. */
 #include "engine.h"
 
 #include <errno.h>
@@ -65,7 +67,8 @@ struct engine {
     unsigned long handed_back;
     struct retry_policy retry;
     uint64_t rng;                          /* the backoff's jitter */
-    size_t n_waiting;                      /* active jobs waiting for a retry */
+    size_t n_idle;                         /* active jobs without a call: WAITING, or
+                                              CANCELING between calls (canceled_end) */
     char (*stolen)[EVENT_ID_MAX];          /* this turn's entries another worker took over */
 };
 
@@ -77,22 +80,18 @@ struct engine {
 static void emit(struct engine *e, struct worker_job *wj, const char *type, const char *data,
                  size_t len)
 {
-    if (wj->handed_back || wj->stolen)
-        return;
+    if (wj->state == JOB_HANDED_BACK || wj->state == JOB_TAKEN_OVER)
+        return; /* another worker answers it */
     bool last = strcmp(type, "delta") != 0;
-    if (!wj->lost && outbox_event(&e->ob, wj->log_key, wj->channel, type, data, len,
+    if (wj->state != JOB_LOST && outbox_event(&e->ob, wj->log_key, wj->channel, type, data, len,
                                   e->w->cfg->log_ttl_s * 1000, last) == 0) {
         atomic_fetch_add(&e->w->events, 1);
         return;
     }
-    if (!wj->lost) {
+    if (wj->state != JOB_LOST) {
         log_rid(LOG_ERROR, wj->rid, "job %s: Redis has been unreachable too long (outbox full, "
                 "%zu bytes); giving the job up", wj->job.id, e->ob.bytes);
-        wj->lost = true;
-        if (wj->call && !wj->cancel_sent) {
-            bedrock_call_cancel(wj->call);
-            wj->cancel_sent = true;
-        }
+        worker_job_set_state(wj, JOB_LOST); /* stops its call */
     }
     atomic_fetch_add(&e->w->events_dropped, 1);
 }
@@ -126,7 +125,8 @@ static void emit_delta(struct engine *e, struct worker_job *wj, const char *text
 {
     if (len == 0)
         return;
-    if (!wj->shown && !wj->lost && !wj->handed_back && !wj->stolen) {
+    if (!wj->shown && wj->state != JOB_LOST && wj->state != JOB_HANDED_BACK &&
+        wj->state != JOB_TAKEN_OVER) {
         /* Before the delta, in the same ordered pipeline: if the delta is in Redis, so is
          * the marker that stops a reclaimer from starting the answer over. */
         progress_mark(e, wj, true);
@@ -199,7 +199,7 @@ static void job_unlink(struct engine *e, struct worker_job *wj)
  * left to another worker only lets go of its claim. */
 static void job_finish(struct engine *e, struct worker_job *wj)
 {
-    if (wj->handed_back || wj->stolen) {
+    if (wj->state == JOB_HANDED_BACK || wj->state == JOB_TAKEN_OVER) {
         claims_remove(e->w, wj->entry_id);
         return;
     }
@@ -238,6 +238,7 @@ static void job_refuse(struct engine *e, struct worker_job *wj, const char *code
               code, message);
     atomic_fetch_add(strcmp(code, "canceled") == 0 ? &e->w->jobs_canceled : &e->w->jobs_failed,
                      1);
+    worker_job_set_state(wj, JOB_DONE);
     job_release(e->w, wj);
 }
 
@@ -274,17 +275,18 @@ static bool retry_schedule(struct engine *e, struct worker_job *wj,
                            const struct bedrock_result *r, enum retry_verdict *v)
 {
     *v = RETRY_NOT_RETRYABLE;
-    /* cancel_sent: a cancel raced a call that was already failing; it stays canceled. */
-    if (r->err.code == BR_OK || r->err.code == BR_ERR_CANCELED || wj->cancel_sent ||
-        wj->handed_back || wj->stolen || wj->lost)
+    /* Only a running job goes again: a canceled one (a cancel that raced a call already
+     * failing) stays canceled, and one given up, handed back or taken over ends. */
+    if (r->err.code == BR_OK || r->err.code == BR_ERR_CANCELED || wj->state != JOB_RUNNING)
         return false;
     long delay;
     *v = retry_decide(&e->retry, r->err.retryable, wj->shown || r->deltas > 0, wj->attempts,
                       clock_epoch_ms(), wj->job.deadline_ms, &e->rng, &delay);
     if (*v != RETRY_AGAIN)
         return false;
+    worker_job_set_state(wj, JOB_WAITING);
     wj->retry_at = clock_mono_ms_f() + (double)delay;
-    e->n_waiting++;
+    e->n_idle++;
     atomic_fetch_add(&e->w->jobs_retried, 1);
     log_event(LOG_INFO, wj->rid, "job_retry",
               "job=%s error=%s message=%s next_call=%d max_calls=%ld delay_ms=%ld", wj->job.id,
@@ -304,11 +306,11 @@ static void on_done(void *user, const struct bedrock_result *r)
     if (retry_schedule(e, wj, r, &rv))
         return; /* still active, waiting: engine_run starts it again */
     double ms = clock_mono_ms_f() - wj->t_start;
-    if (wj->handed_back || wj->stolen) {
+    if (wj->state == JOB_HANDED_BACK || wj->state == JOB_TAKEN_OVER) {
         log_event(LOG_INFO, wj->rid, "job_left", "job=%s how=%s elapsed_ms=%.0f", wj->job.id,
-                  wj->stolen ? "taken_over" : "handed_back", ms);
+                  job_state_name(wj->state), ms);
         e->handed_back++;
-    } else if (wj->lost) {
+    } else if (wj->state == JOB_LOST) {
         job_lost_error(e, wj);
         log_event(LOG_WARN, wj->rid, "job_error",
                   "job=%s code=unavailable message=%s elapsed_ms=%.0f calls=%d", wj->job.id,
@@ -331,8 +333,8 @@ static void on_done(void *user, const struct bedrock_result *r)
                   r->usage.input_tokens, r->usage.output_tokens, r->usage.cache_read_tokens,
                   r->usage.cache_write_tokens, r->n_passages, wj->attempts);
     } else {
-        /* cancel_sent here is a cancel (handed back, stolen and lost jobs ended above) */
-        bool canceled = r->err.code == BR_ERR_CANCELED || wj->cancel_sent;
+        /* RUNNING or CANCELING: a canceled call may still have ended with its own error */
+        bool canceled = r->err.code == BR_ERR_CANCELED || wj->state == JOB_CANCELING;
         const char *code = canceled ? "canceled" : call_error_code(r->err.code);
         char msg[700], calls[48] = "";
         if (wj->attempts > 1)
@@ -363,6 +365,7 @@ static void on_done(void *user, const struct bedrock_result *r)
      * its answer is in Redis. */
     job_finish(e, wj);
     job_unlink(e, wj);
+    worker_job_set_state(wj, JOB_DONE);
     job_release(w, wj);
 }
 
@@ -422,17 +425,19 @@ static void job_start(struct engine *e, struct worker_job *wj)
                        ? bedrock_converse(w->client, &req, &callbacks, wj)
                        : bedrock_converse_stream(w->client, &req, &callbacks, wj);
     }
+    worker_job_set_state(wj, JOB_RUNNING);
     log_event(LOG_INFO, wj->rid, "job_start", "job=%s phase=%s model_id=%s call=%d in_flight=%zu",
               wj->job.id, wj->job.phase, kb ? "retrieve" : wj->job.model_id, wj->attempts,
               e->n_active);
 }
 
-/* Ends a job waiting for a retry, as its call would have: canceled (an error event and the
- * XACK), or handed back / taken over (neither). */
-static void waiting_end(struct engine *e, struct worker_job *wj)
+/* Ends a job that has no call (WAITING, or CANCELING between calls) as its call would have,
+ * in the state the caller set: canceled (an error event and the XACK), or handed back / taken
+ * over (neither). */
+static void idle_end(struct engine *e, struct worker_job *wj)
 {
     wj->retry_at = 0;
-    e->n_waiting--;
+    e->n_idle--;
     struct bedrock_result r;
     memset(&r, 0, sizeof r);
     r.err.code = BR_ERR_CANCELED;
@@ -441,17 +446,27 @@ static void waiting_end(struct engine *e, struct worker_job *wj)
     on_done(wj, &r);
 }
 
+/* Moves a job to a stopping state: a running call is told to stop (worker_job_set_state) and
+ * ends through on_done; a job without one ends now. */
+static void job_stop(struct engine *e, struct worker_job *wj, enum job_state to)
+{
+    bool idle = !wj->call;
+    worker_job_set_state(wj, to);
+    if (idle)
+        idle_end(e, wj);
+}
+
 /* Starts the calls whose backoff is over. */
 static void retries_start(struct engine *e)
 {
-    if (e->n_waiting == 0)
+    if (e->n_idle == 0)
         return;
     double now = clock_mono_ms_f();
     for (struct worker_job *wj = e->active; wj; wj = wj->next) {
-        if (wj->call || wj->retry_at == 0 || wj->retry_at > now)
+        if (wj->state != JOB_WAITING || wj->retry_at > now)
             continue;
         wj->retry_at = 0;
-        e->n_waiting--;
+        e->n_idle--;
         job_start(e, wj);
     }
 }
@@ -462,21 +477,15 @@ static void stolen_stop(struct engine *e, size_t n)
     for (size_t i = 0; i < n; i++) {
         for (struct worker_job *wj = e->active, *next; wj; wj = next) {
             next = wj->next;
-            if (strcmp(wj->entry_id, e->stolen[i]) != 0 || wj->stolen)
-                continue;
-            wj->stolen = true;
-            if (wj->call && !wj->cancel_sent) {
-                bedrock_call_cancel(wj->call);
-                wj->cancel_sent = true;
-            } else if (!wj->call && wj->retry_at) {
-                waiting_end(e, wj);
-            }
+            if (strcmp(wj->entry_id, e->stolen[i]) == 0 && wj->state != JOB_TAKEN_OVER)
+                job_stop(e, wj, JOB_TAKEN_OVER);
         }
     }
 }
 
-/* Cancels every running job with this id; remembers an id that matched none, for a job the
- * reader has read but not yet handed over. Returns true when one was running. */
+/* Cancels every running or waiting job with this id; remembers an id that matched none, for a
+ * job the reader has read but not yet handed over. Returns true when one was found. A job
+ * already stopping for another reason (lost, handed back, taken over) ends as that says. */
 static bool cancel_id(struct engine *e, const char *id)
 {
     bool found = false;
@@ -484,16 +493,13 @@ static bool cancel_id(struct engine *e, const char *id)
         next = wj->next;
         if (strcmp(wj->job.id, id) != 0)
             continue;
-        if (!wj->call && wj->retry_at) { /* between two calls: it ends now */
-            waiting_end(e, wj);
+        if (!wj->call) { /* between two calls: it ends now */
+            job_stop(e, wj, JOB_CANCELING);
             found = true;
-            continue;
+        } else if (wj->state == JOB_RUNNING) {
+            worker_job_set_state(wj, JOB_CANCELING);
+            found = true;
         }
-        if (!wj->call || wj->cancel_sent)
-            continue;
-        bedrock_call_cancel(wj->call);
-        wj->cancel_sent = true;
-        found = true;
     }
     if (!found) {
         snprintf(e->recent[e->recent_next].id, JOB_ID_MAX, "%s", id);
@@ -503,7 +509,9 @@ static bool cancel_id(struct engine *e, const char *id)
     return found;
 }
 
-/* After a lost subscription: the cancel markers say which running jobs were canceled. */
+/* After a lost subscription: the cancel markers say which running jobs were canceled. A job
+ * between calls is only marked CANCELING here, and ends at the next turn (canceled_end): ending
+ * it would unlink it from the list this walk pairs with the replies. */
 static void resync_cancels(struct engine *e, redisContext *c)
 {
     size_t n = 0;
@@ -517,16 +525,25 @@ static void resync_cancels(struct engine *e, redisContext *c)
         redisReply *r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
             return;
-        if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 && wj->call && !wj->cancel_sent) {
+        bool canceled = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+        if (canceled && wj->call && wj->state == JOB_RUNNING) {
             log_rid(LOG_INFO, wj->rid, "job %s: cancel marker found after resubscribing",
                     wj->job.id);
-            bedrock_call_cancel(wj->call);
-            wj->cancel_sent = true;
-        } else if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 && !wj->call) {
-            wj->retry_at = clock_mono_ms_f(); /* a waiting job: not ended inside this walk */
-            wj->cancel_sent = true;
+            worker_job_set_state(wj, JOB_CANCELING);
+        } else if (canceled && !wj->call) {
+            worker_job_set_state(wj, JOB_CANCELING);
         }
         freeReplyObject(r);
+    }
+}
+
+/* Ends the jobs a resync marked CANCELING between two calls. */
+static void canceled_end(struct engine *e)
+{
+    for (struct worker_job *wj = e->n_idle ? e->active : NULL, *next; wj; wj = next) {
+        next = wj->next;
+        if (!wj->call && wj->state == JOB_CANCELING)
+            idle_end(e, wj);
     }
 }
 
@@ -627,8 +644,8 @@ static int poll_timeout(const struct engine *e, bool busy)
         t = e->next_try - now;
     if (e->draining && e->drain_end - now < t)
         t = e->drain_end - now;
-    for (const struct worker_job *wj = e->active; e->n_waiting && wj; wj = wj->next)
-        if (!wj->call && wj->retry_at && wj->retry_at - now < t)
+    for (const struct worker_job *wj = e->active; e->n_idle && wj; wj = wj->next)
+        if (wj->state == JOB_WAITING && wj->retry_at - now < t)
             t = wj->retry_at - now;
     return t < 0 ? 0 : (int)t + (t > (int)t); /* rounded up: never wake just before it */
 }
@@ -669,7 +686,9 @@ int engine_run(struct worker *w, int sigfd)
             struct worker_job *wj = jobs;
             jobs = wj->next;
             if (e->draining) { /* read just before the stop: never started, stays pending */
+                worker_job_set_state(wj, JOB_HANDED_BACK);
                 claims_remove(w, wj->entry_id);
+                worker_job_set_state(wj, JOB_DONE);
                 job_release(w, wj);
                 e->handed_back++;
             } else {
@@ -680,11 +699,7 @@ int engine_run(struct worker *w, int sigfd)
         stolen_stop(e, n_stolen);
         for (size_t i = 0; i < n_cancels; i++)
             busy |= cancel_id(e, e->cancels[i]);
-        for (struct worker_job *wj = e->n_waiting ? e->active : NULL, *next; wj; wj = next) {
-            next = wj->next; /* a cancel marker found by a resync for a waiting job */
-            if (!wj->call && wj->retry_at && wj->cancel_sent)
-                waiting_end(e, wj);
-        }
+        canceled_end(e);
         retries_start(e);
         if (e->draining && e->n_active == 0)
             break;
@@ -692,14 +707,8 @@ int engine_run(struct worker *w, int sigfd)
             log_info("drain time over: handing back %zu running job(s)", e->n_active);
             for (struct worker_job *wj = e->active, *next; wj; wj = next) {
                 next = wj->next;
-                wj->handed_back = true;
-                if (!wj->call && wj->retry_at) {
-                    waiting_end(e, wj);
-                    continue;
-                }
-                if (wj->call && !wj->cancel_sent)
-                    bedrock_call_cancel(wj->call);
-                wj->cancel_sent = true;
+                if (wj->state != JOB_TAKEN_OVER) /* its new owner answers: left as it is */
+                    job_stop(e, wj, JOB_HANDED_BACK);
             }
             e->handed_back_all = true;
             busy = true;
