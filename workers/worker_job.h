@@ -16,7 +16,7 @@
 #include "shared_text.h"
 
 struct worker;
-struct engine;
+struct flight;
 struct bedrock_call;
 
 /* A job's lifecycle on this worker, one state at a time (what the engine does with it next
@@ -78,7 +78,7 @@ struct worker_job {
     char log_key[KEY_MAX];          /* nova:log:<request> */
     char channel[KEY_MAX];          /* nova:out:<job> */
     struct worker *w;
-    struct engine *engine;
+    struct flight *flight;          /* the engine's, once admitted */
     enum job_state state;           /* changed only by worker_job_set_state */
     struct bedrock_call *call;      /* the call in flight; NULL before, between and after calls */
     struct buf delta;               /* text that arrived this turn, not yet an event */
