@@ -1,17 +1,22 @@
 /* worker: the state nova-worker's threads share (struct worker) and the constants they agree on.
- * Each thread's entry point is in its own header (reader.h, subscriber.h, engine.h).
+ * Each module's functions are in its own header.
  *
  *   main.c         arguments, configuration, signals; starts the threads, runs the engine
  *   reader.c       the reader thread: XREADGROUP, job checks, and the timers of the heartbeat
  *                  and the claims
- *   worker_job.c   a job on this worker: made from a stream entry, freed at its end
+ *   worker_job.c   a job on this worker: made from a stream entry, freed at its end; the states
+ *                  of its lifecycle and the one function that changes them
  *   heartbeat.c    nova:worker:<id> and nova:workers:{queue}
  *   dead_letter.c  nova:dead:{queue}'s entries, written by the reader or queued by the engine
  *   claims.c       the hold on this worker's pending entries (refresh) and the reclaim of
  *                  dead workers' ones (XAUTOCLAIM), both run by the reader
  *   subscriber.c   the cancel subscriber thread (nova:cancel:{queue})
- *   engine.c       the engine (main thread): the Bedrock client, job lifecycles, retries, drain
+ *   engine.c       the engine (main thread): its loop, the Bedrock client's poll, the Redis
+ *                  writes, the drain
+ *   flight.c       the jobs in flight: each one's lifecycle, retries, events, cancels, XACKs
+ *   call.c         where a job meets the Bedrock client (the request; what its end becomes)
  *   outbox.c       the engine's Redis writes, pipelined: one round trip per poll turn
+ *   shared_text.c  one copy of each system prompt for the jobs that carry it
  *
  * Ownership: the reader allocates a struct worker_job and hands it to the engine through the
  * inbox (under mu); from then on the engine owns it and frees it when the job ends. Cancels go
