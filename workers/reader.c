@@ -10,7 +10,6 @@
  * delivery count (worker.h). Its other commands go through the shared pool. */
 #include "reader.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
