@@ -13,6 +13,8 @@
  * The registry of entries to refresh lives in struct worker under mu: an array (it holds about
  * NOVA_WORKER_MAX_JOBS ids), filled by the reader at hand-over, emptied by the engine when Redis
  * has answered an XACK or a job is handed back. */
+#include "claims.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

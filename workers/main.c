@@ -11,36 +11,23 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/wake.h"
+#include "engine.h"
+#include "heartbeat.h"
+#include "reader.h"
+#include "subscriber.h"
 #include "worker.h"
-
-/* ---- small shared helpers (worker.h) ---------------------------------------------------- */
-
-void worker_count_tokens(struct worker *w, const struct token_usage *u)
-{
-    /* Bedrock's counts are never negative; a bad one is not allowed to wrap the counter. */
-    atomic_fetch_add(&w->tokens_input, u->input_tokens > 0 ? (unsigned long)u->input_tokens : 0);
-    atomic_fetch_add(&w->tokens_output,
-                     u->output_tokens > 0 ? (unsigned long)u->output_tokens : 0);
-    atomic_fetch_add(&w->tokens_cache_read,
-                     u->cache_read_tokens > 0 ? (unsigned long)u->cache_read_tokens : 0);
-    atomic_fetch_add(&w->tokens_cache_write,
-                     u->cache_write_tokens > 0 ? (unsigned long)u->cache_write_tokens : 0);
-}
+#include "worker_job.h"
 
 /* ---- start-up --------------------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-/* reader: the thread that takes jobs off nova:jobs:{queue} and keeps the heartbeat.
+/* reader: the thread that takes jobs off nova:jobs:{queue} and runs the worker's timers.
  *
  * It owns one blocking connection for XREADGROUP ... BLOCK, asks only for as many jobs as the
  * engine has room for (NOVA_WORKER_MAX_JOBS), and checks each before handing it over: a job
@@ -8,105 +8,24 @@
  * heartbeat, refreshes its claim on the jobs in flight and reclaims dead workers' jobs
  * (claims.c); reclaimed jobs go through the same checks plus their progress marker and
  * delivery count (worker.h). Its other commands go through the shared pool. */
-#include <errno.h>
+#include "reader.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "claims.h"
 #include "core/alloc.h"
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "dead_letter.h"
+#include "heartbeat.h"
 #include "redis/events.h"
 #include "worker.h"
+#include "worker_job.h"
 
 #define READ_COUNT_MAX 64 /* jobs per XREADGROUP, at most */
-
-/* ---- the heartbeat ---------------------------------------------------------------------- */
-
-int heartbeat_write(struct worker *w)
-{
-    char err[256];
-    redisContext *c = rpool_get(w->pool, WORKER_REDIS_TIMEOUT_MS, err, sizeof err);
-    if (!c) {
-        log_debug("heartbeat: %s", err);
-        return -1;
-    }
-    long long now = clock_epoch_ms();
-    pthread_mutex_lock(&w->mu);
-    size_t in_flight = w->in_flight;
-    pthread_mutex_unlock(&w->mu);
-    /* The counters are monotonic totals of this worker's life: /api/metrics reads them as
-     * nova_worker_* series labelled with the worker and its queue (README, Operations). */
-    const struct {
-        const char *name;
-        atomic_ulong *v;
-    } counters[] = {
-        {"jobs_done", &w->jobs_done},           {"jobs_failed", &w->jobs_failed},
-        {"jobs_canceled", &w->jobs_canceled},   {"jobs_dead", &w->jobs_dead},
-        {"jobs_expired", &w->jobs_expired},     {"jobs_retried", &w->jobs_retried},
-        {"jobs_reclaimed", &w->jobs_reclaimed}, {"jobs_lost", &w->jobs_lost},
-        {"events", &w->events},                 {"events_dropped", &w->events_dropped},
-        {"writes_refused", &w->writes_refused}, {"tokens_input", &w->tokens_input},
-        {"tokens_output", &w->tokens_output},   {"tokens_cache_read", &w->tokens_cache_read},
-        {"tokens_cache_write", &w->tokens_cache_write},
-    };
-    enum { N_COUNTERS = sizeof counters / sizeof counters[0], N_FIXED = 14 };
-    char nums[N_COUNTERS][24], pid[24], inf[24], started[24], beat[24], stale[32];
-    snprintf(pid, sizeof pid, "%d", (int)w->pid);
-    snprintf(inf, sizeof inf, "%zu", in_flight);
-    snprintf(started, sizeof started, "%lld", w->started_ms);
-    snprintf(beat, sizeof beat, "%lld", now);
-    snprintf(stale, sizeof stale, "(%lld", now - WORKER_STALE_MS);
-    const char *hset[N_FIXED + 2 * N_COUNTERS] = {
-        "HSET",    w->worker_key, "queue",      queue_name(w->queue), "host",    w->host, "pid",
-        pid,       "in_flight",   inf,          "started_ms", started, "beat_ms", beat};
-    for (size_t i = 0; i < N_COUNTERS; i++) {
-        snprintf(nums[i], sizeof nums[i], "%lu", atomic_load(counters[i].v));
-        hset[N_FIXED + 2 * i] = counters[i].name;
-        hset[N_FIXED + 2 * i + 1] = nums[i];
-    }
-    redisAppendCommandArgv(c, N_FIXED + 2 * N_COUNTERS, hset, NULL);
-    redisAppendCommand(c, "PEXPIRE %s %d", w->worker_key, WORKER_BEAT_TTL_MS);
-    redisAppendCommand(c, "ZADD %s %s %s", w->workers_key, beat, w->id);
-    redisAppendCommand(c, "ZREMRANGEBYSCORE %s -inf %s", w->workers_key, stale);
-    int rc = 0;
-    for (int i = 0; i < 4; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
-            log_warn("heartbeat: %s", c->errstr);
-            rc = -1;
-            break;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            log_warn("heartbeat: %s", r->str);
-            rc = -1;
-        }
-        freeReplyObject(r);
-    }
-    rpool_put(w->pool, c, c->err != 0);
-    return rc;
-}
-
-void heartbeat_remove(struct worker *w)
-{
-    char err[256];
-    redisContext *c = rpool_get(w->pool, WORKER_REDIS_TIMEOUT_MS, err, sizeof err);
-    if (!c) {
-        log_warn("could not remove the heartbeat: %s (it expires in %d s)", err,
-                 WORKER_BEAT_TTL_MS / 1000);
-        return;
-    }
-    redisAppendCommand(c, "DEL %s", w->worker_key);
-    redisAppendCommand(c, "ZREM %s %s", w->workers_key, w->id);
-    for (int i = 0; i < 2; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
-            break;
-        freeReplyObject(r);
-    }
-    rpool_put(w->pool, c, c->err != 0);
-}
 
 /* ---- the group -------------------------------------------------------------------------- */
 
@@ -181,71 +100,19 @@ static void judge(struct worker *w, const redisReply *entry, struct candidate *c
         snprintf(cd->reason, sizeof cd->reason, "no \"job\" field");
         return;
     }
-    struct worker_job *wj = xcalloc(1, sizeof *wj);
-    char err[200];
-    if (job_from_json(cd->raw->str, cd->raw->len, &wj->job, err, sizeof err) < 0) {
-        snprintf(cd->reason, sizeof cd->reason, "bad job: %s", err);
-        free(wj);
+    struct worker_job *wj = worker_job_new(w, cd->raw->str, cd->raw->len, cd->entry_id->str,
+                                           cd->reason, sizeof cd->reason);
+    if (!wj)
         return;
-    }
-    if (wj->job.queue != w->queue) {
-        snprintf(cd->reason, sizeof cd->reason, "job for queue \"%s\" on queue \"%s\"",
-                 queue_name(wj->job.queue), queue_name(w->queue));
-        job_free(&wj->job);
-        free(wj);
-        return;
-    }
-    if (wj->job.system)
-        wj->system_text = text_intern(&w->texts, &wj->job.system);
-    snprintf(wj->entry_id, sizeof wj->entry_id, "%s", cd->entry_id->str);
-    snprintf(wj->rid, sizeof wj->rid, "%.*s", (int)strcspn(wj->job.request, "."),
-             wj->job.request);
-    key_log(wj->log_key, sizeof wj->log_key, wj->job.request);
-    key_out(wj->channel, sizeof wj->channel, wj->job.id);
-    wj->w = w;
     cd->wj = wj;
     cd->v = wj->job.deadline_ms < now ? V_EXPIRED : V_RUN;
-}
-
-void worker_job_free(struct worker *w, struct worker_job *wj)
-{
-    if (wj->system_text) {
-        wj->job.system = NULL; /* the table's */
-        text_release(&w->texts, wj->system_text);
-    }
-    job_free(&wj->job);
-    free(wj);
-}
-
-void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, const char *job,
-                           size_t job_len, const char *reason, const char *code,
-                           const char *entry_id)
-{
-    snprintf(a->maxlen, sizeof a->maxlen, "%d", WORKER_DEAD_MAXLEN);
-    snprintf(a->failed_ms, sizeof a->failed_ms, "%lld", clock_epoch_ms());
-    const char *v[] = {"XADD", w->dead_key, "MAXLEN", "~", a->maxlen, "*",
-                       "job", job, "reason", reason, "code", code, "worker", w->id,
-                       "failed_ms", a->failed_ms, "entry", entry_id};
-    a->argc = (int)(sizeof v / sizeof v[0]);
-    for (int i = 0; i < a->argc; i++) {
-        a->argv[i] = v[i];
-        a->lens[i] = strlen(v[i]);
-    }
-    a->lens[7] = job_len; /* binary-safe: whatever was there */
 }
 
 static void dead_letter(struct worker *w, redisContext *c, const struct candidate *cd,
                         const char *code)
 {
-    const char *id = cd->entry_id ? cd->entry_id->str : "?";
-    log_warn("dead letter %s: %s", id, cd->reason);
-    struct dead_letter_args a;
-    dead_letter_args_fill(&a, w, cd->raw ? cd->raw->str : "", cd->raw ? cd->raw->len : 0,
-                          cd->reason, code, id);
-    redisReply *r = redisCommandArgv(c, a.argc, a.argv, a.lens);
-    if (r)
-        freeReplyObject(r);
-    atomic_fetch_add(&w->jobs_dead, 1);
+    dead_letter_write(w, c, cd->raw ? cd->raw->str : "", cd->raw ? cd->raw->len : 0,
+                      cd->reason, code, cd->entry_id ? cd->entry_id->str : "?");
 }
 
 /* Writes one event of a job the engine will not run (or not yet: a notice). */

@@ -6,6 +6,8 @@
  * when full) and the engine's poll is woken. After a lost connection it resubscribes with
  * capped backoff and raises w->resync: cancels published meanwhile were missed, so the engine
  * looks for the cancel markers of its running jobs. */
+#include "subscriber.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>

@@ -1,12 +1,22 @@
-/* worker: the state nova-worker's threads share, and the entry points of each thread.
+/* worker: the state nova-worker's threads share (struct worker) and the constants they agree on.
+ * Each module's functions are in its own header.
  *
- *   main.c        arguments, configuration, signals; starts the threads, runs the engine
- *   reader.c      the reader thread: XREADGROUP, job checks, dead letters, the heartbeat
- *   claims.c      the hold on this worker's pending entries (refresh) and the reclaim of
- *                 dead workers' ones (XAUTOCLAIM), both run by the reader
- *   subscriber.c  the cancel subscriber thread (nova:cancel:{queue})
- *   engine.c      the engine (main thread): the Bedrock client, job lifecycles, retries, drain
- *   outbox.c      the engine's Redis writes, pipelined: one round trip per poll turn
+ *   main.c         arguments, configuration, signals; starts the threads, runs the engine
+ *   reader.c       the reader thread: XREADGROUP, job checks, and the timers of the heartbeat
+ *                  and the claims
+ *   worker_job.c   a job on this worker: made from a stream entry, freed at its end; the states
+ *                  of its lifecycle and the one function that changes them
+ *   heartbeat.c    nova:worker:<id> and nova:workers:{queue}
+ *   dead_letter.c  nova:dead:{queue}'s entries, written by the reader or queued by the engine
+ *   claims.c       the hold on this worker's pending entries (refresh) and the reclaim of
+ *                  dead workers' ones (XAUTOCLAIM), both run by the reader
+ *   subscriber.c   the cancel subscriber thread (nova:cancel:{queue})
+ *   engine.c       the engine (main thread): its loop, the Bedrock client's poll, the Redis
+ *                  writes, the drain
+ *   flight.c       the jobs in flight: each one's lifecycle, retries, events, cancels, XACKs
+ *   call.c         where a job meets the Bedrock client (the request; what its end becomes)
+ *   outbox.c       the engine's Redis writes, pipelined: one round trip per poll turn
+ *   shared_text.c  one copy of each system prompt for the jobs that carry it
  *
  * Ownership: the reader allocates a struct worker_job and hands it to the engine through the
  * inbox (under mu); from then on the engine owns it and frees it when the job ends. Cancels go
@@ -57,40 +67,10 @@
 #define WORKER_REDIS_TIMEOUT_MS 1000 /* connect and command timeout of the pooled connections */
 #define WORKER_BACKOFF_MIN_MS 100   /* Redis reconnects: capped exponential backoff */
 #define WORKER_BACKOFF_MAX_MS 2000
-#define WORKER_DEAD_MAXLEN 10000    /* nova:dead:{queue} keeps about this many entries */
-#define WORKER_RECLAIM_COUNT 64     /* entries per XAUTOCLAIM, at most */
-#define WORKER_REFRESH_BATCH 500    /* entry ids per refresh script call */
 #define WORKER_PROGRESS_SLACK_MS 60000 /* nova:progress:<job> outlives the job's deadline by
                                           this much: a reclaim after it answers "timeout" */
 
-struct engine; /* engine.c's state */
-
-/* One job from reading to its end. The engine's fields are touched by the engine only. */
-struct worker_job {
-    struct worker_job *next, *prev; /* inbox (next only), then the engine's active list */
-    struct job job;
-    struct shared_text *system_text; /* job.system is the table's copy (shared_text.h) */
-    char rid[80];                   /* the page's request id, for the logs: job.request up to
-                                       a '.' ("<request>.translate" is a translation's) */
-    char entry_id[EVENT_ID_MAX];    /* the stream entry to XACK when the job ends */
-    char log_key[KEY_MAX];          /* nova:log:<request> */
-    char channel[KEY_MAX];          /* nova:out:<job> */
-    struct worker *w;
-    struct engine *engine;
-    struct bedrock_call *call;      /* NULL until started; invalid after on_done */
-    struct buf delta;               /* text that arrived this turn, not yet an event */
-    struct worker_job *dirty_next, *dirty_prev; /* on the engine's list of held text */
-    bool dirty;
-    double t_start;                 /* monotonic ms */
-    double retry_at;                /* monotonic ms of the next call; 0 when none is waiting */
-    int attempts;                   /* calls started */
-    bool cancel_sent;               /* bedrock_call_cancel done */
-    bool handed_back;               /* drain ran out: end without event or XACK */
-    bool stolen;                    /* another worker reclaimed it: end without event or XACK */
-    bool lost;                      /* the outbox overflowed: later events are dropped, the job
-                                       ends with an "unavailable" error */
-    bool shown;                     /* a delta was written: no retry, the progress marker is set */
-};
+struct worker_job; /* worker_job.h */
 
 struct worker {
     const struct nova_config *cfg;
@@ -137,53 +117,5 @@ struct worker {
     /* the reader's reclaim scan (claims.c) */
     char reclaim_cursor[EVENT_ID_MAX];
 };
-
-/* Adds a call's usage to the worker's token counters. */
-void worker_count_tokens(struct worker *w, const struct token_usage *u);
-
-/* Frees a job read from the queue (its shared system prompt let go) and the job itself. */
-void worker_job_free(struct worker *w, struct worker_job *wj);
-void *reader_main(void *w);
-void *subscriber_main(void *w);
-/* Runs the engine until a signal on sigfd and the drain are over. Returns 0. */
-int engine_run(struct worker *w, int sigfd);
-
-/* ---- claims.c ---- */
-/* The claim period: how often the reader refreshes its entries, so that they never look idle
- * for a visibility timeout while the worker lives (a third of it, at most the heartbeat's). */
-long claims_refresh_ms(const struct worker *w);
-/* Registers an entry handed to the engine. The caller holds w->mu. */
-void claims_add_locked(struct worker *w, const char *entry_id);
-/* Forgets an entry (its XACK was answered, or it was handed back); takes w->mu. */
-void claims_remove(struct worker *w, const char *entry_id);
-/* XCLAIMs (JUSTID, min-idle 0) every registered entry that is still this worker's, so its
- * idle time restarts; entries another worker took meanwhile are forgotten and passed to the
- * engine to stop. Returns 0, or -1 (logged at debug: the reader's reconnect logs the outage). */
-int claims_refresh(struct worker *w);
-/* XAUTOCLAIMs up to count entries idle past the visibility timeout, continuing the scan where
- * the last call left it. Returns the reply (the caller frees it) with *entries pointing at its
- * entry array, of which the first *n_entries are to be handled, and deliveries[i] (the
- * caller's array of count) the delivery count of entry i after this claim (0 when unknown);
- * NULL when nothing was claimed or Redis failed. */
-redisReply *claims_reclaim(struct worker *w, size_t count, const redisReply **entries,
-                           size_t *n_entries, long *deliveries);
-
-/* ---- reader.c ---- */
-/* A dead letter's XADD: job, reason, code, worker, failed_ms, entry (MAXLEN ~
- * WORKER_DEAD_MAXLEN). The strings are borrowed; job is job_len bytes. */
-struct dead_letter_args {
-    int argc;
-    const char *argv[18];
-    size_t lens[18];
-    char maxlen[16], failed_ms[24];
-};
-void dead_letter_args_fill(struct dead_letter_args *a, const struct worker *w, const char *job,
-                           size_t job_len, const char *reason, const char *code,
-                           const char *entry_id);
-
-/* Writes the heartbeat now (one pipelined round trip). Returns 0 or -1 (logged). */
-int heartbeat_write(struct worker *w);
-/* Removes this worker's heartbeat hash and its zset entry. */
-void heartbeat_remove(struct worker *w);
 
 #endif

@@ -1,5 +1,5 @@
 /* Unit tests for workers/shared_text.c: one copy per distinct text, kept while jobs hold it. */
-#include "../../workers/shared_text.h"
+#include "workers/shared_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
