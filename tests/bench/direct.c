@@ -1,9 +1,10 @@
 /* direct: the baseline — the converse requests the workers send for the same chats, sent
  * straight to bedrock-sim's ConverseStream with common/aws/bedrock.h (our SigV4, the example key
  * pair from the environment), one micro and one pro call per chat, starts spread over the same
- * ramp. The requests are not rebuilt here: they are the Micro and Pro jobs nova-fcgi queued for
+ * ramp and bounded by the same --concurrency (hsched, hloop.c). The requests are not rebuilt here: they are the Micro and Pro jobs nova-fcgi queued for
  * a warm-up chat with the same question (--request, read back from the stack's Redis), so both
- * paths send the same bytes. Records time to first delta per model, gaps and completion. */
+ * paths send the same bytes; bench_jobs_load reads them for the peer mode too. Records time to
+ * first delta per model, gaps and completion. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
