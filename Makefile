@@ -230,10 +230,12 @@ clean:
 
 # ---- the benchmark --------------------------------------------------------------------------
 # tests/bench: nova-load, the load generator, and run-bench, which starts a stack with bench
-# settings, drives it at several N against the direct baseline and writes
-# build/bench/<profile>/results.{json,md}; both profiles (burst, held) end up in
-# build/bench/results.md.
+# settings, drives it at several N against the direct baseline (and, in the chat profile,
+# beside a peer gateway) and writes build/bench/<profile>/results.{json,md}; the three profiles
+# (burst, held, chat) end up in build/bench/results.md and results.json.
+BENCH_PROFILES := burst held chat
 bench: deps build
-	@BENCH_PROFILE=burst tests/bench/run-bench $(BUILD)
-	@BENCH_PROFILE=held tests/bench/run-bench $(BUILD)
-	@cat build/bench/burst/results.md build/bench/held/results.md >build/bench/results.md
+	@for p in $(BENCH_PROFILES); do BENCH_PROFILE=$$p tests/bench/run-bench $(BUILD) || exit 1; done
+	@cat $(BENCH_PROFILES:%=build/bench/%/results.md) >build/bench/results.md
+	@{ sep='{'; for p in $(BENCH_PROFILES); do printf '%s"%s": ' "$$sep" $$p; \
+	   cat build/bench/$$p/results.json; sep=','; done; echo '}'; } >build/bench/results.json

@@ -1,9 +1,10 @@
 /* direct: the baseline — the converse requests the workers send for the same chats, sent
  * straight to bedrock-sim's ConverseStream with common/aws/bedrock.h (our SigV4, the example key
  * pair from the environment), one micro and one pro call per chat, starts spread over the same
- * ramp. The requests are not rebuilt here: they are the Micro and Pro jobs nova-fcgi queued for
+ * ramp and bounded by the same --concurrency (hsched, hloop.c). The requests are not rebuilt here: they are the Micro and Pro jobs nova-fcgi queued for
  * a warm-up chat with the same question (--request, read back from the stack's Redis), so both
- * paths send the same bytes. Records time to first delta per model, gaps and completion. */
+ * paths send the same bytes; bench_jobs_load reads them for the peer mode too. Records time to
+ * first delta per model, gaps and completion. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 struct dcall {
     struct drun *run;
     int model;
+    int chat;
     double t0, t_first, t_last;
     unsigned long deltas;
     bool finished;
@@ -29,6 +31,8 @@ struct dcall {
 struct drun {
     struct samples first[2], gap, completion;
     struct timeline tl;
+    struct hsched sched;    /* units are chats: a Micro and a Pro call started together */
+    unsigned char *left;    /* per chat: calls not yet done */
     double t_start;
     unsigned long deltas_total;
     int finished, ok, errors, open, peak_open;
@@ -60,6 +64,8 @@ static void on_done(void *user, const struct bedrock_result *res)
     c->finished = true;
     r->finished++;
     r->open--;
+    if (--r->left[c->chat] == 0)
+        hsched_finished(&r->sched);
     if (res->err.code != BR_OK || !c->deltas) {
         r->errors++;
         if (!r->first_error[0])
@@ -71,13 +77,61 @@ static void on_done(void *user, const struct bedrock_result *res)
     }
 }
 
-int bench_direct(const struct bench_opts *o)
+struct bench_jobs {
+    struct jobset js;
+    struct bedrock_converse_req req[2];
+    struct bedrock_message msgs[2][JOB_MAX_MESSAGES];
+};
+
+struct bench_jobs *bench_jobs_load(const char *request)
 {
     static struct nova_config cfg;
+    char err[1024];
+    if (config_from_env(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "nova-load: %s\n", err);
+        return NULL;
+    }
+    redisContext *rc = request ? redis_open(cfg.run_dir) : NULL;
+    if (!rc) {
+        fprintf(stderr, "nova-load: %s: no Redis of the run dir %s\n",
+                request ? "--request" : "no --request", cfg.run_dir);
+        return NULL;
+    }
+    struct bench_jobs *j = xcalloc(1, sizeof *j);
+    jobset_load(rc, "micro", &j->js);
+    jobset_load(rc, "pro", &j->js);
+    redisFree(rc);
+    const struct job *jm = jobset_find(&j->js, request, "answer", "micro");
+    const struct job *jp = jobset_find(&j->js, request, "answer", "pro");
+    if (!jm || !jp) {
+        fprintf(stderr, "nova-load: no answer jobs of request %s in %s's Redis (--request)\n",
+                request, cfg.run_dir);
+        bench_jobs_free(j);
+        return NULL;
+    }
+    call_request(jm, j->msgs[BENCH_MICRO], &j->req[BENCH_MICRO]);
+    call_request(jp, j->msgs[BENCH_PRO], &j->req[BENCH_PRO]);
+    return j;
+}
+
+void bench_jobs_free(struct bench_jobs *j)
+{
+    if (!j)
+        return;
+    jobset_free(&j->js);
+    free(j);
+}
+
+const struct bedrock_converse_req *bench_jobs_req(const struct bench_jobs *j, int m)
+{
+    return &j->req[m == BENCH_PRO ? BENCH_PRO : BENCH_MICRO];
+}
+
+int bench_direct(const struct bench_opts *o)
+{
     static struct aws_config aws;
     char err[1024];
-    if (config_from_env(&cfg, err, sizeof err) < 0 ||
-        aws_config_from_env(&aws, err, sizeof err) < 0) {
+    if (aws_config_from_env(&aws, err, sizeof err) < 0) {
         fprintf(stderr, "nova-load: %s\n", err);
         return 2;
     }
@@ -98,60 +152,48 @@ int bench_direct(const struct bench_opts *o)
     struct drun *r = &run;
     timeline_init(&r->tl, (double)o->timeout_s * 1e3 + 1000);
     /* The warm-up chat's jobs, as the workers read them. */
-    redisContext *rc_redis = o->request ? redis_open(cfg.run_dir) : NULL;
-    struct jobset js = {0};
-    if (rc_redis) {
-        jobset_load(rc_redis, "micro", &js);
-        jobset_load(rc_redis, "pro", &js);
-        redisFree(rc_redis);
-    }
-    const struct job *jm = jobset_find(&js, o->request ? o->request : "", "answer", "micro");
-    const struct job *jp = jobset_find(&js, o->request ? o->request : "", "answer", "pro");
-    if (!jm || !jp) {
-        fprintf(stderr, "nova-load: no answer jobs of request %s in %s's Redis (--request)\n",
-                o->request ? o->request : "(none)", cfg.run_dir);
-        jobset_free(&js);
+    struct bench_jobs *jobs = bench_jobs_load(o->request);
+    if (!jobs) {
         bedrock_client_free(bc);
         creds_provider_free(cp);
         return 2;
     }
-    struct bedrock_converse_req req[2];
-    struct bedrock_message msgs[2][JOB_MAX_MESSAGES];
-    call_request(jm, msgs[0], &req[0]);
-    call_request(jp, msgs[1], &req[1]);
     struct bedrock_callbacks cb = {on_delta, on_done};
-    int total = 2 * o->n, started = 0;
+    int total = 2 * o->n;
     struct dcall *calls = xcalloc((size_t)total, sizeof *calls);
+    r->left = xcalloc((size_t)o->n, 1);
 
     double cpu0 = bench_cpu_s();
-    r->t_start = bench_now_ms();
+    hsched_init(&r->sched, o->n, o->ramp_ms, o->concurrency);
+    r->t_start = r->sched.t_start;
     double deadline = r->t_start + o->timeout_s * 1e3;
     int rc = 0;
     while (r->finished < total) {
         double now = bench_now_ms();
-        while (started < total) {
-            /* Chat k's two calls start together, at the chat's slot of the ramp. */
-            double due = r->t_start + (double)o->ramp_ms * (started / 2) / o->n;
-            if (due > now)
-                break;
-            struct dcall *c = &calls[started];
-            c->run = r;
-            c->model = started % 2;
-            c->t0 = bench_now_ms();
-            c->t_first = -1;
-            r->open++;
-            if (r->open > r->peak_open)
-                r->peak_open = r->open;
-            bedrock_converse_stream(bc, &req[c->model], &cb, c);
-            started++;
+        /* Chat k's two calls start together, at the chat's slot of the ramp. */
+        for (double due; (due = hsched_due(&r->sched)) >= 0 && due <= now;) {
+            int k = r->sched.started;
+            hsched_started(&r->sched);
+            r->left[k] = 2;
+            for (int m = 0; m < 2; m++) {
+                struct dcall *c = &calls[2 * k + m];
+                c->run = r;
+                c->model = m;
+                c->chat = k;
+                c->t0 = bench_now_ms();
+                c->t_first = -1;
+                r->open++;
+                if (r->open > r->peak_open)
+                    r->peak_open = r->open;
+                bedrock_converse_stream(bc, bench_jobs_req(jobs, m), &cb, c);
+            }
         }
         if (now >= deadline)
             break;
         int wait = 100;
-        if (started < total) {
-            double due = r->t_start + (double)o->ramp_ms * (started / 2) / o->n;
+        double due = hsched_due(&r->sched);
+        if (due >= 0)
             wait = due - now < 1 ? 0 : (int)ceil(due - now);
-        }
         if (bedrock_client_wait(bc, wait, err, sizeof err) < 0) {
             fprintf(stderr, "nova-load: %s\n", err);
             rc = 1;
@@ -167,9 +209,10 @@ int bench_direct(const struct bench_opts *o)
     FILE *f = strcmp(o->out, "-") == 0 ? stdout : fopen(o->out, "w");
     if (f) {
         fprintf(f, "{\"mode\": \"direct\", \"n\": %d, \"calls\": %d, \"len\": %d, "
-                   "\"ramp_ms\": %d, \"ok\": %d, \"errors\": %d, \"peak_open\": %d, "
-                   "\"first_error\": \"",
-                o->n, total, o->len, o->ramp_ms, r->ok, r->errors, r->peak_open);
+                   "\"ramp_ms\": %d, \"concurrency\": %d, \"ok\": %d, \"errors\": %d, "
+                   "\"peak_open\": %d, \"first_error\": \"",
+                o->n, total, o->len, o->ramp_ms, o->concurrency, r->ok, r->errors,
+                r->peak_open);
         for (const char *p = r->first_error; *p; p++)
             fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 32 ? " " : "%c",
                     *p);
@@ -195,7 +238,8 @@ int bench_direct(const struct bench_opts *o)
             samples_q(&r->first[0], 0.5), samples_q(&r->first[1], 0.5));
     bedrock_client_free(bc);
     creds_provider_free(cp);
-    jobset_free(&js);
+    bench_jobs_free(jobs);
     free(calls);
+    free(r->left);
     return rc ? rc : r->errors ? 3 : 0;
 }
