@@ -30,13 +30,15 @@ static const char *end_name(enum relay_end e)
     return names[e];
 }
 
-/* Queue backlog check: 429 when a queue this request uses is over NOVA_MAX_QUEUE_DEPTH. */
+/* The queue backlog check, in two halves around the subscribe wait (store.h): 429 when a
+ * queue this request uses is over NOVA_MAX_QUEUE_DEPTH. */
+static const enum queue chat_queues[] = {QUEUE_MICRO, QUEUE_PRO};
+
 static int check_backlog(struct req *rq, redisContext *c)
 {
     char err[256], msg[160];
-    static const enum queue queues[] = {QUEUE_MICRO, QUEUE_PRO};
     long long depths[2];
-    if (store_queue_depths(c, queues, 2, depths, err, sizeof err) < 0) {
+    if (store_depths_read(c, chat_queues, 2, depths, err, sizeof err) < 0) {
         log_rid(LOG_WARN, rq->id, "%s", err);
         reply_error(rq, 503, "unavailable", "the job queue cannot be read", NULL);
         return -1;
@@ -45,9 +47,9 @@ static int check_backlog(struct req *rq, redisContext *c)
         long long depth = depths[m];
         if (depth > rq->app->cfg->max_queue_depth) {
             log_rid(LOG_WARN, rq->id, "queue %s holds %lld jobs (max %ld): 429",
-                    queue_name(queues[m]), depth, rq->app->cfg->max_queue_depth);
+                    queue_name(chat_queues[m]), depth, rq->app->cfg->max_queue_depth);
             snprintf(msg, sizeof msg, "the %s queue is full (%lld jobs waiting); retry shortly",
-                     queue_name(queues[m]), depth);
+                     queue_name(chat_queues[m]), depth);
             reply_error(rq, 429, "overloaded", msg, CHAT_RETRY_AFTER);
             return -1;
         }
@@ -55,11 +57,17 @@ static int check_backlog(struct req *rq, redisContext *c)
     return 0;
 }
 
-/* Subscribes, appends meta and queues the jobs. On failure the reply is sent; returns -1. */
+/* Subscribes, appends meta and queues the jobs: the backlog's commands go out first and their
+ * replies are read after the SUBSCRIBE is confirmed (the two round trips overlap), then the
+ * prompt (when due), meta and the jobs go in one pipeline (store_start), so a chat costs two
+ * round trips on its pooled connection. The order the stream needs holds: the channels are
+ * confirmed before meta is appended, meta is before the jobs in the pipeline, and the prompt
+ * the jobs name before them. On failure the reply is sent; returns -1. */
 static int chat_start(struct req *rq, struct relay *r, const struct plan *p, const char *meta,
                       size_t meta_len, char *meta_id, size_t idlen)
 {
     struct app *app = rq->app;
+    const struct product *prod = app->product;
     char err[256], bufs[PLAN_MAX_JOBS + 1][KEY_MAX];
     const char *chans[PLAN_MAX_JOBS + 1];
     redisContext *c = app_redis(app, err, sizeof err);
@@ -68,38 +76,53 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
         reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
         return -1;
     }
-    /* The connection is kept through the (short) subscribe wait: meta and the jobs then go
-     * over one that has just answered. */
+    store_depths_send(c, chat_queues, 2);
+    size_t n = relay_channels(r, bufs, chans);
+    int sub = dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
+                                 sizeof err);
+    if (sub < 0)
+        log_rid(LOG_WARN, rq->id, "subscribe: %s", err);
+    /* The backlog's replies are read either way, so the connection stays in step. */
     if (check_backlog(rq, c) < 0) {
         app_redis_put(app, c);
         return -1;
     }
-    size_t n = relay_channels(r, bufs, chans);
-    if (dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
-                           sizeof err) < 0) {
+    if (sub < 0) {
         app_redis_put(app, c);
-        log_rid(LOG_WARN, rq->id, "subscribe: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not confirm the reply channels", NULL);
         return -1;
     }
-    if (event_append(c, r->tr.key, r->channel, "meta", meta, meta_len,
-                     app->cfg->log_ttl_s * 1000, meta_id, idlen, err, sizeof err) < 0) {
-        app_redis_put(app, c);
+    /* The connection count is read after the confirmation: a chat confirmed on a new pub/sub
+     * connection (Redis came back, maybe empty) stores the prompt again before its jobs. */
+    unsigned long conns = dispatch_connections(app->dispatch);
+    long long now = clock_epoch_ms();
+    struct store_prompt sp = {prod->system_sha256, prod->system_prompt,
+                              strlen(prod->system_prompt)};
+    bool named = p->n_jobs > 0 && p->jobs[0].system_sha256[0];
+    bool store_prompt = named && store_prompts_due(conns, now), prompt_ok;
+    /* Jobs stay in their stream until a worker has finished them (it deletes them then and
+     * leaves a receipt); trimming far above the backlog cap bounds the stream anyway. */
+    enum store_start_result sr =
+        store_start(c, &sp, store_prompt ? 1 : 0, &prompt_ok, r->tr.key, r->channel, meta,
+                    meta_len, app->cfg->log_ttl_s * 1000, p->jobs, p->n_jobs,
+                    app->cfg->max_queue_depth * 2 + 1000, meta_id, idlen, err, sizeof err);
+    app_redis_put(app, c);
+    if (store_prompt && prompt_ok && sr != STORE_BROKEN)
+        store_prompts_stored(conns, now);
+    else if (store_prompt && sr != STORE_BROKEN)
+        log_rid(LOG_WARN, rq->id, "the system prompt was not stored: %s", err);
+    if (sr == STORE_STARTED)
+        return 0;
+    if (sr == STORE_META_FAILED) {
         log_rid(LOG_WARN, rq->id, "meta: %s", err);
+        relay_cancel(r, true); /* whatever of the pipeline's jobs Redis took */
         reply_error(rq, 503, "unavailable", "Redis did not take the request", NULL);
         return -1;
     }
-    /* Jobs stay in their stream after XACK (for XPENDING and audits); trimming far above the
-     * backlog cap bounds the stream without dropping a job anyone still waits for. */
-    int rc = store_enqueue(c, p->jobs, p->n_jobs, app->cfg->max_queue_depth * 2 + 1000, err, sizeof err);
-    app_redis_put(app, c);
-    if (rc < 0) {
-        log_rid(LOG_WARN, rq->id, "queueing: %s", err);
-        relay_cancel(r, true);
-        reply_error(rq, 503, "unavailable", "the jobs could not be queued", NULL);
-        return -1;
-    }
-    return 0;
+    log_rid(LOG_WARN, rq->id, "queueing: %s", err);
+    relay_cancel(r, true);
+    reply_error(rq, 503, "unavailable", "the jobs could not be queued", NULL);
+    return -1;
 }
 
 /* A stream started now would be cut at the drain deadline: send the client elsewhere. */

@@ -66,6 +66,7 @@ struct dispatch {
     bool ops_overflow;
     bool stop;
     bool connected;
+    unsigned long connections; /* made so far (dispatch_connections) */
     /* The thread's own: */
     redisContext *c;
     bool want_write;
@@ -206,6 +207,7 @@ static int dispatch_connect(struct dispatch *d)
     }
     dispatch_command(d, n);
     d->connected = true;
+    d->connections++;
     pthread_mutex_unlock(&d->mu);
     return 0;
 }
@@ -549,4 +551,12 @@ bool dispatch_connected(struct dispatch *d)
     bool c = d->connected;
     pthread_mutex_unlock(&d->mu);
     return c;
+}
+
+unsigned long dispatch_connections(struct dispatch *d)
+{
+    pthread_mutex_lock(&d->mu);
+    unsigned long n = d->connections;
+    pthread_mutex_unlock(&d->mu);
+    return n;
 }

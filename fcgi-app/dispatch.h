@@ -40,5 +40,8 @@ int dispatch_subscribe(struct dispatch *d, struct inbox *in, const char *const *
 void dispatch_unsubscribe(struct dispatch *d, struct inbox *in);
 /* True while the pub/sub connection is up (for /api/health). */
 bool dispatch_connected(struct dispatch *d);
+/* How many times the pub/sub connection was made (0 before the first): a change means Redis
+ * was away, and may have come back without its data (chat.c stores its prompts again). */
+unsigned long dispatch_connections(struct dispatch *d);
 
 #endif

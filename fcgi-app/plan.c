@@ -105,7 +105,10 @@ static int plan_job(struct job *j, const struct nova_config *cfg, const char *re
         buf_free(&user);
         return -1;
     }
-    j->system = xstrdup(in->product->system_prompt);
+    /* Named, not carried: the worker gives Bedrock the same bytes from nova:prompt:<name>
+     * (chat.c stores it), so the cachePoint after them still hits Bedrock's prompt cache. */
+    if (in->product->system_prompt[0])
+        memcpy(j->system_sha256, in->product->system_sha256, sizeof j->system_sha256);
     j->cache_point = true;
     j->messages[0].role = xstrdup("user");
     j->messages[0].text = buf_steal(&user, NULL);

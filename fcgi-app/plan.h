@@ -6,9 +6,10 @@
  *
  * Job ids are "<request>-<phase>-<model>", so the resume and cancel routes can rebuild them
  * from the phases in a request's meta event. Prompts come from the operator's templates
- * (product.h, prompt.h): every job has the same system prompt (role, guidelines, glossary:
- * the cacheable prefix, followed by a cachePoint) and a user message with the passages, the
- * last turns of the session and the question. */
+ * (product.h, prompt.h): every job names the same system prompt (role, guidelines, glossary:
+ * the cacheable prefix, followed by a cachePoint) by its SHA-256 ("system_sha256", job.h; the
+ * text is nova:prompt:<sha256> in Redis), and has a user message with the passages, the last
+ * turns of the session and the question. */
 #ifndef NOVA_PLAN_H
 #define NOVA_PLAN_H
 

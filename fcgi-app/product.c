@@ -54,6 +54,13 @@ int product_load(struct product *p, const struct nova_config *cfg, bool open_kb,
         errstr_set(errstr, errlen, "NOVA_PROMPTS_DIR: the prompts with the glossary are too long");
         goto fail;
     }
+    job_prompt_name(p->system_prompt, strlen(p->system_prompt), p->system_sha256);
+    job_prompt_name(p->translate_to_ko, strlen(p->translate_to_ko), p->translate_to_ko_sha256);
+    job_prompt_name(p->translate_to_en, strlen(p->translate_to_en), p->translate_to_en_sha256);
+    if (!p->system_sha256[0] || !p->translate_to_ko_sha256[0] || !p->translate_to_en_sha256[0]) {
+        errstr_set(errstr, errlen, "the prompts' SHA-256 could not be computed");
+        goto fail;
+    }
     if (open_kb && cfg->kb_backend == KB_LOCAL) {
         p->kb = kb_local_open(cfg->kb_db, false, err, sizeof err);
         if (!p->kb) {
@@ -83,4 +90,9 @@ void product_free(struct product *p)
 const char *product_translate_prompt(const struct product *p, enum lang target)
 {
     return target == LANG_KO ? p->translate_to_ko : p->translate_to_en;
+}
+
+const char *product_translate_prompt_sha256(const struct product *p, enum lang target)
+{
+    return target == LANG_KO ? p->translate_to_ko_sha256 : p->translate_to_en_sha256;
 }

@@ -1,12 +1,14 @@
 /* store: meta read-back, queue backlog, job queueing and canceling (see store.h). */
 #include "store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "core/errstr.h"
+#include "redis/append.h"
 #include "redis/contract.h"
 #include "redis/events.h"
 
@@ -99,16 +101,20 @@ static int queue_depth(const char *key, const redisReply *len, const redisReply 
         if (!name || name->type != REDIS_REPLY_STRING || strcmp(name->str, KEYS_GROUP) != 0)
             continue;
         const redisReply *pending = field(g, "pending"), *lag = field(g, "lag");
-        /* lag is nil when Redis cannot tell (or absent before 7.0): count pending only,
-         * so an unknown never refuses requests. */
-        *depth = (pending && pending->type == REDIS_REPLY_INTEGER ? pending->integer : 0) +
-                 (lag && lag->type == REDIS_REPLY_INTEGER ? lag->integer : 0);
+        /* lag is nil when Redis cannot tell: after a deleted entry (workers delete the
+         * entries they finish) that lies after the last delivered one. Then the stream holds
+         * only jobs not finished, and its length is the backlog. Before Redis 7.0 there is
+         * no lag at all: pending only, so an unknown never refuses requests. */
+        if (lag && lag->type == REDIS_REPLY_INTEGER)
+            *depth = (pending && pending->type == REDIS_REPLY_INTEGER ? pending->integer : 0) +
+                     lag->integer;
+        else if (!lag)
+            *depth = pending && pending->type == REDIS_REPLY_INTEGER ? pending->integer : 0;
     }
     return 0;
 }
 
-int store_queue_depths(redisContext *c, const enum queue *queues, size_t n, long long *depths,
-                       char *errstr, size_t errlen)
+void store_depths_send(redisContext *c, const enum queue *queues, size_t n)
 {
     char key[KEY_MAX];
     for (size_t q = 0; q < n; q++) {
@@ -116,6 +122,24 @@ int store_queue_depths(redisContext *c, const enum queue *queues, size_t n, long
         redisAppendCommand(c, "XLEN %s", key);
         redisAppendCommand(c, "XINFO GROUPS %s", key);
     }
+    /* Written now, so Redis answers while the caller waits for something else; a failure
+     * leaves c->err set, and store_depths_read reports it. */
+    int done = 0;
+    while (!done && redisBufferWrite(c, &done) == REDIS_OK)
+        ;
+}
+
+int store_queue_depths(redisContext *c, const enum queue *queues, size_t n, long long *depths,
+                       char *errstr, size_t errlen)
+{
+    store_depths_send(c, queues, n);
+    return store_depths_read(c, queues, n, depths, errstr, errlen);
+}
+
+int store_depths_read(redisContext *c, const enum queue *queues, size_t n, long long *depths,
+                      char *errstr, size_t errlen)
+{
+    char key[KEY_MAX];
     int rc = 0;
     for (size_t q = 0; q < n; q++) { /* every reply is read, so the connection stays in step */
         redisReply *len = NULL, *groups = NULL;
@@ -135,24 +159,64 @@ int store_queue_depths(redisContext *c, const enum queue *queues, size_t n, long
     return rc;
 }
 
-int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long trim_to,
-                  char *errstr, size_t errlen)
+/* When this child last stored its prompts (epoch ms, 0: never) and on which pub/sub
+ * connection (dispatch_connections): a child's state, so a static of its one process. */
+static atomic_llong prompts_stored_ms;
+static atomic_ulong prompts_stored_conn;
+
+bool store_prompts_due(unsigned long connections, long long now_ms)
+{
+    long long at = atomic_load(&prompts_stored_ms);
+    return at == 0 || atomic_load(&prompts_stored_conn) != connections ||
+           now_ms - at >= PROMPT_STORE_PERIOD_S * 1000LL || now_ms < at;
+}
+
+void store_prompts_stored(unsigned long connections, long long now_ms)
+{
+    atomic_store(&prompts_stored_conn, connections);
+    atomic_store(&prompts_stored_ms, now_ms > 0 ? now_ms : 1);
+}
+
+/* The XADDs of jobs[0..n), appended to c's output. Returns 0, or -1 (errstr) with nothing
+ * appended when a job does not serialise. */
+static int append_xadds(redisContext *c, const struct job *jobs, size_t n, long long trim_to,
+                        char *errstr, size_t errlen)
 {
     char key[KEY_MAX], trim[24];
     snprintf(trim, sizeof trim, "%lld", trim_to);
-    for (size_t i = 0; i < n; i++) {
-        struct buf json;
-        buf_init(&json, JOB_MAX_BYTES * 2);
-        if (job_to_json(&jobs[i], &json) < 0 || key_jobs(key, sizeof key, jobs[i].queue) < 0) {
-            buf_free(&json);
-            errstr_set(errstr, errlen, "job %s does not serialise", jobs[i].id);
-            return -1; /* nothing sent yet: the pipeline is still empty */
-        }
-        const char *argv[] = {"XADD", key, "MAXLEN", "~", trim, "*", "job", json.data};
-        size_t argvlen[] = {4, strlen(key), 6, 1, strlen(trim), 1, 3, json.len};
-        redisAppendCommandArgv(c, 8, argv, argvlen);
-        buf_free(&json);
+    struct buf json[PLAN_MAX_JOBS];
+    if (n > PLAN_MAX_JOBS) {
+        errstr_set(errstr, errlen, "%zu jobs at once, at most %d", n, PLAN_MAX_JOBS);
+        return -1;
     }
+    /* Every job serialised before the first is appended: a job that does not must leave the
+     * pipeline as it was. */
+    int rc = 0;
+    size_t made = 0;
+    for (; made < n && rc == 0; made++) {
+        buf_init(&json[made], JOB_MAX_BYTES * 2);
+        if (job_to_json(&jobs[made], &json[made]) < 0 ||
+            key_jobs(key, sizeof key, jobs[made].queue) < 0) {
+            errstr_set(errstr, errlen, "job %s does not serialise", jobs[made].id);
+            rc = -1;
+        }
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        key_jobs(key, sizeof key, jobs[i].queue);
+        const char *argv[] = {"XADD", key, "MAXLEN", "~", trim, "*", "job", json[i].data};
+        size_t argvlen[] = {4, strlen(key), 6, 1, strlen(trim), 1, 3, json[i].len};
+        redisAppendCommandArgv(c, 8, argv, argvlen);
+    }
+    for (size_t i = 0; i < made; i++)
+        buf_free(&json[i]);
+    return rc;
+}
+
+/* Reads the replies of n XADDs. Returns 0, 1 when one was refused (errstr), -1 when the
+ * connection failed (errstr). */
+static int read_xadds(redisContext *c, const struct job *jobs, size_t n, char *errstr,
+                      size_t errlen)
+{
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         redisReply *r = NULL;
@@ -163,11 +227,96 @@ int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long t
         if (r->type != REDIS_REPLY_STRING && rc == 0) {
             errstr_set(errstr, errlen, "XADD %s: %s", queue_name(jobs[i].queue),
                        r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-            rc = -1;
+            rc = 1;
         }
         freeReplyObject(r);
     }
     return rc;
+}
+
+int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long trim_to,
+                  char *errstr, size_t errlen)
+{
+    for (size_t off = 0; off < n; off += PLAN_MAX_JOBS) {
+        size_t k = n - off < PLAN_MAX_JOBS ? n - off : PLAN_MAX_JOBS;
+        if (append_xadds(c, jobs + off, k, trim_to, errstr, errlen) < 0)
+            return -1; /* nothing of this batch sent: the pipeline is still in step */
+        if (read_xadds(c, jobs + off, k, errstr, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+enum store_start_result store_start(redisContext *c, const struct store_prompt *prompts,
+                                    size_t n_prompts, bool *prompts_ok, const char *log_key,
+                                    const char *channel, const char *meta, size_t meta_len,
+                                    long ttl_ms, const struct job *jobs, size_t n_jobs,
+                                    long long trim_to, char *meta_id, size_t idlen,
+                                    char *errstr, size_t errlen)
+{
+    *prompts_ok = true;
+    meta_id[0] = '\0';
+    if (n_jobs > PLAN_MAX_JOBS) {
+        errstr_set(errstr, errlen, "%zu jobs at once, at most %d", n_jobs, PLAN_MAX_JOBS);
+        return STORE_JOBS_FAILED;
+    }
+    char key[KEY_MAX], ttl[24];
+    snprintf(ttl, sizeof ttl, "%d", PROMPT_TTL_S);
+    for (size_t i = 0; i < n_prompts; i++) {
+        if (key_prompt(key, sizeof key, prompts[i].sha256) < 0)
+            continue; /* cannot happen: a name is 64 characters */
+        const char *argv[] = {"SET", key, prompts[i].text, "EX", ttl};
+        size_t argvlen[] = {3, strlen(key), prompts[i].len, 2, strlen(ttl)};
+        redisAppendCommandArgv(c, 5, argv, argvlen);
+    }
+    struct event_append_args a;
+    event_append_args_fill(&a, true, log_key, channel, "meta", meta, meta_len, ttl_ms);
+    redisAppendCommandArgv(c, a.argc, a.argv, a.argvlen);
+    /* A job that does not serialise is known before anything is written: meta then goes
+     * alone (and is answered STORE_JOBS_FAILED), so the connection stays in step. */
+    char jerr[256] = "";
+    bool jobs_ok = append_xadds(c, jobs, n_jobs, trim_to, jerr, sizeof jerr) == 0;
+    redisReply *r = NULL;
+    for (size_t i = 0; i < n_prompts; i++) {
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            errstr_set(errstr, errlen, "SET prompt: %s", c->errstr);
+            return STORE_BROKEN;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            *prompts_ok = false;
+            errstr_set(errstr, errlen, "SET nova:prompt:%s: %s", prompts[i].sha256, r->str);
+        }
+        freeReplyObject(r);
+    }
+    if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+        errstr_set(errstr, errlen, "meta: %s", c->errstr);
+        return STORE_BROKEN;
+    }
+    bool meta_ok = r->type == REDIS_REPLY_STRING && r->len > 0 && (size_t)r->len < idlen;
+    if (meta_ok)
+        memcpy(meta_id, r->str, (size_t)r->len + 1);
+    else
+        errstr_set(errstr, errlen, "meta: %s",
+                   r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    freeReplyObject(r);
+    if (!jobs_ok) {
+        if (meta_ok)
+            errstr_set(errstr, errlen, "%s", jerr);
+        return meta_ok ? STORE_JOBS_FAILED : STORE_META_FAILED;
+    }
+    char xerr[256];
+    int xr = read_xadds(c, jobs, n_jobs, xerr, sizeof xerr);
+    if (xr < 0) {
+        errstr_set(errstr, errlen, "%s", xerr);
+        return STORE_BROKEN;
+    }
+    if (!meta_ok)
+        return STORE_META_FAILED;
+    if (xr > 0) {
+        errstr_set(errstr, errlen, "%s", xerr);
+        return STORE_JOBS_FAILED;
+    }
+    return STORE_STARTED;
 }
 
 int store_cancel_jobs(redisContext *c, const char *const *ids, const enum queue *queues,

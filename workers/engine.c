@@ -150,6 +150,9 @@ static int poll_timeout(const struct engine *e, bool busy)
     double next_call = flight_next_call(&e->fl);
     if (next_call >= 0 && next_call - now < t)
         t = next_call - now;
+    double next_flush = flight_next_flush(&e->fl); /* text held for its next delta */
+    if (next_flush >= 0 && next_flush - now < t)
+        t = next_flush - now;
     return t < 0 ? 0 : (int)t + (t > (int)t); /* rounded up: never wake just before it */
 }
 

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "dead_letter.h"
 #include "redis/events.h"
+#include "retire.h"
 
 #define DELTA_MAX (64u * 1024u)            /* text held per job within a turn */
 #define EVENT_MAX (2u * 1024u * 1024u)     /* one event's data JSON */
@@ -90,6 +91,7 @@ static void emit_delta(struct flight *fl, struct worker_job *wj, const char *tex
     buf_reset(&fl->scratch);
     int rc = event_delta_json(&fl->scratch, wj->job.phase, job_model_name(&wj->job), text, len);
     emit_scratch(fl, wj, "delta", rc);
+    wj->delta_at = clock_mono_ms_f();
 }
 
 static void dirty_add(struct flight *fl, struct worker_job *wj)
@@ -158,7 +160,8 @@ static void job_finish(struct flight *fl, struct worker_job *wj)
         claims_remove(fl->w, wj->entry_id);
         return;
     }
-    outbox_ack(fl->ob, wj->entry_id); /* the claim goes when Redis answers (on_ack) */
+    retire_queue(fl->w, fl->ob, wj); /* XACK (the claim goes when Redis answers: on_ack),
+                                         the entry's XDEL, the receipt */
     if (wj->shown)
         progress_mark(fl, wj, false);
 }
@@ -525,8 +528,23 @@ void flight_hand_back(struct flight *fl)
 
 void flight_flush_text(struct flight *fl)
 {
-    while (fl->dirty)
-        flush_delta(fl, fl->dirty);
+    double now = clock_mono_ms_f();
+    for (struct worker_job *wj = fl->dirty, *next; wj; wj = next) {
+        next = wj->dirty_next; /* flush_delta takes wj, and only wj, off the list */
+        if (!wj->shown || now - wj->delta_at >= WORKER_DELTA_SPACING_MS)
+            flush_delta(fl, wj);
+    }
+}
+
+double flight_next_flush(const struct flight *fl)
+{
+    double first = -1;
+    for (const struct worker_job *wj = fl->dirty; wj; wj = wj->dirty_next) {
+        double at = wj->shown ? wj->delta_at + WORKER_DELTA_SPACING_MS : 0;
+        if (first < 0 || at < first)
+            first = at;
+    }
+    return first;
 }
 
 /* A job between calls is only marked CANCELING here, and ends at the next turn (canceled_end):

@@ -65,8 +65,11 @@ void flight_between_calls(struct flight *fl);
 /* The drain is over: every job still in flight is handed back (its call stopped, it ends
  * without event or XACK when the call reports back; a job between calls ends now). */
 void flight_hand_back(struct flight *fl);
-/* Turns the text the jobs received this turn into one delta event each. */
+/* Turns the text the jobs hold into one delta event each: a job's first text at once, later
+ * text once WORKER_DELTA_SPACING_MS have passed since its last delta (worker.h). */
 void flight_flush_text(struct flight *fl);
+/* The monotonic ms at which held text is next due (flight_flush_text), -1 when none is held. */
+double flight_next_flush(const struct flight *fl);
 /* The monotonic ms of the next retry's call, or -1 when no job is waiting for one. */
 double flight_next_call(const struct flight *fl);
 

@@ -38,6 +38,7 @@ int heartbeat_write(struct worker *w)
         {"writes_refused", &w->writes_refused}, {"tokens_input", &w->tokens_input},
         {"tokens_output", &w->tokens_output},   {"tokens_cache_read", &w->tokens_cache_read},
         {"tokens_cache_write", &w->tokens_cache_write},
+        {"jobs_no_prompt", &w->jobs_no_prompt}, {"prompts_fetched", &w->prompts_fetched},
     };
     enum { N_COUNTERS = sizeof counters / sizeof counters[0], N_FIXED = 14 };
     char nums[N_COUNTERS][24], pid[24], inf[24], started[24], beat[24], stale[32];

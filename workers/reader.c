@@ -19,9 +19,11 @@
 #include "core/backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "dead_letter.h"
 #include "heartbeat.h"
 #include "redis/events.h"
+#include "retire.h"
 #include "worker.h"
 #include "worker_job.h"
 
@@ -57,6 +59,7 @@ enum verdict {
     V_SHOWN,       /* reclaimed, progress "shown": "worker_lost" error */
     V_TOO_MANY,    /* reclaimed past NOVA_MAX_DELIVERIES: "worker_lost" error, a dead letter */
     V_UNKNOWN,     /* reclaimed, its progress unread (Redis failed): left pending */
+    V_NO_PROMPT,   /* the system prompt it names is not in Redis (or not what it names) */
 };
 
 struct candidate {
@@ -67,6 +70,8 @@ struct candidate {
     long deliveries;                /* reclaimed: deliveries so far; 0 for a fresh read */
     bool shown;                     /* reclaimed: its progress marker is set */
     bool canceled;                  /* its cancel marker is set */
+    const char *prompt_code;        /* set when its named prompt could not be had: the
+                                       error code, "unavailable" (missing) or "internal" */
     char reason[256];
 };
 
@@ -140,20 +145,82 @@ static void answer_unstarted(struct worker *w, redisContext *c, const struct wor
     buf_free(&data);
 }
 
-static void ack(struct worker *w, redisContext *c, const char *entry_id)
+/* The XACK of an entry the reader answered, its deletion and the job's receipt (retire.h). */
+static void ack(struct worker *w, redisContext *c, const char *entry_id,
+                const struct worker_job *wj)
 {
-    redisReply *r = redisCommand(c, "XACK %s %s %s", w->jobs_key, KEYS_GROUP, entry_id);
-    if (r)
-        freeReplyObject(r);
+    retire_now(w, c, wj, entry_id);
 }
 
-/* One round trip for the batch's markers: the progress of every reclaimed job that parsed,
- * the cancel marker of every one that would run. A fresh job whose marker is unread runs (a
- * cancel can still stop it); a reclaimed one whose progress is unread stays pending, since
- * running it again could repeat text the page already has. */
-static void read_markers(redisContext *c, struct candidate *cds, size_t n, bool reclaimed)
+/* The fetched text of a named prompt, checked: a string of at most JOB_MAX_BYTES of UTF-8
+ * without NUL whose SHA-256 is the name. Gives it to every job of the batch that waits for
+ * it, or marks them with why not. */
+static void take_prompt(struct worker *w, const char *name, const redisReply *r,
+                        struct candidate *cds, size_t n)
+{
+    const char *code = NULL;
+    char why[200];
+    if (r->type == REDIS_REPLY_NIL) {
+        code = "unavailable";
+        snprintf(why, sizeof why, "its system prompt nova:prompt:%.12s... is not in Redis",
+                 name);
+    } else if (r->type != REDIS_REPLY_STRING || r->len == 0 || (size_t)r->len > JOB_MAX_BYTES ||
+               memchr(r->str, '\0', r->len) || !utf8_valid(r->str, r->len)) {
+        code = "internal";
+        snprintf(why, sizeof why, "its system prompt nova:prompt:%.12s... is not a prompt%s%s",
+                 name, r->type == REDIS_REPLY_ERROR ? ": " : "",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "");
+    } else {
+        char got[JOB_SHA256_HEX + 1];
+        job_prompt_name(r->str, r->len, got);
+        if (strcmp(got, name) != 0) {
+            code = "internal";
+            snprintf(why, sizeof why,
+                     "its system prompt nova:prompt:%.12s... holds other text (SHA-256 %.12s...)",
+                     name, got);
+        }
+    }
+    if (!code)
+        atomic_fetch_add(&w->prompts_fetched, 1);
+    for (size_t i = 0; i < n; i++) {
+        struct worker_job *wj = cds[i].wj;
+        if (!wj || !worker_job_needs_prompt(wj) || strcmp(wj->job.system_sha256, name) != 0)
+            continue;
+        if (code) {
+            cds[i].prompt_code = code;
+            snprintf(cds[i].reason, sizeof cds[i].reason, "%s", why);
+        } else {
+            worker_job_set_prompt(w, wj, r->str, r->len);
+        }
+    }
+    if (code)
+        log_warn("%s (jobs naming it fail with %s)", why, code);
+}
+
+/* One round trip for the batch: the named prompts its jobs did not find in the cache, the
+ * progress of every reclaimed job that parsed, the cancel marker of every one that would run.
+ * A fresh job whose marker is unread runs (a cancel can still stop it); a reclaimed one whose
+ * progress is unread stays pending, since running it again could repeat text the page already
+ * has; a job whose prompt is unread stays pending too (it never runs without it). */
+static void read_markers(struct worker *w, redisContext *c, struct candidate *cds, size_t n,
+                         bool reclaimed)
 {
     char key[KEY_MAX];
+    const char **names = xcalloc(n ? n : 1, sizeof *names);
+    size_t n_names = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!cds[i].wj || !worker_job_needs_prompt(cds[i].wj))
+            continue;
+        const char *name = cds[i].wj->job.system_sha256;
+        bool seen = false;
+        for (size_t k = 0; k < n_names && !seen; k++)
+            seen = strcmp(names[k], name) == 0;
+        if (!seen) {
+            names[n_names++] = name;
+            key_prompt(key, sizeof key, name);
+            redisAppendCommand(c, "GET %s", key);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         if (!cds[i].wj)
             continue;
@@ -165,6 +232,16 @@ static void read_markers(redisContext *c, struct candidate *cds, size_t n, bool 
         key_canceled(key, sizeof key, cds[i].wj->job.id);
         redisAppendCommand(c, "EXISTS %s", key);
     }
+    for (size_t k = 0; k < n_names; k++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
+            free(names);
+            return;
+        }
+        take_prompt(w, names[k], r, cds, n);
+        freeReplyObject(r);
+    }
+    free(names);
     for (size_t i = 0; i < n; i++) {
         if (!cds[i].wj)
             continue;
@@ -200,6 +277,8 @@ static void judge_markers(const struct worker *w, struct candidate *cd)
         cd->v = V_CANCELED;
     } else if (cd->shown) {
         cd->v = V_SHOWN;
+    } else if (cd->prompt_code || worker_job_needs_prompt(cd->wj)) {
+        cd->v = cd->prompt_code ? V_NO_PROMPT : V_UNKNOWN; /* unread: left pending */
     }
 }
 
@@ -244,11 +323,24 @@ static void answer(struct worker *w, redisContext *c, struct candidate *cd)
             buf_free(&data);
         }
         return;
+    case V_NO_PROMPT:
+        /* Never to Bedrock without its system prompt. Missing is retryable: nova-fcgi stores
+         * its prompt again within PROMPT_STORE_PERIOD_S (at once after a Redis restart), and
+         * the dead letter can be retried once it is back. */
+        answer_unstarted(w, c, wj, cd->prompt_code,
+                         strcmp(cd->prompt_code, "unavailable") == 0
+                             ? "the system prompt of this answer is not in Redis; ask again"
+                             : "the system prompt of this answer is corrupt in Redis",
+                         strcmp(cd->prompt_code, "unavailable") == 0);
+        dead_letter(w, c, cd, cd->prompt_code);
+        atomic_fetch_add(&w->jobs_no_prompt, 1);
+        atomic_fetch_add(&w->jobs_failed, 1);
+        break;
     case V_UNKNOWN:
         return;
     }
     if (cd->entry_id)
-        ack(w, c, cd->entry_id->str);
+        ack(w, c, cd->entry_id->str, wj);
     if (cd->shown) { /* after the XACK, as the engine does: the marker has done its work */
         char key[KEY_MAX];
         key_progress(key, sizeof key, wj->job.id);
@@ -274,7 +366,7 @@ static void handle_entries(struct worker *w, const redisReply *entries, size_t n
     char err[256];
     redisContext *c = rpool_get(w->pool, WORKER_REDIS_TIMEOUT_MS, err, sizeof err);
     if (c) {
-        read_markers(c, cds, n, deliveries != NULL);
+        read_markers(w, c, cds, n, deliveries != NULL);
         for (size_t i = 0; i < n && !c->err; i++) {
             judge_markers(w, &cds[i]);
             answer(w, c, &cds[i]);
@@ -283,8 +375,8 @@ static void handle_entries(struct worker *w, const redisReply *entries, size_t n
     } else {
         /* Left pending: once idle past the visibility timeout, a worker reclaims them. */
         log_warn("%s; jobs that need an answer stay pending", err);
-        for (size_t i = 0; deliveries && i < n; i++)
-            if (cds[i].v == V_RUN)
+        for (size_t i = 0; i < n; i++)
+            if (cds[i].v == V_RUN && (deliveries || worker_job_needs_prompt(cds[i].wj)))
                 cds[i].v = V_UNKNOWN;
     }
 
@@ -294,7 +386,9 @@ static void handle_entries(struct worker *w, const redisReply *entries, size_t n
         struct worker_job *wj = cds[i].wj;
         if (!wj)
             continue;
-        if (cds[i].v != V_RUN) {
+        /* Never to the engine without its system prompt: a job whose prompt could not be
+         * read (Redis failed midway) is left pending, to be reclaimed. */
+        if (cds[i].v != V_RUN || worker_job_needs_prompt(wj)) {
             worker_job_free(w, wj);
             continue;
         }

@@ -16,7 +16,8 @@
  *   flight.c       the jobs in flight: each one's lifecycle, retries, events, cancels, XACKs
  *   call.c         where a job meets the Bedrock client (the request; what its end becomes)
  *   outbox.c       the engine's Redis writes, pipelined: one round trip per poll turn
- *   shared_text.c  one copy of each system prompt for the jobs that carry it
+ *   shared_text.c  the system prompts of the jobs held, one copy each, by name (a cache)
+ *   retire.c       a finished job's XACK, the deletion of its entry, its receipt
  *
  * Ownership: the reader allocates a struct worker_job and hands it to the engine through the
  * inbox (under mu); from then on the engine owns it and frees it when the job ends. Cancels go
@@ -67,6 +68,12 @@
 #define WORKER_REDIS_TIMEOUT_MS 1000 /* connect and command timeout of the pooled connections */
 #define WORKER_BACKOFF_MIN_MS 100   /* Redis reconnects: capped exponential backoff */
 #define WORKER_BACKOFF_MAX_MS 2000
+/* A job's text goes out as a delta event at once when it is its first, then at most once per
+ * this many ms (what arrived meanwhile joins the next one; the end of a call flushes it): every
+ * event costs each process on its way (Redis's append, nova-fcgi's relay, nginx) a wakeup and
+ * a few system calls, and 25 updates a second read as smooth as one per token. The first words
+ * are never held. */
+#define WORKER_DELTA_SPACING_MS 40
 #define WORKER_PROGRESS_SLACK_MS 60000 /* nova:progress:<job> outlives the job's deadline by
                                           this much: a reclaim after it answers "timeout" */
 
@@ -112,6 +119,8 @@ struct worker {
     atomic_ulong jobs_reclaimed;    /* entries taken over from another (dead) worker */
     atomic_ulong jobs_lost;         /* reclaimed with text shown: answered worker_lost */
     atomic_ulong writes_refused;    /* engine writes Redis answered with an error */
+    atomic_ulong jobs_no_prompt;    /* failed: the system prompt they name was not in Redis */
+    atomic_ulong prompts_fetched;   /* named prompts read from Redis into the cache */
     /* Tokens of every call that ended well, as Bedrock reported them (what is billed). */
     atomic_ulong tokens_input, tokens_output, tokens_cache_read, tokens_cache_write;
     /* the reader's reclaim scan (claims.c) */

@@ -27,8 +27,11 @@ struct worker_job *worker_job_new(struct worker *w, const char *json, size_t len
         free(wj);
         return NULL;
     }
-    if (wj->job.system)
+    if (wj->job.system) /* carried (v 1): shared by content */
         wj->system_text = text_intern(&w->texts, &wj->job.system);
+    else if (wj->job.system_sha256[0] &&
+             (wj->system_text = text_lookup(&w->texts, wj->job.system_sha256)))
+        wj->job.system = wj->system_text->s; /* named, and here already */
     snprintf(wj->entry_id, sizeof wj->entry_id, "%s", entry_id);
     snprintf(wj->rid, sizeof wj->rid, "%.*s", (int)strcspn(wj->job.request, "."),
              wj->job.request);
@@ -36,6 +39,26 @@ struct worker_job *worker_job_new(struct worker *w, const char *json, size_t len
     key_out(wj->channel, sizeof wj->channel, wj->job.id);
     wj->w = w;
     return wj;
+}
+
+bool worker_job_needs_prompt(const struct worker_job *wj)
+{
+    return wj->job.system_sha256[0] && !wj->job.system;
+}
+
+void worker_job_set_prompt(struct worker *w, struct worker_job *wj, const char *text,
+                           size_t len)
+{
+    if (!worker_job_needs_prompt(wj))
+        return;
+    struct shared_text *e = text_lookup(&w->texts, wj->job.system_sha256);
+    char *copy = NULL;
+    if (!e) {
+        copy = xstrndup(text, len);
+        e = text_add(&w->texts, wj->job.system_sha256, &copy, len);
+    }
+    wj->system_text = e;
+    wj->job.system = e ? e->s : copy; /* no room in the cache: the job's own copy */
 }
 
 void worker_job_free(struct worker *w, struct worker_job *wj)

@@ -85,17 +85,26 @@ struct worker_job {
     struct worker_job *dirty_next, *dirty_prev; /* on the engine's list of held text */
     bool dirty;                     /* on that list */
     bool shown;                     /* a delta was written: no retry, the progress marker is set */
+    double delta_at;                /* monotonic ms of its last delta event */
     double t_start;                 /* monotonic ms */
     double retry_at;                /* WAITING: monotonic ms of the next call */
     int attempts;                   /* calls started */
 };
 
 /* The job of stream entry entry_id, whose "job" field is json (len bytes, from outside): parsed,
- * checked to be for w's queue, its system prompt swapped for the shared copy (shared_text.h),
- * its request id and keys derived. NULL with errstr ("bad job: ...", or the wrong queue) when
+ * checked to be for w's queue, its system prompt swapped for the shared copy or, when it names
+ * one, given the cache's copy if it is there (shared_text.h), its request id and keys derived. NULL with errstr ("bad job: ...", or the wrong queue) when
  * it is not a job this worker can run; the caller writes its dead letter. */
 struct worker_job *worker_job_new(struct worker *w, const char *json, size_t len,
                                   const char *entry_id, char *errstr, size_t errlen);
+/* Whether the job names a system prompt it does not have yet: one the cache did not hold when
+ * the job was made (the reader fetches it; a job never runs without it). */
+bool worker_job_needs_prompt(const struct worker_job *wj);
+/* Gives a job that needs it the text of its named prompt (len bytes, the caller has checked
+ * that its SHA-256 is the name): the cache's copy, added there if need be, or the job's own
+ * copy when the cache has no room. */
+void worker_job_set_prompt(struct worker *w, struct worker_job *wj, const char *text,
+                           size_t len);
 /* Frees a job (its shared system prompt let go) and the job itself. */
 void worker_job_free(struct worker *w, struct worker_job *wj);
 

@@ -100,7 +100,8 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
                  errlen) < 0 ||
         env_long(&c->max_deliveries, "NOVA_MAX_DELIVERIES", 3, 1, 100, errstr, errlen) < 0 ||
         env_long(&c->worker_outbox_kb, "NOVA_WORKER_OUTBOX_KB", 65536, 16, 4194304, errstr,
-                 errlen) < 0)
+                 errlen) < 0 ||
+        env_long(&c->keep_jobs, "NOVA_KEEP_JOBS", 0, 0, 1, errstr, errlen) < 0)
         return -1;
     return 0;
 }
@@ -148,6 +149,7 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     setting_long(fn, arg, "visibility_timeout_seconds", c->visibility_timeout_s);
     setting_long(fn, arg, "max_deliveries", c->max_deliveries);
     setting_long(fn, arg, "worker_outbox_kb", c->worker_outbox_kb);
+    setting_long(fn, arg, "keep_jobs", c->keep_jobs);
 }
 
 void config_print(const struct nova_config *c, FILE *out)

@@ -54,6 +54,8 @@ struct nova_config {
                                   dead letter (3) */
     long worker_outbox_kb;     /* NOVA_WORKER_OUTBOX_KB: event data a worker holds while Redis
                                   is away; past it the jobs give up (65536) */
+    long keep_jobs;            /* NOVA_KEEP_JOBS: 1 keeps a finished job's entry in its stream
+                                  (until trimmed) instead of deleting it with its XACK (0) */
 };
 
 /* "sim", "bedrock"; "local", "bedrock" (meta.backend, --print-config). */

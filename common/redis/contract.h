@@ -17,6 +17,10 @@
  *                                                        jobs wait for a resume)
  *   nova:progress:<job>        string, expires           set once a job's first delta is out, gone
  *                                                        after its XACK; read when it is reclaimed
+ *   nova:prompt:<sha256>       string, expires           a system prompt, named by its hash in the
+ *                                                        jobs that use it (job.h, "system_sha256")
+ *   nova:done:{<queue>}        stream, capped            receipts of finished jobs (their entries
+ *                                                        leave nova:jobs:{<queue>} with the XACK)
  *
  * Names cross the wire as text; inside a program they are these enums, and only this file
  * turns one into the other. Key builders write into a caller buffer and return 0, or -1 when
@@ -84,5 +88,15 @@ int key_canceled(char *out, size_t n, const char *job_id);
 int key_session(char *out, size_t n, const char *session_id);
 int key_readers(char *out, size_t n, const char *request_id);
 int key_progress(char *out, size_t n, const char *job_id);
+int key_prompt(char *out, size_t n, const char *sha256_hex);
+int key_done(char *out, size_t n, enum queue q);
+
+/* nova:prompt:<sha256> outlives the last store of it by this much. Each nova-fcgi child stores
+ * its prompts again every PROMPT_STORE_PERIOD_S while it queues jobs (and at once after its
+ * pub/sub connection comes back: Redis may have restarted empty), so a prompt in use never
+ * expires, and one no child renders any more (a reload changed it) goes a week later: a dead
+ * letter that names it can be retried until then. */
+#define PROMPT_TTL_S (7 * 86400)
+#define PROMPT_STORE_PERIOD_S 60
 
 #endif

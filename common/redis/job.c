@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,34 @@ bool job_id_valid(const char *s, size_t n)
             return false;
     }
     return true;
+}
+
+bool job_sha256_valid(const char *s, size_t n)
+{
+    if (n != JOB_SHA256_HEX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+void job_prompt_name(const char *text, size_t len, char out[JOB_SHA256_HEX + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    static const char hex[] = "0123456789abcdef";
+    /* EVP_Digest of SHA-256 fails only when OpenSSL cannot allocate: an empty name, which
+     * no job accepts, rather than a wrong one. */
+    if (!EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+        out[0] = '\0';
+        return;
+    }
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[JOB_SHA256_HEX] = '\0';
 }
 
 static bool phase_valid(const char *s, size_t n)
@@ -210,7 +239,8 @@ static int get_messages(json_object *root, struct job *j, size_t *total, char *e
     return 0;
 }
 
-static int get_model_fields(json_object *root, struct job *j, char *errstr, size_t errlen)
+static int get_model_fields(json_object *root, struct job *j, long long version, char *errstr,
+                            size_t errlen)
 {
     const char *model;
     size_t mn;
@@ -227,6 +257,15 @@ static int get_model_fields(json_object *root, struct job *j, char *errstr, size
     size_t sn, total = 0;
     if (get_str(root, "system", false, JOB_MAX_BYTES, &sys, &sn, errstr, errlen) < 0)
         return -1;
+    if (version >= 2 && get_fixed(root, "system_sha256", false, j->system_sha256,
+                                  sizeof j->system_sha256, job_sha256_valid, errstr,
+                                  errlen) < 0)
+        return -1;
+    if (j->system_sha256[0] && sys && sn > 0) {
+        /* Which of the two would the model be given? Neither is guessed. */
+        errstr_set(errstr, errlen, "\"system\" and \"system_sha256\" are both set");
+        return -1;
+    }
     if (sys && sn > 0) /* an empty system block is a Bedrock ValidationException */
         j->system = xstrndup(sys, sn);
     total += sn;
@@ -280,7 +319,7 @@ static int job_from_root(json_object *root, struct job *j, char *errstr, size_t 
         errstr_set(errstr, errlen, "a job is a JSON object");
         return -1;
     }
-    if (get_int(root, "v", true, 1, 1, 0, &v, errstr, errlen) < 0 ||
+    if (get_int(root, "v", true, 1, 2, 0, &v, errstr, errlen) < 0 ||
         get_fixed(root, "id", true, j->id, sizeof j->id, job_id_valid, errstr, errlen) < 0 ||
         get_fixed(root, "request", true, j->request, sizeof j->request, job_id_valid, errstr,
                   errlen) < 0 ||
@@ -302,7 +341,7 @@ static int job_from_root(json_object *root, struct job *j, char *errstr, size_t 
                   errlen) < 0)
         return -1;
     return kb ? get_kb_fields(root, j, errstr, errlen)
-              : get_model_fields(root, j, errstr, errlen);
+              : get_model_fields(root, j, v, errstr, errlen);
 }
 
 int job_from_json(const char *text, size_t len, struct job *j, char *errstr, size_t errlen)
@@ -366,19 +405,12 @@ static bool str_ok(const char *s)
     return !s || utf8_valid(s, strlen(s));
 }
 
-int job_to_json(const struct job *j, struct buf *out)
+/* A job's name, queue, phase and model: the head of both the job and its receipt. */
+static json_object *job_head(const struct job *j, bool named)
 {
     bool kb = j->queue == QUEUE_KB;
-    bool ok = (unsigned)j->queue < QUEUE_COUNT && (kb || (unsigned)j->model < MODEL_COUNT) &&
-              str_ok(j->id) && str_ok(j->request) && str_ok(j->phase) && str_ok(j->model_id) && str_ok(j->system) && str_ok(j->kb_id) &&
-              str_ok(j->query) && j->n_messages <= JOB_MAX_MESSAGES;
-    for (size_t i = 0; ok && i < j->n_messages; i++)
-        ok = j->messages[i].role && j->messages[i].text && str_ok(j->messages[i].role) &&
-             str_ok(j->messages[i].text);
-    if (!ok)
-        return -1;
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "v", json_object_new_int(1));
+    json_object_object_add(o, "v", json_object_new_int(named ? 2 : 1));
     json_object_object_add(o, "id", json_object_new_string(j->id));
     json_object_object_add(o, "request", json_object_new_string(j->request));
     json_object_object_add(o, "queue", json_object_new_string(queue_name(j->queue)));
@@ -386,6 +418,23 @@ int job_to_json(const struct job *j, struct buf *out)
         json_object_object_add(o, "phase", json_object_new_string(j->phase));
     if (!kb)
         json_object_object_add(o, "model", json_object_new_string(model_name(j->model)));
+    return o;
+}
+
+int job_to_json(const struct job *j, struct buf *out)
+{
+    bool kb = j->queue == QUEUE_KB, named = !kb && j->system_sha256[0];
+    bool ok = (unsigned)j->queue < QUEUE_COUNT && (kb || (unsigned)j->model < MODEL_COUNT) &&
+              str_ok(j->id) && str_ok(j->request) && str_ok(j->phase) && str_ok(j->model_id) &&
+              str_ok(j->system) && str_ok(j->kb_id) && str_ok(j->query) &&
+              j->n_messages <= JOB_MAX_MESSAGES &&
+              (!named || job_sha256_valid(j->system_sha256, strlen(j->system_sha256)));
+    for (size_t i = 0; ok && i < j->n_messages; i++)
+        ok = j->messages[i].role && j->messages[i].text && str_ok(j->messages[i].role) &&
+             str_ok(j->messages[i].text);
+    if (!ok)
+        return -1;
+    json_object *o = job_head(j, named);
     if (kb) {
         if (j->kb_id[0])
             json_object_object_add(o, "kb_id", json_object_new_string(j->kb_id));
@@ -393,7 +442,9 @@ int job_to_json(const struct job *j, struct buf *out)
         json_object_object_add(o, "n", json_object_new_int(j->n_results));
     } else {
         json_object_object_add(o, "model_id", json_object_new_string(j->model_id));
-        if (j->system)
+        if (named)
+            json_object_object_add(o, "system_sha256", json_object_new_string(j->system_sha256));
+        else if (j->system)
             json_object_object_add(o, "system", json_object_new_string(j->system));
         json_object_object_add(o, "cache_point", json_object_new_boolean(j->cache_point));
         if (j->converse)
@@ -418,3 +469,18 @@ int job_to_json(const struct job *j, struct buf *out)
     return json_append_put(o, out);
 }
 
+int job_receipt_json(const struct job *j, struct buf *out)
+{
+    if ((unsigned)j->queue >= QUEUE_COUNT ||
+        (j->queue != QUEUE_KB && (unsigned)j->model >= MODEL_COUNT))
+        return -1;
+    json_object *o = job_head(j, j->system_sha256[0] != '\0');
+    if (j->queue != QUEUE_KB) {
+        json_object_object_add(o, "model_id", json_object_new_string(j->model_id));
+        if (j->system_sha256[0])
+            json_object_object_add(o, "system_sha256", json_object_new_string(j->system_sha256));
+    }
+    json_object_object_add(o, "created_ms", json_object_new_int64(j->created_ms));
+    json_object_object_add(o, "deadline_ms", json_object_new_int64(j->deadline_ms));
+    return json_append_put(o, out);
+}

@@ -6,7 +6,7 @@
  * serialise, and must read back identical: parse → serialise → parse gives the same job and the
  * same bytes again. A refused job leaves nothing to free. Whatever event_msg_parse accepts lies
  * inside the input and splits it exactly. The event builders get the raw bytes as text and
- * must still produce valid JSON. */
+ * must still produce valid JSON. A job's receipt (job_receipt_json) is JSON and no job. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +41,11 @@ static void check_job(const struct job *j)
         abort();
     if (j->system && (!*j->system || !utf8_valid(j->system, strlen(j->system))))
         abort();
+    /* A named prompt is 64 lowercase hex digits, and never beside a carried one. */
+    check_str(j->system_sha256, sizeof j->system_sha256);
+    if (j->system_sha256[0] &&
+        (j->system || !job_sha256_valid(j->system_sha256, strlen(j->system_sha256))))
+        abort();
     bool kb = j->queue == QUEUE_KB;
     if (kb) {
         if (!j->query || !*j->query || j->n_messages || j->n_results < 1 || j->n_results > 100)
@@ -71,7 +76,8 @@ static bool same_job(const struct job *a, const struct job *b)
     if (strcmp(a->id, b->id) || strcmp(a->request, b->request) || a->queue != b->queue ||
         strcmp(a->phase, b->phase) || (a->queue != QUEUE_KB && a->model != b->model) ||
         strcmp(a->model_id, b->model_id) || strcmp(a->kb_id, b->kb_id) ||
-        !same_str(a->system, b->system) || !same_str(a->query, b->query) ||
+        !same_str(a->system, b->system) || strcmp(a->system_sha256, b->system_sha256) ||
+        !same_str(a->query, b->query) ||
         a->cache_point != b->cache_point || a->n_messages != b->n_messages ||
         a->max_tokens != b->max_tokens || a->temperature != b->temperature ||
         a->top_p != b->top_p || a->created_ms != b->created_ms ||
@@ -109,6 +115,13 @@ static void fuzz_job(const char *text, size_t len)
             abort();
         job_free(&k);
     }
+    /* The receipt of the same job is JSON and refused as a job (it has no prompts). */
+    buf_reset(&b);
+    json_object *receipt = NULL;
+    if (job_receipt_json(&j, &b) != 0 || !(receipt = json_tokener_parse(buf_cstr(&b))) ||
+        job_from_json(b.data, b.len, &k, err, sizeof err) == 0)
+        abort();
+    json_object_put(receipt);
     if (j.queue != QUEUE_KB) {
         struct bedrock_converse_req req;
         struct bedrock_message msgs[JOB_MAX_MESSAGES];

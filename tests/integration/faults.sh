@@ -13,6 +13,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/stack.sh
+# The test reads jobs back after they ran (workers/retire.h): every worker keeps them, those of
+# the stacks and those the test starts itself.
+export NOVA_KEEP_JOBS=1
 test_bin=$build/tests/integration/test_faults
 stack_init faults
 mkdir -p "$tmp/pids" "$tmp/redis"

@@ -7,4 +7,5 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/stack.sh
-stack_suite pipeline 2
+# NOVA_KEEP_JOBS=1: the test reads every job back after it ran (workers/retire.h).
+stack_suite pipeline 2 NOVA_KEEP_JOBS=1

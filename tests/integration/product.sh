@@ -5,4 +5,5 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/stack.sh
-stack_suite product 1
+# NOVA_KEEP_JOBS=1: the test reads the jobs' prompts back after they ran (workers/retire.h).
+stack_suite product 1 NOVA_KEEP_JOBS=1

@@ -1,6 +1,9 @@
 /* redis_jobs: what integration tests read from a stack's Redis — a connection to the
  * run dir's socket and the jobs queued in nova:jobs:{<queue>}, read back as the workers see
- * them. Header-only (static functions): each .c file in tests/integration/ is a program. */
+ * them: a job that names its system prompt (job.h, "system_sha256") gets the text of
+ * nova:prompt:<name> as its system. A finished job's entry is deleted unless the stack runs
+ * with NOVA_KEEP_JOBS=1 (workers/retire.h): suites that read jobs back after they ran set it.
+ * Header-only (static functions): each .c file in tests/integration/ is a program. */
 #ifndef NOVA_TEST_REDIS_JOBS_H
 #define NOVA_TEST_REDIS_JOBS_H
 
@@ -63,8 +66,19 @@ static inline void jobset_load(redisContext *r, const char *queue, struct jobset
                 }
                 char err[256];
                 if (job_from_json(f->element[k + 1]->str, f->element[k + 1]->len,
-                                  &js->v[js->n], err, sizeof err) == 0)
-                    js->n++;
+                                  &js->v[js->n], err, sizeof err) == 0) {
+                    struct job *j = &js->v[js->n++];
+                    if (j->system_sha256[0]) {
+                        redisReply *p = redisCommand(r, "GET nova:prompt:%s", j->system_sha256);
+                        if (p && p->type == REDIS_REPLY_STRING)
+                            j->system = xstrndup(p->str, p->len);
+                        else
+                            fprintf(stderr, "  job %s: its prompt %s is not in Redis\n", j->id,
+                                    j->system_sha256);
+                        if (p)
+                            freeReplyObject(p);
+                    }
+                }
                 else
                     fprintf(stderr, "  job_from_json (%s): %s\n", key, err);
             }

@@ -760,8 +760,10 @@ static void test_redis_restart_mid_stream(void)
 {
     struct job a, p;
     job_make(&a, "micro", "f7req", "answer", 0, "#sim:len=120 #sim:tps=40 #sim:ttft=50");
-    job_make(&p, "pro", "f7pro", "answer", 1, "#sim:len=3000 #sim:tps=1500 #sim:ttft=50");
-    p.max_tokens = 3000;
+    /* Its text alone outgrows the outbox during the outage (a job's deltas are joined into
+     * one event per WORKER_DELTA_SPACING_MS, so the events' own overhead no longer does). */
+    job_make(&p, "pro", "f7pro", "answer", 1, "#sim:len=8000 #sim:tps=4000 #sim:ttft=50");
+    p.max_tokens = 8000;
     struct tracked t[2] = {{.job = &a}, {.job = &p}};
     struct listener L;
     listen_start(&L, t, 2);

@@ -45,6 +45,7 @@ static bool jobs_equal(const struct job *a, const struct job *b)
         strcmp(a->phase, b->phase) || (a->queue != QUEUE_KB && a->model != b->model) ||
         strcmp(a->model_id, b->model_id) || strcmp(a->kb_id, b->kb_id) ||
         (!a->system) != (!b->system) || (a->system && strcmp(a->system, b->system)) ||
+        strcmp(a->system_sha256, b->system_sha256) ||
         (!a->query) != (!b->query) || (a->query && strcmp(a->query, b->query)) ||
         a->cache_point != b->cache_point || a->n_messages != b->n_messages ||
         a->max_tokens != b->max_tokens || a->temperature != b->temperature ||
@@ -233,7 +234,7 @@ static void test_job_rejections(void)
 
     /* wrong types, ranges, characters, lengths (a later duplicate key wins in json-c) */
     static const char *const bad_fields[] = {
-        "\"v\":2", "\"v\":\"1\"", "\"v\":1.0", "\"id\":\"\"", "\"id\":\"a b\"",
+        "\"v\":3", "\"v\":0", "\"v\":\"1\"", "\"v\":1.0", "\"id\":\"\"", "\"id\":\"a b\"",
         "\"id\":\"a{b}\"", "\"id\":\"a/b\"", "\"id\":7", "\"request\":\"r\\n\"",
         "\"queue\":\"kbx\"", "\"queue\":\"\"", "\"phase\":\"a-b\"", "\"phase\":\"\"",
         "\"model\":\"lite\"", "\"model\":true", "\"model_id\":\"a b\"", "\"model_id\":\"\"",
@@ -309,6 +310,98 @@ static void test_job_rejections(void)
     };
     for (size_t i = 0; i < sizeof bad_kb / sizeof bad_kb[0]; i++)
         expect_reject(bad_kb[i], bad_kb[i], strlen(bad_kb[i]));
+}
+
+/* A job that names its system prompt: v 2, "system_sha256" instead of "system". */
+static void test_named_prompt_job(void)
+{
+    char name[JOB_SHA256_HEX + 1];
+    job_prompt_name("abc", 3, name); /* FIPS 180-2's example */
+    CHECK_STR_EQ(name, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(job_sha256_valid(name, strlen(name)));
+    CHECK(!job_sha256_valid("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", 64));
+    CHECK(!job_sha256_valid(name, 63));
+    struct job j;
+    make_model_job(&j);
+    char full[JOB_SHA256_HEX + 1];
+    job_prompt_name(j.system, strlen(j.system), full);
+    memcpy(j.system_sha256, full, sizeof full);
+    /* Named, the text is not sent even when the producer still has it (a worker's dead
+     * letter of a job it resolved). */
+    struct buf out;
+    buf_init(&out, 1u << 20);
+    CHECK(job_to_json(&j, &out) == 0);
+    CHECK(strncmp(out.data, "{\"v\":2,\"id\":", 12) == 0);
+    CHECK(strstr(out.data, "\"system\":") == NULL && strstr(out.data, full) != NULL);
+    struct job back;
+    char err[256] = "";
+    CHECK(job_from_json(out.data, out.len, &back, err, sizeof err) == 0);
+    CHECK(back.system == NULL && strcmp(back.system_sha256, full) == 0);
+    CHECK(back.cache_point && back.n_messages == 3);
+    check_round_trip(&back);
+    job_free(&back);
+    buf_free(&out);
+    /* Rejected: both at once, a name that is not 64 lowercase hex digits. */
+    const char *tmpl = "{\"v\":2,\"id\":\"a\",\"request\":\"r\",\"queue\":\"micro\","
+                       "\"phase\":\"x\",\"model\":\"micro\",\"model_id\":\"m\",%s"
+                       "\"messages\":[{\"role\":\"user\",\"text\":\"hi\"}],"
+                       "\"created_ms\":1,\"deadline_ms\":2}";
+    char field[300], text[1000];
+    const char *bad[] = {"\"system\":\"x\",\"system_sha256\":\"%s\",",
+                         "\"system_sha256\":\"%.63s\",", "\"system_sha256\":\"%sa\",",
+                         "\"system_sha256\":\"%.63sG\",", "\"system_sha256\":5,%.0s"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(field, sizeof field, bad[i], full);
+        snprintf(text, sizeof text, tmpl, field);
+        expect_reject(field, text, strlen(text));
+    }
+    char upper[JOB_SHA256_HEX + 1];
+    for (int i = 0; i <= JOB_SHA256_HEX; i++)
+        upper[i] = (char)(full[i] >= 'a' && full[i] <= 'f' ? full[i] - 32 : full[i]);
+    snprintf(field, sizeof field, "\"system_sha256\":\"%s\",", upper);
+    snprintf(text, sizeof text, tmpl, field);
+    if (strcmp(upper, full) != 0)
+        expect_reject("upper-case name", text, strlen(text));
+    /* Accepted: v 2 with a name; v 1 knows no names (an unknown key, ignored). */
+    snprintf(field, sizeof field, "\"system_sha256\":\"%s\",", full);
+    snprintf(text, sizeof text, tmpl, field);
+    CHECK(job_from_json(text, strlen(text), &back, err, sizeof err) == 0);
+    CHECK(strcmp(back.system_sha256, full) == 0 && !back.system);
+    job_free(&back);
+    text[5] = '1';
+    CHECK(job_from_json(text, strlen(text), &back, err, sizeof err) == 0);
+    CHECK(back.system_sha256[0] == '\0' && !back.system);
+    job_free(&back);
+    job_free(&j);
+}
+
+/* A finished job's receipt: the job without its prompts and messages, and no job. */
+static void test_job_receipt(void)
+{
+    struct job j;
+    make_model_job(&j);
+    job_prompt_name(j.system, strlen(j.system), j.system_sha256);
+    struct buf out;
+    buf_init(&out, 4096);
+    CHECK(job_receipt_json(&j, &out) == 0);
+    json_object *o = json_tokener_parse(buf_cstr(&out)), *v;
+    CHECK(o != NULL);
+    CHECK(json_object_object_get_ex(o, "id", &v) && strcmp(json_object_get_string(v), j.id) == 0);
+    CHECK(json_object_object_get_ex(o, "model_id", &v) &&
+          strcmp(json_object_get_string(v), "amazon.nova-micro-v1:0") == 0);
+    CHECK(json_object_object_get_ex(o, "system_sha256", &v) &&
+          strcmp(json_object_get_string(v), j.system_sha256) == 0);
+    CHECK(json_object_object_get_ex(o, "deadline_ms", &v) &&
+          json_object_get_int64(v) == 1764150300000LL);
+    CHECK(!json_object_object_get_ex(o, "messages", NULL) &&
+          !json_object_object_get_ex(o, "system", NULL));
+    CHECK(out.len < 512);
+    json_object_put(o);
+    struct job back;
+    char err[256];
+    CHECK(job_from_json(out.data, out.len, &back, err, sizeof err) == -1);
+    buf_free(&out);
+    job_free(&j);
 }
 
 static void test_job_to_json_refuses_bad_text(void)
@@ -444,6 +537,8 @@ int main(void)
     RUN(test_minimal_job_defaults);
     RUN(test_kb_job_round_trip);
     RUN(test_job_rejections);
+    RUN(test_named_prompt_job);
+    RUN(test_job_receipt);
     RUN(test_job_to_json_refuses_bad_text);
     RUN(test_id_valid);
     RUN(test_event_delta_shape);

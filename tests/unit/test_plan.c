@@ -74,9 +74,14 @@ static void test_ko_plan(void)
     CHECK_STR_EQ(pr->model_id, "apac.amazon.nova-pro-v1:0");
     CHECK(mi->max_tokens == 1024 && mi->temperature == 0.3 && mi->top_p == 0.9);
     CHECK(pr->max_tokens == 2048 && pr->temperature == 0.5 && pr->top_p == 0.9);
-    CHECK(mi->cache_point && mi->system && *mi->system);
-    CHECK_STR_EQ(mi->system, prod.system_prompt); /* one cache prefix for every job */
-    CHECK_STR_EQ(pr->system, prod.system_prompt);
+    /* One cache prefix for every job, named by its SHA-256 rather than carried. */
+    char name[JOB_SHA256_HEX + 1];
+    job_prompt_name(prod.system_prompt, strlen(prod.system_prompt), name);
+    CHECK(mi->cache_point && pr->cache_point && !mi->system && !pr->system);
+    CHECK(job_sha256_valid(mi->system_sha256, strlen(mi->system_sha256)));
+    CHECK_STR_EQ(mi->system_sha256, prod.system_sha256);
+    CHECK_STR_EQ(pr->system_sha256, prod.system_sha256);
+    CHECK_STR_EQ(mi->system_sha256, name);
     CHECK(mi->n_messages == 1);
     CHECK_STR_EQ(mi->messages[0].role, "user");
     /* The user message holds the question, the passages and the last turns. */
@@ -101,6 +106,8 @@ static void test_ko_plan(void)
         CHECK_STR_EQ(back.id, p.jobs[i].id);
         CHECK_STR_EQ(back.request, "0123456789abcdef0123456789abcdef");
         CHECK_STR_EQ(back.messages[0].text, p.jobs[i].messages[0].text);
+        CHECK_STR_EQ(back.system_sha256, prod.system_sha256);
+        CHECK(back.system == NULL && strstr(b.data, "\"v\":2") && !strstr(b.data, "\"system\""));
         CHECK(back.max_tokens == p.jobs[i].max_tokens);
         job_free(&back);
         buf_free(&b);
@@ -138,6 +145,7 @@ int main(void)
     }
     static char sys[] = "You are a support agent.\n- Paul (폴): 주인공";
     prod.system_prompt = sys;
+    job_prompt_name(sys, strlen(sys), prod.system_sha256);
     RUN(test_phases);
     RUN(test_job_ids);
     RUN(test_ko_plan);

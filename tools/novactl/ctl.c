@@ -308,6 +308,7 @@ void ctl_job_brief(const char *text, size_t len, struct ctl_job_brief *b)
     copy_str(root, "phase", b->phase, sizeof b->phase);
     copy_str(root, "model", b->model, sizeof b->model);
     copy_str(root, "model_id", b->model_id, sizeof b->model_id);
+    copy_str(root, "system_sha256", b->system_sha256, sizeof b->system_sha256);
     b->created_ms = json_get_int(root, "created_ms");
     b->deadline_ms = json_get_int(root, "deadline_ms");
     json_object_put(root);

@@ -92,6 +92,7 @@ json_object *ctl_json_string(const char *s, size_t n);
 struct ctl_job_brief {
     bool parsed;
     char id[160], request[80], queue[16], phase[24], model[16], model_id[256];
+    char system_sha256[65]; /* the system prompt it names, "" when it names none */
     long long created_ms, deadline_ms; /* 0 when absent */
 };
 void ctl_job_brief(const char *text, size_t len, struct ctl_job_brief *b);

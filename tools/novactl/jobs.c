@@ -8,10 +8,13 @@
  * the group's last-delivered id: nobody has read them yet), up to N of each (default 100).
  *
  * show takes a job id (<request>-<phase>-<model>) or a stream entry id: where the job is
- * (waiting, pending, done = acknowledged and still in the stream, dead), its fields, its cancel
- * and progress markers, and what its request's transcript nova:log:<request> holds for it. A
- * job id is found by a search, newest first, that runs in Redis a batch of entries per call
- * (the job JSON is matched for "id":"<job>"), so Redis is never held for long. */
+ * (waiting, pending, done, dead), its fields, its cancel and progress markers, the system
+ * prompt it names and whether Redis still has it, and what its request's transcript
+ * nova:log:<request> holds for it. A finished job's entry leaves the jobs stream with its XACK
+ * and its receipt in nova:done:{queue} (workers/retire.h) says the rest: the entry it was, the
+ * worker that finished it, the job without its prompts. A job id is found by a search, newest
+ * first, that runs in Redis a batch of entries per call (the job JSON is matched for
+ * "id":"<job>"; an entry id in a receipt's "entry" field), so Redis is never held for long. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,9 +232,10 @@ fail:
 
 /* ---- show ------------------------------------------------------------------------------- */
 
-/* KEYS[1] a stream; ARGV[1] the text to find in a "job" field, ARGV[2] where to go on from
- * ("+" or an entry id, exclusive), ARGV[3] batch size. Newest first. Returns {found id or "",
- * the next start or "" at the end}. */
+/* KEYS[1] a stream; ARGV[1] the text to find in field ARGV[4] (anywhere in it, or the whole
+ * of it when ARGV[5] is "exact"), ARGV[2] where to go on from ("+" or an entry id, exclusive),
+ * ARGV[3] batch size. Newest first. Returns {found id or "", the next start or "" at the
+ * end}. */
 static const char SEARCH_LUA[] =
     "local start = ARGV[2]\n"
     "if start ~= '+' then start = '(' .. start end\n"
@@ -239,7 +243,8 @@ static const char SEARCH_LUA[] =
     "for _, e in ipairs(r) do\n"
     "  local f = e[2]\n"
     "  for k = 1, #f, 2 do\n"
-    "    if f[k] == 'job' and string.find(f[k + 1], ARGV[1], 1, true) then\n"
+    "    if f[k] == ARGV[4] and (f[k + 1] == ARGV[1] or\n"
+    "        (ARGV[5] ~= 'exact' and string.find(f[k + 1], ARGV[1], 1, true))) then\n"
     "      return {e[1], ''}\n"
     "    end\n"
     "  end\n"
@@ -247,15 +252,17 @@ static const char SEARCH_LUA[] =
     "if #r < tonumber(ARGV[3]) then return {'', ''} end\n"
     "return {'', r[#r][1]}\n";
 
-/* The newest entry of key whose job has this id, into found ("" when none). */
-static int search(redisContext *c, const char *key, const char *job_id, char *found, size_t n)
+/* The newest entry of key whose field holds needle (exact: is it), into found ("" when
+ * none). */
+static int search_field(redisContext *c, const char *key, const char *fname, const char *needle,
+                        bool exact, char *found, size_t n)
 {
-    char needle[JOB_ID_MAX + 16], from[64] = "+";
-    snprintf(needle, sizeof needle, "\"id\":\"%s\"", job_id);
+    char from[64] = "+";
     found[0] = '\0';
     while (from[0]) {
-        const char *argv[] = {"EVAL", SEARCH_LUA, "1", key, needle, from, SEARCH_BATCH};
-        redisReply *r = ctl_cmd_argv(c, "jobs", 7, argv, NULL);
+        const char *argv[] = {"EVAL", SEARCH_LUA, "1", key, needle, from, SEARCH_BATCH, fname,
+                              exact ? "exact" : "in"};
+        redisReply *r = ctl_cmd_argv(c, "jobs", 9, argv, NULL);
         if (!r)
             return -1;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -268,6 +275,14 @@ static int search(redisContext *c, const char *key, const char *job_id, char *fo
         freeReplyObject(r);
     }
     return 0;
+}
+
+/* The newest entry of key whose job has this id. */
+static int search(redisContext *c, const char *key, const char *job_id, char *found, size_t n)
+{
+    char needle[JOB_ID_MAX + 16];
+    snprintf(needle, sizeof needle, "\"id\":\"%s\"", job_id);
+    return search_field(c, key, "job", needle, false, found, n);
 }
 
 /* One entry of key by id: the reply (caller frees) and its job field, or NULL when absent. */
@@ -287,6 +302,8 @@ static redisReply *fetch(redisContext *c, const char *key, const char *entry,
 struct shown {
     enum queue queue;
     char entry[48], state[16], consumer[80];
+    char receipt[48], done_by[80];          /* its receipt in nova:done:{queue}, when done */
+    int prompt_stored;                      /* named prompt in Redis: 1, 0; -1 not asked */
     long long idle_ms, deliveries;
     struct ctl_job_brief b;
     char dead_entry[48], dead_reason[512], dead_code[32], dead_worker[80];
@@ -389,6 +406,22 @@ static int show_entry(redisContext *c, struct shown *s, const char *key)
     return 0;
 }
 
+/* Fills s from a finished job's receipt: the job's brief, the entry it was, its worker. */
+static int show_receipt(redisContext *c, struct shown *s, const char *rkey)
+{
+    const redisReply *fields, *job;
+    redisReply *r = fetch(c, rkey, s->receipt, &fields);
+    if (!r)
+        return -1;
+    if ((job = job_field(fields)))
+        ctl_job_brief(job->str, job->len, &s->b);
+    snprintf(s->entry, sizeof s->entry, "%s", ctl_str(ctl_field(fields, "entry"), ""));
+    snprintf(s->done_by, sizeof s->done_by, "%s", ctl_str(ctl_field(fields, "worker"), ""));
+    snprintf(s->state, sizeof s->state, "done");
+    freeReplyObject(r);
+    return 0;
+}
+
 static void show_dead(redisContext *c, struct shown *s, const char *dkey)
 {
     const redisReply *fields, *job;
@@ -424,10 +457,16 @@ static void print_shown(const struct shown *s, long long now, bool json)
             INT("idle_ms", s->idle_ms);
             INT("deliveries", s->deliveries);
         }
+        STR("done_by", s->done_by);
+        STR("receipt", s->receipt);
         STR("request", s->b.request);
         STR("phase", s->b.phase);
         STR("model", s->b.model);
         STR("model_id", s->b.model_id);
+        STR("system_sha256", s->b.system_sha256);
+        if (s->prompt_stored >= 0)
+            json_object_object_add(o, "system_prompt_stored",
+                                   json_object_new_boolean(s->prompt_stored));
         json_object_object_add(o, "age_ms", s->b.created_ms > 0
                                                 ? json_object_new_int64(now - s->b.created_ms)
                                                 : NULL);
@@ -463,8 +502,13 @@ static void print_shown(const struct shown *s, long long now, bool json)
     if (strcmp(s->state, "pending") == 0)
         printf("consumer: %s\nidle_ms: %lld\ndeliveries: %lld\n", s->consumer, s->idle_ms,
                s->deliveries);
+    if (s->done_by[0])
+        printf("done_by: %s\nreceipt: %s\n", s->done_by, s->receipt);
     printf("request: %s\nphase: %s\nmodel: %s\nmodel_id: %s\n", s->b.request, s->b.phase,
            s->b.model, s->b.model_id);
+    if (s->b.system_sha256[0])
+        printf("system_sha256: %s\nsystem_prompt: %s\n", s->b.system_sha256,
+               s->prompt_stored > 0 ? "stored" : s->prompt_stored == 0 ? "missing" : "unknown");
     if (s->b.created_ms > 0)
         printf("age_ms: %lld\ndeadline_in_ms: %lld\n", now - s->b.created_ms,
                s->b.deadline_ms - now);
@@ -511,18 +555,25 @@ static int cmd_show(int argc, char **argv, const struct nova_config *cfg)
             continue;
         memset(&s, 0, sizeof s);
         s.queue = qi;
-        char key[KEY_MAX], dkey[KEY_MAX];
+        s.prompt_stored = -1;
+        char key[KEY_MAX], dkey[KEY_MAX], rkey[KEY_MAX];
         key_jobs(key, sizeof key, s.queue);
         key_dead(dkey, sizeof dkey, s.queue);
+        key_done(rkey, sizeof rkey, s.queue);
         if (by_entry) {
             const redisReply *fields;
             redisReply *r = fetch(c, key, id, &fields);
             if (r) {
                 freeReplyObject(r);
                 snprintf(s.entry, sizeof s.entry, "%s", id);
+            } else if (search_field(c, rkey, "entry", id, true, s.receipt,
+                                    sizeof s.receipt) < 0) {
+                rc = NOVACTL_FAIL;
+                break;
             }
         } else if (search(c, key, id, s.entry, sizeof s.entry) < 0 ||
-                   search(c, dkey, id, s.dead_entry, sizeof s.dead_entry) < 0) {
+                   search(c, dkey, id, s.dead_entry, sizeof s.dead_entry) < 0 ||
+                   (!s.entry[0] && search(c, rkey, id, s.receipt, sizeof s.receipt) < 0)) {
             rc = NOVACTL_FAIL;
             break;
         }
@@ -530,9 +581,13 @@ static int cmd_show(int argc, char **argv, const struct nova_config *cfg)
             rc = NOVACTL_FAIL;
             break;
         }
+        if (!s.entry[0] && s.receipt[0] && show_receipt(c, &s, rkey) < 0) {
+            rc = NOVACTL_FAIL;
+            break;
+        }
         if (s.dead_entry[0])
             show_dead(c, &s, dkey);
-        found = s.entry[0] || s.dead_entry[0];
+        found = s.entry[0] || s.dead_entry[0] || s.receipt[0];
     }
     if (found && s.b.id[0] && job_id_valid(s.b.id, strlen(s.b.id))) {
         char k1[KEY_MAX], k2[KEY_MAX];
@@ -546,6 +601,12 @@ static int cmd_show(int argc, char **argv, const struct nova_config *cfg)
         s.progress = r && ctl_int(r, 0) > 0;
         if (r)
             freeReplyObject(r);
+        if (job_sha256_valid(s.b.system_sha256, strlen(s.b.system_sha256)) &&
+            key_prompt(k1, sizeof k1, s.b.system_sha256) == 0 &&
+            (r = ctl_cmd(c, "jobs", "EXISTS %s", k1))) {
+            s.prompt_stored = ctl_int(r, 0) > 0;
+            freeReplyObject(r);
+        }
         if (s.b.request[0] && job_id_valid(s.b.request, strlen(s.b.request)) &&
             transcript(c, &s) < 0)
             rc = NOVACTL_FAIL;
@@ -556,7 +617,8 @@ static int cmd_show(int argc, char **argv, const struct nova_config *cfg)
     if (!found) {
         fprintf(stderr, "novactl jobs show: %s: no such %s in %s%s\n", id,
                 by_entry ? "entry" : "job", o.has_queue ? "queue " : "any queue",
-                o.has_queue ? queue_name(o.queue) : " (jobs streams and dead letters)");
+                o.has_queue ? queue_name(o.queue)
+                            : " (jobs streams, their receipts and dead letters)");
         return NOVACTL_FAIL;
     }
     print_shown(&s, now, o.json);
