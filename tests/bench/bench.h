@@ -154,6 +154,12 @@ struct bedrock_converse_req;
 struct bench_jobs;
 /* Reads the answer jobs (micro, pro) of request from NOVA_RUN_DIR's Redis, as the workers see
  * them. NULL with a message on stderr when they are not there. */
+/* The copies of the warm-up chat's jobs (nova-load keep makes them while the workers are
+ * paused, since a worker deletes a job it answered). */
+#define BENCH_KEPT_MICRO "bench:warm:{micro}"
+#define BENCH_KEPT_PRO "bench:warm:{pro}"
+/* nova-load keep --request ID: copies the request's answer jobs while they are queued. */
+int bench_keep(const struct bench_opts *o);
 struct bench_jobs *bench_jobs_load(const char *request);
 void bench_jobs_free(struct bench_jobs *j);
 /* The converse request of model m (BENCH_MICRO, BENCH_PRO): pointers into j. */

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../integration/redis_jobs.h"
 #include "aws/aws_config.h"
@@ -98,8 +99,10 @@ struct bench_jobs *bench_jobs_load(const char *request)
         return NULL;
     }
     struct bench_jobs *j = xcalloc(1, sizeof *j);
-    jobset_load(rc, "micro", &j->js);
-    jobset_load(rc, "pro", &j->js);
+    /* The copies `nova-load keep` made of the warm-up chat's jobs while they were pending: a
+     * worker deletes a job once it has answered it. */
+    jobset_load_key(rc, BENCH_KEPT_MICRO, &j->js);
+    jobset_load_key(rc, BENCH_KEPT_PRO, &j->js);
     redisFree(rc);
     const struct job *jm = jobset_find(&j->js, request, "answer", "micro");
     const struct job *jp = jobset_find(&j->js, request, "answer", "pro");
@@ -112,6 +115,57 @@ struct bench_jobs *bench_jobs_load(const char *request)
     call_request(jm, j->msgs[BENCH_MICRO], &j->req[BENCH_MICRO]);
     call_request(jp, j->msgs[BENCH_PRO], &j->req[BENCH_PRO]);
     return j;
+}
+
+int bench_keep(const struct bench_opts *o)
+{
+    static struct nova_config cfg;
+    char err[1024];
+    if (config_from_env(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "nova-load: %s\n", err);
+        return 2;
+    }
+    redisContext *rc = redis_open(cfg.run_dir);
+    if (!rc) {
+        fprintf(stderr, "nova-load keep: no Redis of the run dir %s\n", cfg.run_dir);
+        return 1;
+    }
+    /* The request's answer jobs, as queued (raw), copied once both are there (<= 10 s). */
+    static const char *const from[] = {"nova:jobs:{micro}", "nova:jobs:{pro}"};
+    static const char *const to[] = {BENCH_KEPT_MICRO, BENCH_KEPT_PRO};
+    char want[2][200];
+    snprintf(want[0], sizeof want[0], "\"id\":\"%s-answer-micro\"", o->request);
+    snprintf(want[1], sizeof want[1], "\"id\":\"%s-answer-pro\"", o->request);
+    int kept = 0;
+    for (int tries = 0; tries < 200 && kept < 2; tries++) {
+        kept = 0;
+        for (int q = 0; q < 2; q++) {
+            redisReply *r = redisCommand(rc, "XRANGE %s - +", from[q]);
+            for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+                redisReply *f = r->element[i]->elements == 2 ? r->element[i]->element[1] : NULL;
+                for (size_t k = 0; f && k + 1 < f->elements; k += 2)
+                    if (strcmp(f->element[k]->str, "job") == 0 &&
+                        strstr(f->element[k + 1]->str, want[q])) {
+                        redisReply *a = redisCommand(rc, "DEL %s", to[q]);
+                        if (a)
+                            freeReplyObject(a);
+                        a = redisCommand(rc, "XADD %s * job %b", to[q], f->element[k + 1]->str,
+                                         (size_t)f->element[k + 1]->len);
+                        kept += a && a->type == REDIS_REPLY_STRING;
+                        if (a)
+                            freeReplyObject(a);
+                    }
+            }
+            if (r)
+                freeReplyObject(r);
+        }
+        if (kept < 2)
+            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL); /* polling a test fixture */
+    }
+    redisFree(rc);
+    if (kept < 2)
+        fprintf(stderr, "nova-load keep: the jobs of request %s did not appear\n", o->request);
+    return kept == 2 ? 0 : 1;
 }
 
 void bench_jobs_free(struct bench_jobs *j)

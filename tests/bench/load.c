@@ -318,7 +318,8 @@ static void usage(FILE *f)
                "AWS_* are the keys it signs with)\n"
                "       nova-load ready (--unix PATH | --redis-key KEY) [--reps R] -- PROGRAM "
                "ARGS...\n"
-               "       nova-load redis-mem [--out FILE]   (NOVA_RUN_DIR's Redis)\n");
+               "       nova-load redis-mem [--out FILE]   (NOVA_RUN_DIR's Redis)\n"
+               "       nova-load keep --request ID        (copies its queued jobs)\n");
 }
 
 int main(int argc, char **argv)
@@ -379,6 +380,8 @@ int main(int argc, char **argv)
         rc = bench_direct(&o);
     } else if (strcmp(o.mode, "peer") == 0 && o.url && o.custom_host && o.request) {
         rc = bench_peer(&o);
+    } else if (strcmp(o.mode, "keep") == 0 && o.request) {
+        rc = bench_keep(&o);
     } else if (strcmp(o.mode, "redis-mem") == 0) {
         rc = bench_redis_mem(&o);
     } else if (strcmp(o.mode, "ready") == 0 && optind < argc && !o.unix_path != !o.redis_key) {

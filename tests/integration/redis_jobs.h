@@ -37,10 +37,10 @@ struct jobset {
     size_t n, cap;
 };
 
-static inline void jobset_load(redisContext *r, const char *queue, struct jobset *js)
+/* The jobs of one stream (their named prompts filled in from Redis) appended to js. */
+static inline void jobset_load_key(redisContext *r, const char *key, struct jobset *js)
 {
-    char key[64], start[64] = "-";
-    snprintf(key, sizeof key, "nova:jobs:{%s}", queue);
+    char start[64] = "-";
     for (;;) {
         redisReply *rep = redisCommand(r, "XRANGE %s %s + COUNT 500", key, start);
         if (!rep || rep->type != REDIS_REPLY_ARRAY) {
@@ -87,6 +87,14 @@ static inline void jobset_load(redisContext *r, const char *queue, struct jobset
         if (got < 500)
             return;
     }
+}
+
+/* The jobs still in nova:jobs:{queue} (a finished job is deleted unless NOVA_KEEP_JOBS=1). */
+static inline void jobset_load(redisContext *r, const char *queue, struct jobset *js)
+{
+    char key[64];
+    snprintf(key, sizeof key, "nova:jobs:{%s}", queue);
+    jobset_load_key(r, key, js);
 }
 
 static inline void jobset_free(struct jobset *js)
