@@ -281,7 +281,7 @@ export class Turn {
         }
       }
     }
-    // Translated before the search (nothing was found as asked): in meta already. Otherwise
+    // Translated before the search (nothing sure was found as asked): in meta already. Otherwise
     // meta says a translation is on its way, and the line waits for its event.
     const other = m.input_lang === "ko" ? "en" : "ko";
     if (typeof m.translated_query === "string" && m.translated_query) this.showTranslation(m.translated_query, other);

@@ -325,8 +325,9 @@ static void test_policies(void)
     printf("# hit@5: before %.3f, after %.3f (floor %.2f); translated before the search: "
            "before %zu, after %zu of %zu questions\n",
            h5b, h5a, EVAL_FLOOR_HIT5, before[4].waited, after[4].waited, after[4].n);
-    printf("# translating first only when nothing at all was found: hit@5 %.3f, %zu wait\n",
-           share(nothing.hit5, nothing.n), nothing.waited);
+    printf("# translating first only when nothing at all was found: hit@1 %.3f, hit@5 %.3f, "
+           "%zu wait\n", share(nothing.hit1, nothing.n), share(nothing.hit5, nothing.n),
+           nothing.waited);
     CHECK(h5a >= EVAL_FLOOR_HIT5);
     CHECK(after[4].hit5 >= before[4].hit5);
 }
