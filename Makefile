@@ -138,8 +138,11 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTEG_SRC := $(wildcard tests/integration/*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+# Evals (tests/eval/<name>.c): suites that measure a quality over a fixed data set, no servers.
+EVAL_SRC := $(wildcard tests/eval/*.c)
+EVAL_BIN := $(EVAL_SRC:tests/eval/%.c=$(BUILD)/tests/eval/%)
 
-$(UNIT_BIN) $(INTEG_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(ALL_LIBS)
+$(UNIT_BIN) $(INTEG_BIN) $(EVAL_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(TEST_SYSLIBS)
 
@@ -147,7 +150,7 @@ $(UNIT_BIN) $(INTEG_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(ALL_LIBS)
 # Objects of test programs are intermediate files to make; keep them for incremental builds.
 .SECONDARY:
 all: build
-tests: $(UNIT_BIN) $(INTEG_BIN)
+tests: $(UNIT_BIN) $(INTEG_BIN) $(EVAL_BIN)
 ifeq ($(SAN),1)
 build: $(PROGRAMS) tests
 else

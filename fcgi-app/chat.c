@@ -11,17 +11,17 @@
 #include "core/log.h"
 #include "jobwait.h"
 #include "knowledge.h"
+#include "lookup.h"
 #include "plan.h"
 #include "product.h"
 #include "product/lang.h"
+#include "redis/events.h"
 #include "relay.h"
 #include "session.h"
 #include "store.h"
 #include "translate.h"
 
 #define CHAT_RETRY_AFTER "Retry-After: 5\r\n"
-#define CHAT_MAX_ENTITIES 16 /* reported and used to widen the search */
-#define CHAT_MAX_TERMS 64    /* search terms from the entities' aliases */
 
 static const char *end_name(enum relay_end e)
 {
@@ -68,8 +68,8 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
 {
     struct app *app = rq->app;
     const struct product *prod = app->product;
-    char err[256], bufs[PLAN_MAX_JOBS + 1][KEY_MAX];
-    const char *chans[PLAN_MAX_JOBS + 1];
+    char err[256], bufs[RELAY_MAX_CHANNELS][KEY_MAX];
+    const char *chans[RELAY_MAX_CHANNELS];
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
         log_rid(LOG_WARN, rq->id, "%s", err);
@@ -96,14 +96,19 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
      * connection (Redis came back, maybe empty) stores the prompt again before its jobs. */
     unsigned long conns = dispatch_connections(app->dispatch);
     long long now = clock_epoch_ms();
-    struct store_prompt sp = {prod->system_sha256, prod->system_prompt,
-                              strlen(prod->system_prompt)};
+    /* The answers' system prompt and the two translation prompts (a chat's translation job,
+     * queued after this, names its prompt too). */
+    const struct store_prompt sp[] = {
+        {prod->system_sha256, prod->system_prompt, strlen(prod->system_prompt)},
+        {prod->translate_to_ko_sha256, prod->translate_to_ko, strlen(prod->translate_to_ko)},
+        {prod->translate_to_en_sha256, prod->translate_to_en, strlen(prod->translate_to_en)},
+    };
     bool named = p->n_jobs > 0 && p->jobs[0].system_sha256[0];
     bool store_prompt = named && store_prompts_due(conns, now), prompt_ok;
     /* Jobs stay in their stream until a worker has finished them (it deletes them then and
      * leaves a receipt); trimming far above the backlog cap bounds the stream anyway. */
     enum store_start_result sr =
-        store_start(c, &sp, store_prompt ? 1 : 0, &prompt_ok, r->tr.key, r->channel, meta,
+        store_start(c, sp, store_prompt ? sizeof sp / sizeof sp[0] : 0, &prompt_ok, r->tr.key, r->channel, meta,
                     meta_len, app->cfg->log_ttl_s * 1000, p->jobs, p->n_jobs,
                     app->cfg->max_queue_depth * 2 + 1000, meta_id, idlen, err, sizeof err);
     app_redis_put(app, c);
@@ -135,83 +140,97 @@ static bool refuse_when_draining(struct req *rq)
     return true;
 }
 
-/* What the request understood of the question before any answer job: its language, its
- * translation, the glossary entities in it and the passages found for it. */
+/* Where the question's translation stands. Only a question that is translated at all
+ * (lookup_translates) gets one; it runs beside the answers unless the search as asked found
+ * nothing, when it comes first and the search is done again with both wordings. */
+enum ask_translation {
+    ASK_UNTRANSLATED, /* ko mode, a Korean question: nothing to translate */
+    ASK_BESIDE,       /* a job queued with the answer jobs; its `translation` event follows */
+    ASK_FIRST,        /* made before the search: in meta, and its event after meta */
+    ASK_FIRST_FAILED, /* that one failed: answered as asked; its usage still counts */
+};
+
+/* What the request understood of the question before any answer job: its language, the
+ * glossary entities in it, the passages found for it, and its translation's state. */
 struct ask {
     struct chatreq cr;
     char session[CHATREQ_SESSION_MAX + 1];
     char session_tag[LOG_TAG_LEN + 1];     /* what the logs name it by */
     enum lang ui, input;
-    struct buf translated;             /* "" when the question was not translated */
-    struct token_usage translate_usage;
-    struct glossary_match ents[CHAT_MAX_ENTITIES];
-    const char *ent_text[CHAT_MAX_ENTITIES]; /* the text each was found in */
-    size_t n_ents;
+    enum ask_translation tr;
+    struct buf translated;             /* ASK_FIRST: the translation ("" otherwise) */
+    struct token_usage translate_usage; /* ASK_FIRST and ASK_FIRST_FAILED: its call's */
+    struct lookup look;                /* entities and search terms (lookup.h) */
     struct knowledge k;
 };
 
-/* The entities of text added to a->ents, each entry once. */
-static void find_entities(struct ask *a, const struct glossary *g, const char *text, size_t len)
+static const char *ask_translation_name(enum ask_translation t)
 {
-    struct glossary_match m[CHAT_MAX_ENTITIES];
-    size_t n = glossary_find(g, text, len, m, CHAT_MAX_ENTITIES);
-    for (size_t i = 0; i < n && i < CHAT_MAX_ENTITIES && a->n_ents < CHAT_MAX_ENTITIES; i++) {
-        bool seen = false;
-        for (size_t k = 0; k < a->n_ents && !seen; k++)
-            seen = a->ents[k].entry == m[i].entry;
-        if (!seen) {
-            a->ent_text[a->n_ents] = text;
-            a->ents[a->n_ents++] = m[i];
-        }
-    }
+    static const char *const names[] = {"none", "beside", "first", "first_failed"};
+    return names[t];
 }
 
-/* Language, translation, entities, passages. Returns 0, or -1 with the reply sent (or the
- * client gone). */
+/* The knowledge base asked with the question (and its translation, once there is one) and
+ * the glossary's names of their entities. Returns 0 or -1 with *code (knowledge.h). */
+static int chat_search(struct req *rq, struct ask *a, const char **code)
+{
+    struct buf query;
+    buf_init(&query, 2 * CHATREQ_BODY_MAX + JOBWAIT_TEXT_MAX);
+    lookup_query(&query, a->cr.message, a->cr.message_len, a->translated.data,
+                 a->translated.len);
+    /* A search again after the translation is a Retrieve job of its own (kb backend bedrock):
+     * its own id and transcript, not the first one's answer read back. */
+    char again[CHATREQ_REQUEST_ID_LEN + 16];
+    snprintf(again, sizeof again, "%s-translated", rq->id);
+    int rc = knowledge_find(rq, a->translated.len ? again : rq->id, query.data, query.len,
+                            a->look.terms, a->look.n_terms, &a->k, code);
+    buf_free(&query);
+    return rc;
+}
+
+/* The search as asked found nothing it is sure of: the question translated first (a Korean
+ * question about an English-only document in words the glossary does not know), then
+ * searched again with both wordings and the translation's entities. Only these requests wait
+ * for a translation. Returns 0 (answered as asked when the translation failed), or -1 with
+ * *code ("gone", or the search's). */
+static int chat_translate_first(struct req *rq, struct ask *a, const char **code)
+{
+    if (translate_run(rq, rq->id, a->cr.message, a->cr.message_len, lookup_target(a->input),
+                      &a->translated, &a->translate_usage, code) < 0) {
+        if (strcmp(*code, "gone") == 0)
+            return -1;
+        buf_reset(&a->translated);
+        a->tr = ASK_FIRST_FAILED;
+        return 0;
+    }
+    a->tr = ASK_FIRST;
+    /* a->translated is not appended to again: the entities point into it. */
+    lookup_add_text(&a->look, rq->app->product->glossary, a->translated.data, a->translated.len);
+    knowledge_free(&a->k);
+    return chat_search(rq, a, code);
+}
+
+/* Language, entities, passages, and where the translation goes. Returns 0, or -1 with the
+ * reply sent (or the client gone). */
 static int chat_understand(struct req *rq, struct ask *a)
 {
-    const struct product *prod = rq->app->product;
     const struct chatreq *cr = &a->cr;
     a->ui = lang_from_code(cr->ui_lang);
     a->input = lang_detect(cr->message, cr->message_len);
     if (a->input == LANG_UNKNOWN) /* emoji, digits: nothing to translate */
         a->input = a->ui;
-    /* Translated into the other language when it is not the UI's, and in en mode always:
-     * there the staff read the question in Korean and the customer gets English. */
-    enum lang other = a->input == LANG_KO ? LANG_EN : LANG_KO;
+    lookup_init(&a->look);
+    lookup_add_text(&a->look, rq->app->product->glossary, cr->message, cr->message_len);
+    /* As asked: both models read Korean and English, and the glossary's names carry the
+     * search across languages, so nothing waits for a translation ... */
     const char *code = NULL;
-    if ((a->input != a->ui || a->ui == LANG_EN) &&
-        translate_run(rq, rq->id, cr->message, cr->message_len, other, &a->translated,
-                      &a->translate_usage, &code) < 0) {
-        if (strcmp(code, "gone") == 0)
-            return -1;
-        /* Answer the question as it was asked rather than not at all. */
-        buf_reset(&a->translated);
-    }
-    /* Entities of the question, then those only its translation names. */
-    find_entities(a, prod->glossary, cr->message, cr->message_len);
-    if (a->translated.len)
-        find_entities(a, prod->glossary, a->translated.data, a->translated.len);
-    /* Retrieval: both wordings of the question plus every alias of its entities, so a
-     * Korean question finds an English document and back. */
-    const char *terms[CHAT_MAX_TERMS];
-    size_t n_terms = 0;
-    for (size_t i = 0; i < a->n_ents; i++) {
-        const struct glossary_entry *e = a->ents[i].entry;
-        if (n_terms < CHAT_MAX_TERMS)
-            terms[n_terms++] = e->canonical;
-        for (size_t k = 0; k < e->n_aliases && n_terms < CHAT_MAX_TERMS; k++)
-            terms[n_terms++] = e->aliases[k];
-    }
-    struct buf query;
-    buf_init(&query, 2 * CHATREQ_BODY_MAX);
-    buf_append(&query, cr->message, cr->message_len);
-    if (a->translated.len) {
-        buf_putc(&query, '\n');
-        buf_append(&query, a->translated.data, a->translated.len);
-    }
-    int rc = knowledge_find(rq, rq->id, query.data, query.len, terms, n_terms, &a->k, &code);
-    buf_free(&query);
+    int rc = chat_search(rq, a, &code);
+    a->tr = lookup_translates(a->ui, a->input) ? ASK_BESIDE : ASK_UNTRANSLATED;
+    /* ... unless that found nothing it is sure of (lookup.h). */
+    double sure = rq->app->product->kb ? LOOKUP_SURE_SCORE : 0;
+    if (rc == 0 && lookup_translate_first(a->ui, a->input, a->k.n, a->k.n ? a->k.p[0].score : 0,
+                                          sure))
+        rc = chat_translate_first(rq, a, &code);
     if (rc < 0 && strcmp(code, "gone") != 0)
         reply_error(rq, code && strcmp(code, "timeout") == 0 ? 504 : 503,
                     code && strcmp(code, "timeout") == 0 ? "timeout" : "unavailable",
@@ -235,17 +254,20 @@ static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
     json_object_object_add(o, "session_id", json_object_new_string(a->session));
     json_object_object_add(o, "input_lang", json_object_new_string(lang_code(a->input)));
     json_object_object_add(o, "ui_lang", json_object_new_string(a->cr.ui_lang));
-    if (a->translated.len)
+    if (a->tr == ASK_FIRST)
         json_object_object_add(o, "translated_query",
                                json_object_new_string_len(a->translated.data,
                                                           (int)a->translated.len));
-    for (size_t i = 0; i < a->n_ents; i++) {
-        const struct glossary_match *m = &a->ents[i];
+    else if (a->tr == ASK_BESIDE) /* its `translation` event follows; a resume waits for it */
+        json_object_object_add(o, "translating",
+                               json_object_new_string(lang_code(lookup_target(a->input))));
+    for (size_t i = 0; i < a->look.n_ents; i++) {
+        const struct glossary_match *m = &a->look.ents[i];
         json_object *e = json_object_new_object();
         json_object_object_add(e, "canonical", json_object_new_string(m->entry->canonical));
         json_object_object_add(e, "section", json_object_new_string(m->entry->section));
         json_object_object_add(e, "matched",
-                               json_object_new_string_len(a->ent_text[i] + m->offset,
+                               json_object_new_string_len(a->look.ent_text[i] + m->offset,
                                                           (int)m->len));
         json_object_array_add(ents, e);
     }
@@ -259,9 +281,34 @@ static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
     json_append_put(o, out);
 }
 
-/* No passage good enough: meta, the apology as a notice, done — and no model call. */
+/* What the answer jobs are made of. Only needed until the jobs and meta are in Redis: it is
+ * released before the stream's long wait, so an open stream holds little more than its
+ * relay (the prompts carry the glossary and five passages, some tens of KiB per chat). */
+struct material {
+    struct buf meta, question, history, passages;
+    struct buf translation; /* ASK_FIRST: the translation event's data */
+    struct plan plan;
+    struct job translate;   /* ASK_BESIDE: the translation job */
+    bool has_translate;
+};
+
+static void material_free(struct material *m)
+{
+    buf_free(&m->meta);
+    buf_free(&m->question);
+    buf_free(&m->history);
+    buf_free(&m->passages);
+    buf_free(&m->translation);
+    plan_free(&m->plan);
+    if (m->has_translate)
+        job_free(&m->translate);
+    m->has_translate = false;
+}
+
+/* No passage good enough: meta (and the translation made in looking), the apology as a
+ * notice, done — and no model call. */
 static enum relay_end chat_no_documents(struct req *rq, struct relay *r, const struct ask *a,
-                                        const char *meta, size_t meta_len)
+                                        const struct material *m)
 {
     static const char *const apology_ko =
         "죄송합니다. 문의하신 내용에 대한 안내를 도움말에서 찾지 못했습니다. 고객센터 "
@@ -277,7 +324,9 @@ static enum relay_end chat_no_documents(struct req *rq, struct relay *r, const s
     buf_init(&notice, 4096);
     json_append_put(o, &notice);
     enum relay_end end = RELAY_FAILED;
-    if (relay_append_event(r, "meta", meta, meta_len) == 0 &&
+    if (relay_append_event(r, "meta", m->meta.data, m->meta.len) == 0 &&
+        (a->tr != ASK_FIRST ||
+         relay_append_event(r, "translation", m->translation.data, m->translation.len) == 0) &&
         relay_append_event(r, "notice", notice.data, notice.len) == 0)
         end = relay_run(r); /* no jobs: straight to done */
     else if (!rq->headers_sent)
@@ -304,24 +353,8 @@ static void chat_remember(struct req *rq, const struct ask *a, const struct rela
     buf_free(&answer);
 }
 
-/* What the answer jobs are made of. Only needed until the jobs and meta are in Redis: it is
- * released before the stream's long wait, so an open stream holds little more than its
- * relay (the prompts carry the glossary and five passages, some tens of KiB per chat). */
-struct material {
-    struct buf meta, question, history, passages;
-    struct plan plan;
-};
-
-static void material_free(struct material *m)
-{
-    buf_free(&m->meta);
-    buf_free(&m->question);
-    buf_free(&m->history);
-    buf_free(&m->passages);
-    plan_free(&m->plan);
-}
-
-/* The plan and meta of an understood question. Returns 0, or -1 with the reply sent. */
+/* The plan, meta and translation of an understood question. Returns 0, or -1 with the reply
+ * sent. */
 static int material_build(struct req *rq, const struct ask *a, struct material *m)
 {
     struct app *app = rq->app;
@@ -331,12 +364,15 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
     buf_init(&m->history, 4 * SESSION_PROMPT_TURNS * SESSION_TEXT_MAX + 256);
     buf_init(&m->passages, JOB_MAX_BYTES / 2);
     buf_init(&m->question, 2 * CHATREQ_BODY_MAX);
+    buf_init(&m->translation, 4 * JOBWAIT_TEXT_MAX);
     if (a->cr.session_id[0] && session_history(app, a->session, &m->history, err, sizeof err) < 0)
         log_rid(LOG_WARN, rq->id, "session %s: %s (answering without it)", a->session_tag, err);
     knowledge_prompt(&a->k, &m->passages);
-    /* Both wordings when there are two: the one in the UI language first, and the player's
-     * own words always (names and tone a translation may lose). */
-    if (!a->translated.len)
+    /* The question as asked: both models read Korean and English, and the prompts name the
+     * answer's language. A translation made before the search is there already, so both
+     * wordings then: the one in the UI language first, and the player's own words always
+     * (names and tone a translation may lose). */
+    if (a->tr != ASK_FIRST)
         buf_append(&m->question, a->cr.message, a->cr.message_len);
     else if (a->input == a->ui)
         buf_printf(&m->question, "%s\n(In %s: %s)", a->cr.message,
@@ -351,7 +387,22 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
         .passages = buf_cstr(&m->passages),
         .history = buf_cstr(&m->history),
     };
-    if (plan_build(&m->plan, app->cfg, rq->id, &in, clock_epoch_ms(), err, sizeof err) < 0) {
+    long long now = clock_epoch_ms();
+    int rc = plan_build(&m->plan, app->cfg, rq->id, &in, now, err, sizeof err);
+    if (rc == 0 && a->tr == ASK_BESIDE) {
+        rc = translate_job(&m->translate, app, rq->id, a->cr.message, a->cr.message_len,
+                           lookup_target(a->input), true, now,
+                           now + app->cfg->job_deadline_s * 1000);
+        m->has_translate = rc == 0;
+        if (rc < 0)
+            snprintf(err, sizeof err, "the translation job does not fit");
+    }
+    if (rc == 0 && a->tr == ASK_FIRST &&
+        (rc = translate_event_json(&m->translation, a->input, lookup_target(a->input),
+                                   a->translated.data, a->translated.len,
+                                   &a->translate_usage)) < 0)
+        snprintf(err, sizeof err, "the translation event does not fit");
+    if (rc < 0) {
         log_rid(LOG_ERROR, rq->id, "plan: %s", err);
         reply_error(rq, 500, "internal", "the request could not be planned", NULL);
         material_free(m);
@@ -359,6 +410,31 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
     }
     meta_json(rq, a, &m->plan, &m->meta);
     return 0;
+}
+
+/* The question's translation, queued after the answer jobs (subscribed with them): nothing
+ * waits for it but `done`. When it cannot be queued its job ends with an error event, so
+ * neither done nor a resume waits for it, and the answers go on. */
+static void chat_queue_translation(struct req *rq, struct relay *r, const struct job *j)
+{
+    struct app *app = rq->app;
+    char err[256];
+    redisContext *c = app_redis(app, err, sizeof err);
+    int rc = c ? store_enqueue(c, j, 1, app->cfg->max_queue_depth * 2 + 1000, err, sizeof err)
+               : -1;
+    app_redis_put(app, c);
+    if (rc == 0)
+        return;
+    log_rid(LOG_WARN, rq->id, "queueing the translation: %s (answering without it)", err);
+    struct buf data;
+    buf_init(&data, 1024);
+    event_error_json(&data, j->phase, model_name(j->model), "unavailable",
+                     "the translation could not be queued", false);
+    if (relay_post_event(r, "error", data.data, data.len) < 0)
+        for (size_t i = 0; i < r->tally.n_jobs; i++)
+            if (strcmp(r->tally.jobs[i].id, j->id) == 0)
+                tally_end_job(&r->tally, i);
+    buf_free(&data);
 }
 
 /* The answer jobs: subscribe, meta, queue, then (the material released) relay. */
@@ -369,12 +445,19 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
     const struct plan *p = &m->plan;
     if (chat_start(rq, r, p, m->meta.data, m->meta.len, meta_id, sizeof meta_id) < 0)
         return RELAY_FAILED;
+    if (m->has_translate)
+        chat_queue_translation(rq, r, &m->translate);
+    /* Through the inbox, in order with the first deltas (relay.h). */
+    if (a->tr == ASK_FIRST &&
+        relay_post_event(r, "translation", m->translation.data, m->translation.len) < 0)
+        tally_add_usage(&r->tally, MODEL_PRO, &a->translate_usage); /* still paid for */
     /* Sizes, never the question itself; the session as a tag (its id grants its history). */
     log_event(LOG_INFO, rq->id, "chat_start",
-              "session=%s ui_lang=%s input_lang=%s chars=%zu translated=%d entities=%zu "
+              "session=%s ui_lang=%s input_lang=%s chars=%zu translation=%s entities=%zu "
               "passages=%zu jobs=%zu",
               a->session_tag, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
-              a->translated.len > 0, a->n_ents, a->k.n, p->n_jobs);
+              ask_translation_name(a->tr), a->look.n_ents, a->k.n,
+              p->n_jobs + m->has_translate);
     bool ok = relay_event(r, meta_id, strlen(meta_id), "meta", 4, m->meta.data, m->meta.len) == 0 &&
               relay_flush(r) == 0;
     material_free(m);
@@ -416,17 +499,22 @@ void chat_post(struct req *rq)
     long long now = clock_epoch_ms();
     struct relay r;
     relay_init(&r, rq, rq->id, true, now, now + app->cfg->job_deadline_s * 1000);
-    /* The translation was a Pro call of this request. */
-    tally_add_usage(&r.tally, MODEL_PRO, &a.translate_usage);
+    /* A translation that failed before the search was still a Pro call of this request (one
+     * that succeeded counts through its `translation` event). */
+    if (a.tr == ASK_FIRST_FAILED)
+        tally_add_usage(&r.tally, MODEL_PRO, &a.translate_usage);
     enum relay_end end;
     if (a.k.n == 0) {
         log_rid(LOG_INFO, rq->id, "no passage at or above %g: the apology, no model call",
                 app->cfg->kb_min_score);
-        end = chat_no_documents(rq, &r, &a, m.meta.data, m.meta.len);
+        end = chat_no_documents(rq, &r, &a, &m);
     } else {
         const struct plan *p = &m.plan;
         for (size_t i = 0; i < p->n_jobs; i++)
             relay_add_job(&r, p->jobs[i].id, p->phases[i / PLAN_MODELS], p->jobs[i].model);
+        if (m.has_translate)
+            tally_add_translation(&r.tally, m.translate.id,
+                                  translate_phase(lookup_target(a.input)));
         tally_capture(&r.tally, p->phases[p->n_phases - 1], SESSION_TEXT_MAX);
         end = chat_answer(rq, &r, &a, &m);
         if (end == RELAY_DONE)
@@ -467,12 +555,13 @@ static int load_meta(struct req *rq, const char *request_id, struct store_meta *
     return rc == 1 ? 0 : -1;
 }
 
-/* The jobs a request's meta implies: one Micro and one Pro job per phase. */
+/* The jobs a request's meta implies: one Micro and one Pro job per phase, and the question's
+ * translation when meta announces one (translate.h names it as plan.h names the others). */
 struct meta_jobs {
-    char ids[PLAN_MAX_JOBS][JOB_ID_MAX];
-    const char *phases[PLAN_MAX_JOBS]; /* static (plan.h) */
-    enum model models[PLAN_MAX_JOBS];
-    size_t n;
+    char ids[TALLY_MAX_JOBS][JOB_ID_MAX];
+    const char *phases[TALLY_MAX_JOBS]; /* static (plan.h, contract.h) */
+    enum model models[TALLY_MAX_JOBS];
+    size_t n, translation;             /* translation: its index, or n when there is none */
 };
 
 static void meta_jobs(const char *request_id, const struct store_meta *m, struct meta_jobs *j)
@@ -485,6 +574,13 @@ static void meta_jobs(const char *request_id, const struct store_meta *m, struct
                 j->phases[j->n] = m->phases[ph];
                 j->models[j->n++] = k;
             }
+    j->translation = TALLY_MAX_JOBS;
+    if (m->translate_phase && plan_job_id(j->ids[j->n], sizeof j->ids[j->n], request_id,
+                                          m->translate_phase, MODEL_PRO) == 0) {
+        j->phases[j->n] = m->translate_phase;
+        j->models[j->n] = MODEL_PRO;
+        j->translation = j->n++;
+    }
 }
 
 /* The resume point: Last-Event-ID, else ?after=. Returns 1 (set), 0 (none), -1 (400 sent). */
@@ -521,11 +617,14 @@ void chat_resume(struct req *rq, const char *request_id)
     struct meta_jobs jobs;
     meta_jobs(request_id, &m, &jobs);
     for (size_t i = 0; i < jobs.n; i++)
-        relay_add_job(&r, jobs.ids[i], jobs.phases[i], jobs.models[i]);
+        if (i == jobs.translation)
+            tally_add_translation(&r.tally, jobs.ids[i], jobs.phases[i]);
+        else
+            relay_add_job(&r, jobs.ids[i], jobs.phases[i], jobs.models[i]);
     if (have_after == 1)
         tally_write_after(&r.tally, &after);
-    char err[256], bufs[PLAN_MAX_JOBS + 1][KEY_MAX];
-    const char *chans[PLAN_MAX_JOBS + 1];
+    char err[256], bufs[RELAY_MAX_CHANNELS][KEY_MAX];
+    const char *chans[RELAY_MAX_CHANNELS];
     size_t n = relay_channels(&r, bufs, chans);
     enum relay_end end = RELAY_FAILED;
     if (dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
@@ -560,8 +659,8 @@ void chat_cancel(struct req *rq, const char *request_id)
         return;
     struct meta_jobs jobs;
     meta_jobs(request_id, &m, &jobs);
-    const char *ids[PLAN_MAX_JOBS];
-    enum queue queues[PLAN_MAX_JOBS];
+    const char *ids[TALLY_MAX_JOBS];
+    enum queue queues[TALLY_MAX_JOBS];
     for (size_t i = 0; i < jobs.n; i++) {
         ids[i] = jobs.ids[i];
         queues[i] = model_queue(jobs.models[i]);

@@ -31,7 +31,8 @@ static int jobwait_take(void *ctx, const struct transcript_entry *e)
     struct jobwait *w = ctx;
     struct jobwait_result *res = w->res;
     enum event_type t = event_type_parse(e->type, e->type_len);
-    bool delta = t == EV_DELTA, done = t == EV_MODEL_DONE || t == EV_PASSAGES;
+    bool delta = t == EV_DELTA, translation = t == EV_TRANSLATION;
+    bool done = t == EV_MODEL_DONE || t == EV_PASSAGES || translation;
     if ((!delta && !done && t != EV_ERROR) || e->data_len > INT_MAX)
         return 0;
     json_tokener *tok = json_tokener_new();
@@ -49,6 +50,10 @@ static int jobwait_take(void *ctx, const struct transcript_entry *e)
     buf_append(&res->data, e->data, e->data_len);
     if (done) {
         res->end = JOBWAIT_DONE;
+        size_t n;
+        const char *text = translation ? json_get_str(o, "translated_query", &n) : NULL;
+        if (text) /* a translation job's one event carries the whole text */
+            buf_append(&res->text, text, n);
         json_object *usage = json_get(o, "usage");
         if (usage)
             event_usage_parse(usage, &res->usage);

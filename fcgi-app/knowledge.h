@@ -28,10 +28,10 @@ struct knowledge {
     json_object *root;     /* bedrock: the passages event, owns the strings */
 };
 
-/* Finds the passages for query[0..len) (the question in the language of the answer) and the
- * extra search terms (glossary aliases). request_id names a kb job. Returns 0 (free k with
- * knowledge_free; k->n may be 0), or -1 with *code ("unavailable", "timeout", "gone",
- * "internal"). */
+/* Finds the passages for query[0..len) (the question as asked, or both wordings after a
+ * translation: lookup.h) and the extra search terms (glossary names). request_id names a kb
+ * job. Returns 0 (free k with knowledge_free; k->n may be 0), or -1 with *code
+ * ("unavailable", "timeout", "gone", "internal"). */
 int knowledge_find(struct req *rq, const char *request_id, const char *query, size_t len,
                    const char *const *terms, size_t n_terms, struct knowledge *k,
                    const char **code);

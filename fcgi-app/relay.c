@@ -58,8 +58,8 @@ size_t relay_channels(struct relay *r, char bufs[][KEY_MAX], const char **out)
 
 int relay_cancel(struct relay *r, bool all)
 {
-    const char *ids[PLAN_MAX_JOBS];
-    enum queue queues[PLAN_MAX_JOBS];
+    const char *ids[TALLY_MAX_JOBS];
+    enum queue queues[TALLY_MAX_JOBS];
     size_t n = tally_open_jobs(&r->tally, all, ids, queues);
     char err[256];
     redisContext *c = app_redis(r->rq->app, err, sizeof err);
@@ -148,6 +148,12 @@ static int relay_append(struct relay *r, const char *type, const char *data, siz
     if (rc < 0)
         log_rid(LOG_WARN, r->rq->id, "appending %s: %s", type, err);
     return rc;
+}
+
+int relay_post_event(struct relay *r, const char *type, const char *data, size_t len)
+{
+    char id[EVENT_ID_MAX];
+    return relay_append(r, type, data, len, id, sizeof id);
 }
 
 int relay_append_event(struct relay *r, const char *type, const char *data, size_t len)

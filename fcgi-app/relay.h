@@ -68,12 +68,18 @@ void relay_init(struct relay *r, struct req *rq, const char *request_id, bool or
 void relay_free(struct relay *r);
 void relay_add_job(struct relay *r, const char *job_id, const char *phase, enum model model);
 /* The channels to subscribe to: every job's and the request's own (at most
- * PLAN_MAX_JOBS + 1; pointers into r and bufs). Returns their number. */
+ * RELAY_MAX_CHANNELS; pointers into r and bufs). Returns their number. */
+#define RELAY_MAX_CHANNELS (TALLY_MAX_JOBS + 1)
 size_t relay_channels(struct relay *r, char bufs[][KEY_MAX], const char **out);
 
 /* Appends one of our own events to the transcript (and publishes it), then writes it to the
  * client with its id. Returns 0, or -1 (Redis failed: nothing written; or client gone). */
 int relay_append_event(struct relay *r, const char *type, const char *data, size_t len);
+/* Appends one of our own events to the transcript and publishes it, and writes nothing: it
+ * reaches the client through the inbox like the workers' events, so an event appended while
+ * jobs run is written in id order with theirs (a direct write would move the reader past
+ * events still on their way). Returns 0 or -1 (Redis failed; logged). */
+int relay_post_event(struct relay *r, const char *type, const char *data, size_t len);
 /* Accounts one event with its transcript id and writes it (buffered) unless it was written
  * already or the client has it. Returns 0, or -1 when the client is gone. */
 int relay_event(struct relay *r, const char *id, size_t id_len, const char *type,

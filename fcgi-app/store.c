@@ -12,7 +12,20 @@
 #include "redis/contract.h"
 #include "redis/events.h"
 
-/* Fills m from a meta event's data: its phases, each a known name. */
+/* The translation job meta announces, by the language it translates into. */
+static const char *meta_translation(json_object *o)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, "translating", &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *code = json_object_get_string(v);
+    return strcmp(code, "ko") == 0 ? PHASE_TRANSLATE_KO
+           : strcmp(code, "en") == 0 ? PHASE_TRANSLATE_EN
+                                     : NULL;
+}
+
+/* Fills m from a meta event's data: its phases, each a known name, and its translation job. */
 static int meta_phases(const char *data, size_t len, struct store_meta *m)
 {
     json_tokener *tok = json_tokener_new_ex(8);
@@ -35,6 +48,8 @@ static int meta_phases(const char *data, size_t len, struct store_meta *m)
                 m->phases[m->n_phases++] = name;
         }
     }
+    if (rc == 0)
+        m->translate_phase = meta_translation(o);
     json_object_put(o);
     return rc;
 }

@@ -26,6 +26,9 @@ struct store_meta {
     struct stream_id sid;
     const char *phases[PLAN_MAX_PHASES];   /* static names (plan.h) */
     size_t n_phases;
+    /* The phase of the question's translation job (contract.h) when meta says one runs
+     * beside the answers ("translating": "ko" or "en"), else NULL. */
+    const char *translate_phase;
 };
 
 /* The first transcript entry of request_id, which must be its meta event. Returns 1 (found),

@@ -28,15 +28,31 @@ void tally_free(struct tally *t)
     t->tok = NULL;
 }
 
-void tally_add_job(struct tally *t, const char *job_id, const char *phase, enum model model)
+static struct tally_job *job_add(struct tally *t, const char *job_id, const char *phase,
+                                 enum model model)
 {
-    if (t->n_jobs == PLAN_MAX_JOBS)
-        return;
+    if (t->n_jobs == TALLY_MAX_JOBS)
+        return NULL;
     struct tally_job *j = &t->jobs[t->n_jobs++];
+    memset(j, 0, sizeof *j);
     snprintf(j->id, sizeof j->id, "%s", job_id);
     j->queue = model_queue(model);
     j->phase = phase;
     j->model = model;
+    return j;
+}
+
+void tally_add_job(struct tally *t, const char *job_id, const char *phase, enum model model)
+{
+    if (job_add(t, job_id, phase, model))
+        t->n_answers++;
+}
+
+void tally_add_translation(struct tally *t, const char *job_id, const char *phase)
+{
+    struct tally_job *j = job_add(t, job_id, phase, MODEL_PRO);
+    if (j)
+        j->translation = true;
 }
 
 void tally_write_after(struct tally *t, const struct stream_id *after)
@@ -47,7 +63,7 @@ void tally_write_after(struct tally *t, const struct stream_id *after)
 
 void tally_add_usage(struct tally *t, enum model model, const struct token_usage *u)
 {
-    t->extra_usage = *u;
+    usage_add(&t->extra_usage, u);
     t->has_extra = true;
     t->extra_model = model;
 }
@@ -133,7 +149,7 @@ static bool capture_full(const struct tally *t)
 static void first_delta(struct tally *t, json_object *o, long long now_ms)
 {
     struct tally_job *j = event_job(t, o);
-    if (!j || j->first_delta)
+    if (!j || j->first_delta || j->translation)
         return;
     j->first_delta = true;
     t->n_first++;
@@ -154,14 +170,27 @@ static json_object *parse_object(struct tally *t, const char *data, size_t len)
     return o;
 }
 
-/* model_done and error end the job they name (by phase and model); model_done brings usage. */
+/* The origin's metrics of a job's end (a resume replays ends the origin counted). */
+static void count_end(const struct tally_job *j, bool ok, long long ms)
+{
+    if (j->translation) {
+        metrics_translation(ok);
+        metrics_tokens(j->model, &j->usage); /* not a stream: no duration to count */
+    } else if (ok) {
+        metrics_model_done(j->model, ms, &j->usage);
+    }
+}
+
+/* model_done, translation and error end the job they name (by phase and model); model_done
+ * and translation bring usage. A translation that names no job (the request translated the
+ * question before its search) adds its usage to the extra calls. */
 static void account(struct tally *t, enum event_type type, const char *data, size_t data_len,
                     long long now_ms)
 {
     bool model_done = type == EV_MODEL_DONE, error = type == EV_ERROR;
-    bool notice = type == EV_NOTICE;
+    bool notice = type == EV_NOTICE, translation = type == EV_TRANSLATION;
     if (type == EV_DELTA) {
-        bool first = t->origin && t->n_first < t->n_jobs;
+        bool first = t->origin && t->n_first < t->n_answers;
         bool keep = t->capture_phase && !capture_full(t);
         json_object *o = first || keep ? parse_object(t, data, data_len) : NULL;
         if (o && first)
@@ -171,7 +200,7 @@ static void account(struct tally *t, enum event_type type, const char *data, siz
         json_object_put(o);
         return;
     }
-    if (!model_done && !error && !(notice && t->origin))
+    if (!model_done && !error && !translation && !(notice && t->origin))
         return;
     json_object *o = parse_object(t, data, data_len);
     if (!o)
@@ -183,13 +212,17 @@ static void account(struct tally *t, enum event_type type, const char *data, siz
         else
             metrics_notice(code ? code : "other");
     }
-    struct tally_job *j = model_done || error ? event_job(t, o) : NULL;
+    struct tally_job *j = model_done || error || translation ? event_job(t, o) : NULL;
     if (j && !j->ended) {
         j->ended = true;
-        if (model_done)
+        if (model_done || translation)
             event_usage_parse(json_get(o, "usage"), &j->usage);
-        if (model_done && t->origin)
-            metrics_model_done(j->model, now_ms - t->t0_ms, &j->usage);
+        if (t->origin && (!error || j->translation))
+            count_end(j, !error, now_ms - t->t0_ms);
+    } else if (!j && translation) {
+        struct token_usage u;
+        event_usage_parse(json_get(o, "usage"), &u);
+        tally_add_usage(t, MODEL_PRO, &u);
     }
     json_object_put(o);
 }

@@ -12,7 +12,9 @@
 #include "core/log.h"
 #include "jobwait.h"
 #include "metrics.h"
+#include "plan.h"
 #include "product.h"
+#include "redis/events.h"
 
 static const char *code_of(const struct jobwait_result *res)
 {
@@ -30,35 +32,66 @@ static const char *code_of(const struct jobwait_result *res)
     return "unavailable";
 }
 
+const char *translate_phase(enum lang target)
+{
+    return target == LANG_KO ? PHASE_TRANSLATE_KO : PHASE_TRANSLATE_EN;
+}
+
+int translate_job(struct job *j, const struct app *app, const char *request, const char *text,
+                  size_t len, enum lang target, bool named, long long created_ms,
+                  long long deadline_ms)
+{
+    memset(j, 0, sizeof *j);
+    const char *phase = translate_phase(target);
+    if (strlen(request) >= sizeof j->request ||
+        plan_job_id(j->id, sizeof j->id, request, phase, MODEL_PRO) < 0)
+        return -1;
+    memcpy(j->request, request, strlen(request) + 1);
+    j->queue = QUEUE_PRO;
+    j->model = MODEL_PRO;
+    snprintf(j->phase, sizeof j->phase, "%s", phase);
+    snprintf(j->model_id, sizeof j->model_id, "%s", app->cfg->pro_model);
+    if (named)
+        snprintf(j->system_sha256, sizeof j->system_sha256, "%s",
+                 product_translate_prompt_sha256(app->product, target));
+    else
+        j->system = xstrdup(product_translate_prompt(app->product, target));
+    j->cache_point = true; /* the glossary makes the prompt long and the same every time */
+    j->converse = true;    /* the text is shown whole, so nothing is gained by streaming it */
+    j->messages[0].role = xstrdup("user");
+    j->messages[0].text = xstrndup(text, len);
+    j->n_messages = 1;
+    j->max_tokens = TRANSLATE_MAX_TOKENS;
+    j->temperature = TRANSLATE_TEMPERATURE;
+    j->top_p = -1;
+    j->created_ms = created_ms;
+    j->deadline_ms = deadline_ms;
+    return 0;
+}
+
+int translate_event_json(struct buf *out, enum lang source, enum lang target,
+                         const char *text, size_t len, const struct token_usage *usage)
+{
+    return event_translation_json(out, translate_phase(target), model_name(MODEL_PRO), text,
+                                  len, lang_code(source), lang_code(target), usage);
+}
+
 int translate_run(struct req *rq, const char *request_id, const char *text, size_t len,
                   enum lang target, struct buf *out, struct token_usage *usage,
                   const char **code)
 {
     struct app *app = rq->app;
     struct job j;
-    memset(&j, 0, sizeof j);
+    char request[80];
     memset(usage, 0, sizeof *usage);
-    int n = snprintf(j.request, sizeof j.request, "%s.translate", request_id);
-    if (n < 0 || (size_t)n >= sizeof j.request) {
+    long long now = clock_epoch_ms();
+    int n = snprintf(request, sizeof request, "%s.translate", request_id);
+    if (n < 0 || (size_t)n >= sizeof request ||
+        translate_job(&j, app, request, text, len, target, false, now,
+                      now + TRANSLATE_TIMEOUT_MS) < 0) {
         *code = "internal";
         return -1;
     }
-    snprintf(j.id, sizeof j.id, "%s-pro", j.request);
-    j.queue = QUEUE_PRO;
-    j.model = MODEL_PRO;
-    snprintf(j.phase, sizeof j.phase, "translate");
-    snprintf(j.model_id, sizeof j.model_id, "%s", app->cfg->pro_model);
-    j.system = xstrdup(product_translate_prompt(app->product, target));
-    j.cache_point = true; /* the glossary makes the prompt long and the same every time */
-    j.converse = true;
-    j.messages[0].role = xstrdup("user");
-    j.messages[0].text = xstrndup(text, len);
-    j.n_messages = 1;
-    j.max_tokens = TRANSLATE_MAX_TOKENS;
-    j.temperature = TRANSLATE_TEMPERATURE;
-    j.top_p = -1;
-    j.created_ms = clock_epoch_ms();
-    j.deadline_ms = j.created_ms + TRANSLATE_TIMEOUT_MS;
     struct jobwait_result res;
     jobwait_run(rq, &j, TRANSLATE_TIMEOUT_MS, &res);
     job_free(&j);

@@ -2,6 +2,7 @@
 #include "call.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -31,21 +32,36 @@ static json_object *ms_value(double ms)
 int call_done_json(struct buf *out, const char *phase, const char *model,
                    const struct bedrock_result *r)
 {
-    json_object *o = json_object_new_object(), *u = json_object_new_object();
+    json_object *o = json_object_new_object();
     event_add_phase_model(o, phase, model);
     json_object_object_add(o, "stop_reason",
                            json_new_text(r->stop_reason, strnlen(r->stop_reason,
                                                                sizeof r->stop_reason)));
-    json_object_object_add(u, "input_tokens", json_object_new_int64(r->usage.input_tokens));
-    json_object_object_add(u, "output_tokens", json_object_new_int64(r->usage.output_tokens));
-    json_object_object_add(u, "cache_read_tokens",
-                           json_object_new_int64(r->usage.cache_read_tokens));
-    json_object_object_add(u, "cache_write_tokens",
-                           json_object_new_int64(r->usage.cache_write_tokens));
-    json_object_object_add(o, "usage", u);
+    json_object_object_add(o, "usage", event_usage_object(&r->usage));
     json_object_object_add(o, "ttft_ms", ms_value(r->ttft_ms));
     json_object_object_add(o, "latency_ms", ms_value(r->elapsed_ms));
     return json_append_put(o, out);
+}
+
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int call_translation_json(struct buf *out, const char *phase, const char *model,
+                          const char *target, const struct bedrock_result *r)
+{
+    /* Models like to wrap a translation in blanks it was not given. */
+    const char *s = r->text ? r->text : "";
+    size_t n = r->text ? r->text_len : 0;
+    while (n && blank(*s))
+        s++, n--;
+    while (n && blank(s[n - 1]))
+        n--;
+    if (n == 0)
+        return 1;
+    const char *source = strcmp(target, "ko") == 0 ? "en" : "ko";
+    return event_translation_json(out, phase, model, s, n, source, target, &r->usage);
 }
 
 int call_passages_json(struct buf *out, const struct bedrock_passage *p, size_t n)

@@ -1,6 +1,6 @@
 /* call: where a job (redis/job.h) meets the Bedrock client (aws/bedrock.h) — the request a job
  * describes, and what a finished call becomes among the job's events (redis/events.h): its
- * model_done or passages data, and API.md's stream error code for a wire-layer error. No I/O;
+ * model_done, translation or passages data, and API.md's stream error code for a wire-layer error. No I/O;
  * the wire format knows nothing of AWS and the AWS code nothing of jobs, so this is the one
  * place both meet. */
 #ifndef NOVA_CALL_H
@@ -22,6 +22,14 @@ void call_request(const struct job *j, struct bedrock_message msgs[JOB_MAX_MESSA
  * text came. Appended to out; 0 or -1 (out full). */
 int call_done_json(struct buf *out, const char *phase, const char *model,
                    const struct bedrock_result *r);
+/* The end of a translation job (contract.h: phase PHASE_TRANSLATE_KO or _EN, a Converse
+ * call), the `translation` event's data (events.h): translated_query is the answer text
+ * without the blanks models put around it, target_language is target ("ko" or "en"),
+ * source_language the other one. Appended to out;
+ * 0, 1 when the text is empty once trimmed (nothing appended: the caller ends the job with an
+ * error instead), or -1 (out full). */
+int call_translation_json(struct buf *out, const char *phase, const char *model,
+                          const char *target, const struct bedrock_result *r);
 /* The kb queue's answer, the passages event's data (events.h: EVENT_EXCERPT_CHARS,
  * EVENT_PASSAGE_CHARS). */
 int call_passages_json(struct buf *out, const struct bedrock_passage *p, size_t n);

@@ -1,11 +1,11 @@
 /* flight: the jobs in flight and their lifecycles (see flight.h).
  *
  * A job's state (worker_job.h) says what happens to it next; worker_job_set_state is the only
- * place it changes. A job ends exactly once, in on_done: with model_done (or passages), or an
- * error event, then its XACK and the removal of its progress marker (worker.h); or, left to
- * another worker (HANDED_BACK, TAKEN_OVER), with neither. A call that fails with a retryable
- * error before its first delta does not end the job: it waits (WAITING) for a backoff step of
- * common/aws/retry.h and starts again. A job that failed for good also leaves a dead letter.
+ * place it changes. A job ends exactly once, in on_done: with model_done (passages, a
+ * translation), or an error event, then its XACK and the removal of its progress marker
+ * (worker.h); or, left to another worker (HANDED_BACK, TAKEN_OVER), with neither. A call that
+ * fails with a retryable error before its first delta does not end the job: it waits (WAITING)
+ * for a backoff step of common/aws/retry.h and starts again. A job that failed for good also leaves a dead letter.
  * Deltas that arrive in the same turn for the same job become one event: the text is the same,
  * the page gets fewer, larger events, and Redis fewer commands. */
 #include "flight.h"
@@ -271,12 +271,23 @@ static void on_done(void *user, const struct bedrock_result *r)
                   "Redis unreachable: given up", ms, wj->attempts);
     } else if (r->err.code == BR_OK) {
         bool kb = wj->job.queue == QUEUE_KB;
-        if (wj->job.converse && r->text_len > 0) /* Converse: the whole answer at once */
+        /* A question's translation (contract.h) ends with one event that carries it whole:
+         * no delta a page could take for an answer's text. */
+        const char *target = wj->job.converse ? phase_translation_target(wj->job.phase) : NULL;
+        if (!target && wj->job.converse && r->text_len > 0) /* the whole answer at once */
             emit_delta(fl, wj, r->text, r->text_len);
         buf_reset(&fl->scratch);
-        int rc = kb ? call_passages_json(&fl->scratch, r->passages, r->n_passages)
-                    : call_done_json(&fl->scratch, wj->job.phase, job_model_name(&wj->job), r);
-        emit_scratch(fl, wj, kb ? "passages" : "model_done", rc);
+        const char *type = kb ? "passages" : target ? "translation" : "model_done";
+        const char *model = job_model_name(&wj->job);
+        int rc = kb       ? call_passages_json(&fl->scratch, r->passages, r->n_passages)
+                 : target ? call_translation_json(&fl->scratch, wj->job.phase, model, target, r)
+                          : call_done_json(&fl->scratch, wj->job.phase, model, r);
+        if (target && rc == 1) { /* nothing but blanks: the translation failed */
+            type = "error";
+            rc = event_error_json(&fl->scratch, wj->job.phase, model, "model_error",
+                                  "the translation came back empty", false);
+        }
+        emit_scratch(fl, wj, type, rc);
         atomic_fetch_add(&w->jobs_done, 1);
         count_tokens(w, &r->usage);
         log_event(LOG_INFO, wj->rid, "job_done",

@@ -52,6 +52,17 @@ enum queue model_queue(enum model m)
     return m == MODEL_MICRO ? QUEUE_MICRO : QUEUE_PRO;
 }
 
+const char *phase_translation_target(const char *phase)
+{
+    if (!phase)
+        return NULL;
+    if (strcmp(phase, PHASE_TRANSLATE_KO) == 0)
+        return "ko";
+    if (strcmp(phase, PHASE_TRANSLATE_EN) == 0)
+        return "en";
+    return NULL;
+}
+
 const char *event_type_name(enum event_type t)
 {
     return (unsigned)t < EV_COUNT ? event_names[t] : "other";

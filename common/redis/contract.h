@@ -73,6 +73,19 @@ const char *event_type_name(enum event_type t);
 /* The type named s[0..n), EV_OTHER when none is. */
 enum event_type event_type_parse(const char *s, size_t n);
 
+/* ---- phases ---------------------------------------------------------------------------- */
+
+/* The phase of a question's translation job, into Korean or English: a Converse call on the
+ * pro queue (model "pro") whose end is one `translation` event — translated_query,
+ * source_language, target_language, usage — instead of delta and model_done. It runs beside
+ * the answer jobs, in the chat's transcript, or alone (POST /api/translate). The answer
+ * phases are nova-fcgi's (fcgi-app/plan.h). */
+#define PHASE_TRANSLATE_KO "translate_ko"
+#define PHASE_TRANSLATE_EN "translate_en"
+/* The language code a translation phase translates into ("ko" or "en"), or NULL for every
+ * other phase (and NULL). */
+const char *phase_translation_target(const char *phase);
+
 /* ---- keys ------------------------------------------------------------------------------- */
 
 #define KEY_MAX 256

@@ -22,6 +22,30 @@ int event_delta_json(struct buf *out, const char *phase, const char *model, cons
     return json_append_put(o, out);
 }
 
+json_object *event_usage_object(const struct token_usage *u)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "input_tokens", json_object_new_int64(u->input_tokens));
+    json_object_object_add(o, "output_tokens", json_object_new_int64(u->output_tokens));
+    json_object_object_add(o, "cache_read_tokens", json_object_new_int64(u->cache_read_tokens));
+    json_object_object_add(o, "cache_write_tokens",
+                           json_object_new_int64(u->cache_write_tokens));
+    return o;
+}
+
+int event_translation_json(struct buf *out, const char *phase, const char *model,
+                           const char *text, size_t len, const char *source,
+                           const char *target, const struct token_usage *u)
+{
+    json_object *o = json_object_new_object();
+    event_add_phase_model(o, phase, model);
+    json_object_object_add(o, "translated_query", json_new_text(text, len));
+    json_object_object_add(o, "source_language", json_new_text(source, strlen(source)));
+    json_object_object_add(o, "target_language", json_new_text(target, strlen(target)));
+    json_object_object_add(o, "usage", event_usage_object(u));
+    return json_append_put(o, out);
+}
+
 int event_error_json(struct buf *out, const char *phase, const char *model, const char *code,
                      const char *message, bool retryable)
 {
@@ -97,10 +121,18 @@ int event_entry_parse(const redisReply *e, const redisReply **id, const redisRep
     return *type && *data ? 0 : -1;
 }
 
+/* A count as read from outside: never negative, never so large that a request's sum of them
+ * could overflow. */
+static long usage_count(json_object *usage, const char *key)
+{
+    long long v = json_get_int(usage, key);
+    return v < 0 ? 0 : v > EVENT_USAGE_MAX ? EVENT_USAGE_MAX : (long)v;
+}
+
 void event_usage_parse(json_object *usage, struct token_usage *u)
 {
-    u->input_tokens = (long)json_get_int(usage, "input_tokens");
-    u->output_tokens = (long)json_get_int(usage, "output_tokens");
-    u->cache_read_tokens = (long)json_get_int(usage, "cache_read_tokens");
-    u->cache_write_tokens = (long)json_get_int(usage, "cache_write_tokens");
+    u->input_tokens = usage_count(usage, "input_tokens");
+    u->output_tokens = usage_count(usage, "output_tokens");
+    u->cache_read_tokens = usage_count(usage, "cache_read_tokens");
+    u->cache_write_tokens = usage_count(usage, "cache_write_tokens");
 }

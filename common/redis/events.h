@@ -26,6 +26,14 @@ int event_error_json(struct buf *out, const char *phase, const char *model, cons
 /* A worker's notice about one job: {"phase", "model", "code", "text"}. */
 int event_notice_json(struct buf *out, const char *phase, const char *model, const char *code,
                       const char *text);
+/* A translation job's end (contract.h, PHASE_TRANSLATE_*): {"phase", "model",
+ * "translated_query", "source_language", "target_language", "usage"}, the languages "ko" or
+ * "en". */
+int event_translation_json(struct buf *out, const char *phase, const char *model,
+                           const char *text, size_t len, const char *source,
+                           const char *target, const struct token_usage *u);
+/* The "usage" object of model_done and translation: API.md's four names. */
+json_object *event_usage_object(const struct token_usage *u);
 /* The phase and model members every job event starts with, added to o. */
 void event_add_phase_model(json_object *o, const char *phase, const char *model);
 
@@ -35,8 +43,10 @@ void event_add_phase_model(json_object *o, const char *phase, const char *model)
 #define EVENT_EXCERPT_CHARS 600
 #define EVENT_PASSAGE_CHARS 1000
 
-/* The "usage" object of a model_done event's data (API.md's names) into u; missing or
- * non-integer fields count 0. */
+/* The "usage" object of a model_done or translation event's data (API.md's names) into u;
+ * missing or non-integer fields count 0, negative ones 0, larger ones than EVENT_USAGE_MAX
+ * that (the data comes from Redis: a hostile count must not overflow done's sum). */
+#define EVENT_USAGE_MAX 1000000000000L
 void event_usage_parse(json_object *usage, struct token_usage *u);
 
 /* One XRANGE entry of a transcript: its id and its "t" (type) and "d" (data) fields. Returns 0,

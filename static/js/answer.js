@@ -1,7 +1,8 @@
 // answer.js — one question and its answer on the page: the parts that stream (Micro overview,
 // Pro analysis; in English mode for the staff's Korean answer and the customer's English
-// one), the translated question, the characters and terms found, the sources, the usage and
-// cost, and the answer's end state (done, stopped, or an error in words with a retry).
+// one), the translated question (shown when its `translation` event comes, usually after
+// the first words), the characters and terms found, the sources, the usage and cost, and the
+// answer's end state (done, stopped, or an error in words with a retry).
 //
 // Text from the model and the knowledge base only ever reaches the DOM as text nodes
 // (markdown.js builds the answer's elements; everything else uses textContent).
@@ -13,6 +14,9 @@ import { t, setText, hasKey, sectionName } from "./i18n.js";
 const MODELS = ["micro", "pro"];
 const PHASES_FOR = { ko: ["answer"], en: ["staff_ko", "customer_en"] };
 const PHASE_LANG = { staff_ko: "ko", customer_en: "en" };
+// The question's translation is a job of its own (phase translate_ko / translate_en): it
+// arrives as one `translation` event, whenever it is ready, and is never an answer part.
+const isTranslation = (phase) => typeof phase === "string" && phase.startsWith("translate");
 // Codes whose retry makes sense even when an event does not say so.
 const RETRYABLE = new Set(["throttled", "model_error", "timeout", "worker_lost", "unavailable",
   "internal", "rate_limited", "overloaded"]);
@@ -231,7 +235,14 @@ export class Turn {
       setText(this.resumeEl, "resumed");
       setTimeout(() => { this.resumeEl.hidden = true; }, 2000);
     }
+    if (isTranslation(d.phase) && type !== "translation") {
+      // Its error is shown quietly on the translation's line; the answers go on. (An older
+      // worker's delta and model_done of it are not an answer either.)
+      if (type === "error") this.translationFailed();
+      return;
+    }
     switch (type) {
+      case "translation": this.onTranslation(d); break;
       case "meta": this.onMeta(d); break;
       case "delta": {
         const p = this.part(String(d.phase || "answer"), String(d.model));
@@ -270,11 +281,13 @@ export class Turn {
         }
       }
     }
-    if (typeof m.translated_query === "string" && m.translated_query) {
-      const q = h("q", { text: m.translated_query });
-      const ql = m.ui_lang === "en" || m.ui_lang === "ko" ? m.ui_lang : this.uiLang;
-      q.lang = ql;
-      this.translated.replaceChildren(h("span", { class: "label", i18n: "translatedQuery" }), " ", q);
+    // Translated before the search (nothing sure was found as asked): in meta already. Otherwise
+    // meta says a translation is on its way, and the line waits for its event.
+    const other = m.input_lang === "ko" ? "en" : "ko";
+    if (typeof m.translated_query === "string" && m.translated_query) this.showTranslation(m.translated_query, other);
+    else if (typeof m.translating === "string" && this.translated.dataset.state !== "done") {
+      this.translated.replaceChildren(h("span", { class: "pending", i18n: "translatingQuery" }));
+      this.translated.dataset.state = "pending";
       this.translated.hidden = false;
     }
     if (Array.isArray(m.entities) && m.entities.length) {
@@ -292,6 +305,26 @@ export class Turn {
       this.entities.hidden = this.entities.children.length === 0;
     }
     if (Array.isArray(m.sources) && m.sources.length) this.showSources(m.sources);
+  }
+
+  /** The question translated (text only; lang: the language it is in). */
+  showTranslation(text, lang) {
+    const q = h("q", { text });
+    q.lang = lang === "en" || lang === "ko" ? lang : this.uiLang;
+    this.translated.replaceChildren(h("span", { class: "label", i18n: "translatedQuery" }), " ", q);
+    this.translated.dataset.state = "done";
+    this.translated.hidden = false;
+  }
+
+  onTranslation(d) {
+    if (typeof d.translated_query === "string" && d.translated_query) this.showTranslation(d.translated_query, d.target_language);
+  }
+
+  translationFailed() {
+    if (this.translated.dataset.state === "done") return;
+    this.translated.replaceChildren(h("span", { class: "note", i18n: "translationUnavailable" }));
+    this.translated.dataset.state = "failed";
+    this.translated.hidden = false;
   }
 
   showSources(sources) {
@@ -366,6 +399,7 @@ export class Turn {
   onEnd(r) {
     flushNow();
     this.resumeEl.hidden = true;
+    if (this.translated.dataset.state === "pending") this.translated.hidden = true; // never came
     const stopAsked = !!(this.stream && this.stream.stopRequested);
     let final = "done", errKey = null, retry = false, retryAfter = null;
     if (r.state === "stopped") {

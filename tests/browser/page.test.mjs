@@ -449,11 +449,34 @@ async function main() {
     check("all four streams were live at once at some point",
       samples.some((s) => keys.every((k) => s.parts[k] && s.parts[k].len > 0 && s.parts[k].state === "streaming")) ||
       samples.some((s) => keys.filter((k) => s.parts[k] && s.parts[k].len > 0 && s.parts[k].state === "streaming").length >= 2));
-    // A Korean question in English mode is translated first.
+    // A Korean question in English mode: its translation runs beside the answers and shows
+    // when its event comes, after the first words (issue 14). The times are the page's own:
+    // when the first Micro text and the translated question appeared in the new answer.
+    await page.evaluate(() => {
+      const turns = document.querySelectorAll("#log > .turn").length;
+      window.__seen = { words: null, translation: null };
+      const obs = new MutationObserver(() => {
+        if (document.querySelectorAll("#log > .turn").length <= turns) return;
+        const a = document.querySelector("#log > .turn:last-child .answer");
+        if (!a) return;
+        const now = performance.now();
+        if (window.__seen.words === null &&
+          [...a.querySelectorAll(".part-micro .part-body")].some((b) => b.textContent.trim().length > 0)) window.__seen.words = now;
+        const q = a.querySelector(".translated q");
+        if (window.__seen.translation === null && q && q.textContent) window.__seen.translation = now;
+      });
+      obs.observe(document.getElementById("log"), { subtree: true, childList: true, characterData: true });
+      window.__seenObserver = obs;
+    });
     await ask(page, "폴이 레벨업을 못 해요 #sim:len=10");
     await waitEnd(page);
+    const seen = await page.evaluate(() => { window.__seenObserver.disconnect(); return window.__seen; });
     const tq = await page.$eval(`${lastAnswer} .translated`, (p) => (p.hidden ? "" : p.textContent)).catch(() => "");
     check("[issue 5] the translated question is shown", /^Translated question\s+\S/.test(tq) && /[A-Za-z]/.test(tq.replace("Translated question", "")), tq);
+    check("[issue 14] the translation arrives after the first Micro words",
+      seen && seen.words !== null && seen.translation !== null && seen.translation > seen.words, JSON.stringify(seen));
+    check("[issue 14] the translated question is marked with its language (English)",
+      await page.$eval(`${lastAnswer} .translated q`, (q) => q.lang).catch(() => "") === "en");
     await screenshotWhole(page, path.join(ARTIFACTS, "page-en.png"));
     await page.close();
   });
@@ -592,6 +615,51 @@ async function main() {
     check("the Markdown subset becomes DOM (headings, ordered and bullet lists, bold, code)",
       dom.heading >= 2 && dom.ol === 1 && dom.li >= 5 && dom.strong >= 2 && dom.code >= 2 && dom.pre === 1, JSON.stringify(dom).slice(0, 300));
     check("a bare https URL becomes a safe link", dom.links.length === 1 && dom.links[0] === "https://support.example.com/x", JSON.stringify(dom.links));
+    check("no script ran (no dialog, no CSP violation)", dialogs.length === 0 && cspViolations.length === 0, JSON.stringify([dialogs, cspViolations]));
+    await page.close();
+  });
+
+  await test("the translation event: inert text, replaced by a quiet note when it fails (crafted streams)", async () => {
+    const page = await newPage();
+    await setLang(page, "en");
+    const meta = (rid) => ({
+      request_id: rid, session_id: "y".repeat(16), input_lang: "en", ui_lang: "en", translating: "ko",
+      entities: [], sources: [{ title: "Guide", score: 0.5, excerpt: "ok", url: "https://support.example.com/en/guide" }],
+      phases: ["staff_ko", "customer_en"], backend: "sim",
+    });
+    const stream = (rid, translationEvent) => {
+      let sse = `id: 1-0\nevent: meta\ndata: ${JSON.stringify(meta(rid))}\n\n`, n = 1;
+      for (const phase of ["staff_ko", "customer_en"]) for (const model of ["micro", "pro"])
+        sse += `id: ${++n}-0\nevent: delta\ndata: ${JSON.stringify({ phase, model, text: phase === "staff_ko" ? "안녕하세요." : "Hello." })}\n\n`;
+      sse += `id: ${++n}-0\n${translationEvent}\n\n`;
+      for (const phase of ["staff_ko", "customer_en"]) for (const model of ["micro", "pro"])
+        sse += `id: ${++n}-0\nevent: model_done\ndata: ${JSON.stringify({ phase, model, stop_reason: "end_turn", usage: {} })}\n\n`;
+      return sse + `id: ${++n}-0\nevent: done\ndata: {"usage":{"input_tokens":1,"output_tokens":2,"cache_read_tokens":0,"cache_write_tokens":0},"cost_usd":0.0001,"elapsed_ms":5}\n\n`;
+    };
+    const ok = `event: translation\ndata: ${JSON.stringify({ phase: "translate_ko", model: "pro", translated_query: "폴 <img src=x onerror=alert(21)> 레벨업", source_language: "en", target_language: "ko", usage: { input_tokens: 3 } })}`;
+    const failed = `event: error\ndata: ${JSON.stringify({ phase: "translate_ko", model: "pro", code: "throttled", message: "busy", retryable: true })}`;
+    const bodies = [stream("0123456789abcdef0123456789abcde1", ok), stream("0123456789abcdef0123456789abcde2", failed)];
+    await page.route("**/api/chat", (route) => route.fulfill({ status: 200, headers: { "Content-Type": "text/event-stream" }, body: bodies.shift() }), { times: 2 });
+    await ask(page, "crafted translation");
+    const st1 = await waitEnd(page, 10000);
+    const one = await page.evaluate((sel) => {
+      const a = document.querySelector(sel), q = a.querySelector(".translated q");
+      return { q: q ? q.textContent : "", lang: q ? q.lang : "", imgs: a.querySelectorAll("img").length,
+        sections: a.querySelectorAll(".phase").length, translateParts: a.querySelectorAll('[data-phase^="translate"]').length };
+    }, lastAnswer);
+    check("a translation event shows the translated question as text, in its language",
+      st1 === "done" && one.q === "폴 <img src=x onerror=alert(21)> 레벨업" && one.lang === "ko" && one.imgs === 0, JSON.stringify([st1, one]));
+    check("the translation is no answer part or section", one.sections === 2 && one.translateParts === 0, JSON.stringify(one));
+    await ask(page, "crafted failed translation");
+    const st2 = await waitEnd(page, 10000);
+    const two = await page.evaluate((sel) => {
+      const a = document.querySelector(sel), tr = a.querySelector(".translated");
+      return { note: tr.hidden ? "" : tr.textContent, state: tr.dataset.state, error: !a.querySelector(".error").hidden,
+        parts: [...a.querySelectorAll(".part")].map((p) => p.dataset.state), translateParts: a.querySelectorAll('[data-phase^="translate"]').length };
+    }, lastAnswer);
+    check("a failed translation is a quiet note; the answers still end done, with no error shown",
+      st2 === "done" && two.state === "failed" && /did not arrive/.test(two.note) && !two.error &&
+      two.parts.length === 4 && two.parts.every((p) => p === "done") && two.translateParts === 0, JSON.stringify([st2, two]));
     check("no script ran (no dialog, no CSP violation)", dialogs.length === 0 && cspViolations.length === 0, JSON.stringify([dialogs, cspViolations]));
     await page.close();
   });

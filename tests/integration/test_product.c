@@ -1,7 +1,9 @@
 /* test_product: what the customer-service user gets, through nginx against a whole stack with
- * the simulator — the dual response in both UI languages, translation, glossary entities,
- * retrieval from the local knowledge base, the no-documents apology, sessions, the translate
- * box, usage and cost.
+ * the simulator — the dual response in both UI languages, the question's translation (its
+ * `translation` event beside the answers: after meta, after the first Micro words, before
+ * done, counted in done, replayed once by a resume; or first, before the search, when nothing
+ * was found as asked), glossary entities, retrieval from the local knowledge base, the
+ * no-documents apology, sessions, the translate box, usage and cost.
  *
  * tests/integration/product.sh starts one stack (tests/lib/stack.sh) and passes NOVA_URL,
  * NOVA_RUN_DIR and SIM_URL. Jobs are read back from Redis (redis_jobs.h) to see the prompts the
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
@@ -89,6 +92,67 @@ static long usage_of(json_object *o, const char *field)
     return v ? (long)json_object_get_int64(v) : -1;
 }
 
+static ssize_t index_of(const struct stream *s, const char *type)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->evs[i].type, type) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+/* The index of the first delta of model (any phase), or -1. */
+static ssize_t first_delta_of(struct stream *s, const char *model)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->evs[i].type, "delta") == 0 && jstr_is(ev_json(&s->evs[i]), "model", model))
+            return (ssize_t)i;
+    return -1;
+}
+
+/* No answer event carries a translation phase: its job ends with one `translation` event. */
+static bool no_translation_job_events(struct stream *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const char *ph = jstr(ev_json(&s->evs[i]), "phase");
+        if (ph && strncmp(ph, "translate", 9) == 0 && strcmp(s->evs[i].type, "translation") != 0)
+            return false;
+    }
+    return true;
+}
+
+/* The translation beside the answers, as a stream must carry it: meta announces it (the
+ * language it goes into) without a translated_query, exactly one `translation` event follows
+ * meta and precedes done, with the languages and the text, and done's usage is the four
+ * streams' plus its own. after_words: it also comes after the first Micro words (at the
+ * simulator's default pacing Micro starts 250 ms after its call, Pro's Converse answers after
+ * 500 ms; a #sim:ttft directive paces both). Returns the event (NULL when absent). */
+static struct ev *check_translation_beside(struct stream *s, json_object *meta, const char *from,
+                                           const char *to, bool after_words)
+{
+    CHECK(meta && jstr_is(meta, "translating", to) && !jget(meta, "translated_query"));
+    CHECK(count_type(s, "translation") == 1 && no_translation_job_events(s));
+    ssize_t at = index_of(s, "translation"), m = index_of(s, "meta"), d = index_of(s, "done");
+    ssize_t first = first_delta_of(s, "micro");
+    CHECK(at > m && m == 0 && d == (ssize_t)s->n - 1 && at < d);
+    CHECK(first > 0 && (!after_words || at > first));
+    if (at < 0)
+        return NULL;
+    struct ev *t = &s->evs[at];
+    json_object *j = ev_json(t);
+    CHECK(jstr_is(j, "source_language", from) && jstr_is(j, "target_language", to));
+    CHECK(jstr(j, "translated_query") && *jstr(j, "translated_query"));
+    CHECK(jstr_is(j, "model", "pro") && usage_of(j, "input_tokens") > 0);
+    long streams_in = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->evs[i].type, "model_done") == 0)
+            streams_in += usage_of(ev_json(&s->evs[i]), "input_tokens");
+    CHECK(d >= 0 && usage_of(ev_json(&s->evs[d]), "input_tokens") ==
+                        streams_in + usage_of(j, "input_tokens"));
+    return t;
+}
+
+static char *user_text_of(const char *request_id, const char *queue, const char *phase);
+
 /* ---- the dual response ------------------------------------------------------------------ */
 
 static void test_korean_question_ko_mode(void)
@@ -98,7 +162,9 @@ static void test_korean_question_ko_mode(void)
     chat_read(s, &c);
     CHECK(s->status == 200 && c.meta && c.done_last && c.n_errors == 0);
     CHECK(jstr_is(c.meta, "input_lang", "ko") && jstr_is(c.meta, "ui_lang", "ko"));
-    CHECK(!jget(c.meta, "translated_query")); /* Korean in ko mode: nothing to translate */
+    /* Korean in ko mode: nothing to translate */
+    CHECK(!jget(c.meta, "translated_query") && !jget(c.meta, "translating"));
+    CHECK(count_type(s, "translation") == 0);
     CHECK(has_entity(c.meta, "Paul", "폴"));
     CHECK(has_entity(c.meta, "Level Up", "레벨업"));
     CHECK(has_entity(c.meta, "Experience Points", "경험치"));
@@ -129,9 +195,9 @@ static void test_english_question_en_mode(void)
     chat_read(s, &c);
     CHECK(s->status == 200 && c.meta && c.done_last && c.n_errors == 0);
     CHECK(jstr_is(c.meta, "input_lang", "en") && jstr_is(c.meta, "ui_lang", "en"));
-    /* The staff read Korean: an English question in en mode comes with its Korean version. */
-    const char *tq = jstr(c.meta, "translated_query");
-    CHECK(tq && *tq);
+    /* The staff read Korean: an English question in en mode comes with its Korean version,
+     * made beside the answers. */
+    check_translation_beside(s, c.meta, "en", "ko", false);
     json_object *ph = jget(c.meta, "phases");
     CHECK(ph && json_object_array_length(ph) == 2);
     struct model_stream *sk[2] = {chat_ms(&c, "staff_ko", "micro"), chat_ms(&c, "staff_ko", "pro")};
@@ -164,7 +230,8 @@ static void test_korean_question_en_mode_translated(void)
     chat_read(s, &c);
     CHECK(s->status == 200 && c.meta && c.done_last);
     CHECK(jstr_is(c.meta, "input_lang", "ko"));
-    const char *tq = jstr(c.meta, "translated_query");
+    struct ev *t = check_translation_beside(s, c.meta, "ko", "en", true);
+    const char *tq = t ? jstr(ev_json(t), "translated_query") : NULL;
     /* The simulator translates the glossary's names: Hogan, Item, Inventory in English. */
     CHECK(tq && strstr(tq, "Hogan") && strstr(tq, "Inventory"));
     CHECK(has_entity(c.meta, "Hogan", "공대한"));
@@ -175,6 +242,73 @@ static void test_korean_question_en_mode_translated(void)
         if (strcmp(s->evs[i].type, "model_done") == 0)
             streams_in += usage_of(ev_json(&s->evs[i]), "input_tokens");
     CHECK(done && usage_of(ev_json(done), "input_tokens") > streams_in);
+    /* The answers read the question as asked: no translation waited for in their prompts. */
+    char *u = c.meta ? user_text_of(c.request_id, "micro", "customer_en") : NULL;
+    const char *q = u ? strstr(u, "Question:\n") : NULL, *asked = "공대한에게 아이템을 선물하고";
+    CHECK(q && strncmp(q + strlen("Question:\n"), asked, strlen(asked)) == 0);
+    CHECK(u && !strstr(u, "The player wrote") && !strstr(u, "(In English:"));
+    free(u);
+    chat_free(&c);
+    stream_free(s);
+}
+
+/* GET /api/chat/<request>/events with Last-Event-ID, read to its end. */
+static struct stream *resume(const char *request_id, const char *after)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/api/chat/%s/events", request_id);
+    struct stream *s = stream_new(base_url, NULL, path, NULL, NULL, 0, after);
+    drive_one(s, 30000);
+    return s;
+}
+
+/* A resume replays the translation once, at its place, and counts it in done; a resume
+ * after it does not show it again; a client that drops right after meta gets it live on its
+ * resume. */
+static void test_translation_resume(void)
+{
+    struct stream *s = ask("인벤토리가 꽉 찼어요. 아이템을 어떻게 정리하나요?" FAST, "en", NULL);
+    struct chat c;
+    chat_read(s, &c);
+    struct ev *t = check_translation_beside(s, c.meta, "ko", "en", true);
+    struct stream *r = c.meta && t ? resume(c.request_id, c.meta_id) : NULL;
+    CHECK(r && r->status == 200 && r->n == s->n - 1);
+    CHECK(r && count_type(r, "translation") == 1 &&
+          index_of(r, "translation") == index_of(s, "translation") - 1);
+    struct ev *rt = r ? last_of(r, "translation") : NULL;
+    CHECK(rt && t && strcmp(rt->id, t->id) == 0 && strcmp(rt->data, t->data) == 0);
+    CHECK(r && strcmp(last_of(r, "done")->data, last_of(s, "done")->data) == 0);
+    stream_free(r);
+    r = t ? resume(c.request_id, t->id) : NULL;
+    CHECK(r && (r->status == 204 || count_type(r, "translation") == 0));
+    stream_free(r);
+    chat_free(&c);
+    stream_free(s);
+
+    /* Dropped after meta: the resume (within the grace a dropped client's jobs get) carries
+     * the translation, once, and done counts it. */
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "message", json_object_new_string("던전 입장권이 부족해요" FAST));
+    json_object_object_add(o, "ui_lang", json_object_new_string("en"));
+    s = post_json("/api/chat", NULL, o);
+    s->stop_after = 1;
+    drive_one(s, 30000);
+    chat_read(s, &c);
+    CHECK(s->n == 1 && c.meta && jstr_is(c.meta, "translating", "en"));
+    r = c.meta ? resume(c.request_id, c.meta_id) : NULL;
+    CHECK(r && r->status == 200 && count_type(r, "translation") == 1);
+    CHECK(r && r->n > 0 && strcmp(r->evs[r->n - 1].type, "done") == 0);
+    struct ev *tr = r ? last_of(r, "translation") : NULL;
+    CHECK(tr && usage_of(ev_json(tr), "input_tokens") > 0);
+    long in = 0;
+    for (size_t i = 0; r && i < r->n; i++)
+        if (strcmp(r->evs[i].type, "model_done") == 0 ||
+            strcmp(r->evs[i].type, "translation") == 0)
+            in += usage_of(ev_json(&r->evs[i]), "input_tokens");
+    CHECK(r && last_of(r, "done") && usage_of(ev_json(last_of(r, "done")), "input_tokens") == in);
+    if (!(r && count_type(r, "translation") == 1))
+        stream_dump("resume after meta", r ? r : s);
+    stream_free(r);
     chat_free(&c);
     stream_free(s);
 }
@@ -231,6 +365,15 @@ static void test_no_documents_apology(void)
     struct stream *s = ask("zxqv blorp wuggle frandle?", "en", NULL);
     struct ev *n = last_of(s, "notice");
     CHECK(s->status == 200 && count_type(s, "meta") == 1 && n && count_type(s, "delta") == 0);
+    /* Nothing found as asked: translated first, searched again, still nothing. The
+     * translation is in meta and in its event, right after meta; done counts it. */
+    json_object *meta = count_type(s, "meta") ? ev_json(&s->evs[0]) : NULL;
+    CHECK(meta && jstr(meta, "translated_query") && !jget(meta, "translating"));
+    CHECK(index_of(s, "translation") == 1 && count_type(s, "translation") == 1);
+    struct ev *tr = last_of(s, "translation"), *dn = last_of(s, "done");
+    CHECK(tr && dn && jstr_is(ev_json(tr), "source_language", "en") &&
+          jstr_is(ev_json(tr), "translated_query", jstr(meta, "translated_query")) &&
+          usage_of(ev_json(dn), "input_tokens") == usage_of(ev_json(tr), "input_tokens"));
     CHECK(n && jstr_is(ev_json(n), "code", "no_documents") && jstr(ev_json(n), "text"));
     CHECK(s->n > 0 && strcmp(s->evs[s->n - 1].type, "done") == 0);
     /* No answer was streamed for it (the en-mode translation is a Converse call). */
@@ -409,6 +552,7 @@ int main(void)
     RUN(test_korean_question_ko_mode);
     RUN(test_english_question_en_mode);
     RUN(test_korean_question_en_mode_translated);
+    RUN(test_translation_resume);
     RUN(test_entities_every_character);
     RUN(test_cross_language_retrieval);
     RUN(test_no_documents_apology);

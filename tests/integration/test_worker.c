@@ -342,6 +342,61 @@ static void test_kb_job_gives_passages(void)
     job_free(&j);
 }
 
+/* A question's translation (contract.h: a translation phase, a Converse call) ends with one
+ * `translation` event carrying the simulator's text whole, trimmed, with both languages and
+ * the usage; no delta, no model_done; in the transcript; acknowledged. A job of another
+ * phase still gets its Converse text as one delta and model_done. */
+static void test_translation_job_gives_translation(void)
+{
+    struct job j[2];
+    for (int i = 0; i < 2; i++) {
+        job_make(&j[i], "pro", "t8req", i ? "translate" : PHASE_TRANSLATE_EN, 0, NULL);
+        free(j[i].system);
+        j[i].system = xstrdup("You translate game support text from Korean to English.\n"
+                              "- Paul (주인공, 폴): the hero [protagonist]\n"
+                              "- Level Up (레벨업): a level gained [basic]");
+        free((char *)j[i].messages[0].text);
+        j[i].messages[0].text = xstrdup("폴이 레벨업을 못 해요");
+        j[i].converse = true;
+        j[i].max_tokens = 500;
+        j[i].temperature = 0.1;
+        j[i].top_p = -1;
+    }
+    struct tracked t[2] = {{.job = &j[0]}, {.job = &j[1]}};
+    struct listener L;
+    listen_start(&L, t, 2);
+    long conv = sim_stat("converse");
+    job_queue(&j[0], NULL, 0);
+    job_queue(&j[1], NULL, 0);
+    CHECK(listen_until_done(&L, 15000));
+    CHECK(sim_stat("converse") == conv + 2);
+    struct sim_reply want;
+    CHECK(job_expect(&j[0], &want) == 0);
+    CHECK_STR_EQ(t[0].end_type, "translation");
+    CHECK(t[0].n_evs == 1 && t[0].text.len == 0 && t[0].bad == 0);
+    json_object *x, *u;
+    const char *got = t[0].end && json_object_object_get_ex(t[0].end, "translated_query", &x)
+                          ? json_object_get_string(x) : NULL;
+    CHECK(got && strstr(got, "Paul") && strstr(got, "Level Up") && got[0] != ' ');
+    CHECK(got && strlen(got) <= want.text_len && strstr(want.text, got));
+    CHECK(t[0].end && json_object_object_get_ex(t[0].end, "source_language", &x) &&
+          strcmp(json_object_get_string(x), "ko") == 0);
+    CHECK(t[0].end && json_object_object_get_ex(t[0].end, "target_language", &x) &&
+          strcmp(json_object_get_string(x), "en") == 0);
+    CHECK(t[0].end && json_object_object_get_ex(t[0].end, "phase", &x) &&
+          strcmp(json_object_get_string(x), PHASE_TRANSLATE_EN) == 0);
+    CHECK(t[0].end && json_object_object_get_ex(t[0].end, "usage", &u) &&
+          json_object_object_get_ex(u, "output_tokens", &x) &&
+          json_object_get_int64(x) == (int64_t)want.n_cuts);
+    sim_reply_free(&want);
+    check_answer(&t[1]); /* phase "translate": the Converse text as delta, then model_done */
+    check_log("t8req", t, 2);
+    CHECK(pending_drains("pro", 3000));
+    listen_stop(&L);
+    job_free(&j[0]);
+    job_free(&j[1]);
+}
+
 /* Polls (bounded) for WORKER_DIR/<queue>.exit; returns the status, or -1. */
 static int worker_exit(const char *queue, double ms)
 {
@@ -473,6 +528,7 @@ int main(void)
     RUN(test_wire_error_becomes_error_event);
     RUN(test_garbage_goes_to_dead_letters);
     RUN(test_kb_job_gives_passages);
+    RUN(test_translation_job_gives_translation);
     RUN(test_sigterm_drains_then_hands_back);
     RUN(test_idle_workers_exit_cleanly);
     redisFree(R);

@@ -1,6 +1,6 @@
 /* test_call: workers/call.c — the converse request a job describes (and what Bedrock is sent
- * when the job sets nothing), the model_done and passages data a call's end becomes, and the
- * map of wire-layer errors to API.md's stream codes. */
+ * when the job sets nothing), the model_done, translation and passages data a call's end
+ * becomes, and the map of wire-layer errors to API.md's stream codes. */
 #include "workers/call.h"
 
 #include <stdlib.h>
@@ -109,6 +109,45 @@ static void test_done_shape(void)
     buf_free(&b);
 }
 
+/* A translation job's end: the whole text, trimmed, with both languages and the usage; blanks
+ * alone are no translation. */
+static void test_translation_shape(void)
+{
+    struct bedrock_result r;
+    memset(&r, 0, sizeof r);
+    r.usage = (struct token_usage){80, 12, 900, 0};
+    const char *text = " \n Paul cannot \"level up\" \t\n";
+    r.text = text;
+    r.text_len = strlen(text);
+    struct buf b;
+    buf_init(&b, 4096);
+    CHECK(call_translation_json(&b, PHASE_TRANSLATE_EN, "pro", "en", &r) == 0);
+    CHECK_STR_EQ(buf_cstr(&b),
+                 "{\"phase\":\"translate_en\",\"model\":\"pro\",\"translated_query\":"
+                 "\"Paul cannot \\\"level up\\\"\",\"source_language\":\"ko\",\"target_language\":"
+                 "\"en\",\"usage\":{\"input_tokens\":80,\"output_tokens\":12,"
+                 "\"cache_read_tokens\":900,\"cache_write_tokens\":0}}");
+    buf_reset(&b);
+    r.text = "폴이 \xff";
+    r.text_len = strlen(r.text);
+    CHECK(call_translation_json(&b, PHASE_TRANSLATE_KO, "pro", "ko", &r) == 0);
+    CHECK(strstr(buf_cstr(&b), "\"translated_query\":\"폴이 \xef\xbf\xbd\"") != NULL);
+    CHECK(strstr(buf_cstr(&b), "\"source_language\":\"en\",\"target_language\":\"ko\"") != NULL);
+    buf_reset(&b);
+    r.text = " \r\n\t ";
+    r.text_len = strlen(r.text);
+    CHECK(call_translation_json(&b, PHASE_TRANSLATE_EN, "pro", "en", &r) == 1 && b.len == 0);
+    r.text = NULL;
+    r.text_len = 0;
+    CHECK(call_translation_json(&b, PHASE_TRANSLATE_EN, "pro", "en", &r) == 1 && b.len == 0);
+    buf_free(&b);
+    /* The phases that end this way, and no other. */
+    CHECK_STR_EQ(phase_translation_target(PHASE_TRANSLATE_KO), "ko");
+    CHECK_STR_EQ(phase_translation_target(PHASE_TRANSLATE_EN), "en");
+    CHECK(!phase_translation_target("translate") && !phase_translation_target("answer") &&
+          !phase_translation_target("translate_enx") && !phase_translation_target(NULL));
+}
+
 static void test_passages_shape(void)
 {
     struct buf text, b;
@@ -177,6 +216,7 @@ int main(void)
     RUN(test_request);
     RUN(test_minimal_request);
     RUN(test_done_shape);
+    RUN(test_translation_shape);
     RUN(test_passages_shape);
     RUN(test_error_codes);
     return test_summary();

@@ -1,7 +1,7 @@
 /* test_tally: fcgi-app/tally.c — jobs ended by model_done or error (by phase and model, once
- * each), usage summed and priced into done's data with a call outside the jobs, a resume's
- * events not written again, done seen, the open jobs for a cancel, and the captured text cut
- * between characters. */
+ * each), the question's translation job ended by its `translation` event, usage summed and
+ * priced into done's data with calls outside the jobs, a resume's events not written again,
+ * done seen, the open jobs for a cancel, and the captured text cut between characters. */
 #include "../../fcgi-app/tally.h"
 
 #include <string.h>
@@ -120,18 +120,21 @@ static void test_open_jobs(void)
     two_jobs(&t);
     tally_add_job(&t, "r-x-micro", "x", MODEL_MICRO);
     tally_add_job(&t, "r-x-pro", "x", MODEL_PRO);
-    tally_add_job(&t, "r-y-pro", "y", MODEL_PRO); /* past PLAN_MAX_JOBS: ignored */
-    CHECK(t.n_jobs == PLAN_MAX_JOBS);
+    tally_add_translation(&t, "r-translate_en-pro", PHASE_TRANSLATE_EN);
+    tally_add_job(&t, "r-y-pro", "y", MODEL_PRO); /* past TALLY_MAX_JOBS: ignored */
+    tally_add_translation(&t, "r-translate_ko-pro", PHASE_TRANSLATE_KO); /* so is this */
+    CHECK(t.n_jobs == TALLY_MAX_JOBS && TALLY_MAX_JOBS == PLAN_MAX_JOBS + 1);
     take(&t, 1, "error", "{\"phase\":\"answer\",\"model\":\"pro\",\"code\":\"canceled\"}");
     tally_end_job(&t, 2);
-    const char *ids[PLAN_MAX_JOBS];
-    enum queue queues[PLAN_MAX_JOBS];
+    const char *ids[TALLY_MAX_JOBS];
+    enum queue queues[TALLY_MAX_JOBS];
     size_t n = tally_open_jobs(&t, false, ids, queues);
-    CHECK(n == 2);
+    CHECK(n == 3);
     CHECK_STR_EQ(ids[0], "r-answer-micro");
     CHECK_STR_EQ(ids[1], "r-x-pro");
-    CHECK(queues[0] == QUEUE_MICRO && queues[1] == QUEUE_PRO);
-    CHECK(tally_open_jobs(&t, true, ids, queues) == PLAN_MAX_JOBS);
+    CHECK_STR_EQ(ids[2], "r-translate_en-pro"); /* a cancel stops the translation too */
+    CHECK(queues[0] == QUEUE_MICRO && queues[1] == QUEUE_PRO && queues[2] == QUEUE_PRO);
+    CHECK(tally_open_jobs(&t, true, ids, queues) == TALLY_MAX_JOBS);
     tally_free(&t);
 }
 
@@ -153,9 +156,77 @@ static void test_capture(void)
     tally_free(&t);
 }
 
+/* The question's translation beside the answers: a job that ends with its `translation`
+ * event (or an error), whose usage counts in done, which has no first delta to wait for; a
+ * translation that names no job (made before the search) adds its usage to the extra calls. */
+static void test_translation_job(void)
+{
+    struct tally t;
+    tally_init(&t, true, 0);
+    two_jobs(&t);
+    tally_add_translation(&t, "r-translate_en-pro", PHASE_TRANSLATE_EN);
+    CHECK(t.n_jobs == 3 && t.n_answers == 2 && t.jobs[2].translation);
+    CHECK(t.jobs[2].queue == QUEUE_PRO && t.jobs[2].model == MODEL_PRO);
+    take(&t, 1, "delta", "{\"phase\":\"answer\",\"model\":\"micro\",\"text\":\"a\"}");
+    take(&t, 2, "delta", "{\"phase\":\"answer\",\"model\":\"pro\",\"text\":\"b\"}");
+    CHECK(t.n_first == 2); /* every answer's first delta: no more parsing for it */
+    take(&t, 3, "model_done", "{\"phase\":\"answer\",\"model\":\"micro\",\"usage\":"
+                              "{\"input_tokens\":10,\"output_tokens\":1}}");
+    take(&t, 4, "model_done", "{\"phase\":\"answer\",\"model\":\"pro\",\"usage\":"
+                              "{\"input_tokens\":20,\"output_tokens\":2}}");
+    CHECK(!tally_all_ended(&t)); /* done waits for the translation */
+    /* An answer-shaped event of the translation's phase and another model ends nothing. */
+    take(&t, 5, "translation", "{\"phase\":\"translate_en\",\"model\":\"micro\"}");
+    CHECK(!t.jobs[2].ended);
+    CHECK(take(&t, 6, "translation",
+               "{\"phase\":\"translate_en\",\"model\":\"pro\",\"translated_query\":\"hi\","
+               "\"source_language\":\"ko\",\"target_language\":\"en\",\"usage\":"
+               "{\"input_tokens\":300,\"output_tokens\":30,\"cache_read_tokens\":5}}"));
+    CHECK(tally_all_ended(&t) && t.jobs[2].usage.input_tokens == 300);
+    /* A second translation event of it adds nothing (the micro one above had no usage). */
+    take(&t, 7, "translation", "{\"phase\":\"translate_en\",\"model\":\"pro\",\"usage\":"
+                               "{\"input_tokens\":999}}");
+    struct price_table prices;
+    char err[128];
+    const char *table = "{\"models\":{\"micro\":{\"input\":0,\"output\":0},"
+                        "\"pro\":{\"input\":0,\"output\":0}},\"per\":1000}";
+    CHECK(price_table_parse(table, strlen(table), &prices, err, sizeof err) == 0);
+    struct buf out;
+    buf_init(&out, 4096);
+    tally_done_json(&t, &prices, 1, &out);
+    CHECK(strstr(buf_cstr(&out), "\"input_tokens\":330,\"output_tokens\":33,"
+                                 "\"cache_read_tokens\":5,"));
+    tally_free(&t);
+
+    /* Failed: its error ends it, and done does not wait. */
+    tally_init(&t, false, 0);
+    tally_add_translation(&t, "r-translate_ko-pro", PHASE_TRANSLATE_KO);
+    take(&t, 1, "error", "{\"phase\":\"translate_ko\",\"model\":\"pro\",\"code\":\"throttled\"}");
+    CHECK(tally_all_ended(&t) && t.jobs[0].usage.input_tokens == 0);
+    tally_free(&t);
+
+    /* Made before the search: no job of its phase; its usage is an extra call's, priced as
+     * pro, adding up with any other. */
+    tally_init(&t, false, 0);
+    two_jobs(&t);
+    struct token_usage u = {7, 1, 0, 0};
+    tally_add_usage(&t, MODEL_PRO, &u);
+    take(&t, 1, "translation", "{\"phase\":\"translate_ko\",\"model\":\"pro\",\"usage\":"
+                               "{\"input_tokens\":40,\"output_tokens\":4}}");
+    CHECK(t.has_extra && t.extra_model == MODEL_PRO && t.extra_usage.input_tokens == 47 &&
+          t.extra_usage.output_tokens == 5);
+    CHECK(!tally_all_ended(&t));
+    buf_reset(&out);
+    tally_done_json(&t, &prices, 1, &out);
+    CHECK(strstr(buf_cstr(&out), "\"input_tokens\":47,\"output_tokens\":5,"));
+    buf_free(&out);
+    tally_free(&t);
+}
+
 int main(void)
 {
     RUN(test_jobs_end_once);
+    RUN(test_translation_job);
     RUN(test_done_json);
     RUN(test_resume_point);
     RUN(test_open_jobs);
