@@ -197,8 +197,8 @@ static int chat_translate_first(struct req *rq, struct ask *a, const char **code
 {
     if (translate_run(rq, rq->id, a->cr.message, a->cr.message_len, lookup_target(a->input),
                       &a->translated, &a->translate_usage, code) < 0) {
-        if (strcmp(*code, "gone") == 0)
-            return -1;
+        if (strcmp(*code, "gone") == 0 || strcmp(*code, "overloaded") == 0)
+            return -1; /* overloaded: the pro queue the answers need is full too */
         buf_reset(&a->translated);
         a->tr = ASK_FIRST_FAILED;
         return 0;
@@ -231,7 +231,10 @@ static int chat_understand(struct req *rq, struct ask *a)
     if (rc == 0 && lookup_translate_first(a->ui, a->input, a->k.n, a->k.n ? a->k.p[0].score : 0,
                                           sure))
         rc = chat_translate_first(rq, a, &code);
-    if (rc < 0 && strcmp(code, "gone") != 0)
+    if (rc < 0 && code && strcmp(code, "overloaded") == 0)
+        reply_error(rq, 429, "overloaded", "the job queues are full; retry shortly",
+                    CHAT_RETRY_AFTER);
+    else if (rc < 0 && strcmp(code, "gone") != 0)
         reply_error(rq, code && strcmp(code, "timeout") == 0 ? 504 : 503,
                     code && strcmp(code, "timeout") == 0 ? "timeout" : "unavailable",
                     "the knowledge base cannot be searched right now", NULL);

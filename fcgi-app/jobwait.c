@@ -69,14 +69,27 @@ static int jobwait_take(void *ctx, const struct transcript_entry *e)
     return 1;
 }
 
-/* Queues the job over a pooled connection. Returns 0 or -1 (message set). */
+/* Queues the job over a pooled connection, once its queue's backlog is under
+ * NOVA_MAX_QUEUE_DEPTH: a waited-for job is paid work like an answer, and is admitted the same
+ * way (JOBWAIT_OVERLOADED, nothing queued, when the queue is full). Returns 0 or -1 (message
+ * set). */
 static int enqueue(struct jobwait *w, const struct job *j)
 {
     char err[256];
+    long long depth = 0;
     redisContext *c = app_redis(w->rq->app, err, sizeof err);
-    int rc = c ? store_enqueue(c, j, 1, w->rq->app->cfg->max_queue_depth * 2 + 1000, err,
-                               sizeof err)
-               : -1;
+    int rc = c ? store_queue_depths(c, &j->queue, 1, &depth, err, sizeof err) : -1;
+    if (rc == 0 && depth > w->rq->app->cfg->max_queue_depth) {
+        app_redis_put(w->rq->app, c);
+        w->res->end = JOBWAIT_OVERLOADED;
+        errstr_set(w->res->message, sizeof w->res->message,
+                   "the %s queue holds %lld jobs (max %ld)", queue_name(j->queue), depth,
+                   w->rq->app->cfg->max_queue_depth);
+        return -1;
+    }
+    if (rc == 0)
+        rc = store_enqueue(c, j, 1, w->rq->app->cfg->max_queue_depth * 2 + 1000, err,
+                           sizeof err);
     app_redis_put(w->rq->app, c);
     if (rc < 0)
         errstr_set(w->res->message, sizeof w->res->message, "queueing %s: %s", j->id, err);

@@ -27,6 +27,7 @@ enum jobwait_end {
     JOBWAIT_TIMEOUT,   /* nothing conclusive before the timeout */
     JOBWAIT_GONE,      /* the client left */
     JOBWAIT_FAILED,    /* Redis: the job could not be queued or followed */
+    JOBWAIT_OVERLOADED, /* its queue was over NOVA_MAX_QUEUE_DEPTH: nothing was queued */
 };
 
 struct jobwait_result {

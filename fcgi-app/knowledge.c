@@ -84,9 +84,10 @@ static int find_bedrock(struct req *rq, const char *request_id, const char *quer
             *code = "internal";
         }
     } else {
-        *code = res.end == JOBWAIT_TIMEOUT ? "timeout"
-                : res.end == JOBWAIT_GONE  ? "gone"
-                                           : "unavailable";
+        *code = res.end == JOBWAIT_TIMEOUT      ? "timeout"
+                : res.end == JOBWAIT_GONE       ? "gone"
+                : res.end == JOBWAIT_OVERLOADED ? "overloaded"
+                                                : "unavailable";
         log_rid(LOG_WARN, rq->id, "knowledge base retrieve: %s %s", res.code, res.message);
     }
     jobwait_result_free(&res);

@@ -27,6 +27,7 @@ static const char *code_of(const struct jobwait_result *res)
                    : "model_error";
     case JOBWAIT_TIMEOUT: return "timeout";
     case JOBWAIT_GONE: return "gone";
+    case JOBWAIT_OVERLOADED: return "overloaded";
     case JOBWAIT_FAILED: break;
     }
     return "unavailable";
@@ -129,7 +130,10 @@ static void reply_translate_error(struct req *rq, const char *code)
 {
     if (strcmp(code, "gone") == 0)
         return;
-    if (strcmp(code, "throttled") == 0)
+    if (strcmp(code, "overloaded") == 0)
+        reply_error(rq, 429, "overloaded", "the translation queue is full; retry shortly",
+                    "Retry-After: 5\r\n");
+    else if (strcmp(code, "throttled") == 0)
         reply_error(rq, 429, "throttled", "the translation model is busy; retry shortly",
                     "Retry-After: 2\r\n");
     else if (strcmp(code, "timeout") == 0)
