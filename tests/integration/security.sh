@@ -33,15 +33,19 @@ key_id=AKIDFAULTS$(hex 5)
 stack_up 1 NOVA_API_KEY="$api_key" NOVA_LOG_LEVEL=debug SIM_ACCESS_KEY_ID="$key_id" \
   SIM_SECRET_ACCESS_KEY="$secret" SIM_SESSION_TOKEN="$token" || fail_early "the stack did not start"
 
-# The second nginx: the stack's config on another port and prefix, loopback not exempt.
+# The second nginx: the stack's config on another port and prefix, loopback not exempt, and
+# the open-stream cap (limit_conn, same key) out of reach of the 100 requests at once, so that
+# the count below is the rate limit's alone (tests/integration/ngx.sh tests the cap).
 rl=$tmp/rl
 mkdir -p "$rl/nginx-tmp"
 rl_port=$(free_port) || fail_early "no free port"
 sed -e "s|listen 127.0.0.1:${port[1]} |listen 127.0.0.1:$rl_port |" \
     -e "s|$tmp/run1/nginx|$rl/nginx|g" \
     -e '/127\.0\.0\.0\/8  *1;/d' -e '/::1  *1;/d' \
+    -e 's/limit_conn nova_streams [0-9]*;/limit_conn nova_streams 1000;/' \
     "$tmp/run1/nginx.conf" >"$rl/nginx.conf"
-grep -q "127.0.0.1:$rl_port" "$rl/nginx.conf" && ! grep -q '127.0.0.0/8' "$rl/nginx.conf" ||
+grep -q "127.0.0.1:$rl_port" "$rl/nginx.conf" && ! grep -q '127.0.0.0/8' "$rl/nginx.conf" &&
+  ! grep -qE 'limit_conn nova_streams ([0-9]{1,3});' "$rl/nginx.conf" ||
   fail_early "could not derive the rate-limit nginx.conf"
 nginx -p "$rl/" -c "$rl/nginx.conf" -g 'daemon off;' >>"$rl/nginx.out" 2>&1 &
 rl_pid=$!
