@@ -164,15 +164,15 @@ static void test_security_headers_on_every_location(void)
             total++;
             bool ok = r.status > 0 && (!cases[i].want || r.status == cases[i].want) &&
                       security_headers_ok(buf_cstr(&r.headers), what);
-            if (!ok && r.status != cases[i].want)
+            if (cases[i].want && r.status != cases[i].want)
                 fprintf(stderr, "  %s: wanted %ld\n", what, cases[i].want);
-            good += ok;
             /* The policy has one home: the header (a <meta> copy could only drift from it). */
             if (strcmp(cases[i].path, "/index.html") == 0 &&
                 strcasestr(buf_cstr(&r.body), "http-equiv=\"Content-Security-Policy\"")) {
                 fprintf(stderr, "  %s: the page still carries a <meta> CSP\n", what);
-                good--;
+                ok = false;
             }
+            good += ok;
             http_reply_free(&r);
         }
         printf("  %s: %d of %d responses (page, assets, 404, 405, 413, API, metrics, status) "
@@ -395,7 +395,7 @@ static void test_open_streams_capped_per_client(void)
     printf("  compose.conf caps open streams per client at %d\n", cap);
     CHECK(cap >= 2 && cap <= 200);
     if (cap < 2 || cap > 200)
-        return;
+        cap = 20; /* none in the file: show what the documented default would refuse */
     /* Slow chats (about 30 s each unless canceled). */
     const char *slow = "폴이 레벨업을 못 해요 #sim:tps=20 #sim:len=600";
     size_t n_chats = (size_t)cap / 2, n_res = (size_t)cap - n_chats;
