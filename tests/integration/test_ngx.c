@@ -4,7 +4,8 @@
  * stack's own (the shipped template, NOVA_URL), the shipped compose.conf with its container
  * paths swapped (COMPOSE_URL, and COMPOSE_SOCK: a unix-socket listener, whose peer is not
  * loopback) and a generated variant trusting 127.0.0.1 and unix: as proxies (TRUSTED_URL,
- * TRUSTED_SOCK). COMPOSE_CONF is the compose nginx's file (it gives the stream cap).
+ * TRUSTED_SOCK). COMPOSE_CONF is the compose nginx's file (it gives the stream cap, tested on
+ * the compose nginx's unix socket: one client that is not local).
  *
  * Cases: the CSP (frame-ancestors 'none' …), nosniff and Referrer-Policy headers, once each, on
  * every location of each config, nginx's own errors included; /api/metrics and /status only for
