@@ -2,13 +2,14 @@
 # ngx: the shipped nginx configurations, each served for real in front of one stack's
 # nova-fcgi (tests/lib/stack.sh). nginx/nova.conf.in is their one source: first the shipped
 # nova.conf.template and compose.conf must be what nginx/gen-conf makes of it (no drift). Then
-# three nginx, all on the stack's FastCGI socket:
+# three nginx on the stack's FastCGI socket, and one on none:
 #   run      the stack's own nginx (scripts/nova-run filled the shipped template)
 #   compose  the shipped nginx/compose.conf with only its container paths, its port and its user
 #            replaced (temp dir, a free loopback port; plus a listener on a unix socket, whose
 #            peer is not loopback: how a client from elsewhere is tested without leaving 127.0.0.1)
 #   trusted  gen-conf --target run --real-ip-from 127.0.0.1 --real-ip-from unix: (a deployment
 #            behind proxies), filled like nova-run fills the template, also on a unix socket
+#   dead     the shipped template in front of a socket nobody listens on (nginx's own 502)
 # test_ngx checks the security headers on every location, the loopback guard of /api/metrics and
 # /status (a forwarded 127.0.0.1 earns nothing), whose X-Forwarded-For counts, the open-stream
 # cap per client and the rate limit of /api/translate. NOVA_BUILD picks the flavour. The last
@@ -94,7 +95,16 @@ grep -q "listen unix:$t/peer.sock;" "$t/nginx.conf" && grep -q 'set_real_ip_from
   fail_early "could not make the trusted-proxy nginx.conf"
 start_nginx "$t" "$t_port" || fail_early "the trusted nginx did not start"
 
-NOVA_URL=http://127.0.0.1:${port[1]} COMPOSE_CONF=$c/nginx.conf \
+# 4. dead: the shipped template in front of a socket nobody listens on (nginx's own 502).
+x=$tmp/dead
+mkdir -p "$x/nginx-tmp"
+x_port=$(free_port) || fail_early "no free port"
+sed -e "s|@USER_LINE@|$user_line|g" -e "s|@RUN_DIR@|$x|g" -e "s|@PORT@|$x_port|g" \
+    -e "s|@STATIC_DIR@|$root/static|g" -e "s|@FCGI_SOCKET@|$x/nobody.sock|g" \
+    nginx/nova.conf.template >"$x/nginx.conf"
+start_nginx "$x" "$x_port" || fail_early "the dead-socket nginx did not start"
+
+NOVA_URL=http://127.0.0.1:${port[1]} COMPOSE_CONF=$c/nginx.conf DEAD_URL=http://127.0.0.1:$x_port \
 COMPOSE_URL=http://127.0.0.1:$c_port COMPOSE_SOCK=$c/peer.sock \
 TRUSTED_URL=http://127.0.0.1:$t_port TRUSTED_SOCK=$t/peer.sock \
   timeout 120 "$test_bin" 2>&1 | tee "$tmp/test.out"
@@ -106,7 +116,7 @@ if [ -n "$summary" ]; then
   echo "$((p + pass)) passed, $((f + fail)) failed" >>"$tmp/test.out"
   [ "$fail" -eq 0 ] || rc=1
 fi
-for d in "$c" "$t"; do
+for d in "$c" "$t" "$x"; do
   [ "$rc" -eq 0 ] || { echo "---- $d/nginx.out, nginx.log"; tail -n 20 "$d/nginx.out" "$d/nginx.log" 2>/dev/null; }
 done
 stacks_summary "$tmp/test.out" "$rc"

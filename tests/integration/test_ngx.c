@@ -22,7 +22,8 @@
 #include "sse_client.h"
 #include "stack_util.h"
 
-static const char *run_url, *compose_url, *compose_sock, *compose_conf, *trusted_url, *trusted_sock;
+static const char *run_url, *compose_url, *compose_sock, *compose_conf, *trusted_url, *trusted_sock,
+    *dead_url;
 
 /* One blocking request to base (or, sock non-NULL, over that unix socket); headers NULL-ended
  * "Name: value" strings or NULL. Free with http_reply_free. */
@@ -180,6 +181,39 @@ static void test_security_headers_on_every_location(void)
                "carry CSP, nosniff and Referrer-Policy once each\n", cfg[k].name, good, total);
         CHECK(good == total);
     }
+}
+
+/* nova-fcgi not there: nginx's own 502 (a location with an add_header of its own) still
+ * carries the page's headers, on every route that passes to nova-fcgi. */
+static void test_nginx_own_502_keeps_the_headers(void)
+{
+    const char *json[] = {"Content-Type: application/json", NULL};
+    struct {
+        const char *method, *path, *body;
+    } cases[] = {
+        {"GET", "/api/health", NULL},
+        {"POST", "/api/chat", "{\"message\":\"hi\"}"},
+        {"POST", "/api/translate", "{\"text\":\"hi\"}"},
+        {"GET", "/api/chat/0123456789abcdef0123456789abcdef/events", NULL},
+        {"GET", "/api/metrics", NULL},
+        {"GET", "/status", NULL},
+    };
+    int good = 0, n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++) {
+        struct http_reply r;
+        req(dead_url, NULL, cases[i].method, cases[i].path, cases[i].body ? json : NULL,
+            cases[i].body, cases[i].body ? strlen(cases[i].body) : 0, &r);
+        char what[200];
+        snprintf(what, sizeof what, "no nova-fcgi: %s %s -> %ld", cases[i].method,
+                 cases[i].path, r.status);
+        good += error_json_is(&r, 502, "unavailable") &&
+                strcasestr(buf_cstr(&r.headers), "\nRetry-After: 1\r\n") &&
+                security_headers_ok(buf_cstr(&r.headers), what);
+        http_reply_free(&r);
+    }
+    printf("  nova-fcgi not listening: %d of %d routes answered 502 unavailable JSON with "
+           "Retry-After and the security headers\n", good, n);
+    CHECK(good == n);
 }
 
 /* ---- the loopback guard ------------------------------------------------------------------ */
@@ -486,7 +520,9 @@ int main(void)
     compose_sock = getenv("COMPOSE_SOCK");
     trusted_url = getenv("TRUSTED_URL");
     trusted_sock = getenv("TRUSTED_SOCK");
-    if (!run_url || !compose_conf || !compose_url || !compose_sock || !trusted_url || !trusted_sock) {
+    dead_url = getenv("DEAD_URL");
+    if (!run_url || !compose_conf || !compose_url || !compose_sock || !trusted_url || !trusted_sock ||
+        !dead_url) {
         fprintf(stderr, "test_ngx: run it through tests/integration/ngx.sh\n");
         printf("0 passed, 1 failed\n");
         return 1;
@@ -495,6 +531,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     RUN(test_security_headers_on_every_location);
+    RUN(test_nginx_own_502_keeps_the_headers);
     RUN(test_metrics_and_status_local_only);
     RUN(test_open_streams_capped_per_client);
     RUN(test_forwarded_for_counts_only_from_trusted_proxies);
