@@ -542,7 +542,8 @@ void flight_leave(struct flight *fl, struct worker_job *wj)
 size_t flight_give_up(struct flight *fl)
 {
     size_t n = 0;
-    for (struct worker_job *wj = fl->active; wj; wj = wj->next) {
+    for (struct worker_job *wj = fl->active, *next; wj; wj = next) {
+        next = wj->next; /* as flight_cancel: the stop may end wj */
         /* A job between calls has nothing to lose yet: it is given up once it runs. */
         if (wj->call && wj->state == JOB_RUNNING) { /* a canceled one ends canceled */
             wj->refused = true;

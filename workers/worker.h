@@ -39,6 +39,11 @@
  *     deliveries a job is a dead letter. A worker dying between a job's last event and its
  *     XACK (adjacent commands of one pipeline) leaves a job that is answered again or told
  *     worker_lost after its end: accepted.
+ *   - Redis refusing writes for now (OOM, READONLY: outbox.h) holds them, in order, and
+ *     retries; nothing of a refused turn is applied (one transaction), so no XACK precedes its
+ *     job's last event. Past WORKER_REFUSED_GIVE_UP_MS the running jobs end "unavailable",
+ *     acknowledged once that end is written. Appends are numbered per job run (append.h): a
+ *     re-send after a lost reply is not shown twice.
  *   - jobs that failed for good (a non-retryable error, retries exhausted or cut by the
  *     deadline, too many deliveries, unreadable) go to nova:dead:{queue} with job, reason,
  *     code, worker, failed_ms and entry. Canceled and expired jobs do not. */
