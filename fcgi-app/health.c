@@ -10,12 +10,16 @@
 #include "core/clock.h"
 #include "core/errstr.h"
 #include "redis/contract.h"
+#include "redis/meminfo.h"
 
 /* micro and pro must have a worker; kb too with NOVA_KB_BACKEND=bedrock */
 enum { N_QUEUES = QUEUE_COUNT };
 
+/* warnings: what Redis's memory calls for (meminfo.h), n of them; NULL when Redis did not
+ * answer. They never change the status: Redis answers and the workers run. */
 static void health_reply(struct req *rq, bool ok, const char *reason, const char *redis,
-                         const long long *counts)
+                         const long long *counts, const struct meminfo_warning *warnings,
+                         size_t n_warnings)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "unavailable"));
@@ -28,6 +32,16 @@ static void health_reply(struct req *rq, bool ok, const char *reason, const char
             json_object_object_add(w, queue_name((enum queue)i), json_object_new_int64(counts[i]));
         json_object_object_add(o, "workers", w);
     }
+    if (warnings) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n_warnings; i++) {
+            json_object *x = json_object_new_object();
+            json_object_object_add(x, "code", json_object_new_string(warnings[i].code));
+            json_object_object_add(x, "message", json_object_new_string(warnings[i].message));
+            json_object_array_add(a, x);
+        }
+        json_object_object_add(o, "warnings", a);
+    }
     size_t len;
     const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
     struct buf b;
@@ -39,8 +53,10 @@ static void health_reply(struct req *rq, bool ok, const char *reason, const char
     buf_free(&b);
 }
 
-/* PING and one ZCOUNT per queue, pipelined. Returns 0, or -1 with errstr. */
-static int health_query(redisContext *c, long long *counts, char *errstr, size_t errlen)
+/* PING, one ZCOUNT per queue, INFO memory and INFO stats, pipelined. Returns 0, or -1 with
+ * errstr. */
+static int health_query(redisContext *c, long long *counts, struct redis_meminfo *mem,
+                        char *errstr, size_t errlen)
 {
     char key[KEY_MAX], min[32];
     snprintf(min, sizeof min, "%lld", clock_epoch_ms() - CONTRACT_WORKER_LIVE_MS);
@@ -49,14 +65,20 @@ static int health_query(redisContext *c, long long *counts, char *errstr, size_t
         key_workers(key, sizeof key, (enum queue)i);
         redisAppendCommand(c, "ZCOUNT %s %s +inf", key, min);
     }
+    redisAppendCommand(c, "INFO memory");
+    redisAppendCommand(c, "INFO stats");
+    meminfo_init(mem);
     int rc = 0;
-    for (size_t i = 0; i <= N_QUEUES; i++) {
+    for (size_t i = 0; i <= N_QUEUES + 2; i++) {
         redisReply *r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK) {
             errstr_set(errstr, errlen, "%s", c->errstr);
             return -1;
         }
-        if (r->type == REDIS_REPLY_ERROR) {
+        if (i > N_QUEUES) { /* an INFO Redis refuses (an ACL, a renamed command): unknown */
+            if (r->type == REDIS_REPLY_STRING)
+                meminfo_parse(mem, r->str, r->len);
+        } else if (r->type == REDIS_REPLY_ERROR) {
             if (rc == 0)
                 errstr_set(errstr, errlen, "%s", r->str);
             rc = -1;
@@ -76,14 +98,15 @@ void health_get(struct req *rq)
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
         snprintf(reason, sizeof reason, "Redis is unreachable: %s", err);
-        health_reply(rq, false, reason, "down", NULL);
+        health_reply(rq, false, reason, "down", NULL, NULL, 0);
         return;
     }
-    int rc = health_query(c, counts, err, sizeof err);
+    struct redis_meminfo mem;
+    int rc = health_query(c, counts, &mem, err, sizeof err);
     app_redis_put(app, c);
     if (rc < 0) {
         snprintf(reason, sizeof reason, "Redis did not answer: %s", err);
-        health_reply(rq, false, reason, "down", NULL);
+        health_reply(rq, false, reason, "down", NULL, NULL, 0);
         return;
     }
     const char *why = NULL;
@@ -98,5 +121,7 @@ void health_get(struct req *rq)
                      queue_name((enum queue)i));
             why = reason;
         }
-    health_reply(rq, why == NULL, why, "ok", counts);
+    struct meminfo_warning warnings[MEMINFO_WARN_MAX];
+    size_t n_warnings = meminfo_warnings(&mem, warnings, MEMINFO_WARN_MAX);
+    health_reply(rq, why == NULL, why, "ok", counts, warnings, n_warnings);
 }

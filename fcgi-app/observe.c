@@ -22,11 +22,12 @@ static const char *const wfields[] = {
     "jobs_done",      "jobs_failed",   "jobs_canceled", "jobs_expired",      "jobs_dead",
     "jobs_retried",   "jobs_reclaimed", "jobs_lost",    "events",            "events_dropped",
     "writes_refused", "tokens_input",  "tokens_output", "tokens_cache_read", "tokens_cache_write",
-    "in_flight",      "started_ms",    "beat_ms",       "jobs_no_prompt",    "prompts_fetched"};
+    "in_flight",      "started_ms",    "beat_ms",       "jobs_no_prompt",    "prompts_fetched",
+    "writes_deferred", "events_resent", "jobs_refused"};
 enum {
     W_DONE, W_FAILED, W_CANCELED, W_EXPIRED, W_DEAD, W_RETRIED, W_RECLAIMED, W_LOST, W_EVENTS,
     W_DROPPED, W_REFUSED, W_TOK_IN, W_TOK_OUT, W_TOK_CR, W_TOK_CW, W_IN_FLIGHT, W_STARTED,
-    W_BEAT, W_NO_PROMPT, W_FETCHED, N_WFIELDS
+    W_BEAT, W_NO_PROMPT, W_FETCHED, W_DEFERRED, W_RESENT, W_JOBS_REFUSED, N_WFIELDS
 };
 _Static_assert(sizeof wfields / sizeof wfields[0] == N_WFIELDS, "one name per field");
 
@@ -218,6 +219,12 @@ static void render_workers(struct buf *out, const struct wstat *ws, size_t n)
         {"nova_worker_events_dropped_total", "Events dropped while Redis was unreachable.",
          W_DROPPED},
         {"nova_worker_writes_refused_total", "Writes Redis answered with an error.", W_REFUSED},
+        {"nova_worker_writes_deferred_total", "Batches of writes Redis refused for now (OOM, "
+                                              "READONLY): kept and sent again.", W_DEFERRED},
+        {"nova_worker_events_resent_total", "Events sent again that Redis had already "
+                                            "appended (not appended twice).", W_RESENT},
+        {"nova_worker_jobs_refused_total", "Jobs given up because Redis refused their writes "
+                                           "too long: error unavailable.", W_JOBS_REFUSED},
         {"nova_worker_jobs_no_prompt_total", "Jobs failed because the system prompt they name "
                                              "was not in Redis.", W_NO_PROMPT},
         {"nova_worker_prompts_fetched_total", "System prompts read from Redis into a worker's "

@@ -42,6 +42,8 @@ struct engine {
     double drain_end;
     bool redis_down;
     double down_since, next_try;
+    bool refusing;                         /* Redis answers but refuses writes (OOM, READONLY) */
+    double refusing_since;
     struct backoff backoff;
 };
 
@@ -118,9 +120,37 @@ static void flush_writes(struct engine *e, bool *resync)
             snprintf(err, sizeof err, "%s", c->errstr);
         else
             rc = outbox_flush(&e->ob, c, err, sizeof err);
-        rpool_put(w->pool, c, rc < 0 || c->err);
+        rpool_put(w->pool, c, rc == -1 || c->err);
     }
     atomic_store(&w->writes_refused, e->ob.refused);
+    atomic_store(&w->writes_deferred, e->ob.deferred);
+    atomic_store(&w->events_resent, e->ob.resent);
+    if (rc == OUTBOX_REFUSED) {
+        /* Nothing of the batch was applied: it waits, in order, and no job is acknowledged
+         * before its last event. Past the bound the running jobs are given up, so their calls
+         * stop and their ends are queued. */
+        if (!e->refusing) {
+            log_warn("Redis refuses writes: %s; %zu queued, retrying with backoff; running "
+                     "jobs are given up after %d s", err, e->ob.n,
+                     WORKER_REFUSED_GIVE_UP_MS / 1000);
+            e->refusing = true;
+            e->refusing_since = now;
+        }
+        if (now - e->refusing_since >= WORKER_REFUSED_GIVE_UP_MS) {
+            size_t n = flight_give_up(&e->fl);
+            if (n)
+                log_error("Redis has refused writes for %.0f ms: %zu running job(s) given up "
+                          "(error unavailable, written when Redis takes writes again)",
+                          now - e->refusing_since, n);
+        }
+        e->redis_down = false;
+        e->next_try = now + (double)backoff_next(&e->backoff);
+        return;
+    }
+    if (rc == 0 && e->refusing) {
+        log_info("Redis takes writes again after %.0f ms of refusals", now - e->refusing_since);
+        e->refusing = false;
+    }
     if (rc < 0) {
         if (!e->redis_down)
             log_warn("Redis writes failing: %s; %zu queued, retrying with backoff", err,

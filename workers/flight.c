@@ -30,6 +30,19 @@
 
 /* ---- events ----------------------------------------------------------------------------- */
 
+/* Queues one event of a job with the next number of its run (append.h: a re-send after a lost
+ * reply is not applied twice). The number is spent only when the outbox took the event. */
+static int emit_seq(struct flight *fl, struct worker_job *wj, const char *type,
+                    const char *data, size_t len, bool must)
+{
+    struct event_seq seq = {wj->seq_key, wj->seq_field, wj->seq + 1};
+    if (outbox_event(fl->ob, wj->log_key, wj->channel, type, data, len,
+                     fl->w->cfg->log_ttl_s * 1000, &seq, must) < 0)
+        return -1;
+    wj->seq++;
+    return 0;
+}
+
 /* Queues one event of a job. A delta that does not fit in the outbox (Redis away too long)
  * gives the job up: its call is stopped, what it still produces is dropped and counted, and it
  * ends with an error. A job's last event is always taken: there is one per job. */
@@ -39,8 +52,7 @@ static void emit(struct flight *fl, struct worker_job *wj, const char *type, con
     if (wj->state == JOB_HANDED_BACK || wj->state == JOB_TAKEN_OVER)
         return; /* another worker answers it */
     bool last = strcmp(type, "delta") != 0;
-    if (wj->state != JOB_LOST && outbox_event(fl->ob, wj->log_key, wj->channel, type, data,
-                                              len, fl->w->cfg->log_ttl_s * 1000, last) == 0) {
+    if (wj->state != JOB_LOST && emit_seq(fl, wj, type, data, len, last) == 0) {
         atomic_fetch_add(&fl->w->events, 1);
         return;
     }
@@ -172,11 +184,15 @@ static void job_lost_error(struct flight *fl, struct worker_job *wj)
 {
     buf_reset(&fl->scratch);
     if (event_error_json(&fl->scratch, wj->job.phase, job_model_name(&wj->job), "unavailable",
-                         "Redis was unreachable for too long; part of this answer was lost",
+                         wj->refused ? "Redis refused to store this answer (out of memory or "
+                                       "read-only); part of it was lost; ask again"
+                                     : "Redis was unreachable for too long; part of this "
+                                       "answer was lost",
                          true) == 0)
-        outbox_event(fl->ob, wj->log_key, wj->channel, "error", fl->scratch.data,
-                     fl->scratch.len, fl->w->cfg->log_ttl_s * 1000, true);
+        emit_seq(fl, wj, "error", fl->scratch.data, fl->scratch.len, true);
     atomic_fetch_add(&fl->w->jobs_failed, 1);
+    if (wj->refused)
+        atomic_fetch_add(&fl->w->jobs_refused, 1);
 }
 
 /* Ends a job that never reached Bedrock: one error event, then its XACK. */
@@ -268,7 +284,8 @@ static void on_done(void *user, const struct bedrock_result *r)
         job_lost_error(fl, wj);
         log_event(LOG_WARN, wj->rid, "job_error",
                   "job=%s code=unavailable message=%s elapsed_ms=%.0f calls=%d", wj->job.id,
-                  "Redis unreachable: given up", ms, wj->attempts);
+                  wj->refused ? "Redis refused writes: given up" : "Redis unreachable: given up",
+                  ms, wj->attempts);
     } else if (r->err.code == BR_OK) {
         bool kb = wj->job.queue == QUEUE_KB;
         /* A question's translation (contract.h) ends with one event that carries it whole:
@@ -520,6 +537,21 @@ void flight_leave(struct flight *fl, struct worker_job *wj)
     worker_job_set_state(wj, JOB_DONE);
     job_release(fl->w, wj);
     fl->left++;
+}
+
+size_t flight_give_up(struct flight *fl)
+{
+    size_t n = 0;
+    for (struct worker_job *wj = fl->active, *next; wj; wj = next) {
+        next = wj->next; /* as flight_cancel: the stop may end wj */
+        /* A job between calls has nothing to lose yet: it is given up once it runs. */
+        if (wj->call && wj->state == JOB_RUNNING) { /* a canceled one ends canceled */
+            wj->refused = true;
+            worker_job_set_state(wj, JOB_LOST); /* stops its call; it ends through on_done */
+            n++;
+        }
+    }
+    return n;
 }
 
 void flight_between_calls(struct flight *fl)

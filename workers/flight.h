@@ -62,6 +62,11 @@ void flight_resync(struct flight *fl, redisContext *c);
 /* The jobs between calls: ends the ones a resync canceled, starts the ones whose backoff is
  * over. Once per turn, before the poll. */
 void flight_between_calls(struct flight *fl);
+/* Redis has refused the writes for longer than WORKER_REFUSED_GIVE_UP_MS (OOM, READONLY):
+ * every running job is given up (LOST, its call stopped); each ends with error "unavailable"
+ * queued behind what it already queued, so it is acknowledged only once that end is in Redis,
+ * and stays pending (reclaimed elsewhere) if this worker stops first. Returns how many. */
+size_t flight_give_up(struct flight *fl);
 /* The drain is over: every job still in flight is handed back (its call stopped, it ends
  * without event or XACK when the call reports back; a job between calls ends now). */
 void flight_hand_back(struct flight *fl);

@@ -35,8 +35,10 @@ int heartbeat_write(struct worker *w)
         {"jobs_expired", &w->jobs_expired},     {"jobs_retried", &w->jobs_retried},
         {"jobs_reclaimed", &w->jobs_reclaimed}, {"jobs_lost", &w->jobs_lost},
         {"events", &w->events},                 {"events_dropped", &w->events_dropped},
-        {"writes_refused", &w->writes_refused}, {"tokens_input", &w->tokens_input},
-        {"tokens_output", &w->tokens_output},   {"tokens_cache_read", &w->tokens_cache_read},
+        {"writes_refused", &w->writes_refused}, {"writes_deferred", &w->writes_deferred},
+        {"events_resent", &w->events_resent},   {"jobs_refused", &w->jobs_refused},
+        {"tokens_input", &w->tokens_input},     {"tokens_output", &w->tokens_output},
+        {"tokens_cache_read", &w->tokens_cache_read},
         {"tokens_cache_write", &w->tokens_cache_write},
         {"jobs_no_prompt", &w->jobs_no_prompt}, {"prompts_fetched", &w->prompts_fetched},
     };

@@ -18,6 +18,8 @@ struct out_item {
     bool eval;          /* the script cache was flushed: send the script text (EVAL) */
     long ttl_ms;
     size_t data_len;    /* bytes counted in ob->bytes */
+    unsigned long seq;  /* EVENT: its number in its job's run, 0 for none */
+    const char *seq_key, *seq_field; /* EVENT with seq: nova:seq:<request>, the run's field */
     /* EVENT: log key, channel, type, data, each NUL-terminated; ACK: the entry id;
      * CMD: key is the command's second argument (for logs) */
     const char *key, *channel, *type, *data;
@@ -74,12 +76,14 @@ static const char *stash(char **p, const char *s, size_t n)
 }
 
 int outbox_event(struct outbox *ob, const char *log_key, const char *channel, const char *type,
-                 const char *data, size_t data_len, long ttl_ms, bool must)
+                 const char *data, size_t data_len, long ttl_ms, const struct event_seq *seq,
+                 bool must)
 {
     if (!must && ob->bytes + data_len > ob->max_bytes)
         return -1;
     size_t kl = strlen(log_key), cl = strlen(channel), tl = strlen(type);
-    struct out_item *it = xmalloc(sizeof *it + kl + cl + tl + data_len + 4);
+    size_t sk = seq ? strlen(seq->key) : 0, sf = seq ? strlen(seq->field) : 0;
+    struct out_item *it = xmalloc(sizeof *it + kl + cl + tl + data_len + sk + sf + 6);
     char *p = it->s;
     it->kind = OUT_EVENT;
     it->eval = false;
@@ -92,6 +96,9 @@ int outbox_event(struct outbox *ob, const char *log_key, const char *channel, co
     it->channel = stash(&p, channel, cl);
     it->type = stash(&p, type, tl);
     it->data = stash(&p, data, data_len);
+    it->seq = seq ? seq->n : 0;
+    it->seq_key = seq ? stash(&p, seq->key, sk) : NULL;
+    it->seq_field = seq ? stash(&p, seq->field, sf) : NULL;
     ob->bytes += data_len;
     push(ob, it);
     return 0;
@@ -104,6 +111,8 @@ void outbox_ack(struct outbox *ob, const char *entry_id)
     char *p = it->s;
     it->kind = OUT_ACK;
     it->eval = false;
+    it->seq = 0;
+    it->seq_key = it->seq_field = NULL;
     it->data_len = 0;
     it->key = stash(&p, entry_id, n);
     it->channel = it->type = it->data = NULL;
@@ -133,6 +142,8 @@ int outbox_command(struct outbox *ob, int argc, const char *const *argv, const s
     }
     it->kind = OUT_CMD;
     it->eval = false;
+    it->seq = 0;
+    it->seq_key = it->seq_field = NULL;
     it->ttl_ms = 0;
     it->argc = argc;
     it->data_len = total;
@@ -143,12 +154,16 @@ int outbox_command(struct outbox *ob, int argc, const char *const *argv, const s
     return 0;
 }
 
-static void append_command(struct outbox *ob, redisContext *c, const struct out_item *it)
+/* eval: send the script's text (EVAL) whatever the item says: the first event of a
+ * transaction, so no EVALSHA inside it can meet an empty script cache. */
+static void append_command(struct outbox *ob, redisContext *c, const struct out_item *it,
+                           bool eval)
 {
     if (it->kind == OUT_EVENT) {
         struct event_append_args a;
-        event_append_args_fill(&a, it->eval, it->key, it->channel, it->type, it->data,
-                               it->data_len, it->ttl_ms);
+        struct event_seq seq = {it->seq_key, it->seq_field, it->seq};
+        event_append_args_fill_seq(&a, eval || it->eval, it->key, it->channel, it->type,
+                                   it->data, it->data_len, it->ttl_ms, it->seq ? &seq : NULL);
         redisAppendCommandArgv(c, a.argc, a.argv, a.argvlen);
     } else if (it->kind == OUT_CMD) {
         redisAppendCommandArgv(c, it->argc, it->argv, it->lens);
@@ -159,7 +174,7 @@ static void append_command(struct outbox *ob, redisContext *c, const struct out_
     }
 }
 
-/* Puts the items that must go again (NOSCRIPT) back at the head, in their order. */
+/* Puts the items that must go again (NOSCRIPT, refused) back at the head, in their order. */
 static void requeue(struct outbox *ob, struct out_item *first, struct out_item *last, size_t n)
 {
     if (!first)
@@ -171,54 +186,144 @@ static void requeue(struct outbox *ob, struct out_item *first, struct out_item *
     ob->n += n;
 }
 
+static const char *item_what(const struct out_item *it)
+{
+    return it->kind == OUT_EVENT ? "an event for" : it->kind == OUT_ACK ? "the XACK of"
+                                                                        : "a write to";
+}
+
+/* The items of a flush that go again, in order. */
+struct again {
+    struct out_item *first, *last;
+    size_t n;
+    bool refused; /* one of them Redis refused for now: the flush stops after this batch */
+};
+
+/* Takes the reply of the head item: done with it (applied, applied before, or refused for
+ * good: logged once a flush, counted, dropped), or onto again (NOSCRIPT: with EVAL; refused
+ * for now). */
+static void take_reply(struct outbox *ob, const redisReply *r, unsigned long refused_before,
+                       struct again *ag, char *errstr, size_t errlen)
+{
+    struct out_item *it = ob->head;
+    ob->head = it->next;
+    if (!ob->head)
+        ob->tail = NULL;
+    bool noscript = it->kind == OUT_EVENT && !it->eval && event_reply_noscript(r);
+    if (noscript || redis_reply_refused(r)) {
+        if (noscript)
+            it->eval = true;
+        else if (!ag->refused) {
+            ag->refused = true;
+            errstr_set(errstr, errlen, "Redis refused %s %s: %s", item_what(it), it->key, r->str);
+        }
+        it->next = NULL;
+        ob->n--;
+        if (ag->last)
+            ag->last->next = it;
+        else
+            ag->first = it;
+        ag->last = it;
+        ag->n++;
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR && ob->refused++ == refused_before) /* once a flush */
+        log_warn("Redis refused %s %s: %s", item_what(it), it->key, r->str);
+    if (it->kind == OUT_EVENT && event_reply_applied(r))
+        ob->resent++;
+    if (it->kind == OUT_ACK && ob->on_ack)
+        ob->on_ack(ob->on_ack_arg, it->key);
+    item_free(ob, it);
+}
+
+static int reply_get(redisContext *c, redisReply **r, char *errstr, size_t errlen)
+{
+    *r = NULL;
+    if (redisGetReply(c, (void **)r) != REDIS_OK || !*r) {
+        errstr_set(errstr, errlen, "pipelined write: %s", c->err ? c->errstr : "no reply");
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether why, the first error of an aborted transaction (a command's refusal as it was
+ * queued, or EXEC's own "EXECABORT Transaction discarded because of: <error>"), is a refusal
+ * for now. */
+static bool exec_refused(const char *why)
+{
+    const char *p = strstr(why, "because of: ");
+    redisReply r = {.type = REDIS_REPLY_ERROR, .str = (char *)(p ? p + 12 : why)};
+    return why[0] && (redis_reply_refused(&r) && strncmp(r.str, "EXECABORT", 9) != 0);
+}
+
 int outbox_flush(struct outbox *ob, redisContext *c, char *errstr, size_t errlen)
 {
     unsigned long refused = ob->refused;
+    bool plain = false; /* a transaction Redis aborted for a reason of its own: once without */
     while (ob->head) {
         size_t batch = 0;
-        for (struct out_item *it = ob->head; it && batch < OUTBOX_BATCH; it = it->next, batch++)
-            append_command(ob, c, it);
-        /* Items that got NOSCRIPT go again with EVAL. Another client loading the script
-         * between two of our commands could let a later event of the batch land before a
-         * retried one; that needs a SCRIPT FLUSH racing a concurrent load, and is accepted. */
-        struct out_item *retry = NULL, *retry_tail = NULL;
-        size_t n_retry = 0;
-        for (size_t i = 0; i < batch; i++) {
-            redisReply *r = NULL;
-            if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
-                errstr_set(errstr, errlen, "pipelined write: %s",
-                           c->err ? c->errstr : "no reply");
-                requeue(ob, retry, retry_tail, n_retry);
+        for (struct out_item *it = ob->head; it && batch < OUTBOX_BATCH; it = it->next)
+            batch++;
+        bool multi = batch > 1 && !plain;
+        plain = false;
+        if (multi)
+            redisAppendCommand(c, "MULTI");
+        bool first_event = multi;
+        struct out_item *it = ob->head;
+        for (size_t i = 0; i < batch; i++, it = it->next) {
+            append_command(ob, c, it, first_event && it->kind == OUT_EVENT);
+            if (it->kind == OUT_EVENT)
+                first_event = false;
+        }
+        if (multi)
+            redisAppendCommand(c, "EXEC");
+        struct again ag = {NULL, NULL, 0, false};
+        redisReply *r;
+        if (!multi) {
+            for (size_t i = 0; i < batch; i++) {
+                if (reply_get(c, &r, errstr, errlen) < 0) {
+                    requeue(ob, ag.first, ag.last, ag.n);
+                    return -1;
+                }
+                take_reply(ob, r, refused, &ag, errstr, errlen);
+                freeReplyObject(r);
+            }
+        } else {
+            /* MULTI's +OK, one +QUEUED (or the refusal) per command, then EXEC's array or
+             * EXECABORT: nothing of an aborted batch ran, all of it stays queued. */
+            char why[256] = "";
+            for (size_t i = 0; i < batch + 1; i++) {
+                if (reply_get(c, &r, errstr, errlen) < 0)
+                    return -1;
+                if (r->type == REDIS_REPLY_ERROR && !why[0])
+                    snprintf(why, sizeof why, "%s", r->str);
+                freeReplyObject(r);
+            }
+            if (reply_get(c, &r, errstr, errlen) < 0)
                 return -1;
+            if (r->type != REDIS_REPLY_ARRAY || r->elements != batch) {
+                if (r->type == REDIS_REPLY_ERROR && !why[0])
+                    snprintf(why, sizeof why, "%s", r->str);
+                freeReplyObject(r);
+                if (exec_refused(why)) {
+                    errstr_set(errstr, errlen, "Redis refused %zu writes: %s", batch, why);
+                    ob->deferred++;
+                    return OUTBOX_REFUSED;
+                }
+                log_warn("Redis aborted a transaction of %zu writes: %s; sending them without",
+                         batch, why[0] ? why : "unexpected reply");
+                plain = true;
+                continue;
             }
-            struct out_item *it = ob->head;
-            ob->head = it->next;
-            if (!ob->head)
-                ob->tail = NULL;
-            if (it->kind == OUT_EVENT && !it->eval && event_reply_noscript(r)) {
-                it->eval = true;
-                it->next = NULL;
-                ob->n--;
-                if (retry_tail)
-                    retry_tail->next = it;
-                else
-                    retry = it;
-                retry_tail = it;
-                n_retry++;
-            } else {
-                if (r->type == REDIS_REPLY_ERROR && ob->refused++ == refused) /* once a flush */
-                    log_warn("Redis refused %s %s: %s",
-                             it->kind == OUT_EVENT ? "an event for"
-                             : it->kind == OUT_ACK ? "the XACK of"
-                                                   : "a write to",
-                             it->key, r->str);
-                if (it->kind == OUT_ACK && ob->on_ack)
-                    ob->on_ack(ob->on_ack_arg, it->key);
-                item_free(ob, it);
-            }
+            for (size_t i = 0; i < batch; i++)
+                take_reply(ob, r->element[i], refused, &ag, errstr, errlen);
             freeReplyObject(r);
         }
-        requeue(ob, retry, retry_tail, n_retry);
+        requeue(ob, ag.first, ag.last, ag.n);
+        if (ag.refused) {
+            ob->deferred++;
+            return OUTBOX_REFUSED;
+        }
     }
     if (ob->refused - refused > 1)
         log_warn("Redis refused %lu writes in this flush", ob->refused - refused);

@@ -9,8 +9,16 @@
  * caller gives the job up), and only "must" writes, small and one or two per job (its last
  * error, its markers), are still taken so every job can end with a word.
  *
+ * A batch of more than one command goes as one MULTI/EXEC transaction, so Redis applies all of
+ * it or none: when it refuses writes for now (OOM under noeviction, READONLY during a failover:
+ * redis_reply_refused), a pipeline would still run the commands that are not refused — a job's
+ * XACK after its refused last event, the job lost — and a transaction does not. A refused batch
+ * stays queued, in order, to be sent again (the engine backs off and, past a bound, gives its
+ * jobs up; their ends are queued behind it, and nothing is acknowledged before them).
+ *
  * Delivery after a broken connection is at-least-once: commands whose replies were never read
- * may have run, and are sent again. */
+ * may have run, and are sent again. The worker's event appends are sequenced (append.h), so
+ * an event sent again is answered "already applied" and the page sees it once. */
 #ifndef NOVA_OUTBOX_H
 #define NOVA_OUTBOX_H
 
@@ -18,6 +26,8 @@
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
+
+#include "redis/append.h"
 
 #define OUTBOX_BATCH 1024 /* commands per pipelined round trip */
 
@@ -30,6 +40,8 @@ struct outbox {
     size_t max_bytes;
     const char *ack_stream;   /* XACK <ack_stream> workers <id>; borrowed */
     unsigned long refused;    /* commands Redis answered with an error (logged, dropped) */
+    unsigned long deferred;   /* flushes Redis refused for now (kept, sent again) */
+    unsigned long resent;     /* appends sent again that Redis had already applied */
     /* Called from outbox_flush once Redis has answered an XACK (even with an error): from then
      * on the entry is no longer this worker's to keep. NULL for none. */
     void (*on_ack)(void *arg, const char *entry_id);
@@ -40,10 +52,11 @@ void outbox_init(struct outbox *ob, const char *ack_stream, size_t max_bytes);
 /* Frees what is still queued (those writes are lost). */
 void outbox_free(struct outbox *ob);
 
-/* Queues one event. The strings are copied. Returns 0, or -1 when the queue is full and must
- * is false. */
+/* Queues one event, sequenced by seq (NULL: unsequenced). The strings are copied. Returns 0,
+ * or -1 when the queue is full and must is false. */
 int outbox_event(struct outbox *ob, const char *log_key, const char *channel, const char *type,
-                 const char *data, size_t data_len, long ttl_ms, bool must);
+                 const char *data, size_t data_len, long ttl_ms, const struct event_seq *seq,
+                 bool must);
 /* Queues any command (argv[i] is lens[i] bytes, copied). Returns 0, or -1 when the queue is
  * full and must is false. */
 int outbox_command(struct outbox *ob, int argc, const char *const *argv, const size_t *lens,
@@ -52,8 +65,11 @@ int outbox_command(struct outbox *ob, int argc, const char *const *argv, const s
 void outbox_ack(struct outbox *ob, const char *entry_id);
 
 /* Sends everything queued, in order. Returns 0 when every command got its reply (the ones
- * Redis refused are logged and counted in refused), or -1 with errstr when the connection
- * failed: what was not answered stays queued, and c must be dropped. */
+ * Redis answered with an error of their own are logged, counted in refused and dropped);
+ * OUTBOX_REFUSED with errstr (Redis's words) when Redis refused a batch for now: nothing of it
+ * was applied, it and what follows stay queued, c is fine; or -1 with errstr when the
+ * connection failed: what was not answered stays queued, and c must be dropped. */
+#define OUTBOX_REFUSED (-2)
 int outbox_flush(struct outbox *ob, redisContext *c, char *errstr, size_t errlen);
 
 #endif

@@ -120,29 +120,34 @@ static void dead_letter(struct worker *w, redisContext *c, const struct candidat
                       cd->reason, code, cd->entry_id ? cd->entry_id->str : "?");
 }
 
-/* Writes one event of a job the engine will not run (or not yet: a notice). */
-static void answer_event(struct worker *w, redisContext *c, const struct worker_job *wj,
-                         const char *type, const struct buf *data, const char *what)
+/* Writes one event of a job the engine will not run (or not yet: a notice). Returns 0, or -1
+ * when it is not in Redis (refused, or the connection failed). */
+static int answer_event(struct worker *w, redisContext *c, const struct worker_job *wj,
+                        const char *type, const struct buf *data, const char *what)
 {
     char id[EVENT_ID_MAX], err[256];
     if (event_append(c, wj->log_key, wj->channel, type, data->data, data->len,
-                     w->cfg->log_ttl_s * 1000, id, sizeof id, err, sizeof err) < 0)
+                     w->cfg->log_ttl_s * 1000, id, sizeof id, err, sizeof err) < 0) {
         log_rid(LOG_WARN, wj->rid, "job %s: %s", wj->job.id, err);
-    else
-        log_rid(LOG_INFO, wj->rid, "job %s: %s", wj->job.id, what);
+        return -1;
+    }
+    log_rid(LOG_INFO, wj->rid, "job %s: %s", wj->job.id, what);
+    return 0;
 }
 
-/* Answers a job that never starts (expired, canceled, lost) so nobody waits for it. */
-static void answer_unstarted(struct worker *w, redisContext *c, const struct worker_job *wj,
-                             const char *code, const char *message, bool retryable)
+/* Answers a job that never starts (expired, canceled, lost) so nobody waits for it. Returns
+ * answer_event's verdict. */
+static int answer_unstarted(struct worker *w, redisContext *c, const struct worker_job *wj,
+                            const char *code, const char *message, bool retryable)
 {
     struct buf data;
     buf_init(&data, 4096);
     event_error_json(&data, wj->job.phase, job_model_name(&wj->job), code, message, retryable);
     char what[400];
     snprintf(what, sizeof what, "%s (%s)", code, message);
-    answer_event(w, c, wj, "error", &data, what);
+    int rc = answer_event(w, c, wj, "error", &data, what);
     buf_free(&data);
+    return rc;
 }
 
 /* The XACK of an entry the reader answered, its deletion and the job's receipt (retire.h). */
@@ -286,28 +291,29 @@ static void judge_markers(const struct worker *w, struct candidate *cd)
 static void answer(struct worker *w, redisContext *c, struct candidate *cd)
 {
     struct worker_job *wj = cd->wj;
+    int said = 0; /* -1: the job's answer is not in Redis: no XACK, it stays pending */
     switch (cd->v) {
     case V_DEAD:
         dead_letter(w, c, cd, "internal");
         break;
     case V_EXPIRED:
-        answer_unstarted(w, c, wj, "timeout", "the job's deadline passed before a worker took "
-                                              "it", false);
+        said = answer_unstarted(w, c, wj, "timeout",
+                                "the job's deadline passed before a worker took it", false);
         atomic_fetch_add(&w->jobs_expired, 1);
         break;
     case V_CANCELED:
-        answer_unstarted(w, c, wj, "canceled", "canceled before it started", false);
+        said = answer_unstarted(w, c, wj, "canceled", "canceled before it started", false);
         atomic_fetch_add(&w->jobs_canceled, 1);
         break;
     case V_SHOWN:
-        answer_unstarted(w, c, wj, "worker_lost", "the worker writing this answer stopped "
-                         "after part of it was sent; ask again", true);
+        said = answer_unstarted(w, c, wj, "worker_lost", "the worker writing this answer "
+                                "stopped after part of it was sent; ask again", true);
         atomic_fetch_add(&w->jobs_lost, 1);
         atomic_fetch_add(&w->jobs_failed, 1);
         break;
     case V_TOO_MANY:
-        answer_unstarted(w, c, wj, "worker_lost", "the workers running this answer kept "
-                         "stopping; it was set aside", false);
+        said = answer_unstarted(w, c, wj, "worker_lost", "the workers running this answer "
+                                "kept stopping; it was set aside", false);
         dead_letter(w, c, cd, "worker_lost");
         atomic_fetch_add(&w->jobs_failed, 1);
         break;
@@ -327,16 +333,24 @@ static void answer(struct worker *w, redisContext *c, struct candidate *cd)
         /* Never to Bedrock without its system prompt. Missing is retryable: nova-fcgi stores
          * its prompt again within PROMPT_STORE_PERIOD_S (at once after a Redis restart), and
          * the dead letter can be retried once it is back. */
-        answer_unstarted(w, c, wj, cd->prompt_code,
-                         strcmp(cd->prompt_code, "unavailable") == 0
-                             ? "the system prompt of this answer is not in Redis; ask again"
-                             : "the system prompt of this answer is corrupt in Redis",
-                         strcmp(cd->prompt_code, "unavailable") == 0);
+        said = answer_unstarted(w, c, wj, cd->prompt_code,
+                                strcmp(cd->prompt_code, "unavailable") == 0
+                                    ? "the system prompt of this answer is not in Redis; ask "
+                                      "again"
+                                    : "the system prompt of this answer is corrupt in Redis",
+                                strcmp(cd->prompt_code, "unavailable") == 0);
         dead_letter(w, c, cd, cd->prompt_code);
         atomic_fetch_add(&w->jobs_no_prompt, 1);
         atomic_fetch_add(&w->jobs_failed, 1);
         break;
     case V_UNKNOWN:
+        return;
+    }
+    if (said < 0) {
+        /* Refused (OOM, READONLY) or cut off: acknowledged without its answer, the job would
+         * leave its page waiting for the deadline; pending, it is answered on a reclaim. */
+        log_rid(LOG_WARN, wj->rid, "job %s: its answer was not written; left pending",
+                wj->job.id);
         return;
     }
     if (cd->entry_id)

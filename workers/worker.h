@@ -39,6 +39,11 @@
  *     deliveries a job is a dead letter. A worker dying between a job's last event and its
  *     XACK (adjacent commands of one pipeline) leaves a job that is answered again or told
  *     worker_lost after its end: accepted.
+ *   - Redis refusing writes for now (OOM, READONLY: outbox.h) holds them, in order, and
+ *     retries; nothing of a refused turn is applied (one transaction), so no XACK precedes its
+ *     job's last event. Past WORKER_REFUSED_GIVE_UP_MS the running jobs end "unavailable",
+ *     acknowledged once that end is written. Appends are numbered per job run (append.h): a
+ *     re-send after a lost reply is not shown twice.
  *   - jobs that failed for good (a non-retryable error, retries exhausted or cut by the
  *     deadline, too many deliveries, unreadable) go to nova:dead:{queue} with job, reason,
  *     code, worker, failed_ms and entry. Canceled and expired jobs do not. */
@@ -74,6 +79,11 @@
  * a few system calls, and 25 updates a second read as smooth as one per token. The first words
  * are never held. */
 #define WORKER_DELTA_SPACING_MS 40
+/* Redis refusing the engine's writes for now (OOM under noeviction, READONLY during a
+ * failover) holds them in the outbox and tries again with the reconnect backoff; past this
+ * long the running jobs are given up (error "unavailable", written when Redis takes writes
+ * again, and only then their XACK): their calls stop costing. */
+#define WORKER_REFUSED_GIVE_UP_MS 10000
 #define WORKER_PROGRESS_SLACK_MS 60000 /* nova:progress:<job> outlives the job's deadline by
                                           this much: a reclaim after it answers "timeout" */
 
@@ -119,6 +129,10 @@ struct worker {
     atomic_ulong jobs_reclaimed;    /* entries taken over from another (dead) worker */
     atomic_ulong jobs_lost;         /* reclaimed with text shown: answered worker_lost */
     atomic_ulong writes_refused;    /* engine writes Redis answered with an error */
+    atomic_ulong writes_deferred;   /* engine flushes Redis refused for now (OOM, READONLY):
+                                       kept and sent again */
+    atomic_ulong events_resent;     /* appends sent again that Redis had applied already */
+    atomic_ulong jobs_refused;      /* given up: Redis refused their writes too long */
     atomic_ulong jobs_no_prompt;    /* failed: the system prompt they name was not in Redis */
     atomic_ulong prompts_fetched;   /* named prompts read from Redis into the cache */
     /* Tokens of every call that ended well, as Bedrock reported them (what is billed). */

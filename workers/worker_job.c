@@ -1,6 +1,7 @@
 /* worker_job: one job on this worker (see worker_job.h). */
 #include "worker_job.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,10 @@ struct worker_job *worker_job_new(struct worker *w, const char *json, size_t len
              wj->job.request);
     key_log(wj->log_key, sizeof wj->log_key, wj->job.request);
     key_out(wj->channel, sizeof wj->channel, wj->job.id);
+    key_seq(wj->seq_key, sizeof wj->seq_key, wj->job.request);
+    static atomic_ulong runs; /* jobs made by this process: each run's field is its own */
+    snprintf(wj->seq_field, sizeof wj->seq_field, "%s/%s.%lu", wj->job.id, w->id,
+             atomic_fetch_add(&runs, 1) + 1);
     wj->w = w;
     return wj;
 }

@@ -28,9 +28,10 @@ struct bedrock_call;
  *                next starts at retry_at
  *   CANCELING    canceled: its call was told to stop (between calls it has none, and ends at the
  *                engine's next turn); ends with error "canceled" and its XACK
- *   LOST         given up: a delta did not fit the outbox (Redis away too long); its call was
+ *   LOST         given up: a delta did not fit the outbox (Redis away too long), or Redis kept
+ *                refusing writes (OOM, READONLY) past WORKER_REFUSED_GIVE_UP_MS; its call was
  *                told to stop, what it still produces is dropped; ends with error "unavailable"
- *                and its XACK
+ *                and its XACK, queued behind the events already held
  *   HANDED_BACK  the drain ran out (or it was read just before the drain); its call was told to
  *                stop; ends without event or XACK, pending for another worker
  *   TAKEN_OVER   another worker reclaimed its entry; likewise, its new owner answers
@@ -77,6 +78,11 @@ struct worker_job {
     char entry_id[EVENT_ID_MAX];    /* the stream entry to XACK when the job ends */
     char log_key[KEY_MAX];          /* nova:log:<request> */
     char channel[KEY_MAX];          /* nova:out:<job> */
+    char seq_key[KEY_MAX];          /* nova:seq:<request>: what its appends have applied */
+    char seq_field[KEY_MAX];        /* "<job>/<worker>.<n>": this run of the job, its own
+                                       numbers (a reclaimer's run starts again at 1) */
+    unsigned long seq;              /* the number of its last event queued (append.h) */
+    bool refused;                   /* LOST because Redis refused its writes, not unreachable */
     struct worker *w;
     struct flight *flight;          /* the engine's, once admitted */
     enum job_state state;           /* changed only by worker_job_set_state */

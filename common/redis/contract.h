@@ -103,6 +103,9 @@ int key_readers(char *out, size_t n, const char *request_id);
 int key_progress(char *out, size_t n, const char *job_id);
 int key_prompt(char *out, size_t n, const char *sha256_hex);
 int key_done(char *out, size_t n, enum queue q);
+/* nova:seq:<request>: a hash beside the transcript, one field per run of a worker's job, the
+ * number of its last event applied (append.h); the transcript's TTL. */
+int key_seq(char *out, size_t n, const char *request_id);
 
 /* nova:prompt:<sha256> outlives the last store of it by this much. Each nova-fcgi child stores
  * its prompts again every PROMPT_STORE_PERIOD_S while it queues jobs (and at once after its

@@ -8,7 +8,10 @@
  * stopped worker's, reclaimed after NOVA_VISIBILITY_TIMEOUT_S), lag (queued, not yet delivered
  * to any worker), consumers (names the group knows, live or not), the age of the oldest pending
  * and of the oldest waiting job, dead letters (nova:dead:{queue}), live workers and their jobs
- * in flight. Then each live worker from its heartbeat (nova:worker:<id>). */
+ * in flight. Then each live worker from its heartbeat (nova:worker:<id>). The redis section
+ * also has Redis's memory (used_memory, maxmemory, maxmemory_policy, evicted_keys) and the
+ * warnings they call for (common/redis/meminfo.h): a policy other than noeviction, keys
+ * evicted, used memory at 90 % of maxmemory or more. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +45,32 @@ static void print_age(const char *q, const char *what, long long now, long long 
         printf("%s_%s_age_ms: none\n", q, what);
 }
 
+static void print_count(const char *key, long long v)
+{
+    if (v >= 0)
+        printf("%s: %lld\n", key, v);
+    else
+        printf("%s: unknown\n", key);
+}
+
+static json_object *json_count(long long v)
+{
+    return v >= 0 ? json_object_new_int64(v) : NULL;
+}
+
 static void print_text(const struct status *s, const char *url)
 {
     printf("# redis\nredis_url: %s\nredis_version: %s\ntime_ms: %lld\n", url, s->version,
            s->now_ms);
+    print_count("used_memory", s->mem.used_memory);
+    print_count("maxmemory", s->mem.maxmemory);
+    printf("maxmemory_policy: %s\n", s->mem.policy[0] ? s->mem.policy : "unknown");
+    print_count("evicted_keys", s->mem.evicted_keys);
+    struct meminfo_warning wv[MEMINFO_WARN_MAX];
+    size_t nw = meminfo_warnings(&s->mem, wv, MEMINFO_WARN_MAX);
+    printf("warnings: %zu\n", nw);
+    for (size_t i = 0; i < nw; i++)
+        printf("warning_%zu: %s: %s\n", i + 1, wv[i].code, wv[i].message);
     for (size_t i = 0; i < QUEUE_COUNT; i++) {
         const struct queue_status *q = &s->q[i];
         const char *n = q->name;
@@ -81,6 +106,21 @@ static void print_json(const struct status *s, const char *url)
     json_object_object_add(redis, "url", json_object_new_string(url));
     json_object_object_add(redis, "version", json_object_new_string(s->version));
     json_object_object_add(redis, "time_ms", json_object_new_int64(s->now_ms));
+    json_object_object_add(redis, "used_memory", json_count(s->mem.used_memory));
+    json_object_object_add(redis, "maxmemory", json_count(s->mem.maxmemory));
+    json_object_object_add(redis, "maxmemory_policy",
+                           s->mem.policy[0] ? json_object_new_string(s->mem.policy) : NULL);
+    json_object_object_add(redis, "evicted_keys", json_count(s->mem.evicted_keys));
+    struct meminfo_warning wv[MEMINFO_WARN_MAX];
+    size_t nw = meminfo_warnings(&s->mem, wv, MEMINFO_WARN_MAX);
+    json_object *warnings = json_object_new_array();
+    for (size_t i = 0; i < nw; i++) {
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "code", json_object_new_string(wv[i].code));
+        json_object_object_add(x, "message", json_object_new_string(wv[i].message));
+        json_object_array_add(warnings, x);
+    }
+    json_object_object_add(redis, "warnings", warnings);
     json_object_object_add(root, "redis", redis);
     json_object *queues = json_object_new_object();
     for (size_t i = 0; i < QUEUE_COUNT; i++) {

@@ -163,6 +163,18 @@ int status_read(redisContext *c, const char *group, struct status *s)
     snprintf(s->version, sizeof s->version, "%.*s", v ? (int)strcspn(v + 14, "\r\n") : 1,
              v ? v + 14 : "?");
     freeReplyObject(r);
+    /* Memory and evictions: a Redis that refuses these INFO sections leaves them unknown. */
+    meminfo_init(&s->mem);
+    for (int k = 0; k < 2; k++) {
+        r = redisCommand(c, k == 0 ? "INFO memory" : "INFO stats");
+        if (!r) {
+            fprintf(stderr, "novactl %s: INFO: %s\n", group, c->errstr);
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_STRING)
+            meminfo_parse(&s->mem, r->str, r->len);
+        freeReplyObject(r);
+    }
     if (read_workers(c, group, s) < 0)
         return -1;
     for (size_t i = 0; i < QUEUE_COUNT; i++)

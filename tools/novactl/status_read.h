@@ -9,6 +9,7 @@
 
 #include "ctl.h"
 #include "redis/contract.h"
+#include "redis/meminfo.h"
 
 struct queue_status {
     enum queue queue;
@@ -34,6 +35,7 @@ struct worker_status {
 struct status {
     long long now_ms;            /* Redis's clock */
     char version[32];
+    struct redis_meminfo mem;    /* INFO memory and stats; fields -1 / "" when unknown */
     struct queue_status q[QUEUE_COUNT]; /* in enum queue order */
     struct worker_status *w;     /* live workers, by queue then id; owned */
     size_t n_workers;
