@@ -64,7 +64,8 @@ static int check_backlog(struct req *rq, redisContext *c)
  * confirmed before meta is appended, meta is before the jobs in the pipeline, and the prompt
  * the jobs name before them. On failure the reply is sent; returns -1. */
 static int chat_start(struct req *rq, struct relay *r, const struct plan *p, const char *meta,
-                      size_t meta_len, char *meta_id, size_t idlen)
+                      size_t meta_len, const struct buf *turn_value, char *meta_id,
+                      size_t idlen)
 {
     struct app *app = rq->app;
     const struct product *prod = app->product;
@@ -104,11 +105,18 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
         {prod->translate_to_en_sha256, prod->translate_to_en, strlen(prod->translate_to_en)},
     };
     bool named = p->n_jobs > 0 && p->jobs[0].system_sha256[0];
+    /* The turn to save when the answer is done, kept beside the request (session.h): the
+     * transcript, which any holder of the request id reads back, has no session id. */
+    char turn_key[KEY_MAX];
+    struct store_turn turn = {turn_key, turn_value->data, turn_value->len,
+                              app->cfg->log_ttl_s * 1000, false};
+    bool keep_turn = key_turn(turn_key, sizeof turn_key, rq->id) == 0;
     bool store_prompt = named && store_prompts_due(conns, now), prompt_ok;
     /* Jobs stay in their stream until a worker has finished them (it deletes them then and
      * leaves a receipt); trimming far above the backlog cap bounds the stream anyway. */
     enum store_start_result sr =
-        store_start(c, sp, store_prompt ? sizeof sp / sizeof sp[0] : 0, &prompt_ok, r->tr.key, r->channel, meta,
+        store_start(c, sp, store_prompt ? sizeof sp / sizeof sp[0] : 0, &prompt_ok,
+                    keep_turn ? &turn : NULL, r->tr.key, r->channel, meta,
                     meta_len, app->cfg->log_ttl_s * 1000, p->jobs, p->n_jobs,
                     app->cfg->max_queue_depth * 2 + 1000, meta_id, idlen, err, sizeof err);
     app_redis_put(app, c);
@@ -116,6 +124,8 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
         store_prompts_stored(conns, now);
     else if (store_prompt && sr != STORE_BROKEN)
         log_rid(LOG_WARN, rq->id, "the system prompt was not stored: %s", err);
+    if (sr == STORE_STARTED && !turn.stored)
+        log_rid(LOG_WARN, rq->id, "the session turn was not kept: the answer will not be saved");
     if (sr == STORE_STARTED)
         return 0;
     if (sr == STORE_META_FAILED) {
@@ -248,13 +258,16 @@ static void ask_free(struct ask *a)
     chatreq_free(&a->cr);
 }
 
+/* meta's data; with_session: the session id too, for the client that asked alone (it is never
+ * in the transcript, which a resume replays to whoever knows the request id). */
 static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
-                      struct buf *out)
+                      bool with_session, struct buf *out)
 {
     json_object *o = json_object_new_object(), *phases = json_object_new_array();
     json_object *ents = json_object_new_array(), *sources = json_object_new_array();
     json_object_object_add(o, "request_id", json_object_new_string(rq->id));
-    json_object_object_add(o, "session_id", json_object_new_string(a->session));
+    if (with_session)
+        json_object_object_add(o, "session_id", json_object_new_string(a->session));
     json_object_object_add(o, "input_lang", json_object_new_string(lang_code(a->input)));
     json_object_object_add(o, "ui_lang", json_object_new_string(a->cr.ui_lang));
     if (a->tr == ASK_FIRST)
@@ -288,7 +301,10 @@ static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
  * released before the stream's long wait, so an open stream holds little more than its
  * relay (the prompts carry the glossary and five passages, some tens of KiB per chat). */
 struct material {
-    struct buf meta, question, history, passages;
+    struct buf meta;        /* as the transcript keeps it: no session id */
+    struct buf meta_own;    /* as the asking client gets it: with its session id */
+    struct buf turn;        /* the session turn kept for when the answer is done */
+    struct buf question, history, passages;
     struct buf translation; /* ASK_FIRST: the translation event's data */
     struct plan plan;
     struct job translate;   /* ASK_BESIDE: the translation job */
@@ -298,6 +314,8 @@ struct material {
 static void material_free(struct material *m)
 {
     buf_free(&m->meta);
+    buf_free(&m->meta_own);
+    buf_free(&m->turn);
     buf_free(&m->question);
     buf_free(&m->history);
     buf_free(&m->passages);
@@ -327,7 +345,8 @@ static enum relay_end chat_no_documents(struct req *rq, struct relay *r, const s
     buf_init(&notice, 4096);
     json_append_put(o, &notice);
     enum relay_end end = RELAY_FAILED;
-    if (relay_append_event(r, "meta", m->meta.data, m->meta.len) == 0 &&
+    if (relay_append_event_shown(r, "meta", m->meta.data, m->meta.len, m->meta_own.data,
+                                 m->meta_own.len) == 0 &&
         (a->tr != ASK_FIRST ||
          relay_append_event(r, "translation", m->translation.data, m->translation.len) == 0) &&
         relay_append_event(r, "notice", notice.data, notice.len) == 0)
@@ -338,8 +357,10 @@ static enum relay_end chat_no_documents(struct req *rq, struct relay *r, const s
     return end;
 }
 
-/* The session turn of a finished answer: the customer-facing phase, overview then detail. */
-static void chat_remember(struct req *rq, const struct ask *a, const struct relay *r)
+/* The session turn of a finished answer: the customer-facing phase, overview then detail,
+ * saved with the request's pending turn by the first of its streams to get here (the origin,
+ * or a resume when the origin's client went away; session.h). */
+static void chat_remember(struct req *rq, const char *request_id, const struct relay *r)
 {
     struct buf answer;
     buf_init(&answer, 2 * SESSION_TEXT_MAX + 8);
@@ -349,10 +370,12 @@ static void chat_remember(struct req *rq, const struct ask *a, const struct rela
     if (overview->len && detail->len)
         buf_puts(&answer, "\n\n");
     buf_append(&answer, detail->data, detail->len);
-    char err[256];
-    if (session_save(rq->app, a->session, rq->id, a->cr.message, buf_cstr(&answer), err,
-                     sizeof err) < 0)
-        log_rid(LOG_WARN, rq->id, "session %s not saved: %s", a->session_tag, err);
+    char err[256], tag[LOG_TAG_LEN + 1];
+    int rc = session_save_pending(rq->app, request_id, buf_cstr(&answer), tag, err, sizeof err);
+    if (rc < 0)
+        log_rid(LOG_WARN, rq->id, "the session turn of %s was not saved: %s", request_id, err);
+    else if (rc > 0)
+        log_rid(LOG_DEBUG, rq->id, "session %s: the turn of %s saved", tag, request_id);
     buf_free(&answer);
 }
 
@@ -364,6 +387,8 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
     char err[256];
     memset(m, 0, sizeof *m);
     buf_init(&m->meta, 1u << 20);
+    buf_init(&m->meta_own, 1u << 20);
+    buf_init(&m->turn, 2 * SESSION_TEXT_MAX + 1024);
     buf_init(&m->history, 4 * SESSION_PROMPT_TURNS * SESSION_TEXT_MAX + 256);
     buf_init(&m->passages, JOB_MAX_BYTES / 2);
     buf_init(&m->question, 2 * CHATREQ_BODY_MAX);
@@ -411,7 +436,9 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
         material_free(m);
         return -1;
     }
-    meta_json(rq, a, &m->plan, &m->meta);
+    meta_json(rq, a, &m->plan, false, &m->meta);
+    meta_json(rq, a, &m->plan, true, &m->meta_own);
+    session_turn_json(&m->turn, a->session, a->cr.message, a->cr.message_len);
     return 0;
 }
 
@@ -446,7 +473,7 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
 {
     char meta_id[EVENT_ID_MAX];
     const struct plan *p = &m->plan;
-    if (chat_start(rq, r, p, m->meta.data, m->meta.len, meta_id, sizeof meta_id) < 0)
+    if (chat_start(rq, r, p, m->meta.data, m->meta.len, &m->turn, meta_id, sizeof meta_id) < 0)
         return RELAY_FAILED;
     if (m->has_translate)
         chat_queue_translation(rq, r, &m->translate);
@@ -461,7 +488,9 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
               a->session_tag, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
               ask_translation_name(a->tr), a->look.n_ents, a->k.n,
               p->n_jobs + m->has_translate);
-    bool ok = relay_event(r, meta_id, strlen(meta_id), "meta", 4, m->meta.data, m->meta.len) == 0 &&
+    /* The transcript's meta has the same id: the asking client gets its own version. */
+    bool ok = relay_event(r, meta_id, strlen(meta_id), "meta", 4, m->meta_own.data,
+                          m->meta_own.len) == 0 &&
               relay_flush(r) == 0;
     material_free(m);
     knowledge_free(&a->k);
@@ -521,7 +550,7 @@ void chat_post(struct req *rq)
         tally_capture(&r.tally, p->phases[p->n_phases - 1], SESSION_TEXT_MAX);
         end = chat_answer(rq, &r, &a, &m);
         if (end == RELAY_DONE)
-            chat_remember(rq, &a, &r);
+            chat_remember(rq, rq->id, &r);
     }
     if (end != RELAY_FAILED)
         log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",
@@ -606,6 +635,25 @@ static int resume_point(struct req *rq, struct stream_id *after)
     return 1;
 }
 
+/* A resume's place among the live readers of its request: 0 (joined, or not known with
+ * Redis failing: the subscribe tells), or -1 with the 429 sent when
+ * NOVA_MAX_RESUMES_PER_REQUEST of them are open already. */
+static int resume_join(struct req *rq, struct relay *r)
+{
+    struct app *app = rq->app;
+    long max = app->cfg->max_resumes;
+    if (readers_join_resume(&r->readers, app, rq->id, r->channel, app->cfg->job_deadline_s + 60,
+                            max) != 0)
+        return 0;
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "this request has %ld resumes open already (at most %ld); retry when one ends", max,
+             max);
+    log_rid(LOG_WARN, rq->id, "request %s has %ld resumes open: 429", r->request_id, max);
+    reply_error(rq, 429, "rate_limited", msg, "Retry-After: 3\r\n");
+    return -1;
+}
+
 void chat_resume(struct req *rq, const char *request_id)
 {
     struct app *app = rq->app;
@@ -626,15 +674,32 @@ void chat_resume(struct req *rq, const char *request_id)
             relay_add_job(&r, jobs.ids[i], jobs.phases[i], jobs.models[i]);
     if (have_after == 1)
         tally_write_after(&r.tally, &after);
+    /* The answer a resume sees to its end is saved when the origin's client left before it. */
+    if (m.n_phases)
+        tally_capture(&r.tally, m.phases[m.n_phases - 1], SESSION_TEXT_MAX);
     char err[256], bufs[RELAY_MAX_CHANNELS][KEY_MAX];
     const char *chans[RELAY_MAX_CHANNELS];
     size_t n = relay_channels(&r, bufs, chans);
     enum relay_end end = RELAY_FAILED;
+    int rc = 0;
+    if (resume_join(rq, &r) < 0) {
+        relay_free(&r);
+        return;
+    }
     if (dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
                            sizeof err) < 0) {
         log_rid(LOG_WARN, rq->id, "subscribe: %s", err);
         reply_error(rq, 503, "unavailable", "Redis did not confirm the reply channels", NULL);
-    } else if (relay_catch_up(&r) < 0 && !rq->client_gone) {
+        goto out;
+    }
+    /* The replay, a page at a time while the client takes it: here until SSEOUT_FLUSH_AT
+     * bytes wait (so a request read to its end is answered 204 before any header), then in
+     * the relay's loop as the client reads. */
+    r.catching = true;
+    while (r.catching && !sseout_full(&r.out) && !rq->client_gone &&
+           (rc = relay_catch_up_page(&r)) == 0)
+        ;
+    if (rc < 0 && !rq->client_gone) {
         if (rq->headers_sent)
             relay_abort(&r, "the transcript could not be read; resume again");
         else
@@ -649,8 +714,12 @@ void chat_resume(struct req *rq, const char *request_id)
         end = r.tally.done_seen ? (relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE)
                                 : relay_run(&r);
     }
+    if (end == RELAY_DONE)
+        chat_remember(rq, request_id, &r);
+out:
     log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
               request_id, end_name(end), r.out.written, clock_mono_ms() - rq->t0);
+    readers_leave(&r.readers, app, rq->id);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     relay_free(&r);
 }

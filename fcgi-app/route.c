@@ -75,6 +75,17 @@ static void log_safe(const char *s, char *out, size_t n)
     out[i] = '\0';
 }
 
+/* A session id grants its conversation: a path under /api/session/ is logged as
+ * /api/session/:id, whatever follows (a valid id or not, any method). */
+static void log_path(const char *path, char *out, size_t n)
+{
+    static const char session[] = "/api/session/";
+    if (strncmp(path, session, sizeof session - 1) == 0)
+        snprintf(out, n, "%s:id", session);
+    else
+        log_safe(path, out, n);
+}
+
 void route_handle(struct req *rq)
 {
     struct route_match m;
@@ -92,7 +103,7 @@ void route_handle(struct req *rq)
     else
         route_dispatch(rq, &m);
     char path[128], method[16];
-    log_safe(rq->path, path, sizeof path);
+    log_path(rq->path, path, sizeof path);
     log_safe(rq->method, method, sizeof method);
     log_event(LOG_INFO, rq->id, "request", "method=%s path=%s status=%d elapsed_ms=%lld "
               "client_gone=%d", method, path, rq->status, clock_mono_ms() - rq->t0,
