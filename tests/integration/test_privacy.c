@@ -24,6 +24,7 @@
 
 #include "../unit/test.h"
 #include "core/clock.h"
+#include "redis/append.h"
 #include "sse_client.h"
 #include "stack_util.h"
 
@@ -508,30 +509,32 @@ static long vm_rss_kb(void)
     return total;
 }
 
-struct unread {
-    struct stream *o;
-    int fd;
-    char rid[64];
-    size_t at_open; /* events the first stream had when the resume was sent */
-    size_t bytes;   /* SSE data bytes of the first stream so far */
-};
-
-static int open_unread(void *user)
+/* A long answer, written into the request's transcript the way a worker writes one (the
+ * append script, published on the job's channel): the simulator's answers stop at the jobs'
+ * maxTokens (about 150 KB of events for four answers), which the sockets between nova-fcgi
+ * and a client absorb whole; a transcript far longer than the bound shows what the replay
+ * itself buffers. Returns the bytes appended, or 0. */
+static size_t write_long_answer(const char *rid, size_t events)
 {
-    struct unread *u = user;
-    if (u->fd >= 0 || u->o->n < 1)
-        return 0;
+    char key[128], chan[160], id[64], err[256], text[201];
+    snprintf(key, sizeof key, "nova:log:%s", rid);
+    snprintf(chan, sizeof chan, "nova:out:%s-answer-micro", rid);
+    memset(text, 'x', 200);
+    text[200] = '\0';
     size_t bytes = 0;
-    for (size_t i = 0; i < u->o->n; i++)
-        bytes += u->o->evs[i].len + 40;
-    /* Well into the answer: the transcript holds much more than the bound. */
-    if (bytes < 2 * UNREAD_BOUND && !u->o->finished)
-        return 0;
-    request_id_of(u->o, u->rid, sizeof u->rid);
-    u->fd = unread_resume(u->rid);
-    u->at_open = u->o->n;
-    u->bytes = bytes;
-    return 0;
+    for (size_t i = 0; i < events; i++) {
+        char data[320];
+        int n = snprintf(data, sizeof data,
+                         "{\"phase\":\"answer\",\"model\":\"micro\",\"text\":\"%04zu %s\"}",
+                         i % 10000, text);
+        if (event_append(R, key, chan, "delta", data, (size_t)n, 600000, id, sizeof id, err,
+                         sizeof err) < 0) {
+            printf("  appending: %s\n", err);
+            return 0;
+        }
+        bytes += (size_t)n + 40;
+    }
+    return bytes;
 }
 
 static void test_unread_resume_stays_bounded(void)
@@ -539,20 +542,36 @@ static void test_unread_resume_stays_bounded(void)
     long offset = 0;
     cut_bytes_after(0, &offset);
     long rss0 = vm_rss_kb();
-    /* English UI: four answers at once and a translation, a long transcript. */
-    struct unread u = {chat_new_on(base_url, "How do I join a guild? #sim:tps=300", "en"), -1,
-                       "", 0, 0};
-    drive(&u.o, 1, 60000, open_unread, &u);
-    size_t total = 0;
-    for (size_t i = 0; i < u.o->n; i++)
-        total += u.o->evs[i].len + 40;
-    printf("  first stream: %zu events, about %zu bytes, done %d; the unread resume was sent "
-           "at event %zu (about %zu bytes in)\n", u.o->n, total, ends_with_done(u.o),
-           u.at_open, u.bytes);
-    CHECK(u.fd >= 0 && ends_with_done(u.o));
-    CHECK(total > 2 * UNREAD_BOUND);
-    /* It is cut (two keep-alive intervals without progress, or its inbox overflowing). */
-    long bytes = -1, end = 0, rss_peak = vm_rss_kb();
+    /* The models start late (ttft): the long answer is in the transcript before theirs. */
+    struct stream *o = chat_new_on(base_url, "길드에 가입하는 방법 #sim:ttft=3000", "ko");
+    struct loop l;
+    loop_init(&l);
+    loop_add(&l, o);
+    double t0 = now_ms();
+    while (o->n < 1 && !o->finished && now_ms() - t0 < 10000)
+        loop_run(&l, 50, NULL, NULL);
+    char rid[64], path[128];
+    request_id_of(o, rid, sizeof rid);
+    size_t written = rid[0] ? write_long_answer(rid, 6000) : 0;
+    /* The resume whose client reads nothing, then one that reads. */
+    int fd = unread_resume(rid);
+    snprintf(path, sizeof path, "/api/chat/%s/events", rid);
+    struct stream *reader = stream_new(base_url, NULL, path, NULL, NULL, 0, NULL);
+    loop_add(&l, reader);
+    long rss_peak = vm_rss_kb();
+    t0 = now_ms();
+    while (!reader->finished && now_ms() - t0 < 30000) {
+        loop_run(&l, 100, NULL, NULL);
+        long rss = vm_rss_kb();
+        if (rss > rss_peak)
+            rss_peak = rss;
+    }
+    printf("  transcript: about %zu bytes written into it; a reading resume got %zu events "
+           "(done %d)\n", written, reader->n, ends_with_done(reader));
+    CHECK(fd >= 0 && written > 4 * UNREAD_BOUND);
+    CHECK(ends_with_done(reader) && reader->n > 6000);
+    /* The unread one is cut: two keep-alive intervals without progress, or its inbox full. */
+    long bytes = -1, end = 0;
     long long until = clock_mono_ms() + 20000;
     while ((bytes = cut_bytes_after(offset, &end)) < 0 && clock_mono_ms() < until) {
         long rss = vm_rss_kb();
@@ -560,21 +579,22 @@ static void test_unread_resume_stays_bounded(void)
             rss_peak = rss;
         sleep_ms(50);
     }
-    printf("  the unread resume was cut with %ld bytes unwritten (bound %u); nova-fcgi RSS "
-           "%ld KiB before, %ld KiB at most while it was open\n", bytes, UNREAD_BOUND, rss0,
-           rss_peak);
+    printf("  the unread resume was cut with %ld bytes unwritten (bound %u); nova-fcgi "
+           "children's RSS %ld KiB before, %ld KiB at most while it was open\n", bytes,
+           UNREAD_BOUND, rss0, rss_peak);
     CHECK(bytes >= 0 && bytes <= (long)UNREAD_BOUND);
-    if (u.fd >= 0)
-        close(u.fd);
+    if (fd >= 0)
+        close(fd);
     /* And a later resume still gets the whole answer. */
-    char path[128];
-    snprintf(path, sizeof path, "/api/chat/%s/events", u.rid);
     struct stream *later = stream_new(base_url, NULL, path, NULL, NULL, 0, NULL);
-    drive_one(later, 30000);
+    loop_add(&l, later);
+    loop_run(&l, 30000, NULL, NULL);
+    loop_free(&l);
     printf("  a later resume: %zu events, done %d\n", later->n, ends_with_done(later));
-    CHECK(ends_with_done(later) && later->n == u.o->n);
+    CHECK(ends_with_done(later) && later->n == reader->n);
     stream_free(later);
-    stream_free(u.o);
+    stream_free(reader);
+    stream_free(o);
 }
 
 int main(void)
