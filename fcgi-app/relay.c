@@ -14,6 +14,7 @@
 #include "product.h"
 #include "redis/append.h"
 #include "redis/events.h"
+#include "session.h"
 #include "store.h"
 
 void relay_init(struct relay *r, struct req *rq, const char *request_id, bool origin,
@@ -440,4 +441,32 @@ enum relay_end relay_run(struct relay *r)
     metrics_stream(-1);
     readers_leave(&r->readers, app, r->rq->id);
     return end;
+}
+
+const char *relay_end_name(enum relay_end e)
+{
+    static const char *const names[] = {"done", "client gone", "fell behind", "drained",
+                                        "Redis failed"};
+    return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
+}
+
+void relay_save_turn(const struct relay *r)
+{
+    struct buf answer;
+    buf_init(&answer, 2 * SESSION_TEXT_MAX + 8);
+    const struct buf *overview = tally_captured(&r->tally, MODEL_MICRO);
+    const struct buf *detail = tally_captured(&r->tally, MODEL_PRO);
+    buf_append(&answer, overview->data, overview->len);
+    if (overview->len && detail->len)
+        buf_puts(&answer, "\n\n");
+    buf_append(&answer, detail->data, detail->len);
+    char err[256], tag[LOG_TAG_LEN + 1];
+    int rc = session_save_pending(r->rq->app, r->request_id, buf_cstr(&answer), tag, err,
+                                  sizeof err);
+    if (rc < 0)
+        log_rid(LOG_WARN, r->rq->id, "the session turn of %s was not saved: %s", r->request_id,
+                err);
+    else if (rc > 0)
+        log_rid(LOG_DEBUG, r->rq->id, "session %s: the turn of %s saved", tag, r->request_id);
+    buf_free(&answer);
 }

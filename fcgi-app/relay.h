@@ -11,6 +11,11 @@
  * stream that queued the jobs (which appends at once), so two live readers of one request do
  * not both append one.
  *
+ * The transcript is read back (a resume's replay, the re-read after a gap) a page at a time,
+ * each page only while fewer than SSEOUT_FLUSH_AT bytes wait for the client (r->catching):
+ * a client that reads nothing holds about that and a page, never the transcript, and is cut
+ * like any slow client.
+ *
  * It ends early when the client goes away (its unfinished jobs are canceled unless another
  * live reader resumes the request within RELAY_RESUME_GRACE_MS: a page reconnecting after a
  * dropped connection keeps its answer), when the inbox overflowed or the client fell too far
@@ -106,6 +111,13 @@ enum relay_end relay_run(struct relay *r);
 /* Ends the stream for this client only, retryably: an `error` unavailable with message,
  * then `done`, neither with an id nor in the transcript (the client resumes). */
 void relay_abort(struct relay *r, const char *message);
+
+/* The end's name for the log lines ("done", "client gone", ...). */
+const char *relay_end_name(enum relay_end e);
+/* The session turn of a stream that saw `done`: the captured phase's overview then detail
+ * (tally_capture), saved with the request's pending turn when this is the first of its
+ * streams to get there (session_save_pending: once, by the origin or a resume). */
+void relay_save_turn(const struct relay *r);
 
 /* Cancels the jobs not yet ended (all of them with all) through store_cancel_jobs. Returns 0
  * or -1 (Redis; logged). */

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "health.h"
 #include "observe.h"
+#include "resume.h"
 #include "session.h"
 #include "translate.h"
 
@@ -33,9 +34,9 @@ static void route_chat_request(struct req *rq, const struct route_match *m)
     memcpy(id, m->arg, m->arg_len);
     id[m->arg_len] = '\0';
     if (m->route == ROUTE_RESUME)
-        chat_resume(rq, id);
+        resume_get(rq, id);
     else
-        chat_cancel(rq, id);
+        resume_cancel(rq, id);
 }
 
 /* /api/session/<id>: the rest of the path, so it is NUL-terminated. */
