@@ -23,13 +23,6 @@
 
 #define CHAT_RETRY_AFTER "Retry-After: 5\r\n"
 
-static const char *end_name(enum relay_end e)
-{
-    static const char *const names[] = {"done", "client gone", "fell behind", "drained",
-                                        "Redis failed"};
-    return names[e];
-}
-
 /* The queue backlog check, in two halves around the subscribe wait (store.h): 429 when a
  * queue this request uses is over NOVA_MAX_QUEUE_DEPTH. */
 static const enum queue chat_queues[] = {QUEUE_MICRO, QUEUE_PRO};
@@ -64,7 +57,8 @@ static int check_backlog(struct req *rq, redisContext *c)
  * confirmed before meta is appended, meta is before the jobs in the pipeline, and the prompt
  * the jobs name before them. On failure the reply is sent; returns -1. */
 static int chat_start(struct req *rq, struct relay *r, const struct plan *p, const char *meta,
-                      size_t meta_len, char *meta_id, size_t idlen)
+                      size_t meta_len, const struct buf *turn_value, char *meta_id,
+                      size_t idlen)
 {
     struct app *app = rq->app;
     const struct product *prod = app->product;
@@ -104,11 +98,18 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
         {prod->translate_to_en_sha256, prod->translate_to_en, strlen(prod->translate_to_en)},
     };
     bool named = p->n_jobs > 0 && p->jobs[0].system_sha256[0];
+    /* The turn to save when the answer is done, kept beside the request (session.h): the
+     * transcript, which any holder of the request id reads back, has no session id. */
+    char turn_key[KEY_MAX];
+    struct store_turn turn = {turn_key, turn_value->data, turn_value->len,
+                              app->cfg->log_ttl_s * 1000, false};
+    bool keep_turn = key_turn(turn_key, sizeof turn_key, rq->id) == 0;
     bool store_prompt = named && store_prompts_due(conns, now), prompt_ok;
     /* Jobs stay in their stream until a worker has finished them (it deletes them then and
      * leaves a receipt); trimming far above the backlog cap bounds the stream anyway. */
     enum store_start_result sr =
-        store_start(c, sp, store_prompt ? sizeof sp / sizeof sp[0] : 0, &prompt_ok, r->tr.key, r->channel, meta,
+        store_start(c, sp, store_prompt ? sizeof sp / sizeof sp[0] : 0, &prompt_ok,
+                    keep_turn ? &turn : NULL, r->tr.key, r->channel, meta,
                     meta_len, app->cfg->log_ttl_s * 1000, p->jobs, p->n_jobs,
                     app->cfg->max_queue_depth * 2 + 1000, meta_id, idlen, err, sizeof err);
     app_redis_put(app, c);
@@ -116,6 +117,8 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
         store_prompts_stored(conns, now);
     else if (store_prompt && sr != STORE_BROKEN)
         log_rid(LOG_WARN, rq->id, "the system prompt was not stored: %s", err);
+    if (sr == STORE_STARTED && !turn.stored)
+        log_rid(LOG_WARN, rq->id, "the session turn was not kept: the answer will not be saved");
     if (sr == STORE_STARTED)
         return 0;
     if (sr == STORE_META_FAILED) {
@@ -130,8 +133,7 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     return -1;
 }
 
-/* A stream started now would be cut at the drain deadline: send the client elsewhere. */
-static bool refuse_when_draining(struct req *rq)
+bool chat_refuse_when_draining(struct req *rq)
 {
     if (!atomic_load(&rq->app->draining))
         return false;
@@ -248,13 +250,16 @@ static void ask_free(struct ask *a)
     chatreq_free(&a->cr);
 }
 
+/* meta's data; with_session: the session id too, for the client that asked alone (it is never
+ * in the transcript, which a resume replays to whoever knows the request id). */
 static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
-                      struct buf *out)
+                      bool with_session, struct buf *out)
 {
     json_object *o = json_object_new_object(), *phases = json_object_new_array();
     json_object *ents = json_object_new_array(), *sources = json_object_new_array();
     json_object_object_add(o, "request_id", json_object_new_string(rq->id));
-    json_object_object_add(o, "session_id", json_object_new_string(a->session));
+    if (with_session)
+        json_object_object_add(o, "session_id", json_object_new_string(a->session));
     json_object_object_add(o, "input_lang", json_object_new_string(lang_code(a->input)));
     json_object_object_add(o, "ui_lang", json_object_new_string(a->cr.ui_lang));
     if (a->tr == ASK_FIRST)
@@ -288,7 +293,10 @@ static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
  * released before the stream's long wait, so an open stream holds little more than its
  * relay (the prompts carry the glossary and five passages, some tens of KiB per chat). */
 struct material {
-    struct buf meta, question, history, passages;
+    struct buf meta;        /* as the transcript keeps it: no session id */
+    struct buf meta_own;    /* as the asking client gets it: with its session id */
+    struct buf turn;        /* the session turn kept for when the answer is done */
+    struct buf question, history, passages;
     struct buf translation; /* ASK_FIRST: the translation event's data */
     struct plan plan;
     struct job translate;   /* ASK_BESIDE: the translation job */
@@ -298,6 +306,8 @@ struct material {
 static void material_free(struct material *m)
 {
     buf_free(&m->meta);
+    buf_free(&m->meta_own);
+    buf_free(&m->turn);
     buf_free(&m->question);
     buf_free(&m->history);
     buf_free(&m->passages);
@@ -327,7 +337,8 @@ static enum relay_end chat_no_documents(struct req *rq, struct relay *r, const s
     buf_init(&notice, 4096);
     json_append_put(o, &notice);
     enum relay_end end = RELAY_FAILED;
-    if (relay_append_event(r, "meta", m->meta.data, m->meta.len) == 0 &&
+    if (relay_append_event_shown(r, "meta", m->meta.data, m->meta.len, m->meta_own.data,
+                                 m->meta_own.len) == 0 &&
         (a->tr != ASK_FIRST ||
          relay_append_event(r, "translation", m->translation.data, m->translation.len) == 0) &&
         relay_append_event(r, "notice", notice.data, notice.len) == 0)
@@ -338,24 +349,6 @@ static enum relay_end chat_no_documents(struct req *rq, struct relay *r, const s
     return end;
 }
 
-/* The session turn of a finished answer: the customer-facing phase, overview then detail. */
-static void chat_remember(struct req *rq, const struct ask *a, const struct relay *r)
-{
-    struct buf answer;
-    buf_init(&answer, 2 * SESSION_TEXT_MAX + 8);
-    const struct buf *overview = tally_captured(&r->tally, MODEL_MICRO);
-    const struct buf *detail = tally_captured(&r->tally, MODEL_PRO);
-    buf_append(&answer, overview->data, overview->len);
-    if (overview->len && detail->len)
-        buf_puts(&answer, "\n\n");
-    buf_append(&answer, detail->data, detail->len);
-    char err[256];
-    if (session_save(rq->app, a->session, rq->id, a->cr.message, buf_cstr(&answer), err,
-                     sizeof err) < 0)
-        log_rid(LOG_WARN, rq->id, "session %s not saved: %s", a->session_tag, err);
-    buf_free(&answer);
-}
-
 /* The plan, meta and translation of an understood question. Returns 0, or -1 with the reply
  * sent. */
 static int material_build(struct req *rq, const struct ask *a, struct material *m)
@@ -364,6 +357,8 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
     char err[256];
     memset(m, 0, sizeof *m);
     buf_init(&m->meta, 1u << 20);
+    buf_init(&m->meta_own, 1u << 20);
+    buf_init(&m->turn, 2 * SESSION_TEXT_MAX + 1024);
     buf_init(&m->history, 4 * SESSION_PROMPT_TURNS * SESSION_TEXT_MAX + 256);
     buf_init(&m->passages, JOB_MAX_BYTES / 2);
     buf_init(&m->question, 2 * CHATREQ_BODY_MAX);
@@ -411,7 +406,9 @@ static int material_build(struct req *rq, const struct ask *a, struct material *
         material_free(m);
         return -1;
     }
-    meta_json(rq, a, &m->plan, &m->meta);
+    meta_json(rq, a, &m->plan, false, &m->meta);
+    meta_json(rq, a, &m->plan, true, &m->meta_own);
+    session_turn_json(&m->turn, a->session, a->cr.message, a->cr.message_len);
     return 0;
 }
 
@@ -446,7 +443,7 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
 {
     char meta_id[EVENT_ID_MAX];
     const struct plan *p = &m->plan;
-    if (chat_start(rq, r, p, m->meta.data, m->meta.len, meta_id, sizeof meta_id) < 0)
+    if (chat_start(rq, r, p, m->meta.data, m->meta.len, &m->turn, meta_id, sizeof meta_id) < 0)
         return RELAY_FAILED;
     if (m->has_translate)
         chat_queue_translation(rq, r, &m->translate);
@@ -461,7 +458,9 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
               a->session_tag, a->cr.ui_lang, lang_code(a->input), a->cr.message_chars,
               ask_translation_name(a->tr), a->look.n_ents, a->k.n,
               p->n_jobs + m->has_translate);
-    bool ok = relay_event(r, meta_id, strlen(meta_id), "meta", 4, m->meta.data, m->meta.len) == 0 &&
+    /* The transcript's meta has the same id: the asking client gets its own version. */
+    bool ok = relay_event(r, meta_id, strlen(meta_id), "meta", 4, m->meta_own.data,
+                          m->meta_own.len) == 0 &&
               relay_flush(r) == 0;
     material_free(m);
     knowledge_free(&a->k);
@@ -494,7 +493,7 @@ void chat_post(struct req *rq)
         app_random_hex(a.session, 32);
     log_tag(a.session, a.session_tag);
     struct material m;
-    if (refuse_when_draining(rq) || chat_understand(rq, &a) < 0 ||
+    if (chat_refuse_when_draining(rq) || chat_understand(rq, &a) < 0 ||
         material_build(rq, &a, &m) < 0) {
         ask_free(&a);
         return;
@@ -521,165 +520,13 @@ void chat_post(struct req *rq)
         tally_capture(&r.tally, p->phases[p->n_phases - 1], SESSION_TEXT_MAX);
         end = chat_answer(rq, &r, &a, &m);
         if (end == RELAY_DONE)
-            chat_remember(rq, &a, &r);
+            relay_save_turn(&r);
     }
     if (end != RELAY_FAILED)
         log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",
-                  end_name(end), r.out.written, clock_mono_ms() - rq->t0);
+                  relay_end_name(end), r.out.written, clock_mono_ms() - rq->t0);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     material_free(&m);
     relay_free(&r);
     ask_free(&a);
-}
-
-/* Reads the meta of request_id; on anything but found the reply is sent. */
-static int load_meta(struct req *rq, const char *request_id, struct store_meta *m)
-{
-    char err[256];
-    redisContext *c = app_redis(rq->app, err, sizeof err);
-    if (!c) {
-        log_rid(LOG_WARN, rq->id, "%s", err);
-        reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
-        return -1;
-    }
-    int rc = store_read_meta(c, request_id, m, err, sizeof err);
-    bool broken = c->err != 0;
-    app_redis_put(rq->app, c);
-    if (rc == 0)
-        reply_error(rq, 404, "not_found",
-                    "no such request (it never existed, or its transcript expired)", NULL);
-    else if (rc < 0) {
-        log_rid(LOG_WARN, rq->id, "request %s: %s", request_id, err);
-        if (broken)
-            reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
-        else
-            reply_error(rq, 500, "internal", "the request's transcript is unreadable", NULL);
-    }
-    return rc == 1 ? 0 : -1;
-}
-
-/* The jobs a request's meta implies: one Micro and one Pro job per phase, and the question's
- * translation when meta announces one (translate.h names it as plan.h names the others). */
-struct meta_jobs {
-    char ids[TALLY_MAX_JOBS][JOB_ID_MAX];
-    const char *phases[TALLY_MAX_JOBS]; /* static (plan.h, contract.h) */
-    enum model models[TALLY_MAX_JOBS];
-    size_t n, translation;             /* translation: its index, or n when there is none */
-};
-
-static void meta_jobs(const char *request_id, const struct store_meta *m, struct meta_jobs *j)
-{
-    j->n = 0;
-    for (size_t ph = 0; ph < m->n_phases; ph++)
-        for (enum model k = 0; k < MODEL_COUNT && j->n < PLAN_MAX_JOBS; k++)
-            if (plan_job_id(j->ids[j->n], sizeof j->ids[j->n], request_id, m->phases[ph],
-                            k) == 0) {
-                j->phases[j->n] = m->phases[ph];
-                j->models[j->n++] = k;
-            }
-    j->translation = TALLY_MAX_JOBS;
-    if (m->translate_phase && plan_job_id(j->ids[j->n], sizeof j->ids[j->n], request_id,
-                                          m->translate_phase, MODEL_PRO) == 0) {
-        j->phases[j->n] = m->translate_phase;
-        j->models[j->n] = MODEL_PRO;
-        j->translation = j->n++;
-    }
-}
-
-/* The resume point: Last-Event-ID, else ?after=. Returns 1 (set), 0 (none), -1 (400 sent). */
-static int resume_point(struct req *rq, struct stream_id *after)
-{
-    const char *v = rq->last_event_id;
-    size_t n = strlen(v);
-    /* An over-long query was not kept: it must not read as "no resume point" (a replay from
-     * the start). */
-    if (!rq->too_long && !rq->has_last_event_id &&
-        !chatreq_query_param(rq->query, "after", &v, &n))
-        return 0;
-    if (rq->too_long || stream_id_parse(v, n, after) < 0) {
-        reply_error(rq, 400, "bad_request",
-                    "the resume point (Last-Event-ID or ?after=) must be an event id like "
-                    "1700000000000-0",
-                    NULL);
-        return -1;
-    }
-    return 1;
-}
-
-void chat_resume(struct req *rq, const char *request_id)
-{
-    struct app *app = rq->app;
-    struct stream_id after;
-    int have_after = resume_point(rq, &after);
-    struct store_meta m;
-    if (have_after < 0 || refuse_when_draining(rq) || load_meta(rq, request_id, &m) < 0)
-        return;
-    struct relay r;
-    relay_init(&r, rq, request_id, false, (long long)m.sid.ms,
-               (long long)m.sid.ms + app->cfg->job_deadline_s * 1000);
-    struct meta_jobs jobs;
-    meta_jobs(request_id, &m, &jobs);
-    for (size_t i = 0; i < jobs.n; i++)
-        if (i == jobs.translation)
-            tally_add_translation(&r.tally, jobs.ids[i], jobs.phases[i]);
-        else
-            relay_add_job(&r, jobs.ids[i], jobs.phases[i], jobs.models[i]);
-    if (have_after == 1)
-        tally_write_after(&r.tally, &after);
-    char err[256], bufs[RELAY_MAX_CHANNELS][KEY_MAX];
-    const char *chans[RELAY_MAX_CHANNELS];
-    size_t n = relay_channels(&r, bufs, chans);
-    enum relay_end end = RELAY_FAILED;
-    if (dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,
-                           sizeof err) < 0) {
-        log_rid(LOG_WARN, rq->id, "subscribe: %s", err);
-        reply_error(rq, 503, "unavailable", "Redis did not confirm the reply channels", NULL);
-    } else if (relay_catch_up(&r) < 0 && !rq->client_gone) {
-        if (rq->headers_sent)
-            relay_abort(&r, "the transcript could not be read; resume again");
-        else
-            reply_error(rq, 503, "unavailable", "the transcript could not be read", NULL);
-    } else if (r.tally.done_seen && r.out.written == 0 && !rq->headers_sent) {
-        /* The client has every event up to done: 204 tells an EventSource to stop. */
-        reply_empty(rq, 204);
-        end = RELAY_DONE;
-    } else if (rq->client_gone) {
-        end = RELAY_GONE;
-    } else {
-        end = r.tally.done_seen ? (relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE)
-                                : relay_run(&r);
-    }
-    log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
-              request_id, end_name(end), r.out.written, clock_mono_ms() - rq->t0);
-    dispatch_unsubscribe(app->dispatch, rq->inbox);
-    relay_free(&r);
-}
-
-void chat_cancel(struct req *rq, const char *request_id)
-{
-    struct store_meta m;
-    if (load_meta(rq, request_id, &m) < 0)
-        return;
-    struct meta_jobs jobs;
-    meta_jobs(request_id, &m, &jobs);
-    const char *ids[TALLY_MAX_JOBS];
-    enum queue queues[TALLY_MAX_JOBS];
-    for (size_t i = 0; i < jobs.n; i++) {
-        ids[i] = jobs.ids[i];
-        queues[i] = model_queue(jobs.models[i]);
-    }
-    char err[256];
-    redisContext *c = app_redis(rq->app, err, sizeof err);
-    int rc = c ? store_cancel_jobs(c, ids, queues, jobs.n, err, sizeof err) : -1;
-    app_redis_put(rq->app, c);
-    if (rc < 0) {
-        log_warn("canceling jobs: %s", err);
-        reply_error(rq, 503, "unavailable", "Redis did not take the cancel", NULL);
-        return;
-    }
-    log_event(LOG_INFO, rq->id, "cancel", "request=%s jobs=%zu", request_id, jobs.n);
-    char body[160];
-    int len = snprintf(body, sizeof body, "{\"status\":\"canceling\",\"request_id\":\"%s\"}\n",
-                       request_id);
-    reply_json(rq, 202, NULL, body, (size_t)len);
 }

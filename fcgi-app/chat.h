@@ -1,20 +1,18 @@
-/* chat: the three chat routes of API.md.
- *
- *   chat_post    POST /api/chat: validate, queue one Micro and one Pro job per phase, stream
- *   chat_resume  GET /api/chat/<request>/events: replay the transcript after Last-Event-ID
- *                (or ?after=), then continue live
- *   chat_cancel  POST /api/chat/<request>/cancel: stop the request's jobs (202)
+/* chat: POST /api/chat of API.md — validate, understand the question, queue one Micro and one
+ * Pro job per phase (and its translation), stream. Its resume and cancel are resume.h's.
  *
  * The order in chat_post is what makes streams lossless: the reply channels are subscribed
- * (and Redis confirmed it) before the meta event is appended and before any job is queued. A
- * resume subscribes before it reads the transcript, for the same reason. */
+ * (and Redis confirmed it) before the meta event is appended and before any job is queued. */
 #ifndef NOVA_CHAT_H
 #define NOVA_CHAT_H
+
+#include <stdbool.h>
 
 #include "req.h"
 
 void chat_post(struct req *rq);
-void chat_resume(struct req *rq, const char *request_id);
-void chat_cancel(struct req *rq, const char *request_id);
+/* A stream started now would be cut at the drain deadline: 503 with Retry-After sends the
+ * client elsewhere. Returns true when it was sent. */
+bool chat_refuse_when_draining(struct req *rq);
 
 #endif

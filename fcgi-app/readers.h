@@ -11,6 +11,10 @@
  * "attach" on the request's channel, which wakes an origin waiting for such a resume (the
  * message is not an event: the transcript reader skips it).
  *
+ * At most NOVA_MAX_RESUMES_PER_REQUEST resumes of one request are live at once: a resume
+ * joins before it replays anything (readers_join_resume), and one more is refused. The
+ * stream that queued the jobs is not counted.
+ *
  * Failures are logged (with the request's log id) and otherwise ignored: without Redis no
  * reader counts, and a renewal is simply due again a beat later. */
 #ifndef NOVA_READERS_H
@@ -27,17 +31,25 @@
 
 struct readers {
     char request_id[CHATREQ_REQUEST_ID_LEN + 1];
-    char token[17];     /* this stream's entry */
+    char token[18];     /* this stream's entry: 'o' (origin) or 'r' (resume), 16 hex */
     bool joined;        /* the entry is there (or was sent) */
     long long beat_ms;  /* monotonic: when to renew it */
 };
 
-/* This stream's entry for request_id, not yet sent. */
-void readers_init(struct readers *rd, const char *request_id);
+/* This stream's entry for request_id, not yet sent; resume: the stream resumes (else it
+ * queued the jobs). */
+void readers_init(struct readers *rd, const char *request_id, bool resume);
 /* Adds the entry (expiring with the request's jobs: ttl_s), and publishes "attach" on
  * channel. rid names the request in the log. */
 void readers_join(struct readers *rd, struct app *app, const char *rid, const char *channel,
                   long ttl_s);
+/* A resume's join, before its replay: refused when max resumes of the request are live
+ * already (their entries renewed within READERS_BEAT_MS + READERS_SLACK_MS; a dead child's
+ * stop counting then), else as readers_join. Atomic in Redis, across nova-fcgi children and
+ * hosts. Returns 1 (joined), 0 (refused: the caller answers 429) or -1 (Redis failed, logged:
+ * the resume goes on, renewing as any). */
+int readers_join_resume(struct readers *rd, struct app *app, const char *rid,
+                        const char *channel, long ttl_s, long max);
 /* Renews the entry: due at readers_due. */
 void readers_renew(struct readers *rd, struct app *app, const char *rid);
 /* Removes the entry (when joined). */

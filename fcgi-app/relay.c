@@ -14,6 +14,7 @@
 #include "product.h"
 #include "redis/append.h"
 #include "redis/events.h"
+#include "session.h"
 #include "store.h"
 
 void relay_init(struct relay *r, struct req *rq, const char *request_id, bool origin,
@@ -29,7 +30,7 @@ void relay_init(struct relay *r, struct req *rq, const char *request_id, bool or
     r->deadline_ms = now + (deadline_epoch_ms - clock_epoch_ms()) + RELAY_GRACE_MS;
     tally_init(&r->tally, origin, rq->t0);
     sseout_init(&r->out, rq->app->cfg->keepalive_s * 1000LL, now);
-    readers_init(&r->readers, request_id);
+    readers_init(&r->readers, request_id, !origin);
 }
 
 void relay_free(struct relay *r)
@@ -134,6 +135,14 @@ int relay_catch_up(struct relay *r)
     return transcript_catch_up(&r->tr, r->rq->app, r->rq->id, relay_caught_up, r);
 }
 
+int relay_catch_up_page(struct relay *r)
+{
+    int rc = transcript_page(&r->tr, r->rq->app, r->rq->id, relay_caught_up, r);
+    if (rc != 0) /* caught up, or failed: either way no page is due */
+        r->catching = false;
+    return rc < 0 ? -1 : 0;
+}
+
 /* Appends one of our own events to the transcript and publishes it. */
 static int relay_append(struct relay *r, const char *type, const char *data, size_t len,
                         char *id, size_t idlen)
@@ -156,12 +165,18 @@ int relay_post_event(struct relay *r, const char *type, const char *data, size_t
     return relay_append(r, type, data, len, id, sizeof id);
 }
 
-int relay_append_event(struct relay *r, const char *type, const char *data, size_t len)
+int relay_append_event_shown(struct relay *r, const char *type, const char *data, size_t len,
+                             const char *shown, size_t shown_len)
 {
     char id[EVENT_ID_MAX];
     if (relay_append(r, type, data, len, id, sizeof id) < 0)
         return -1;
-    return relay_event(r, id, strlen(id), type, strlen(type), data, len);
+    return relay_event(r, id, strlen(id), type, strlen(type), shown, shown_len);
+}
+
+int relay_append_event(struct relay *r, const char *type, const char *data, size_t len)
+{
+    return relay_append_event_shown(r, type, data, len, data, len);
 }
 
 /* ---- the ends --------------------------------------------------------------------------- */
@@ -297,20 +312,41 @@ static enum relay_end relay_gone(struct relay *r)
 
 #define RELAY_LOST 0x100u /* a gap could not be filled from the transcript */
 
-/* Relays what the inbox holds; after a gap the transcript first, so that nothing queued
- * overtakes a missed event. Returns the inbox flags (| RELAY_LOST). */
+/* Relays what the inbox holds. After a gap the transcript is read again instead, a page at a
+ * time (relay_page_step), so that nothing queued overtakes a missed event. Returns the inbox
+ * flags. */
 static unsigned relay_drain_inbox(struct relay *r)
 {
     unsigned flags = transcript_take_inbox(&r->tr, r->rq->inbox);
-    if ((flags & INBOX_GAP) && relay_catch_up(r) < 0 && !r->rq->client_gone)
-        flags |= RELAY_LOST;
+    if (flags & INBOX_GAP) {
+        transcript_drop_taken(&r->tr); /* in the transcript: the pages read them */
+        r->catching = true;
+        return flags & ~INBOX_GAP;
+    }
     transcript_feed_taken(&r->tr, relay_live, r);
+    return flags;
+}
+
+/* Catching up: one page of the transcript, read only while the client takes what it is given
+ * (the loop calls this while fewer than SSEOUT_FLUSH_AT bytes wait), so a resume that is not
+ * read holds a page and that much, not the whole transcript. What the inbox holds is dropped
+ * before each page: every published event is in the transcript before it is published, so
+ * the pages read it, and what arrives after the last page is relayed live. Returns the inbox
+ * flags (| RELAY_LOST). */
+static unsigned relay_page_step(struct relay *r)
+{
+    unsigned flags = transcript_take_inbox(&r->tr, r->rq->inbox) & ~INBOX_GAP;
+    transcript_drop_taken(&r->tr);
+    if (relay_catch_up_page(r) < 0 && !r->rq->client_gone)
+        flags |= RELAY_LOST;
     return flags;
 }
 
 /* The earliest of the loop's deadlines, now or later (monotonic ms). */
 static long long relay_due(const struct relay *r, long long drain_at)
 {
+    if (r->catching && !sseout_full(&r->out))
+        return 0; /* the next page, at once */
     long long due = sseout_due(&r->out);
     if (r->deadline_ms < due)
         due = r->deadline_ms;
@@ -330,9 +366,9 @@ static enum relay_end relay_loop(struct relay *r)
     for (;;) {
         /* While the client has not taken SSEOUT_FLUSH_AT bytes, the inbox is left alone: its
          * cap is then what a stalled client may hold (a cut is all that is read of it). */
-        unsigned flags = !sseout_full(&r->out)     ? relay_drain_inbox(r)
-                         : inbox_is_cut(rq->inbox) ? INBOX_CUT
-                                                   : 0;
+        unsigned flags = sseout_full(&r->out)      ? (inbox_is_cut(rq->inbox) ? INBOX_CUT : 0)
+                         : r->catching             ? relay_page_step(r)
+                                                   : relay_drain_inbox(r);
         if (rq->client_gone || sseout_push(&r->out, rq) < 0)
             return relay_gone(r);
         if (r->out.behind)
@@ -355,7 +391,7 @@ static enum relay_end relay_loop(struct relay *r)
         }
         if (r->tally.done_seen)
             return relay_final_flush(r, RELAY_DONE);
-        if (tally_all_ended(&r->tally)) {
+        if (!r->catching && tally_all_ended(&r->tally)) {
             if (r->tally.origin)
                 return relay_finish(r);
             if (!r->finish_at_ms)
@@ -398,10 +434,39 @@ static enum relay_end relay_loop(struct relay *r)
 enum relay_end relay_run(struct relay *r)
 {
     struct app *app = r->rq->app;
-    readers_join(&r->readers, app, r->rq->id, r->channel, app->cfg->job_deadline_s + 60);
+    if (!r->readers.joined) /* a resume joined before its replay (readers_join_resume) */
+        readers_join(&r->readers, app, r->rq->id, r->channel, app->cfg->job_deadline_s + 60);
     metrics_stream(+1);
     enum relay_end end = relay_loop(r);
     metrics_stream(-1);
     readers_leave(&r->readers, app, r->rq->id);
     return end;
+}
+
+const char *relay_end_name(enum relay_end e)
+{
+    static const char *const names[] = {"done", "client gone", "fell behind", "drained",
+                                        "Redis failed"};
+    return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
+}
+
+void relay_save_turn(const struct relay *r)
+{
+    struct buf answer;
+    buf_init(&answer, 2 * SESSION_TEXT_MAX + 8);
+    const struct buf *overview = tally_captured(&r->tally, MODEL_MICRO);
+    const struct buf *detail = tally_captured(&r->tally, MODEL_PRO);
+    buf_append(&answer, overview->data, overview->len);
+    if (overview->len && detail->len)
+        buf_puts(&answer, "\n\n");
+    buf_append(&answer, detail->data, detail->len);
+    char err[256], tag[LOG_TAG_LEN + 1];
+    int rc = session_save_pending(r->rq->app, r->request_id, buf_cstr(&answer), tag, err,
+                                  sizeof err);
+    if (rc < 0)
+        log_rid(LOG_WARN, r->rq->id, "the session turn of %s was not saved: %s", r->request_id,
+                err);
+    else if (rc > 0)
+        log_rid(LOG_DEBUG, r->rq->id, "session %s: the turn of %s saved", tag, r->request_id);
+    buf_free(&answer);
 }

@@ -11,6 +11,11 @@
  * stream that queued the jobs (which appends at once), so two live readers of one request do
  * not both append one.
  *
+ * The transcript is read back (a resume's replay, the re-read after a gap) a page at a time,
+ * each page only while fewer than SSEOUT_FLUSH_AT bytes wait for the client (r->catching):
+ * a client that reads nothing holds about that and a page, never the transcript, and is cut
+ * like any slow client.
+ *
  * It ends early when the client goes away (its unfinished jobs are canceled unless another
  * live reader resumes the request within RELAY_RESUME_GRACE_MS: a page reconnecting after a
  * dropped connection keeps its answer), when the inbox overflowed or the client fell too far
@@ -54,6 +59,7 @@ struct relay {
     long long start_epoch_ms;   /* for done.elapsed_ms */
     long long deadline_ms;      /* monotonic: stop waiting for the jobs */
     long long finish_at_ms;     /* resume: append done at this time, 0 when not due */
+    bool catching;              /* transcript pages are due (a resume's replay, a gap) */
     struct transcript tr;       /* nova:log:<request> */
     struct tally tally;
     struct sseout out;
@@ -75,6 +81,10 @@ size_t relay_channels(struct relay *r, char bufs[][KEY_MAX], const char **out);
 /* Appends one of our own events to the transcript (and publishes it), then writes it to the
  * client with its id. Returns 0, or -1 (Redis failed: nothing written; or client gone). */
 int relay_append_event(struct relay *r, const char *type, const char *data, size_t len);
+/* The same, but this client is shown other data under that id (meta with its session id,
+ * which the transcript does not keep). */
+int relay_append_event_shown(struct relay *r, const char *type, const char *data, size_t len,
+                             const char *shown, size_t shown_len);
 /* Appends one of our own events to the transcript and publishes it, and writes nothing: it
  * reaches the client through the inbox like the workers' events, so an event appended while
  * jobs run is written in id order with theirs (a direct write would move the reader past
@@ -89,6 +99,11 @@ int relay_flush(struct relay *r);
 /* Reads the transcript after the last event seen (from its start when none) and relays it.
  * Returns 0, or -1 (Redis failed or the client is gone: see rq->client_gone). */
 int relay_catch_up(struct relay *r);
+/* One page of that (TRANSCRIPT_PAGE entries) when r->catching: a resume sets catching and
+ * reads pages while fewer than SSEOUT_FLUSH_AT bytes wait for its client, then relay_run
+ * reads the rest as the client takes them. Clears catching once the transcript is read to
+ * its end or to done. Returns 0, or -1 (as relay_catch_up). */
+int relay_catch_up_page(struct relay *r);
 
 /* Relays until the end; see above. */
 enum relay_end relay_run(struct relay *r);
@@ -96,6 +111,13 @@ enum relay_end relay_run(struct relay *r);
 /* Ends the stream for this client only, retryably: an `error` unavailable with message,
  * then `done`, neither with an id nor in the transcript (the client resumes). */
 void relay_abort(struct relay *r, const char *message);
+
+/* The end's name for the log lines ("done", "client gone", ...). */
+const char *relay_end_name(enum relay_end e);
+/* The session turn of a stream that saw `done`: the captured phase's overview then detail
+ * (tally_capture), saved with the request's pending turn when this is the first of its
+ * streams to get there (session_save_pending: once, by the origin or a resume). */
+void relay_save_turn(const struct relay *r);
 
 /* Cancels the jobs not yet ended (all of them with all) through store_cancel_jobs. Returns 0
  * or -1 (Redis; logged). */

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "health.h"
 #include "observe.h"
+#include "resume.h"
 #include "session.h"
 #include "translate.h"
 
@@ -33,9 +34,9 @@ static void route_chat_request(struct req *rq, const struct route_match *m)
     memcpy(id, m->arg, m->arg_len);
     id[m->arg_len] = '\0';
     if (m->route == ROUTE_RESUME)
-        chat_resume(rq, id);
+        resume_get(rq, id);
     else
-        chat_cancel(rq, id);
+        resume_cancel(rq, id);
 }
 
 /* /api/session/<id>: the rest of the path, so it is NUL-terminated. */
@@ -75,6 +76,17 @@ static void log_safe(const char *s, char *out, size_t n)
     out[i] = '\0';
 }
 
+/* A session id grants its conversation: a path under /api/session/ is logged as
+ * /api/session/:id, whatever follows (a valid id or not, any method). */
+static void log_path(const char *path, char *out, size_t n)
+{
+    static const char session[] = "/api/session/";
+    if (strncmp(path, session, sizeof session - 1) == 0)
+        snprintf(out, n, "%s:id", session);
+    else
+        log_safe(path, out, n);
+}
+
 void route_handle(struct req *rq)
 {
     struct route_match m;
@@ -92,7 +104,7 @@ void route_handle(struct req *rq)
     else
         route_dispatch(rq, &m);
     char path[128], method[16];
-    log_safe(rq->path, path, sizeof path);
+    log_path(rq->path, path, sizeof path);
     log_safe(rq->method, method, sizeof method);
     log_event(LOG_INFO, rq->id, "request", "method=%s path=%s status=%d elapsed_ms=%lld "
               "client_gone=%d", method, path, rq->status, clock_mono_ms() - rq->t0,

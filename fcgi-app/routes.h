@@ -4,8 +4,8 @@
  * (metrics.c) cannot disagree.
  *
  *   POST   /api/chat                    ROUTE_CHAT       chat_post      (chat.c)
- *   GET    /api/chat/<request>/events   ROUTE_RESUME     chat_resume    (chat.c)
- *   POST   /api/chat/<request>/cancel   ROUTE_CANCEL     chat_cancel    (chat.c)
+ *   GET    /api/chat/<request>/events   ROUTE_RESUME     resume_get     (resume.c)
+ *   POST   /api/chat/<request>/cancel   ROUTE_CANCEL     resume_cancel  (resume.c)
  *   POST   /api/translate               ROUTE_TRANSLATE  translate_post (translate.c)
  *   DELETE /api/session/<id>            ROUTE_SESSION    session_delete (session.c)
  *   GET    /api/health (or HEAD)        ROUTE_HEALTH     health_get     (health.c)

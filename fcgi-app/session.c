@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/utf8.h"
+#include "product/chatreq.h"
 #include "redis/contract.h"
 
 /* Appends "<label>: <the turn's field>\n" when the field is a string. */
@@ -114,6 +115,86 @@ int session_save(struct app *app, const char *session_id, const char *request_id
         freeReplyObject(r);
     }
     app_redis_put(app, c);
+    return rc;
+}
+
+void session_turn_json(struct buf *out, const char *session_id, const char *question,
+                       size_t question_len)
+{
+    json_object *t = json_object_new_object();
+    size_t n = question_len > SESSION_TEXT_MAX ? utf8_whole_prefix(question, SESSION_TEXT_MAX)
+                                               : question_len;
+    json_object_object_add(t, "session", json_object_new_string(session_id));
+    json_object_object_add(t, "question", json_object_new_string_len(question, (int)n));
+    json_append_put(t, out);
+}
+
+/* GET and DEL of key in one MULTI, so only one caller gets the value: into out. Returns 1
+ * (taken), 0 (nothing pending) or -1 with errstr. */
+static int take_pending(redisContext *c, const char *key, struct buf *out, char *errstr,
+                        size_t errlen)
+{
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommand(c, "GET %s", key);
+    redisAppendCommand(c, "DEL %s", key);
+    redisAppendCommand(c, "EXEC");
+    int rc = -1;
+    for (int i = 0; i < 4; i++) { /* every reply is read, so the connection stays in step */
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            errstr_set(errstr, errlen, "taking %s: %s", key, c->errstr);
+            return -1;
+        }
+        if (i == 3 && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING)
+            rc = buf_append(out, r->element[0]->str, r->element[0]->len) == 0 ? 1 : -1;
+        else if (i == 3 && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                 r->element[0]->type == REDIS_REPLY_NIL)
+            rc = 0;
+        else if (i == 3)
+            errstr_set(errstr, errlen, "taking %s: %s", key,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
+        freeReplyObject(r);
+    }
+    if (rc < 0 && !errstr[0])
+        errstr_set(errstr, errlen, "%s does not fit", key);
+    return rc;
+}
+
+int session_save_pending(struct app *app, const char *request_id, const char *answer,
+                         char *tag, char *errstr, size_t errlen)
+{
+    char key[KEY_MAX], err[256];
+    tag[0] = '\0';
+    errstr[0] = '\0';
+    if (key_turn(key, sizeof key, request_id) < 0) {
+        errstr_set(errstr, errlen, "request id too long");
+        return -1;
+    }
+    redisContext *c = app_redis(app, err, sizeof err);
+    if (!c) {
+        errstr_set(errstr, errlen, "%s", err);
+        return -1;
+    }
+    struct buf v;
+    buf_init(&v, 2 * SESSION_TEXT_MAX + 1024);
+    int rc = take_pending(c, key, &v, errstr, errlen);
+    app_redis_put(app, c);
+    json_object *t = rc == 1 ? json_tokener_parse(buf_cstr(&v)) : NULL;
+    buf_free(&v);
+    if (rc <= 0)
+        return rc;
+    const char *session = json_get_str(t, "session", NULL);
+    const char *question = json_get_str(t, "question", NULL);
+    if (!session || !question || !chatreq_session_id_valid(session, strlen(session))) {
+        errstr_set(errstr, errlen, "%s is not a pending turn", key);
+        rc = -1;
+    } else {
+        log_tag(session, tag);
+        rc = session_save(app, session, request_id, question, answer, errstr, errlen) < 0 ? -1
+                                                                                       : 1;
+    }
+    json_object_put(t);
     return rc;
 }
 

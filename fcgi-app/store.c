@@ -263,7 +263,8 @@ int store_enqueue(redisContext *c, const struct job *jobs, size_t n, long long t
 }
 
 enum store_start_result store_start(redisContext *c, const struct store_prompt *prompts,
-                                    size_t n_prompts, bool *prompts_ok, const char *log_key,
+                                    size_t n_prompts, bool *prompts_ok,
+                                    struct store_turn *turn, const char *log_key,
                                     const char *channel, const char *meta, size_t meta_len,
                                     long ttl_ms, const struct job *jobs, size_t n_jobs,
                                     long long trim_to, char *meta_id, size_t idlen,
@@ -284,6 +285,14 @@ enum store_start_result store_start(redisContext *c, const struct store_prompt *
         size_t argvlen[] = {3, strlen(key), prompts[i].len, 2, strlen(ttl)};
         redisAppendCommandArgv(c, 5, argv, argvlen);
     }
+    char px[24];
+    if (turn) {
+        snprintf(px, sizeof px, "%ld", turn->ttl_ms);
+        const char *argv[] = {"SET", turn->key, turn->value, "PX", px};
+        size_t argvlen[] = {3, strlen(turn->key), turn->len, 2, strlen(px)};
+        redisAppendCommandArgv(c, 5, argv, argvlen);
+        turn->stored = false;
+    }
     struct event_append_args a;
     event_append_args_fill(&a, true, log_key, channel, "meta", meta, meta_len, ttl_ms);
     redisAppendCommandArgv(c, a.argc, a.argv, a.argvlen);
@@ -301,6 +310,14 @@ enum store_start_result store_start(redisContext *c, const struct store_prompt *
             *prompts_ok = false;
             errstr_set(errstr, errlen, "SET nova:prompt:%s: %s", prompts[i].sha256, r->str);
         }
+        freeReplyObject(r);
+    }
+    if (turn) {
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            errstr_set(errstr, errlen, "SET %s: %s", turn->key, c->errstr);
+            return STORE_BROKEN;
+        }
+        turn->stored = r->type == REDIS_REPLY_STATUS;
         freeReplyObject(r);
     }
     if (redisGetReply(c, (void **)&r) != REDIS_OK) {

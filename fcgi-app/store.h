@@ -75,15 +75,26 @@ enum store_start_result {
     STORE_BROKEN,       /* the connection failed: anything may have run */
 };
 
-/* One pipelined round trip: SET of each of the n_prompts prompts, the meta event appended to
+/* One pipelined round trip: SET of each of the n_prompts prompts, the turn (when not NULL),
+ * the meta event appended to
  * log_key and published on channel (EVAL of EVENT_APPEND_LUA with its text, never EVALSHA: a
  * NOSCRIPT there would leave the jobs after it queued ahead of their meta), then the XADD of
  * each job (MAXLEN ~ trim_to). meta_id gets the meta event's transcript id. *prompts_ok tells
  * whether every prompt SET was taken (a refused one is only logged by the caller: its jobs
  * fail typed at the worker when the prompt is not there from an earlier store). Returns
  * STORE_STARTED or what failed, with errstr. */
+/* The session turn the request will save (session.h): SET key value PX ttl_ms, before
+ * meta; store_start sets stored when Redis took it. */
+struct store_turn {
+    const char *key, *value;
+    size_t len;
+    long ttl_ms;
+    bool stored;
+};
+
 enum store_start_result store_start(redisContext *c, const struct store_prompt *prompts,
-                                    size_t n_prompts, bool *prompts_ok, const char *log_key,
+                                    size_t n_prompts, bool *prompts_ok,
+                                    struct store_turn *turn, const char *log_key,
                                     const char *channel, const char *meta, size_t meta_len,
                                     long ttl_ms, const struct job *jobs, size_t n_jobs,
                                     long long trim_to, char *meta_id, size_t idlen,

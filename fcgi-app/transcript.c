@@ -91,34 +91,39 @@ void transcript_drop_taken(struct transcript *t)
     buf_reset(&t->taken);
 }
 
+int transcript_page(struct transcript *t, struct app *app, const char *rid, transcript_fn fn,
+                    void *ctx)
+{
+    char err[256], start[STREAM_ID_MAX];
+    transcript_start(t, start, sizeof start);
+    redisContext *c = app_redis(app, err, sizeof err);
+    if (!c) {
+        log_rid(LOG_WARN, rid, "reading the transcript: %s", err);
+        return -1;
+    }
+    redisReply *rep = redisCommand(c, "XRANGE %s %s + COUNT %d", t->key, start, TRANSCRIPT_PAGE);
+    /* Back to the pool before the entries go to a client that may be slow. */
+    app_redis_put(app, c);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        log_rid(LOG_WARN, rid, "XRANGE %s: %s", t->key,
+                rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
+        if (rep)
+            freeReplyObject(rep);
+        return -1;
+    }
+    int rc = transcript_feed_reply(t, rep, fn, ctx);
+    size_t n = rep->elements;
+    freeReplyObject(rep);
+    if (rc < 0)
+        return -1;
+    return rc > 0 || n < TRANSCRIPT_PAGE ? 1 : 0;
+}
+
 int transcript_catch_up(struct transcript *t, struct app *app, const char *rid,
                         transcript_fn fn, void *ctx)
 {
-    char err[256], start[STREAM_ID_MAX];
-    for (;;) {
-        transcript_start(t, start, sizeof start);
-        redisContext *c = app_redis(app, err, sizeof err);
-        if (!c) {
-            log_rid(LOG_WARN, rid, "reading the transcript: %s", err);
-            return -1;
-        }
-        redisReply *rep = redisCommand(c, "XRANGE %s %s + COUNT %d", t->key, start,
-                                       TRANSCRIPT_PAGE);
-        /* Back to the pool before the entries go to a client that may be slow. */
-        app_redis_put(app, c);
-        if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-            log_rid(LOG_WARN, rid, "XRANGE %s: %s", t->key,
-                    rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
-            if (rep)
-                freeReplyObject(rep);
-            return -1;
-        }
-        int rc = transcript_feed_reply(t, rep, fn, ctx);
-        size_t n = rep->elements;
-        freeReplyObject(rep);
-        if (rc < 0)
-            return -1;
-        if (rc > 0 || n < TRANSCRIPT_PAGE)
-            return 0;
-    }
+    int rc;
+    while ((rc = transcript_page(t, app, rid, fn, ctx)) == 0)
+        ;
+    return rc < 0 ? -1 : 0;
 }

@@ -13,9 +13,9 @@
  *
  * The reader decides, the I/O is apart: transcript_start says where the next page starts,
  * transcript_feed_reply and transcript_feed_taken hand on the new entries of a page and of
- * the inbox, and transcript_catch_up is the one blocking call (pages over a pooled
- * connection). The taken messages and the position belong to the reader's owner, one
- * thread. */
+ * the inbox, and transcript_page (one page) and transcript_catch_up (page after page) are the
+ * blocking calls, over a pooled connection. The taken messages and the position belong to
+ * the reader's owner, one thread. */
 #ifndef NOVA_TRANSCRIPT_H
 #define NOVA_TRANSCRIPT_H
 
@@ -77,6 +77,13 @@ unsigned transcript_take_inbox(struct transcript *t, struct inbox *in);
 int transcript_feed_taken(struct transcript *t, transcript_fn fn, void *ctx);
 void transcript_drop_taken(struct transcript *t);
 
+/* One page (TRANSCRIPT_PAGE entries) of the transcript after the last entry handed on (from its
+ * start when none), its new entries handed to fn. Returns 1 (the transcript is read: the page
+ * was short or fn stopped it), 0 (a whole page: more may follow) or -1 (Redis failed, logged
+ * with rid, or fn answered < 0). A consumer that must not buffer more than its client takes
+ * reads a page only when the client has taken the last one. */
+int transcript_page(struct transcript *t, struct app *app, const char *rid, transcript_fn fn,
+                    void *ctx);
 /* Reads the transcript after the last entry handed on (from its start when none), page after
  * page, handing the new entries to fn until a page is short or fn stops it. The connection
  * goes back to the pool before each page is handed on (a consumer may write to a slow

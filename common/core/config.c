@@ -68,6 +68,8 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
                  errlen) < 0 ||
         env_long(&c->worker_max_jobs, "NOVA_WORKER_MAX_JOBS", 256, 1, 10000, errstr, errlen) < 0 ||
         env_long(&c->max_queue_depth, "NOVA_MAX_QUEUE_DEPTH", 10000, 1, 10000000, errstr,
+                 errlen) < 0 ||
+        env_long(&c->max_resumes, "NOVA_MAX_RESUMES_PER_REQUEST", 4, 1, 1000, errstr,
                  errlen) < 0)
         return -1;
     if (env_copy(c->api_key, sizeof c->api_key, "NOVA_API_KEY", "", errstr, errlen) < 0)
@@ -137,6 +139,7 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     setting_long(fn, arg, "job_deadline_seconds", c->job_deadline_s);
     setting_long(fn, arg, "worker_max_jobs", c->worker_max_jobs);
     setting_long(fn, arg, "max_queue_depth", c->max_queue_depth);
+    setting_long(fn, arg, "max_resumes_per_request", c->max_resumes);
     fn(arg, "glossary_file", c->glossary_file, false);
     fn(arg, "prompts_dir", c->prompts_dir, false);
     fn(arg, "prices_file", c->prices_file, false);

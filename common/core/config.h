@@ -36,6 +36,8 @@ struct nova_config {
     long job_deadline_s;       /* NOVA_JOB_DEADLINE_SECONDS: a job nobody waits for after (300) */
     long worker_max_jobs;      /* NOVA_WORKER_MAX_JOBS: jobs in flight per worker (256) */
     long max_queue_depth;      /* NOVA_MAX_QUEUE_DEPTH: above it, 429 overloaded (10000) */
+    long max_resumes;          /* NOVA_MAX_RESUMES_PER_REQUEST: live resumes of one request;
+                                  one more is 429 rate_limited (4) */
     char api_key[257];         /* NOVA_API_KEY: when set, what every /api/ request but
                                   /api/health must carry (nova-fcgi); "" when unset */
     /* The product (paths relative to the working directory; make run starts in the repo): */

@@ -90,6 +90,7 @@ int key_cancel(char *out, size_t n, enum queue q) { return key_fmt(out, n, "nova
 int key_canceled(char *out, size_t n, const char *job) { return key_fmt(out, n, "nova:canceled:%s", job); }
 int key_session(char *out, size_t n, const char *id) { return key_fmt(out, n, "nova:session:%s", id); }
 int key_readers(char *out, size_t n, const char *id) { return key_fmt(out, n, "nova:readers:%s", id); }
+int key_turn(char *out, size_t n, const char *id) { return key_fmt(out, n, "nova:turn:%s", id); }
 int key_progress(char *out, size_t n, const char *job) { return key_fmt(out, n, "nova:progress:%s", job); }
 int key_seq(char *out, size_t n, const char *req) { return key_fmt(out, n, "nova:seq:%s", req); }
 int key_prompt(char *out, size_t n, const char *sha) { return key_fmt(out, n, "nova:prompt:%s", sha); }

@@ -15,6 +15,9 @@
  *   nova:readers:<request>     zset, expires             live streams of a request, scored by
  *                                                        their last renewal (a dropped client's
  *                                                        jobs wait for a resume)
+ *   nova:turn:<request>        string, expires           the session turn a request saves when it
+ *                                                        ends: {session, question}, taken once by
+ *                                                        the first stream that sees its done
  *   nova:progress:<job>        string, expires           set once a job's first delta is out, gone
  *                                                        after its XACK; read when it is reclaimed
  *   nova:prompt:<sha256>       string, expires           a system prompt, named by its hash in the
@@ -100,6 +103,7 @@ int key_cancel(char *out, size_t n, enum queue q);
 int key_canceled(char *out, size_t n, const char *job_id);
 int key_session(char *out, size_t n, const char *session_id);
 int key_readers(char *out, size_t n, const char *request_id);
+int key_turn(char *out, size_t n, const char *request_id);
 int key_progress(char *out, size_t n, const char *job_id);
 int key_prompt(char *out, size_t n, const char *sha256_hex);
 int key_done(char *out, size_t n, enum queue q);

@@ -503,8 +503,25 @@ static void test_resume_with_last_event_id(void)
                         dl = f->element[k + 1]->len;
                     }
                 }
+                /* The transcript's meta is the asking client's without its session id
+                 * (a resume replays it to whoever knows the request id). */
+                const char *want = b->data;
+                size_t wl = b->len;
+                char own[16384];
+                const char *sid = i == 0 ? strstr(b->data, "\"session_id\":\"") : NULL;
+                const char *sid_end = sid ? strstr(sid + 14, "\",") : NULL;
+                if (i == 0 && (!sid || !sid_end || b->len >= sizeof own))
+                    diff++;
+                else if (i == 0) {
+                    size_t pre = (size_t)(sid - b->data), cut = (size_t)(sid_end + 2 - sid);
+                    memcpy(own, b->data, pre);
+                    memcpy(own + pre, sid_end + 2, b->len - pre - cut);
+                    want = own;
+                    wl = b->len - cut;
+                }
                 if (strcmp(e->element[0]->str, b->id) != 0 || !t || strcmp(t, b->type) != 0 ||
-                    !d || dl != b->len || memcmp(d, b->data, dl) != 0)
+                    !d || dl != wl || memcmp(d, want, dl) != 0 ||
+                    (i == 0 && memmem(d, dl, "session_id", 10)))
                     diff++;
             }
             CHECK(diff == 0);

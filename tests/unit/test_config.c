@@ -16,7 +16,7 @@ static const char *const vars[] = {
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
     "NOVA_RUN_DIR", "NOVA_REDIS_URL", "NOVA_RETRY_MAX_ATTEMPTS", "NOVA_RETRY_BASE_MS",
     "NOVA_RETRY_CAP_MS", "NOVA_VISIBILITY_TIMEOUT_S", "NOVA_MAX_DELIVERIES",
-    "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY",
+    "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY", "NOVA_MAX_RESUMES_PER_REQUEST",
 };
 
 struct cfgs {
@@ -209,6 +209,24 @@ static void test_api_key(void)
     clear_env();
 }
 
+/* The cap on live resumes of one request: 4 by default, 1..1000. */
+static void test_max_resumes(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.max_resumes == 4);
+    setenv("NOVA_MAX_RESUMES_PER_REQUEST", "3", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.max_resumes == 3);
+    static const char *const bad[] = {"0", "1001", "two"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("NOVA_MAX_RESUMES_PER_REQUEST", bad[i], 1);
+        CHECK(load(&c, err, sizeof err) == -1);
+        CHECK(strstr(err, "NOVA_MAX_RESUMES_PER_REQUEST") != NULL);
+    }
+    unsetenv("NOVA_MAX_RESUMES_PER_REQUEST");
+}
+
 int main(void)
 {
     RUN(test_defaults);
@@ -217,5 +235,6 @@ int main(void)
     RUN(test_print_masks_secrets);
     RUN(test_failure_settings);
     RUN(test_api_key);
+    RUN(test_max_resumes);
     return test_summary();
 }
