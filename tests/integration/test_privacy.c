@@ -194,23 +194,6 @@ static int count_in_file(const char *path, const char *needle)
     return n;
 }
 
-/* Whether the shipped nginx template still logs the raw request line ("$request"), which
- * carries DELETE /api/session/<id> as sent: nginx's configuration is not this change's, so
- * that log is checked once it redacts (the line to change is in docs/security.md). */
-static bool nginx_logs_raw_request(void)
-{
-    FILE *f = fopen("nginx/nova.conf.template", "r");
-    if (!f)
-        return false;
-    char line[1024];
-    bool raw = false;
-    while (fgets(line, sizeof line, f))
-        if (strstr(line, "log_format") && strstr(line, "\"$request\""))
-            raw = true;
-    fclose(f);
-    return raw;
-}
-
 static void test_logs_hold_no_session_id(void)
 {
     char url[512];
@@ -248,14 +231,8 @@ static void test_logs_hold_no_session_id(void)
     }
     snprintf(path, sizeof path, "%s/nginx-access.log", run_dir);
     int n = count_in_file(path, session_a);
-    if (nginx_logs_raw_request()) {
-        printf("  nginx-access.log: %d lines hold the session id -- nginx/nova.conf.template's "
-               "log_format still writes \"$request\" (not this change's file: docs/security.md "
-               "names the line); not counted until it redacts\n", n);
-    } else {
-        printf("  nginx-access.log: %d lines hold the session id\n", n);
-        CHECK(n == 0);
-    }
+    printf("  nginx-access.log: %d lines hold the session id\n", n);
+    CHECK(n == 0);
 }
 
 /* ---- saved on resume -------------------------------------------------------------------- */
