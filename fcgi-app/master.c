@@ -120,7 +120,18 @@ static int master_listen(struct master *m)
         close(fd);
         return -1;
     }
-    if (chmod(path, 0666) < 0 || listen(fd, MASTER_BACKLOG) < 0 || stat(path, &st) < 0) {
+    /* Who may connect is set before listen(): until then a connect is refused, so nobody
+     * gets in through the umask's mode. Only the owner and the socket's group (the one nginx's
+     * workers run with) may speak FastCGI here: anyone else would bypass nginx's limits. */
+    const struct nova_config *c = m->cfg;
+    if (c->fcgi_socket_gid >= 0 && lchown(path, (uid_t)-1, (gid_t)c->fcgi_socket_gid) < 0) {
+        log_error("chown(%s, group %s): %s", path, c->fcgi_socket_group, strerror(errno));
+        close(fd);
+        unlink(path);
+        return -1;
+    }
+    if (chmod(path, c->fcgi_socket_mode) < 0 || listen(fd, MASTER_BACKLOG) < 0 ||
+        stat(path, &st) < 0) {
         log_error("chmod/listen(%s): %s", path, strerror(errno));
         close(fd);
         unlink(path);

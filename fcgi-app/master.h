@@ -1,8 +1,9 @@
 /* master: nova-fcgi's prefork master (the php-fpm model).
  *
  * It opens the FastCGI unix socket (NOVA_FCGI_SOCKET: a stale socket file nobody listens on
- * is removed, anything else there is left alone and is an error; mode 0666 so nginx's workers
- * can connect), forks NOVA_FCGI_CHILDREN children, and then only supervises. Signals become
+ * is removed, anything else there is left alone and is an error; mode NOVA_FCGI_SOCKET_MODE,
+ * 0660, and group NOVA_FCGI_SOCKET_GROUP, the one nginx's workers run with, so only they and
+ * the owner can connect), forks NOVA_FCGI_CHILDREN children, and then only supervises. Signals become
  * bytes on a self-pipe; the loop reads them and acts, with its poll timeout computed from the
  * next timer (a respawn, a KILL):
  *

@@ -2,9 +2,48 @@
 #include "core/config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* NOVA_FCGI_SOCKET_MODE and NOVA_FCGI_SOCKET_GROUP: who may speak FastCGI to nova-fcgi. The
+ * group is resolved here, once, so a name that does not exist stops the start. */
+static int socket_access_from_env(struct nova_config *c, char *errstr, size_t errlen)
+{
+    const char *mode = env_or("NOVA_FCGI_SOCKET_MODE", "0660");
+    char *end;
+    errno = 0;
+    unsigned long m = strtoul(mode, &end, 8);
+    /* Owner read-write so nova-fcgi's own probes work; no execute, setuid or sticky bits. */
+    if (errno || *end || *mode < '0' || *mode > '7' || (m & ~0666UL) || (m & 0600) != 0600) {
+        snprintf(errstr, errlen,
+                 "NOVA_FCGI_SOCKET_MODE=\"%s\": want an octal mode of read-write bits with "
+                 "the owner's set (0600, 0660, 0666)", mode);
+        return -1;
+    }
+    c->fcgi_socket_mode = (unsigned)m;
+    c->fcgi_socket_gid = -1;
+    if (env_copy(c->fcgi_socket_group, sizeof c->fcgi_socket_group, "NOVA_FCGI_SOCKET_GROUP", "",
+                 errstr, errlen) < 0)
+        return -1;
+    const char *g = c->fcgi_socket_group;
+    if (!*g)
+        return 0;
+    errno = 0;
+    unsigned long gid = strtoul(g, &end, 10);
+    if (*g >= '0' && *g <= '9' && !*end && !errno && gid < 0x7fffffffUL) {
+        c->fcgi_socket_gid = (long)gid;
+        return 0;
+    }
+    struct group *gr = getgrnam(g);
+    if (!gr) {
+        snprintf(errstr, errlen, "NOVA_FCGI_SOCKET_GROUP=\"%s\": no such group", g);
+        return -1;
+    }
+    c->fcgi_socket_gid = (long)gr->gr_gid;
+    return 0;
+}
 
 int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
 {
@@ -59,6 +98,7 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
     snprintf(dflt, sizeof dflt, "%s/nova-fcgi.sock", c->run_dir);
     if (env_copy(c->fcgi_socket, sizeof c->fcgi_socket, "NOVA_FCGI_SOCKET", dflt, errstr,
                  errlen) < 0 ||
+        socket_access_from_env(c, errstr, errlen) < 0 ||
         env_long(&c->fcgi_children, "NOVA_FCGI_CHILDREN", 2, 1, 256, errstr, errlen) < 0 ||
         env_long(&c->fcgi_threads, "NOVA_FCGI_THREADS", 256, 1, 8192, errstr, errlen) < 0 ||
         env_long(&c->drain_s, "NOVA_DRAIN_SECONDS", 20, 0, 3600, errstr, errlen) < 0 ||
@@ -131,6 +171,10 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     fn(arg, "run_dir", c->run_dir, false);
     fn(arg, "redis_url", c->redis_url, false);
     fn(arg, "fcgi_socket", c->fcgi_socket, false);
+    snprintf(num, sizeof num, "%04o", c->fcgi_socket_mode);
+    fn(arg, "fcgi_socket_mode", num, false);
+    fn(arg, "fcgi_socket_group", c->fcgi_socket_gid >= 0 ? c->fcgi_socket_group : "(unset)",
+       false);
     setting_long(fn, arg, "fcgi_children", c->fcgi_children);
     setting_long(fn, arg, "fcgi_threads", c->fcgi_threads);
     setting_long(fn, arg, "drain_seconds", c->drain_s);

@@ -28,6 +28,11 @@ struct nova_config {
     char redis_url[600];       /* NOVA_REDIS_URL: redis://host:port or unix:///path
                                   (default unix://<run_dir>/redis.sock) */
     char fcgi_socket[600];     /* NOVA_FCGI_SOCKET: unix socket path (<run_dir>/nova-fcgi.sock) */
+    unsigned fcgi_socket_mode; /* NOVA_FCGI_SOCKET_MODE: octal, owner rw required, no x bits
+                                  (0660: the owner and the group nginx shares, nobody else) */
+    char fcgi_socket_group[64]; /* NOVA_FCGI_SOCKET_GROUP: the socket's group, a name or a
+                                  number; "" leaves it the creator's */
+    long fcgi_socket_gid;      /* its resolved gid, -1 when unset */
     long fcgi_children;        /* NOVA_FCGI_CHILDREN: prefork children (2) */
     long fcgi_threads;         /* NOVA_FCGI_THREADS: FCGX_Accept_r threads per child (256) */
     long drain_s;              /* NOVA_DRAIN_SECONDS: SIGTERM grace for open streams (20) */

@@ -55,6 +55,7 @@ stacks_down() {
 
 stack_init() {
   tmp=$(mktemp -d "/tmp/nova-$1.XXXXXX")
+  chmod 0711 "$tmp" # as root, nginx's workers (www-data) pass through to the run dirs' sockets
   [ -n "${NOVA_KEEP_RUN:-}" ] && echo "NOVA_KEEP_RUN: run dirs are kept in $tmp"
   trap 'stacks_down; [ -n "${NOVA_KEEP_RUN:-}" ] || rm -rf "$tmp"' EXIT
   trap 'exit 130' INT TERM
