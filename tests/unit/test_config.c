@@ -16,11 +16,8 @@ static const char *const vars[] = {
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
     "NOVA_RUN_DIR", "NOVA_REDIS_URL", "NOVA_RETRY_MAX_ATTEMPTS", "NOVA_RETRY_BASE_MS",
     "NOVA_RETRY_CAP_MS", "NOVA_VISIBILITY_TIMEOUT_S", "NOVA_MAX_DELIVERIES",
-<<<<<<< HEAD
     "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY", "NOVA_MAX_RESUMES_PER_REQUEST",
-=======
-    "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY", "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP",
->>>>>>> sup
+    "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP",
 };
 
 struct cfgs {
@@ -213,18 +210,12 @@ static void test_api_key(void)
     clear_env();
 }
 
-<<<<<<< HEAD
 /* The cap on live resumes of one request: 4 by default, 1..1000. */
 static void test_max_resumes(void)
-=======
-/* Who may connect to the FastCGI socket: 0660 by default, the group resolved at start. */
-static void test_socket_access(void)
->>>>>>> sup
 {
     clear_env();
     struct cfgs c;
     char err[256] = "";
-<<<<<<< HEAD
     CHECK(load(&c, err, sizeof err) == 0 && c.core.max_resumes == 4);
     setenv("NOVA_MAX_RESUMES_PER_REQUEST", "3", 1);
     CHECK(load(&c, err, sizeof err) == 0 && c.core.max_resumes == 3);
@@ -235,7 +226,14 @@ static void test_socket_access(void)
         CHECK(strstr(err, "NOVA_MAX_RESUMES_PER_REQUEST") != NULL);
     }
     unsetenv("NOVA_MAX_RESUMES_PER_REQUEST");
-=======
+}
+
+/* Who may connect to the FastCGI socket: 0660 by default, the group resolved at start. */
+static void test_socket_access(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
     CHECK(load(&c, err, sizeof err) == 0);
     CHECK(c.core.fcgi_socket_mode == 0660 && c.core.fcgi_socket_gid == -1);
     char *text = NULL;
@@ -265,7 +263,6 @@ static void test_socket_access(void)
     CHECK(load(&c, err, sizeof err) == -1);
     CHECK(strstr(err, "NOVA_FCGI_SOCKET_GROUP") && strstr(err, "no such group"));
     clear_env();
->>>>>>> sup
 }
 
 int main(void)
@@ -276,10 +273,7 @@ int main(void)
     RUN(test_print_masks_secrets);
     RUN(test_failure_settings);
     RUN(test_api_key);
-<<<<<<< HEAD
     RUN(test_max_resumes);
-=======
     RUN(test_socket_access);
->>>>>>> sup
     return test_summary();
 }
