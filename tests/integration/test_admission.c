@@ -9,10 +9,12 @@
  *     sure of itself: it would translate first (a Pro job it waits for) before its answers.
  * Each must be answered 429 `overloaded` with Retry-After within a second, and the pro
  * stream must hold exactly what it held before. Then the worker goes on. */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -30,6 +32,36 @@ static long long pro_len(void)
     if (r)
         freeReplyObject(r);
     return n;
+}
+
+/* Whether every thread of pid is stopped: a SIGSTOP stops a process's threads one by one, so
+ * kill() returning is not yet "stopped". */
+static bool all_threads_stopped(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool stopped = true, any = false;
+    struct dirent *e;
+    while ((e = readdir(d)) && stopped) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[384], line[512];
+        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t k = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[k] = '\0';
+        const char *rp = strrchr(line, ')');
+        any = true;
+        stopped = rp && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't');
+    }
+    closedir(d);
+    return any && stopped;
 }
 
 /* POSTs body to path and checks the 429 overloaded reply, its speed and that nothing was
@@ -58,6 +90,10 @@ static void test_full_pro_queue_refuses_paid_work(void)
 {
     pid_t pro = read_pid_file(run_dir, "nova-worker-pro");
     CHECK(pro > 0 && kill(pro, SIGSTOP) == 0);
+    long long deadline = clock_mono_ms() + 5000;
+    while (!all_threads_stopped(pro) && clock_mono_ms() < deadline)
+        usleep(2000); /* no event tells a stop; bounded */
+    CHECK(all_threads_stopped(pro));
     for (int i = 0; i < 2; i++) {
         redisReply *r = redisCommand(R, "XADD nova:jobs:{pro} * job admission-filler");
         CHECK(r && r->type == REDIS_REPLY_STRING);
