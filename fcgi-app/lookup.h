@@ -51,7 +51,9 @@
 #define LOOKUP_MAX_ENTITIES 16 /* reported in meta and used to widen the search */
 #define LOOKUP_MAX_TERMS 64    /* search terms from the entities' names and synonyms */
 #define LOOKUP_MAX_SYNONYMS 8  /* canonical terms of a question's variants */
+#ifndef LOOKUP_CONTEXT_WEIGHT
 #define LOOKUP_CONTEXT_WEIGHT 0.5  /* a follow-up's context terms, against 1 for its own */
+#endif
 #define LOOKUP_FOLLOW_MAX_TERMS 4  /* a question referring back with more words of its own
                                       stands alone */
 
