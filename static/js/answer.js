@@ -256,7 +256,13 @@ export class Turn {
       }
       case "notice": {
         this.notice = d;
-        this.noticeEl.textContent = typeof d.text === "string" ? d.text : "";
+        // A guardrail's intervention is said in the page's words (and follows a language
+        // switch); other notices carry their text in the request's language.
+        if (d.code === "guardrail") setText(this.noticeEl, "notice_guardrail");
+        else {
+          delete this.noticeEl.dataset.i18n;
+          this.noticeEl.textContent = typeof d.text === "string" ? d.text : "";
+        }
         this.noticeEl.dataset.code = String(d.code || "");
         this.noticeEl.hidden = false;
         break;
