@@ -67,6 +67,7 @@ ENV PATH=/opt/nova/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
     NOVA_KB_DB=/var/lib/nova/kb.sqlite \
     NOVA_KB_DIR=/opt/nova/kb/sample \
     NOVA_GLOSSARY_FILE=/opt/nova/config/game_glossary.json \
+    NOVA_SYNONYMS_FILE=/opt/nova/config/synonyms.tsv \
     NOVA_PROMPTS_DIR=/opt/nova/config/prompts \
     NOVA_PRICES_FILE=/opt/nova/config/prices.json
 USER nova

@@ -163,6 +163,7 @@ struct ask {
     struct buf translated;             /* ASK_FIRST: the translation ("" otherwise) */
     struct token_usage translate_usage; /* ASK_FIRST and ASK_FIRST_FAILED: its call's */
     struct lookup look;                /* entities and search terms (lookup.h) */
+    struct buf previous;               /* a follow-up's previous questions (its context) */
     struct knowledge k;
 };
 
@@ -185,7 +186,8 @@ static int chat_search(struct req *rq, struct ask *a, const char **code)
     char again[CHATREQ_REQUEST_ID_LEN + 16];
     snprintf(again, sizeof again, "%s-translated", rq->id);
     int rc = knowledge_find(rq, a->translated.len ? again : rq->id, query.data, query.len,
-                            a->look.terms, a->look.n_terms, &a->k, code);
+                            a->look.terms, a->look.n_terms, lookup_context(&a->look), &a->k,
+                            code);
     buf_free(&query);
     return rc;
 }
@@ -223,6 +225,20 @@ static int chat_understand(struct req *rq, struct ask *a)
         a->input = a->ui;
     lookup_init(&a->look);
     lookup_add_text(&a->look, rq->app->product->glossary, cr->message, cr->message_len);
+    lookup_add_synonyms(&a->look, rq->app->product->glossary, rq->app->product->synonyms,
+                        cr->message, cr->message_len);
+    /* A follow-up ("그럼 며칠 걸려요?") is searched with the session's previous question. */
+    if (cr->session_id[0] && lookup_follows_up(cr->message, cr->message_len)) {
+        char err[256];
+        buf_init(&a->previous, SESSION_PROMPT_TURNS * (SESSION_TEXT_MAX + 1) + 1);
+        if (session_questions(rq->app, a->session, &a->previous, err, sizeof err) < 0)
+            log_rid(LOG_WARN, rq->id, "session %s: %s (searching without it)", a->session_tag,
+                    err);
+        else
+            lookup_set_context(&a->look, rq->app->product->glossary, rq->app->product->synonyms,
+                               cr->message, cr->message_len, buf_cstr(&a->previous),
+                               a->previous.len);
+    }
     /* As asked: both models read Korean and English, and the glossary's names carry the
      * search across languages, so nothing waits for a translation ... */
     const char *code = NULL;
@@ -247,6 +263,7 @@ static void ask_free(struct ask *a)
 {
     knowledge_free(&a->k);
     buf_free(&a->translated);
+    buf_free(&a->previous);
     chatreq_free(&a->cr);
 }
 

@@ -14,11 +14,13 @@
 #include "product.h"
 
 static int find_local(struct req *rq, const char *query, size_t len, const char *const *terms,
-                      size_t n_terms, struct knowledge *k, const char **code)
+                      size_t n_terms, const struct kb_context *ctx, struct knowledge *k,
+                      const char **code)
 {
     char err[256];
-    if (kb_local_search(rq->app->product->kb, query, len, terms, n_terms, KNOWLEDGE_TOP,
-                        rq->app->cfg->kb_min_score, &k->hits, err, sizeof err) < 0) {
+    if (kb_local_search_ctx(rq->app->product->kb, query, len, terms, n_terms, ctx,
+                            KNOWLEDGE_TOP, rq->app->cfg->kb_min_score, &k->hits, err,
+                            sizeof err) < 0) {
         log_rid(LOG_WARN, rq->id, "knowledge base search: %s", err);
         *code = "unavailable";
         return -1;
@@ -57,7 +59,7 @@ static void take_passages(struct knowledge *k, json_object *root, double min_sco
 }
 
 static int find_bedrock(struct req *rq, const char *request_id, const char *query, size_t len,
-                        struct knowledge *k, const char **code)
+                        const struct kb_context *ctx, struct knowledge *k, const char **code)
 {
     struct job j;
     memset(&j, 0, sizeof j);
@@ -66,7 +68,16 @@ static int find_bedrock(struct req *rq, const char *request_id, const char *quer
     j.queue = QUEUE_KB;
     snprintf(j.phase, sizeof j.phase, "retrieve");
     snprintf(j.kb_id, sizeof j.kb_id, "%s", rq->app->cfg->kb_id);
-    j.query = xstrndup(query, len);
+    /* An embedding has no term weights: the follow-up's conversation goes after it. */
+    if (ctx && ctx->len) {
+        j.query = xmalloc(len + 1 + ctx->len + 1);
+        memcpy(j.query, query, len);
+        j.query[len] = '\n';
+        memcpy(j.query + len + 1, ctx->text, ctx->len);
+        j.query[len + 1 + ctx->len] = '\0';
+    } else {
+        j.query = xstrndup(query, len);
+    }
     j.n_results = KNOWLEDGE_TOP;
     j.created_ms = clock_epoch_ms();
     j.deadline_ms = j.created_ms + KNOWLEDGE_TIMEOUT_MS;
@@ -95,13 +106,13 @@ static int find_bedrock(struct req *rq, const char *request_id, const char *quer
 }
 
 int knowledge_find(struct req *rq, const char *request_id, const char *query, size_t len,
-                   const char *const *terms, size_t n_terms, struct knowledge *k,
-                   const char **code)
+                   const char *const *terms, size_t n_terms, const struct kb_context *ctx,
+                   struct knowledge *k, const char **code)
 {
     memset(k, 0, sizeof *k);
     if (rq->app->product->kb)
-        return find_local(rq, query, len, terms, n_terms, k, code);
-    return find_bedrock(rq, request_id, query, len, k, code);
+        return find_local(rq, query, len, terms, n_terms, ctx, k, code);
+    return find_bedrock(rq, request_id, query, len, ctx, k, code);
 }
 
 void knowledge_free(struct knowledge *k)

@@ -29,12 +29,13 @@ struct knowledge {
 };
 
 /* Finds the passages for query[0..len) (the question as asked, or both wordings after a
- * translation: lookup.h) and the extra search terms (glossary names). request_id names a kb
- * job. Returns 0 (free k with knowledge_free; k->n may be 0), or -1 with *code
+ * translation: lookup.h), the extra search terms (glossary names, synonyms) and, for a
+ * follow-up, its conversation (ctx, NULL for none: local, its terms weighted lower; bedrock,
+ * its text after the query's). request_id names a kb job. Returns 0 (free k with knowledge_free; k->n may be 0), or -1 with *code
  * ("unavailable", "timeout", "gone", "internal"). */
 int knowledge_find(struct req *rq, const char *request_id, const char *query, size_t len,
-                   const char *const *terms, size_t n_terms, struct knowledge *k,
-                   const char **code);
+                   const char *const *terms, size_t n_terms, const struct kb_context *ctx,
+                   struct knowledge *k, const char **code);
 void knowledge_free(struct knowledge *k);
 
 /* meta.sources: adds {title, score, excerpt, url} per passage to arr. */

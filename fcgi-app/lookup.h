@@ -23,7 +23,19 @@
  * 0.4 is a guess; with it, hit@5 stays at the old policy's (0.976; 0.927 without it) while
  * 14 of the eval's 82 questions wait for a translation instead of 51. A Bedrock Knowledge Base's scores are an
  * embedding's similarity (multilingual: it bridges the languages itself), on another scale:
- * there only "nothing" counts. */
+ * there only "nothing" counts.
+ *
+ * Two more sources of terms (issue 17):
+ *   - synonyms: every word of the question that the operator's synonym file
+ *     (NOVA_SYNONYMS_FILE, product/synonyms.h) lists as a variant adds its canonical term and
+ *     that term's glossary names ("비번" → 비밀번호, "pasword" → password);
+ *   - the conversation: a follow-up — a question that refers back (그럼, 그거, 며칠, "it",
+ *     "how long", "what about"...) with few words of its own, or one with none — is searched
+ *     with the previous question's words, synonyms and glossary names as a context whose
+ *     terms count LOOKUP_CONTEXT_WEIGHT of the question's own (kb_local.h). When that previous
+ *     question was a follow-up too, the one before it joins the context. A question that
+ *     stands on its own is searched as before, so a change of topic is not dragged back; no
+ *     model call either way. */
 #ifndef NOVA_LOOKUP_H
 #define NOVA_LOOKUP_H
 
@@ -33,22 +45,62 @@
 #include "core/buf.h"
 #include "product/glossary.h"
 #include "product/lang.h"
+#include "product/synonyms.h"
+#include "kb/kb_local.h"
 
 #define LOOKUP_MAX_ENTITIES 16 /* reported in meta and used to widen the search */
-#define LOOKUP_MAX_TERMS 64    /* search terms from the entities' names */
+#define LOOKUP_MAX_TERMS 64    /* search terms from the entities' names and synonyms */
+#define LOOKUP_MAX_SYNONYMS 8  /* canonical terms of a question's variants */
+#ifndef LOOKUP_CONTEXT_WEIGHT
+#define LOOKUP_CONTEXT_WEIGHT 0.5  /* a follow-up's context terms, against 1 for its own */
+#endif
+#define LOOKUP_FOLLOW_MAX_TERMS 4  /* a question referring back with more words of its own
+                                      stands alone */
+
+/* Terms from one text: its glossary entities and the canonical terms of its variants. */
+struct lookup_source {
+    const struct glossary_entry *syn_ents[LOOKUP_MAX_SYNONYMS]; /* found in the canonicals */
+    size_t n_syn_ents;
+    const char *syn[LOOKUP_MAX_SYNONYMS]; /* the synonym table's strings */
+    size_t n_syn;
+};
 
 struct lookup {
     struct glossary_match ents[LOOKUP_MAX_ENTITIES];
     const char *ent_text[LOOKUP_MAX_ENTITIES]; /* the text each was found in (the caller's) */
     size_t n_ents;
-    const char *terms[LOOKUP_MAX_TERMS];       /* the glossary's strings */
+    struct lookup_source own;                  /* the question's synonyms */
+    const char *terms[LOOKUP_MAX_TERMS];       /* the glossary's and synonyms' strings */
     size_t n_terms;
+    /* The conversation, for a follow-up (ctx.len 0 otherwise): ctx.text points into the
+     * caller's previous questions, ctx.terms at ctx_terms. */
+    struct kb_context ctx;
+    struct lookup_source ctx_src;
+    const char *ctx_terms[LOOKUP_MAX_TERMS];
 };
 
 void lookup_init(struct lookup *l);
 /* Adds the entities of text[0..len) (valid UTF-8; it must outlive l) that are not in l yet,
  * and their names to the terms. */
 void lookup_add_text(struct lookup *l, const struct glossary *g, const char *text, size_t len);
+/* Adds the canonical terms of the variants among the words of question[0..len) (s may be
+ * NULL: none), and the glossary names found in those terms. */
+void lookup_add_synonyms(struct lookup *l, const struct glossary *g, const struct synonyms *s,
+                         const char *question, size_t len);
+
+/* Whether question[0..len) is a follow-up that needs its conversation to be understood: it
+ * has no words of its own after stop words, or it refers back (a pronoun or demonstrative,
+ * 그럼/그거/며칠/언제, "it", "that", "how long", "what about") with at most
+ * LOOKUP_FOLLOW_MAX_TERMS words of its own. */
+bool lookup_follows_up(const char *question, size_t len);
+/* The conversation of a follow-up: previous[0..plen) is the session's previous questions,
+ * oldest first, each ending with a line break (it must outlive l). When question[0..qlen)
+ * follows up, the context is the newest of them (and the one before it when that one
+ * followed up too), with its glossary names and synonyms. Returns whether a context was set. */
+bool lookup_set_context(struct lookup *l, const struct glossary *g, const struct synonyms *s,
+                        const char *question, size_t qlen, const char *previous, size_t plen);
+/* The context for kb_local_search_ctx / knowledge_find: NULL when there is none. */
+const struct kb_context *lookup_context(const struct lookup *l);
 
 /* The query: question[0..qlen), then, when tlen > 0, a line break and translation[0..tlen).
  * Appended to out; 0 or -1 (out full). */

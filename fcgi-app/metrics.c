@@ -39,7 +39,7 @@ enum { N_CODES = sizeof codes / sizeof codes[0] };
 
 static const char *const stages[] = {"request", "stream"};
 
-static const char *const notices[] = {"no_documents", "worker_lost", "other"};
+static const char *const notices[] = {"no_documents", "worker_lost", "guardrail", "other"};
 enum { N_NOTICES = sizeof notices / sizeof notices[0] };
 
 /* Histogram bounds in ms (rendered in seconds); a last bucket takes the rest (+Inf). Time to

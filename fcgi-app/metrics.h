@@ -73,7 +73,7 @@ void metrics_tokens(enum model model, const struct token_usage *u);
 /* An error: a JSON error reply before any stream, or an error event in a stream (API.md's
  * codes; others are counted as "other"). */
 void metrics_error(enum metrics_stage stage, const char *code);
-/* A notice event (no_documents, worker_lost). */
+/* A notice event (no_documents, worker_lost, guardrail). */
 void metrics_notice(const char *code);
 /* A translation finished, well or not. */
 void metrics_translation(bool ok);

@@ -1,4 +1,4 @@
-/* product: the glossary, prompts, prices and knowledge base of a child (see product.h). */
+/* product: the glossary, synonyms, prompts, prices and knowledge base of a child (see product.h). */
 #include "product.h"
 
 #include <stdlib.h>
@@ -36,6 +36,13 @@ int product_load(struct product *p, const struct nova_config *cfg, bool open_kb,
     if (!p->glossary) {
         errstr_set(errstr, errlen, "NOVA_GLOSSARY_FILE: %s", err);
         goto fail;
+    }
+    if (cfg->synonyms_file[0]) {
+        p->synonyms = synonyms_load_file(cfg->synonyms_file, err, sizeof err);
+        if (!p->synonyms) {
+            errstr_set(errstr, errlen, "NOVA_SYNONYMS_FILE: %s", err);
+            goto fail;
+        }
     }
     p->prompts = prompt_templates_load(cfg->prompts_dir, err, sizeof err);
     if (!p->prompts) {
@@ -81,6 +88,7 @@ void product_free(struct product *p)
         kb_local_close(p->kb);
     prompt_templates_free(p->prompts);
     glossary_free(p->glossary);
+    synonyms_free(p->synonyms);
     free(p->system_prompt);
     free(p->translate_to_ko);
     free(p->translate_to_en);

@@ -1,6 +1,6 @@
 /* product: what a nova-fcgi child knows about the product it serves, loaded once per child
  * (a SIGHUP reload starts children that load it afresh): the glossary, the prompt templates
- * with the system prompts rendered once (byte-identical on every request, so Bedrock can
+ * and the search's synonyms, the prompt templates with the system prompts rendered once (byte-identical on every request, so Bedrock can
  * cache them), the price table, and the local knowledge base handle.
  *
  * Each rendered prompt has its name, the hex SHA-256 of its bytes: the answer jobs carry the
@@ -22,10 +22,12 @@
 #include "product/lang.h"
 #include "product/price.h"
 #include "product/prompt.h"
+#include "product/synonyms.h"
 #include "redis/job.h"
 
 struct product {
     struct glossary *glossary;
+    struct synonyms *synonyms; /* NOVA_SYNONYMS_FILE; NULL when it is "" */
     struct prompt_templates *prompts;
     char *system_prompt;       /* system.txt with the glossary: every answer job */
     char *translate_to_ko;     /* translate.txt, English → Korean */

@@ -226,3 +226,44 @@ void session_delete(struct req *rq, const char *session_id)
     if (r)
         freeReplyObject(r);
 }
+
+int session_questions(struct app *app, const char *session_id, struct buf *out, char *errstr,
+                      size_t errlen)
+{
+    char key[KEY_MAX], err[256];
+    if (key_session(key, sizeof key, session_id) < 0) {
+        errstr_set(errstr, errlen, "session id too long");
+        return -1;
+    }
+    redisContext *c = app_redis(app, err, sizeof err);
+    if (!c) {
+        errstr_set(errstr, errlen, "%s", err);
+        return -1;
+    }
+    redisReply *r = redisCommand(c, "LRANGE %s %d -1", key, -SESSION_PROMPT_TURNS);
+    app_redis_put(app, c);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        errstr_set(errstr, errlen, "LRANGE %s: %s", key,
+                   r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    int n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        json_object *t = e->type == REDIS_REPLY_STRING ? json_tokener_parse(e->str) : NULL;
+        const char *q = t && json_object_is_type(t, json_type_object)
+                            ? json_get_str(t, "question", NULL)
+                            : NULL;
+        if (q && *q) {
+            for (; *q; q++) /* one question a line */
+                buf_putc(out, *q == '\n' || *q == '\r' ? ' ' : *q);
+            buf_putc(out, '\n');
+            n++;
+        }
+        json_object_put(t);
+    }
+    freeReplyObject(r);
+    return n;
+}

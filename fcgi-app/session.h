@@ -28,6 +28,11 @@
  * appended to out. Returns the number of turns, or -1 with errstr (Redis). */
 int session_history(struct app *app, const char *session_id, struct buf *out, char *errstr,
                     size_t errlen);
+/* The questions of the last SESSION_PROMPT_TURNS turns, oldest first, each followed by a line
+ * break (its own line breaks made blanks), appended to out: what a follow-up is searched
+ * with (lookup.h). Returns the number of questions, or -1 with errstr (Redis). */
+int session_questions(struct app *app, const char *session_id, struct buf *out, char *errstr,
+                      size_t errlen);
 /* Appends a turn (question and answer cut to SESSION_TEXT_MAX bytes between characters),
  * trims the list and renews its expiry. Returns 0 or -1 with errstr. */
 int session_save(struct app *app, const char *session_id, const char *request_id,

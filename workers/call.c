@@ -81,6 +81,20 @@ int call_passages_json(struct buf *out, const struct bedrock_passage *p, size_t 
     return json_append_put(o, out);
 }
 
+bool call_guardrail_intervened(const struct bedrock_result *r)
+{
+    return strncmp(r->stop_reason, BEDROCK_STOP_GUARDRAIL, sizeof r->stop_reason) == 0;
+}
+
+int call_guardrail_notice_json(struct buf *out, const char *phase, const char *model)
+{
+    size_t n = strlen(phase);
+    bool en = n >= 3 && strcmp(phase + n - 3, "_en") == 0;
+    return event_notice_json(out, phase, model, NOTICE_GUARDRAIL,
+                             en ? "The content filter stopped this answer."
+                                : "콘텐츠 필터가 이 답변을 중단했습니다.");
+}
+
 const char *call_error_code(enum bedrock_error e)
 {
     switch (e) {

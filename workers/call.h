@@ -6,6 +6,7 @@
 #ifndef NOVA_CALL_H
 #define NOVA_CALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "aws/bedrock.h"
@@ -33,6 +34,11 @@ int call_translation_json(struct buf *out, const char *phase, const char *model,
 /* The kb queue's answer, the passages event's data (events.h: EVENT_EXCERPT_CHARS,
  * EVENT_PASSAGE_CHARS). */
 int call_passages_json(struct buf *out, const struct bedrock_passage *p, size_t n);
+/* Whether the call's guardrail intervened (stop reason "guardrail_intervened"). */
+bool call_guardrail_intervened(const struct bedrock_result *r);
+/* The `notice` {phase, model, code "guardrail", text} of that intervention, its text in the
+ * phase's language (the page shows its own words for the code). Appended to out; 0 or -1. */
+int call_guardrail_notice_json(struct buf *out, const char *phase, const char *model);
 /* API.md's stream error code for a wire-layer error: throttled, model_error, timeout,
  * unavailable, canceled, internal. */
 const char *call_error_code(enum bedrock_error e);

@@ -293,13 +293,29 @@ static void on_done(void *user, const struct bedrock_result *r)
         const char *target = wj->job.converse ? phase_translation_target(wj->job.phase) : NULL;
         if (!target && wj->job.converse && r->text_len > 0) /* the whole answer at once */
             emit_delta(fl, wj, r->text, r->text_len);
+        /* A guardrail's intervention is said, before the job's end, as a notice; its text
+         * (the guardrail's message) was the answer. A translation it stopped has none. */
+        bool guarded = !kb && call_guardrail_intervened(r);
+        if (guarded) {
+            buf_reset(&fl->scratch);
+            emit_scratch(fl, wj, "notice",
+                         call_guardrail_notice_json(&fl->scratch, wj->job.phase,
+                                                    job_model_name(&wj->job)));
+            log_event(LOG_WARN, wj->rid, "guardrail_intervened", "job=%s phase=%s model=%s",
+                      wj->job.id, wj->job.phase, job_model_name(&wj->job));
+        }
         buf_reset(&fl->scratch);
         const char *type = kb ? "passages" : target ? "translation" : "model_done";
         const char *model = job_model_name(&wj->job);
         int rc = kb       ? call_passages_json(&fl->scratch, r->passages, r->n_passages)
                  : target ? call_translation_json(&fl->scratch, wj->job.phase, model, target, r)
                           : call_done_json(&fl->scratch, wj->job.phase, model, r);
-        if (target && rc == 1) { /* nothing but blanks: the translation failed */
+        if (target && guarded) {
+            type = "error";
+            buf_reset(&fl->scratch);
+            rc = event_error_json(&fl->scratch, wj->job.phase, model, "model_error",
+                                  "the guardrail intervened in the translation", false);
+        } else if (target && rc == 1) { /* nothing but blanks: the translation failed */
             type = "error";
             rc = event_error_json(&fl->scratch, wj->job.phase, model, "model_error",
                                   "the translation came back empty", false);

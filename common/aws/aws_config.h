@@ -17,7 +17,9 @@
 struct aws_config {
     struct bedrock_config bedrock; /* AWS_REGION (or AWS_DEFAULT_REGION), NOVA_BEDROCK_ENDPOINT,
                                       NOVA_KB_ENDPOINT, NOVA_BEDROCK_IDLE_TIMEOUT_S,
-                                      NOVA_BEDROCK_CONNECT_TIMEOUT_MS */
+                                      NOVA_BEDROCK_CONNECT_TIMEOUT_MS, and the guardrail:
+                                      NOVA_GUARDRAIL_ID, NOVA_GUARDRAIL_VERSION,
+                                      NOVA_GUARDRAIL_STREAM_MODE, NOVA_GUARDRAIL_TRACE */
     struct creds_config creds;     /* AWS_ACCESS_KEY_ID and the rest of the chain (creds.h) */
     long retry_max_attempts;       /* NOVA_RETRY_MAX_ATTEMPTS: calls of one job before its
                                       first token, the first included (4) */

@@ -155,6 +155,7 @@ struct bedrock_client *bedrock_client_new(const struct bedrock_config *cfg,
         .runtime_host = c->runtime_host,
         .agent_endpoint = c->cfg.agent_endpoint,
         .agent_host = c->agent_host,
+        .guardrail = c->cfg.guardrail.id[0] ? &c->cfg.guardrail : NULL,
     };
     c->multi = curl_multi_init();
     c->epfd = epoll_create1(EPOLL_CLOEXEC);

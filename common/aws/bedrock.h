@@ -38,6 +38,8 @@ struct bedrock_config {
     long idle_timeout_s;          /* no bytes for this long ends a call; default 60 */
     size_t max_response_bytes;    /* cap for non-streaming bodies; default 4 MiB */
     long max_host_connections;    /* 0 = unlimited (HTTP/1.1 needs one per open stream) */
+    struct bedrock_guardrail guardrail; /* id "" (the default): none; else every Converse and
+                                           ConverseStream call carries it */
 };
 
 /* Defaults for region (endpoints derived from it). */

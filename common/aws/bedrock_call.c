@@ -349,12 +349,15 @@ void bedrock_call_prepare_converse(struct bedrock_call *call,
         bedrock_call_fail(call, BR_ERR_VALIDATION, false, "model id is empty or too long");
         return;
     }
-    if (bedrock_converse_body(req, &call->body) < 0) {
+    bool stream = call->kind == BR_CALL_STREAM;
+    struct bedrock_converse_req r = *req; /* the client's guardrail on every model call */
+    r.guardrail = call->env->guardrail;
+    r.stream = stream;
+    if (bedrock_converse_body(&r, &call->body) < 0) {
         bedrock_call_fail(call, BR_ERR_VALIDATION, false, "request larger than %u bytes",
                           BR_MAX_REQUEST_BYTES);
         return;
     }
-    bool stream = call->kind == BR_CALL_STREAM;
     model_path(path, sizeof path, req->model_id, stream ? "converse-stream" : "converse");
     call_prepare(call, call->env->runtime_endpoint, call->env->runtime_host, path,
                  stream ? "application/vnd.amazon.eventstream" : "application/json");

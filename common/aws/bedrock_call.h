@@ -42,6 +42,7 @@ struct bedrock_call_env {
     const char *runtime_host;
     const char *agent_endpoint;
     const char *agent_host;
+    const struct bedrock_guardrail *guardrail; /* NULL: none */
 };
 
 struct bedrock_call {

@@ -130,7 +130,75 @@ int bedrock_converse_body(const struct bedrock_converse_req *r, struct buf *out)
     if (r->top_p >= 0)
         json_object_object_add(inf, "topP", json_new_short_double(r->top_p));
     json_object_object_add(root, "inferenceConfig", inf);
+    const struct bedrock_guardrail *g = r->guardrail;
+    if (g && g->id[0]) {
+        /* Converse takes a GuardrailConfiguration, ConverseStream a
+         * GuardrailStreamConfiguration: the same plus streamProcessingMode. */
+        json_object *gc = json_object_new_object();
+        json_object_object_add(gc, "guardrailIdentifier", json_object_new_string(g->id));
+        json_object_object_add(gc, "guardrailVersion", json_object_new_string(g->version));
+        json_object_object_add(gc, "trace",
+                               json_object_new_string(bedrock_guardrail_trace_name(g->trace)));
+        if (r->stream)
+            json_object_object_add(gc, "streamProcessingMode",
+                                   json_object_new_string(bedrock_guardrail_mode_name(g->mode)));
+        json_object_object_add(root, "guardrailConfig", gc);
+    }
     return json_append_put(root, out);
+}
+
+const char *bedrock_guardrail_mode_name(enum bedrock_guardrail_mode m)
+{
+    return m == BR_GUARDRAIL_ASYNC ? "async" : "sync";
+}
+
+const char *bedrock_guardrail_trace_name(enum bedrock_guardrail_trace t)
+{
+    return t == BR_TRACE_ENABLED ? "enabled" : t == BR_TRACE_ENABLED_FULL ? "enabled_full"
+                                                                         : "disabled";
+}
+
+static bool all_of(const char *s, size_t n, const char *set)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!s[i] || !strchr(set, s[i]))
+            return false;
+    return n > 0;
+}
+
+int bedrock_guardrail_check(const struct bedrock_guardrail *g, char *errstr, size_t errlen)
+{
+    static const char lower_digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    const char *id = g->id, *v = g->version;
+    size_t n = strlen(id);
+    bool id_ok = all_of(id, n, lower_digits);
+    if (!id_ok && strncmp(id, "arn:aws", 7) == 0) {
+        /* arn:aws(-PARTITION)?:bedrock:REGION:ACCOUNT:guardrail/ID */
+        const char *p = id + 7;
+        if (*p == '-')
+            p += strcspn(p, ":");
+        const char *region = p + (strncmp(p, ":bedrock:", 9) == 0 ? 9 : 0);
+        size_t rn = region > p ? strcspn(region, ":") : 0;
+        const char *acct = region + rn + 1;
+        const char *tail = acct + 12;
+        id_ok = rn >= 1 && rn <= 20 && all_of(region, rn, "abcdefghijklmnopqrstuvwxyz0123456789-") &&
+                region[rn] == ':' && strlen(acct) > 12 && all_of(acct, 12, "0123456789") &&
+                strncmp(tail, ":guardrail/", 11) == 0 &&
+                all_of(tail + 11, strlen(tail + 11), lower_digits);
+    }
+    if (!id_ok) {
+        snprintf(errstr, errlen, "guardrail identifier \"%s\" is neither an id ([a-z0-9]+) "
+                 "nor a guardrail ARN", id);
+        return -1;
+    }
+    size_t vn = strlen(v);
+    if (!(strcmp(v, "DRAFT") == 0 ||
+          (vn >= 1 && vn <= 8 && v[0] != '0' && all_of(v, vn, "0123456789")))) {
+        snprintf(errstr, errlen, "guardrail version \"%s\" is neither DRAFT nor a number "
+                 "1..99999999", v);
+        return -1;
+    }
+    return 0;
 }
 
 int bedrock_retrieve_body(const char *query, int n_results, struct buf *out)

@@ -95,6 +95,25 @@ struct bedrock_message {
     const char *text;
 };
 
+/* A Bedrock guardrail applied to a Converse / ConverseStream call (guardrailConfig). */
+enum bedrock_guardrail_mode { BR_GUARDRAIL_SYNC = 0, BR_GUARDRAIL_ASYNC };
+enum bedrock_guardrail_trace { BR_TRACE_DISABLED = 0, BR_TRACE_ENABLED, BR_TRACE_ENABLED_FULL };
+struct bedrock_guardrail {
+    char id[256];                      /* guardrailIdentifier: an id or its ARN; "" = none */
+    char version[16];                  /* guardrailVersion: "1".."99999999" or "DRAFT" */
+    enum bedrock_guardrail_mode mode;  /* streamProcessingMode (ConverseStream only) */
+    enum bedrock_guardrail_trace trace;
+};
+/* The stop reason a call ends with when its guardrail intervened. */
+#define BEDROCK_STOP_GUARDRAIL "guardrail_intervened"
+
+/* Checks g against AWS's patterns for guardrailIdentifier ([a-z0-9]+ or
+ * arn:aws…:bedrock:REGION:ACCOUNT:guardrail/ID) and guardrailVersion. Returns 0, or -1 with
+ * errstr. */
+int bedrock_guardrail_check(const struct bedrock_guardrail *g, char *errstr, size_t errlen);
+const char *bedrock_guardrail_mode_name(enum bedrock_guardrail_mode m);
+const char *bedrock_guardrail_trace_name(enum bedrock_guardrail_trace t);
+
 struct bedrock_converse_req {
     const char *model_id;        /* "amazon.nova-micro-v1:0", an inference profile or an ARN */
     const char *system;          /* cacheable system prefix, or NULL */
@@ -105,9 +124,14 @@ struct bedrock_converse_req {
     int max_tokens;              /* <= 0: omitted */
     double temperature;          /* < 0: omitted */
     double top_p;                /* < 0: omitted */
+    /* Set by the client from its configuration (bedrock_config.guardrail), not by callers: */
+    const struct bedrock_guardrail *guardrail; /* NULL or id "": no guardrailConfig */
+    bool stream;                 /* ConverseStream: guardrailConfig carries streamProcessingMode */
 };
 
-/* Builds the Converse / ConverseStream request JSON into out. Returns 0 or -1 (out full). */
+/* Builds the Converse / ConverseStream request JSON into out: with r->guardrail, a
+ * guardrailConfig after inferenceConfig (the bytes before it are those of a call without one).
+ * Returns 0 or -1 (out full). */
 int bedrock_converse_body(const struct bedrock_converse_req *r, struct buf *out);
 /* The Retrieve request body for query (n_results <= 0 means 5). Returns 0 or -1 (out full). */
 int bedrock_retrieve_body(const char *query, int n_results, struct buf *out);

@@ -128,6 +128,8 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
     snprintf(dflt, sizeof dflt, "%s/kb.sqlite", c->run_dir);
     if (env_copy(c->glossary_file, sizeof c->glossary_file, "NOVA_GLOSSARY_FILE",
                  "config/game_glossary.json", errstr, errlen) < 0 ||
+        env_copy(c->synonyms_file, sizeof c->synonyms_file, "NOVA_SYNONYMS_FILE",
+                 "config/synonyms.tsv", errstr, errlen) < 0 ||
         env_copy(c->prompts_dir, sizeof c->prompts_dir, "NOVA_PROMPTS_DIR", "config/prompts",
                  errstr, errlen) < 0 ||
         env_copy(c->prices_file, sizeof c->prices_file, "NOVA_PRICES_FILE", "config/prices.json",
@@ -185,6 +187,7 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     setting_long(fn, arg, "max_queue_depth", c->max_queue_depth);
     setting_long(fn, arg, "max_resumes_per_request", c->max_resumes);
     fn(arg, "glossary_file", c->glossary_file, false);
+    fn(arg, "synonyms_file", c->synonyms_file[0] ? c->synonyms_file : "(none)", false);
     fn(arg, "prompts_dir", c->prompts_dir, false);
     fn(arg, "prices_file", c->prices_file, false);
     fn(arg, "kb_db", c->kb_db, false);

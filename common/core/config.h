@@ -47,6 +47,8 @@ struct nova_config {
                                   /api/health must carry (nova-fcgi); "" when unset */
     /* The product (paths relative to the working directory; make run starts in the repo): */
     char glossary_file[600];   /* NOVA_GLOSSARY_FILE (config/game_glossary.json) */
+    char synonyms_file[600];   /* NOVA_SYNONYMS_FILE: the search's synonyms
+                                  (config/synonyms.tsv); "" for none */
     char prompts_dir[600];     /* NOVA_PROMPTS_DIR (config/prompts) */
     char prices_file[600];     /* NOVA_PRICES_FILE (config/prices.json) */
     char kb_db[600];           /* NOVA_KB_DB: the local index (<run_dir>/kb.sqlite) */

@@ -36,7 +36,8 @@
  * documents, n_t the number with a hit of term t, len_d the body's length in characters:
  *   idf_t  = ln(1 + (N - n_t + 0.5) / (n_t + 0.5)) / ln(1 + (N + 0.5) / 0.5)       in (0, 1)
  *   m_t(d) = 1.0·[t in title] + 0.7·[t in keywords] + 0.6·tf / (tf + 1.2·(0.25 + 0.75·len_d/avg))
- *   S(d)   = Σ_t idf_t · m_t(d)          (tf: hits of t in the body)
+ *   S(d)   = Σ_t w_t · idf_t · m_t(d)    (tf: hits of t in the body; w_t 1, or a context's
+ *                                        weight for a follow-up's context terms)
  *   score  = S / (S + 1.5)               in [0, 1)
  * So the title and keywords, which say what a document is about, count more than mentions in
  * the body (BM25's saturation and length norm); the idf is normalised so that a fixed
@@ -120,6 +121,22 @@ struct kb_hits {
 int kb_local_search(struct kb_local *kb, const char *query, size_t len,
                     const char *const *terms, size_t n_terms, size_t k, double min_score,
                     struct kb_hits *out, char *errstr, size_t errlen);
+/* The conversation a follow-up question is searched with: the previous question's text and
+ * its extra terms (glossary names), whose terms count weight (0..1] of the question's own
+ * (S(d) above sums weight_t · idf_t · m_t(d)). Terms the question has itself keep weight 1. */
+struct kb_context {
+    const char *text;
+    size_t len;
+    const char *const *terms;
+    size_t n_terms;
+    double weight;
+};
+/* kb_local_search with a context (NULL: none). A question with no terms of its own ("and
+ * then?") is searched by its context's alone, at the context's weight. */
+int kb_local_search_ctx(struct kb_local *kb, const char *query, size_t len,
+                        const char *const *terms, size_t n_terms, const struct kb_context *ctx,
+                        size_t k, double min_score, struct kb_hits *out, char *errstr,
+                        size_t errlen);
 void kb_hits_free(struct kb_hits *h);
 
 #endif

@@ -103,7 +103,7 @@ static bool in_list(const struct word *list, size_t n, const char *s, size_t len
 
 /* Adds s[0..len) (normalised) unless it is too short, too long or already there. An extra
  * term equal to a question term stays a question term. */
-static void add_term(struct kb_terms *out, const char *s, size_t len, bool extra)
+static void add_term(struct kb_terms *out, const char *s, size_t len, bool extra, float weight)
 {
     if (len == 0 || len > KB_TERM_MAX_BYTES || out->n >= KB_MAX_TERMS)
         return;
@@ -120,6 +120,7 @@ static void add_term(struct kb_terms *out, const char *s, size_t len, bool extra
     t->chars = chars;
     t->word = kb_ascii_alnum((unsigned char)s[0]);
     t->extra = extra;
+    t->weight = weight;
 }
 
 /* w[0..len) without its predicate, when it is all Hangul (3 bytes a syllable). */
@@ -140,7 +141,8 @@ static size_t cut_predicate(const char *w, size_t len)
 }
 
 /* One word of the question: s[0..n) of word characters, with its apostrophes ("don't"). */
-static void add_word(struct kb_terms *out, const char *s, size_t n, bool hangul_end)
+static void add_word(struct kb_terms *out, const char *s, size_t n, bool hangul_end,
+                     float weight)
 {
     char w[KB_TERM_MAX_BYTES + 1];
     if (n > KB_TERM_MAX_BYTES)
@@ -175,12 +177,12 @@ static void add_word(struct kb_terms *out, const char *s, size_t n, bool hangul_
         if (in_list(stop_ko, NELEM(stop_ko), w, len))
             return;
     }
-    add_term(out, w, len, false);
+    add_term(out, w, len, false, weight);
 }
 
 /* An extra term: trimmed, inner blank runs made one space, ASCII lower-cased; it must be
  * valid UTF-8 with at least one letter or digit. */
-static void add_extra(struct kb_terms *out, const char *s)
+static void add_extra(struct kb_terms *out, const char *s, float weight)
 {
     char w[KB_TERM_MAX_BYTES + 1];
     size_t len = 0, n = strlen(s);
@@ -212,16 +214,16 @@ static void add_extra(struct kb_terms *out, const char *s)
         i += l;
     }
     if (alnum)
-        add_term(out, w, len, true);
+        add_term(out, w, len, true, weight);
 }
 
-size_t kb_query_terms(const char *query, size_t len, const char *const *extra, size_t n_extra,
-                      struct kb_terms *out)
+/* The words of query[0..len) while out holds fewer than limit terms. */
+static void add_words(struct kb_terms *out, const char *query, size_t len, size_t limit,
+                      float weight)
 {
-    out->n = 0;
     const char *s = query;
     size_t i = 0;
-    while (i < len && out->n < KB_MAX_QUERY_TERMS) {
+    while (i < len && out->n < limit) {
         uint32_t c;
         size_t l = utf8_next(s + i, len - i, &c);
         if (l == 0 || !is_word_char(c)) {
@@ -246,10 +248,27 @@ size_t kb_query_terms(const char *query, size_t len, const char *const *extra, s
             }
             break;
         }
-        add_word(out, s + start, i - start, hangul_end);
+        add_word(out, s + start, i - start, hangul_end, weight);
     }
+}
+
+size_t kb_query_terms(const char *query, size_t len, const char *const *extra, size_t n_extra,
+                      struct kb_terms *out)
+{
+    out->n = 0;
+    add_words(out, query, len, KB_MAX_QUERY_TERMS, 1.0f);
     for (size_t e = 0; e < n_extra && extra; e++)
         if (extra[e])
-            add_extra(out, extra[e]);
+            add_extra(out, extra[e], 1.0f);
+    return out->n;
+}
+
+size_t kb_query_add_context(const char *text, size_t len, const char *const *extra,
+                            size_t n_extra, float w, struct kb_terms *out)
+{
+    add_words(out, text, len, KB_MAX_TERMS, w);
+    for (size_t e = 0; e < n_extra && extra; e++)
+        if (extra[e])
+            add_extra(out, extra[e], w);
     return out->n;
 }

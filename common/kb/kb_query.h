@@ -18,6 +18,8 @@ struct kb_term {
     bool word;                        /* starts with an ASCII letter or digit: matches only at
                                          the start of a word (2 characters: the whole word) */
     bool extra;                       /* from the caller's terms, not found in the question */
+    float weight;                     /* what its score counts for: 1 for the question's own
+                                         terms, less for a conversation's context */
 };
 struct kb_terms {
     struct kb_term t[KB_MAX_TERMS];
@@ -28,6 +30,11 @@ struct kb_terms {
  * character and stop words are dropped. Returns out->n. */
 size_t kb_query_terms(const char *query, size_t len, const char *const *extra, size_t n_extra,
                       struct kb_terms *out);
+/* Appends the terms of a context (a previous question of the conversation: its words, then
+ * its extra terms) with weight w, cut like the question's, each only when out does not hold
+ * it yet: a term of the question keeps its full weight. Returns out->n. */
+size_t kb_query_add_context(const char *text, size_t len, const char *const *extra,
+                            size_t n_extra, float w, struct kb_terms *out);
 
 /* ASCII letters and digits: what a word term (kb_term.word) starts with, and what may not
  * stand right before one where it is counted ("paris" is not in "comparison"). */

@@ -40,6 +40,7 @@ struct cands {
     size_t n, cap;
     uint16_t *hits;
     size_t nt;
+    float weight[KB_MAX_TERMS]; /* each term's (kb_term.weight) */
 };
 
 static uint16_t *cands_add(struct cands *cs, sqlite3_int64 id, double len)
@@ -258,7 +259,7 @@ static void score_cands(struct cands *cs, double ndocs, double avg_len)
             double tf = h[KB_FIELD_BODY];
             double m = (h[KB_FIELD_TITLE] ? W_TITLE : 0) + (h[KB_FIELD_KEYWORDS] ? W_KEYWORDS : 0) +
                        W_BODY * tf / (tf + norm);
-            s += idf[t] * m;
+            s += cs->weight[t] * idf[t] * m;
         }
         c->score = s / (s + SCORE_K);
     }
@@ -315,11 +316,23 @@ int kb_local_search(struct kb_local *kb, const char *query, size_t len,
                     const char *const *terms, size_t n_terms, size_t k, double min_score,
                     struct kb_hits *out, char *errstr, size_t errlen)
 {
+    return kb_local_search_ctx(kb, query, len, terms, n_terms, NULL, k, min_score, out, errstr,
+                               errlen);
+}
+
+int kb_local_search_ctx(struct kb_local *kb, const char *query, size_t len,
+                        const char *const *terms, size_t n_terms, const struct kb_context *ctx,
+                        size_t k, double min_score, struct kb_hits *out, char *errstr,
+                        size_t errlen)
+{
     memset(out, 0, sizeof *out);
     if (k > KB_MAX_HITS)
         k = KB_MAX_HITS;
     struct kb_terms *q = xmalloc(sizeof *q);
     kb_query_terms(query, len, terms, n_terms, q);
+    if (ctx && ctx->len && ctx->weight > 0)
+        kb_query_add_context(ctx->text, ctx->len, ctx->terms, ctx->n_terms,
+                             (float)(ctx->weight > 1 ? 1 : ctx->weight), q);
     if (q->n == 0 || k == 0) {
         free(q);
         return 0;
@@ -334,6 +347,8 @@ int kb_local_search(struct kb_local *kb, const char *query, size_t len,
             sh[nsh++] = i;
     }
     struct cands cs = {.nt = q->n};
+    for (size_t i = 0; i < q->n; i++)
+        cs.weight[i] = q->t[i].weight;
     struct kb_conn *c = kb_pool_get(kb, errstr, errlen);
     if (!c) {
         free(q);

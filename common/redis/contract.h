@@ -89,6 +89,10 @@ enum event_type event_type_parse(const char *s, size_t n);
  * other phase (and NULL). */
 const char *phase_translation_target(const char *phase);
 
+/* The `notice` codes (API.md) a worker writes: a Bedrock guardrail intervened in a job's
+ * call (stop reason "guardrail_intervened"); what the model sent is the guardrail's message. */
+#define NOTICE_GUARDRAIL "guardrail"
+
 /* ---- keys ------------------------------------------------------------------------------- */
 
 #define KEY_MAX 256

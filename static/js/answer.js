@@ -8,7 +8,7 @@
 // (markdown.js builds the answer's elements; everything else uses textContent).
 
 import { ChatStream } from "./stream.js";
-import { renderMarkdown, safeHref } from "./markdown.js";
+import { renderMarkdown, markdownText, safeHref } from "./markdown.js";
 import { t, setText, hasKey, sectionName } from "./i18n.js";
 
 const MODELS = ["micro", "pro"];
@@ -256,7 +256,13 @@ export class Turn {
       }
       case "notice": {
         this.notice = d;
-        this.noticeEl.textContent = typeof d.text === "string" ? d.text : "";
+        // A guardrail's intervention is said in the page's words (and follows a language
+        // switch); other notices carry their text in the request's language.
+        if (d.code === "guardrail") setText(this.noticeEl, "notice_guardrail");
+        else {
+          delete this.noticeEl.dataset.i18n;
+          this.noticeEl.textContent = typeof d.text === "string" ? d.text : "";
+        }
         this.noticeEl.dataset.code = String(d.code || "");
         this.noticeEl.hidden = false;
         break;
@@ -342,7 +348,9 @@ export class Turn {
         setText(score, "sourceScore", { score: s.score.toFixed(2) });
         item.append(" ", score);
       }
-      if (typeof s.excerpt === "string" && s.excerpt) item.append(h("p", { class: "source-excerpt", text: s.excerpt }));
+      // An excerpt is a slice of a Markdown document: shown as its text, without # and ** markers.
+      const excerpt = typeof s.excerpt === "string" ? markdownText(s.excerpt) : "";
+      if (excerpt) item.append(h("p", { class: "source-excerpt", text: excerpt }));
       if (href) item.append(h("p", { class: "source-url", text: href }));
       list.append(item);
     }

@@ -10,10 +10,18 @@
 void sim_directives_init(struct sim_directives *d)
 {
     d->tps = d->len = d->ttft_ms = d->throttle = d->stream_error = d->stall_ms = d->drop = -1;
+    d->guardrail = -1;
     d->stream_error_type[0] = d->error[0] = '\0';
 }
 
-/* Finds the next "#sim:name=value" at or after *pos; sets the spans. Returns 0 when none. */
+/* The directives that are flags: "#sim:NAME" alone. */
+static int flag_name(const char *name, size_t len)
+{
+    return len == 9 && memcmp(name, "guardrail", 9) == 0;
+}
+
+/* Finds the next "#sim:name=value" (or flag) at or after *pos; sets the spans. Returns 0 when
+ * none. */
 static int next_directive(const char *t, size_t n, size_t *pos, size_t *start, size_t *end,
                           const char **name, size_t *name_len, const char **val, size_t *val_len)
 {
@@ -23,8 +31,18 @@ static int next_directive(const char *t, size_t n, size_t *pos, size_t *start, s
         size_t j = i + 5, k;
         while (j < n && ((t[j] >= 'a' && t[j] <= 'z') || t[j] == '-' || t[j] == '_'))
             j++;
-        if (j == i + 5 || j >= n || t[j] != '=')
+        if (j == i + 5)
             continue;
+        if (j >= n || t[j] != '=') {
+            /* A flag: a known name standing alone. */
+            if (!flag_name(t + i + 5, j - i - 5))
+                continue;
+            *start = i, *end = j;
+            *name = t + i + 5, *name_len = j - i - 5;
+            *val = t + j, *val_len = 0;
+            *pos = j;
+            return 1;
+        }
         k = j + 1;
         while (k < n && ((t[k] >= 'a' && t[k] <= 'z') || (t[k] >= 'A' && t[k] <= 'Z') ||
                          (t[k] >= '0' && t[k] <= '9') || t[k] == '-' || t[k] == '_'))
@@ -53,7 +71,9 @@ int sim_directives_parse(const char *text, size_t n, struct sim_directives *d)
     while (next_directive(text, n, &pos, &s, &e, &name, &nl, &val, &vl)) {
         long v = -1;
         int numeric = sim_parse_uint(val, vl, DIRECTIVE_MAX, &v) == 0;
-        if (name_is(name, nl, "stream-error-type") || name_is(name, nl, "error")) {
+        if (vl == 0 && flag_name(name, nl)) {
+            d->guardrail = 1;
+        } else if (name_is(name, nl, "stream-error-type") || name_is(name, nl, "error")) {
             char *dst = name_is(name, nl, "error") ? d->error : d->stream_error_type;
             size_t cap = sizeof d->error;
             if (vl >= cap)

@@ -1,5 +1,6 @@
 /* sim_directive: the steering directives tests put in a prompt's last user message
- * ("#sim:NAME=VALUE", NAME in a-z and '-', VALUE in [A-Za-z0-9_-]). Real Bedrock reads them as
+ * ("#sim:NAME=VALUE", NAME in a-z and '-', VALUE in [A-Za-z0-9_-]; a flag, "#sim:guardrail",
+ * has no value). Real Bedrock reads them as
  * text; the simulator obeys them and its model never repeats them. Unknown names and numbers that
  * do not parse are ignored. No I/O. */
 #ifndef SIM_DIRECTIVE_H
@@ -18,6 +19,8 @@ struct sim_directives {
     int stream_error;  /* #sim:stream-error=N  an exception frame after N deltas */
     int stall_ms;      /* #sim:stall=MS      a pause after half the tokens */
     int drop;          /* #sim:drop=N        half a frame after N deltas, then the socket closes */
+    int guardrail;     /* #sim:guardrail     (a flag, no value) a guardrail intervention, when
+                          the request carries a guardrailConfig */
     char stream_error_type[48]; /* #sim:stream-error-type=NAME (default modelStreamErrorException) */
     char error[48];             /* #sim:error=NAME  answer that HTTP error instead */
 };

@@ -169,6 +169,100 @@ static int check_inference(struct json_object *cfg, struct req *r, char *errstr,
     return 0;
 }
 
+/* s is made of [a-z0-9] only, and not empty. */
+static int lower_alnum(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+            return 0;
+    return n > 0;
+}
+
+/* guardrailIdentifier: (|([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:
+ * guardrail/[a-z0-9]+)), the empty one refused (no guardrail to apply). */
+static int guardrail_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 2048)
+        return 0;
+    if (lower_alnum(s, n))
+        return 1;
+    if (strncmp(s, "arn:aws", 7) != 0)
+        return 0;
+    const char *p = s + 7;
+    if (*p == '-') {
+        size_t k = strcspn(p, ":");
+        if (k < 2)
+            return 0;
+        p += k;
+    }
+    if (strncmp(p, ":bedrock:", 9) != 0)
+        return 0;
+    p += 9;
+    size_t rn = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-");
+    if (rn < 1 || rn > 20 || p[rn] != ':')
+        return 0;
+    p += rn + 1;
+    if (strspn(p, "0123456789") != 12 || strncmp(p + 12, ":guardrail/", 11) != 0)
+        return 0;
+    p += 23;
+    return lower_alnum(p, strlen(p));
+}
+
+/* guardrailConfig: GuardrailConfiguration (Converse) or GuardrailStreamConfiguration
+ * (ConverseStream: plus streamProcessingMode; the server refuses it on Converse). */
+static int check_guardrail(struct json_object *g, struct sim_reply *out, char *errstr,
+                           size_t errlen)
+{
+    if (!json_object_is_type(g, json_type_object))
+        return fail(errstr, errlen, "Malformed input request: guardrailConfig must be an "
+                    "object.");
+    json_object_object_foreach(g, key, v) {
+        const char *sv = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                   : NULL;
+        if (strcmp(key, "guardrailIdentifier") == 0) {
+            if (!sv || !guardrail_id_ok(sv))
+                return fail(errstr, errlen, "1 validation error detected: Value at "
+                            "'guardrailConfig.guardrailIdentifier' failed to satisfy "
+                            "constraint: Member must satisfy regular expression pattern: "
+                            "(([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:"
+                            "guardrail/[a-z0-9]+))");
+        } else if (strcmp(key, "guardrailVersion") == 0) {
+            size_t n = sv ? strlen(sv) : 0;
+            int num = n >= 1 && n <= 8 && sv[0] >= '1' && sv[0] <= '9' &&
+                      strspn(sv, "0123456789") == n;
+            if (!sv || !(num || strcmp(sv, "DRAFT") == 0))
+                return fail(errstr, errlen, "1 validation error detected: Value at "
+                            "'guardrailConfig.guardrailVersion' failed to satisfy constraint: "
+                            "Member must satisfy regular expression pattern: "
+                            "(([1-9][0-9]{0,7})|(DRAFT))");
+        } else if (strcmp(key, "trace") == 0) {
+            if (!sv || (strcmp(sv, "enabled") != 0 && strcmp(sv, "disabled") != 0 &&
+                        strcmp(sv, "enabled_full") != 0))
+                return fail(errstr, errlen, "1 validation error detected: Value at "
+                            "'guardrailConfig.trace' failed to satisfy constraint: Member must "
+                            "satisfy enum value set: [enabled, disabled, enabled_full]");
+        } else if (strcmp(key, "streamProcessingMode") == 0) {
+            if (!sv || (strcmp(sv, "sync") != 0 && strcmp(sv, "async") != 0))
+                return fail(errstr, errlen, "1 validation error detected: Value at "
+                            "'guardrailConfig.streamProcessingMode' failed to satisfy "
+                            "constraint: Member must satisfy enum value set: [sync, async]");
+            out->guardrail_stream_mode = 1;
+        } else {
+            return fail(errstr, errlen, "Malformed input request: extraneous key [%s] is not "
+                        "permitted in guardrailConfig, please reformat your input and try "
+                        "again.", key);
+        }
+    }
+    struct json_object *id, *ver;
+    if (!json_object_object_get_ex(g, "guardrailIdentifier", &id) ||
+        !json_object_object_get_ex(g, "guardrailVersion", &ver))
+        return fail(errstr, errlen, "1 validation error detected: guardrailConfig needs "
+                    "guardrailIdentifier and guardrailVersion");
+    out->guardrail = 1;
+    return 0;
+}
+
 static int check_request(const char *body, size_t len, struct req *r, char *errstr,
                          size_t errlen)
 {
@@ -556,6 +650,9 @@ int sim_model_reply(const char *model_id, const char *body, size_t body_len,
     buf_init(&r.prefix, TEXT_MAX);
     buf_init(&r.last_user_buf, TEXT_MAX);
     int rc = check_request(body, body_len, &r, errstr, errlen);
+    struct json_object *gc;
+    if (rc == 0 && json_object_object_get_ex(r.root, "guardrailConfig", &gc))
+        rc = check_guardrail(gc, out, errstr, errlen);
     if (rc < 0)
         goto done;
 
@@ -605,7 +702,11 @@ int sim_model_reply(const char *model_id, const char *body, size_t body_len,
     struct buf text;
     buf_init(&text, TEXT_MAX);
     int into_ko = docs.n == 0 ? sim_translate_target(buf_cstr(&sys)) : -1;
-    if (into_ko >= 0) {
+    /* The guardrail stops the call: its message instead of the answer. */
+    int blocked = out->guardrail && out->dir.guardrail > 0;
+    if (blocked) {
+        buf_puts(&text, SIM_GUARDRAIL_MESSAGE);
+    } else if (into_ko >= 0) {
         sim_translate(buf_cstr(&sys), buf_cstr(&outside), outside.len, into_ko, &text);
         out->lang_ko = prompt.lang_ko = into_ko;
     } else {
@@ -616,13 +717,15 @@ int sim_model_reply(const char *model_id, const char *body, size_t body_len,
     sim_rng_seed(&rng, seed ^ 0x746f6b656e73ull);
     struct cuts c = {0};
     tokenize(buf_cstr(&text), 0, text.len, &rng, &c);
-    size_t want = out->dir.len >= 0 ? (size_t)out->dir.len : c.n;
+    size_t want = out->dir.len >= 0 && !blocked ? (size_t)out->dir.len : c.n;
     for (size_t i = 0; c.n < want; i++) {
         size_t from = text.len;
         sim_answer_filler(prompt.lang_ko, i, &text);
         tokenize(buf_cstr(&text), from, text.len, &rng, &c);
     }
-    if (want > (size_t)r.max_tokens) {
+    if (blocked) {
+        snprintf(out->stop_reason, sizeof out->stop_reason, "guardrail_intervened");
+    } else if (want > (size_t)r.max_tokens) {
         want = (size_t)r.max_tokens;
         snprintf(out->stop_reason, sizeof out->stop_reason, "max_tokens");
     } else {

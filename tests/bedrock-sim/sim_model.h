@@ -16,7 +16,11 @@
  *                   punctuation mark or non-ASCII character alone, each newline alone.
  *   maxTokens (default SIM_DEFAULT_MAX_TOKENS) caps the count, with stop_reason "max_tokens";
  *   #sim:len=N makes it exactly N (the answer is cut, or extended with filler sentences), still
- *   capped by maxTokens. */
+ *   capped by maxTokens.
+ * Guardrails: a guardrailConfig is validated as Bedrock does (guardrailIdentifier and
+ * guardrailVersion by AWS's patterns, trace and streamProcessingMode by their values, no other
+ * member); with one, #sim:guardrail makes the answer SIM_GUARDRAIL_MESSAGE with stop_reason
+ * "guardrail_intervened" (#sim:len and maxTokens do not apply to it). */
 #ifndef SIM_MODEL_H
 #define SIM_MODEL_H
 
@@ -38,7 +42,7 @@ struct sim_reply {
     size_t n_cuts;
     unsigned input_tokens;
     unsigned prefix_tokens; /* tokens of the system blocks before the cachePoint, 0 if none */
-    char stop_reason[16];   /* "end_turn" or "max_tokens" */
+    char stop_reason[32];   /* "end_turn", "max_tokens" or "guardrail_intervened" */
     struct sim_directives dir;
     char prefix_sha256[65]; /* hex SHA-256 of the cacheable prefix text, "" if none */
     /* Extensions beyond the documented contract: */
@@ -46,7 +50,13 @@ struct sim_reply {
     unsigned max_tokens;       /* inferenceConfig.maxTokens or the default */
     int lang_ko;               /* 1 when the answer is Korean */
     int micro;                 /* 1 when the answer is the short overview */
+    int guardrail;             /* 1 when the body carries a (well-formed) guardrailConfig */
+    int guardrail_stream_mode; /* 1 when it has streamProcessingMode (ConverseStream only) */
 };
+
+/* What a guardrail answers in the simulator when #sim:guardrail asks it to intervene: the
+ * default "blocked messaging" of a Bedrock guardrail. */
+#define SIM_GUARDRAIL_MESSAGE "Sorry, the model cannot answer this question."
 
 /* Model families the simulator serves; SIM_SIZE_INVALID for any other id. */
 enum sim_model_size { SIM_SIZE_INVALID = 0, SIM_SIZE_MICRO, SIM_SIZE_LITE, SIM_SIZE_PRO };

@@ -262,10 +262,24 @@ static void handle_converse(struct sim_server *s, struct sim_conn *c,
         answer_error(s, c, rq, 400, "ValidationException", SIM_NS_BEDROCK, err, model_id);
         return;
     }
+    if (r.guardrail_stream_mode && !events) {
+        /* Converse's GuardrailConfiguration has no streamProcessingMode. */
+        sim_reply_free(&r);
+        answer_error(s, c, rq, 400, "ValidationException", SIM_NS_BEDROCK,
+                     "Malformed input request: extraneous key [streamProcessingMode] is not "
+                     "permitted in guardrailConfig, please reformat your input and try again.",
+                     model_id);
+        return;
+    }
     if (answer_directives(s, c, rq, &r.dir, hex_key(r.last_user_sha256) ^ 0x6d6f64656cull,
                           model_id)) {
         sim_reply_free(&r);
         return;
+    }
+    if (r.guardrail) {
+        s->stats.guardrail_calls++;
+        if (strcmp(r.stop_reason, "guardrail_intervened") == 0)
+            s->stats.guardrail_interventions++;
     }
     static const int ttft_of[] = {0, 250, 300, 500}, tps_of[] = {1, 200, 150, 80};
     enum sim_model_size size = sim_model_size(model_id);
@@ -415,11 +429,13 @@ static void handle_stats(struct sim_server *s, struct sim_conn *c, const struct 
                "\"streams_dropped\":%lu,\"stream_exceptions\":%lu,\"throttled\":%lu,"
                "\"auth_failures\":%lu,\"validation_errors\":%lu,\"injected_errors\":%lu,"
                "\"not_found\":%lu,\"output_tokens\":%lu,\"slow_client_cutoffs\":%lu,"
+               "\"guardrail_calls\":%lu,\"guardrail_interventions\":%lu,"
                "\"connections\":%zu,\"kb_documents\":%zu,\"kb_passages\":%zu}\n",
                t->requests, t->converse_stream, t->converse, t->retrieve, t->streams_open,
                t->streams_completed, t->streams_aborted, t->streams_dropped,
                t->stream_exceptions, t->throttled, t->auth_failures, t->validation_errors,
                t->injected_errors, t->not_found, t->output_tokens, sim_net_slow_cutoffs(s->net),
+               t->guardrail_calls, t->guardrail_interventions,
                sim_net_conn_count(s->net),
                s->kb.n_docs, s->kb.n_passages);
     sim_http_respond(c, 200, "application/json", rq->id, "Cache-Control: no-store\r\n", b.data,

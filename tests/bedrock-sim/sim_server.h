@@ -54,6 +54,8 @@ struct sim_stats {
     unsigned long injected_errors;    /* errors asked for by #sim:error */
     unsigned long not_found;          /* 404 for unknown paths or operations */
     unsigned long output_tokens;      /* tokens sent in deltas and Converse replies */
+    unsigned long guardrail_calls;    /* Converse / ConverseStream calls with a guardrailConfig */
+    unsigned long guardrail_interventions; /* of those, answered as an intervention */
 };
 
 /* A bounded count-per-key table (prompt-cache prefixes, throttle keys). When three quarters of

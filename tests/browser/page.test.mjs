@@ -14,6 +14,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import { chromium } from "playwright-core";
 import { SSEParser, compareEventIds } from "../../static/js/sse.js";
 
@@ -227,6 +228,7 @@ function snapshot(page) {
         len: body.textContent.length, text: body.textContent, state: p.dataset.state,
         cursor: !!body.querySelector(".cursor"), live: body.getAttribute("aria-live"),
         busy: body.getAttribute("aria-busy"), hidden: p.hidden,
+        md: !!body.querySelector("h4, h5, h6, li, strong, table"),
       };
     }
     return { state: a.dataset.state, parts, t: performance.now() };
@@ -353,12 +355,13 @@ async function main() {
   await test("the page loads", async () => {
     const page = await newPage();
     const status = {};
-    for (const f of ["/", "/style.css", "/js/app.js", "/js/answer.js", "/js/stream.js", "/js/sse.js", "/js/markdown.js", "/js/i18n.js"]) {
+    for (const f of ["/", "/style.css", "/vendor/markdown-it.min.js", "/js/app.js", "/js/answer.js", "/js/stream.js", "/js/sse.js", "/js/markdown.js", "/js/i18n.js"]) {
       const r = await page.request.get(BASE + f);
       status[f] = r.status() + " " + (r.headers()["content-type"] || "");
     }
     check("static files are served with their types", Object.values(status).every((s) => s.startsWith("200 ")) &&
-      /javascript/.test(status["/js/app.js"]) && /text\/css/.test(status["/style.css"]), JSON.stringify(status));
+      /javascript/.test(status["/js/app.js"]) && /javascript/.test(status["/vendor/markdown-it.min.js"]) &&
+      /text\/css/.test(status["/style.css"]), JSON.stringify(status));
     await setLang(page, "ko");
     check("Korean page text", (await visibleText(page, "h1")).includes("고객 지원") &&
       (await page.getAttribute("#message", "placeholder")) === "질문을 입력하세요" &&
@@ -396,6 +399,9 @@ async function main() {
     check("the parts are labelled 요약 · Nova Micro and 상세 분석 · Nova Pro",
       (await visibleText(page, `${lastAnswer} .part-micro .part-title`)).replace(/\s+/g, " ").includes("요약 Nova Micro") &&
       (await visibleText(page, `${lastAnswer} .part-pro .part-title`)).replace(/\s+/g, " ").includes("상세 분석 Nova Pro"));
+    check("the Pro part's Markdown is rendered while it streams, frame by frame (structure before the end)",
+      samples.some((x) => x.parts["answer/pro"] && x.parts["answer/pro"].state === "streaming" && x.parts["answer/pro"].md &&
+        x.parts["answer/pro"].cursor));
     check("the Pro part's Markdown is rendered (headings, list items)",
       await page.$eval(`${lastAnswer} .part-pro .part-body`, (b) => !!b.querySelector("h4, h5, h6") && !!b.querySelector("li")));
     const foot = await visibleText(page, `${lastAnswer} .answer-foot`);
@@ -617,6 +623,75 @@ async function main() {
     check("a bare https URL becomes a safe link", dom.links.length === 1 && dom.links[0] === "https://support.example.com/x", JSON.stringify(dom.links));
     check("no script ran (no dialog, no CSP violation)", dialogs.length === 0 && cspViolations.length === 0, JSON.stringify([dialogs, cspViolations]));
     await page.close();
+  });
+
+  await test("markdown-it: GFM tables, [text](url) links, CommonMark emphasis, plain excerpts (crafted stream)", async () => {
+    const page = await newPage();
+    await setLang(page, "en");
+    const meta = {
+      request_id: "0123456789abcdef0123456789abcd31", session_id: "z".repeat(16), input_lang: "en", ui_lang: "en",
+      entities: [], phases: ["staff_ko", "customer_en"], backend: "sim",
+      sources: [{ title: "Refunds", score: 0.8, url: "https://support.example.com/en/refund",
+        excerpt: "# Refunds\n\n## How long\n\nRefunds take **3 days** after `approval`.\n\n- one *item*" }],
+    };
+    const pro = "| Item | Days |\n|:--|--:|\n| Refund | **3** |\n| Appeal | 7 |\n\n" +
+      "See [the refund guide](https://support.example.com/en/refund) or [bad](javascript:alert(31)) or [data](data:text/html,x) or [rel](/local).\n\n" +
+      "Set window.__xss=1 and read window.__xss back. Also snake_case_name and __real bold__.\n";
+    // The Pro answer arrives in small pieces, cut inside the table and inside the link.
+    const pieces = [];
+    for (let i = 0; i < pro.length; i += 7) pieces.push(pro.slice(i, i + 7));
+    let sse = `id: 1-0\nevent: meta\ndata: ${JSON.stringify(meta)}\n\n`, n = 1;
+    for (const text of pieces) sse += `id: ${++n}-0\nevent: delta\ndata: ${JSON.stringify({ phase: "customer_en", model: "pro", text })}\n\n`;
+    for (const [phase, model, text] of [["customer_en", "micro", "Plain *em* text."], ["staff_ko", "micro", "안녕하세요."], ["staff_ko", "pro", "| 항목 | 기간 |\n|---|---|\n| 환불 | 3일 |"]])
+      sse += `id: ${++n}-0\nevent: delta\ndata: ${JSON.stringify({ phase, model, text })}\n\n`;
+    for (const phase of ["staff_ko", "customer_en"]) for (const model of ["micro", "pro"])
+      sse += `id: ${++n}-0\nevent: model_done\ndata: ${JSON.stringify({ phase, model, stop_reason: "end_turn", usage: {} })}\n\n`;
+    sse += `id: ${++n}-0\nevent: done\ndata: {"usage":{"input_tokens":1,"output_tokens":2,"cache_read_tokens":0,"cache_write_tokens":0},"cost_usd":0.0001,"elapsed_ms":5}\n\n`;
+    await page.route("**/api/chat", (route) => route.fulfill({ status: 200, headers: { "Content-Type": "text/event-stream" }, body: sse }), { times: 1 });
+    await ask(page, "crafted markdown");
+    const state = await waitEnd(page, 10000);
+    const dom = await page.evaluate((sel) => {
+      const a = document.querySelector(sel);
+      const body = a.querySelector('.part[data-phase="customer_en"][data-model="pro"] .part-body');
+      const table = body.querySelector("table");
+      const links = [...body.querySelectorAll("a")];
+      const xssP = [...body.querySelectorAll("p")].find((p) => p.textContent.includes("window.__xss"));
+      return {
+        table: !!table,
+        head: table ? [...table.querySelectorAll("thead th")].map((e) => e.textContent) : [],
+        cells: table ? [...table.querySelectorAll("tbody td")].map((e) => e.textContent) : [],
+        bold3: table ? !!table.querySelector("tbody td strong") : false,
+        align: table ? [...table.querySelectorAll("tbody tr:first-child td")].map((e) => e.style.textAlign) : [],
+        koTable: !!a.querySelector('.part[data-phase="staff_ko"][data-model="pro"] .part-body table'),
+        links: links.map((l) => ({ href: l.getAttribute("href"), text: l.textContent, rel: l.rel, target: l.target })),
+        text: body.textContent,
+        xssText: xssP ? xssP.textContent : "",
+        xssStrong: xssP ? [...xssP.querySelectorAll("strong")].map((e) => e.textContent) : null,
+        excerpt: (a.querySelector(".source-excerpt") || {}).textContent || "",
+      };
+    }, lastAnswer);
+    check("the crafted Markdown answer completes", state === "done", state);
+    check("a GFM table renders as <table> with its header, cells and column alignment",
+      dom.table && dom.koTable && JSON.stringify(dom.head) === '["Item","Days"]' &&
+      JSON.stringify(dom.cells) === '["Refund","3","Appeal","7"]' && dom.bold3 && JSON.stringify(dom.align) === '["left","right"]', JSON.stringify(dom));
+    check("[text](https://…) renders as <a href> opening apart (noopener noreferrer, _blank)",
+      dom.links.length === 1 && dom.links[0].href === "https://support.example.com/en/refund" && dom.links[0].text === "the refund guide" &&
+      /noopener/.test(dom.links[0].rel) && /noreferrer/.test(dom.links[0].rel) && dom.links[0].target === "_blank", JSON.stringify(dom.links));
+    check("javascript:, data: and relative link targets stay text",
+      dom.text.includes("[bad](javascript:alert(31))") && dom.text.includes("[data](data:text/html,x)") && dom.text.includes("[rel](/local)"), dom.text);
+    check("window.__xss=1 … window.__xss is not bold (CommonMark); __real bold__ is",
+      dom.xssText.includes("Set window.__xss=1 and read window.__xss back.") && dom.xssText.includes("snake_case_name") &&
+      JSON.stringify(dom.xssStrong) === '["real bold"]', JSON.stringify([dom.xssText, dom.xssStrong]));
+    check("a source excerpt shows text, without # and ** markers",
+      dom.excerpt.includes("Refunds take 3 days after approval.") && dom.excerpt.startsWith("Refunds") && !/[#*`]/.test(dom.excerpt), dom.excerpt);
+    check("no script ran (no dialog, no CSP violation)", dialogs.length === 0 && cspViolations.length === 0, JSON.stringify([dialogs, cspViolations]));
+    await page.close();
+  });
+
+  await test("static/vendor/markdown-it.min.js is the file of the locked markdown-it", async () => {
+    const r = spawnSync("scripts/vendor-page", ["--check"], { cwd: new URL("../..", import.meta.url), encoding: "utf8", timeout: 120000 });
+    check("scripts/vendor-page --check: the committed file equals the locked tarball's (npm ci verified its sha512)",
+      r.status === 0, (r.stdout || "") + (r.stderr || "") + (r.error ? String(r.error) : ""));
   });
 
   await test("the translation event: inert text, replaced by a quiet note when it fails (crafted streams)", async () => {

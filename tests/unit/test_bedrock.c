@@ -109,6 +109,88 @@ static void test_body_omits_unset_fields(void)
     buf_free(&b);
 }
 
+/* With a guardrail the body gains one member, guardrailConfig, after inferenceConfig; the bytes
+ * before it are those of the body without one, and without one (or with an empty id) nothing
+ * changes. ConverseStream's carries streamProcessingMode, Converse's does not. */
+static void test_body_guardrail(void)
+{
+    struct bedrock_message msgs[] = {{"user", "환불 규정"}};
+    struct bedrock_converse_req req = {.model_id = "amazon.nova-pro-v1:0", .system = "S",
+                                       .cache_point = true, .messages = msgs, .n_messages = 1,
+                                       .max_tokens = 512, .temperature = -1, .top_p = -1};
+    static const char plain[] =
+        "{\"system\":[{\"text\":\"S\"},{\"cachePoint\":{\"type\":\"default\"}}],\"messages\":"
+        "[{\"role\":\"user\",\"content\":[{\"text\":\"환불 규정\"}]}],\"inferenceConfig\":"
+        "{\"maxTokens\":512}}";
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    CHECK(bedrock_converse_body(&req, &b) == 0);
+    CHECK_STR_EQ(buf_cstr(&b), plain);
+    struct bedrock_guardrail none = {.id = "", .version = "1"};
+    req.guardrail = &none;
+    req.stream = true;
+    buf_reset(&b);
+    CHECK(bedrock_converse_body(&req, &b) == 0);
+    CHECK_STR_EQ(buf_cstr(&b), plain);
+
+    struct bedrock_guardrail g = {.id = "gr0abc12", .version = "3", .mode = BR_GUARDRAIL_SYNC};
+    req.guardrail = &g;
+    buf_reset(&b);
+    CHECK(bedrock_converse_body(&req, &b) == 0);
+    CHECK(strncmp(buf_cstr(&b), plain, sizeof plain - 2) == 0);
+    CHECK_STR_EQ(buf_cstr(&b) + sizeof plain - 2,
+                 ",\"guardrailConfig\":{\"guardrailIdentifier\":\"gr0abc12\",\"guardrailVersion\":"
+                 "\"3\",\"trace\":\"disabled\",\"streamProcessingMode\":\"sync\"}}");
+    g.mode = BR_GUARDRAIL_ASYNC;
+    g.trace = BR_TRACE_ENABLED;
+    buf_reset(&b);
+    CHECK(bedrock_converse_body(&req, &b) == 0);
+    CHECK(strstr(buf_cstr(&b), "\"trace\":\"enabled\",\"streamProcessingMode\":\"async\"}}") != NULL);
+    req.stream = false; /* Converse: a GuardrailConfiguration */
+    buf_reset(&b);
+    CHECK(bedrock_converse_body(&req, &b) == 0);
+    CHECK_STR_EQ(buf_cstr(&b) + sizeof plain - 2,
+                 ",\"guardrailConfig\":{\"guardrailIdentifier\":\"gr0abc12\",\"guardrailVersion\":"
+                 "\"3\",\"trace\":\"enabled\"}}");
+    buf_free(&b);
+}
+
+static void test_guardrail_check(void)
+{
+    static const struct { const char *id, *version; int ok; } cases[] = {
+        {"gr0abc12", "1", 0},
+        {"gr0abc12", "DRAFT", 0},
+        {"gr0abc12", "99999999", 0},
+        {"arn:aws:bedrock:ap-northeast-1:123456789012:guardrail/abc123", "2", 0},
+        {"arn:aws-cn:bedrock:cn-north-1:123456789012:guardrail/abc123", "2", 0},
+        {"GR0ABC", "1", -1},                 /* upper case */
+        {"gr 1", "1", -1},
+        {"", "1", -1},
+        {"gr1", "0", -1},
+        {"gr1", "01", -1},
+        {"gr1", "123456789", -1},            /* 9 digits */
+        {"gr1", "draft", -1},
+        {"gr1", "", -1},
+        {"arn:aws:bedrock:ap-northeast-1:12345678901:guardrail/abc", "1", -1}, /* 11 digits */
+        {"arn:aws:bedrock:ap-northeast-1:123456789012:guardrail/", "1", -1},
+        {"arn:aws:s3:ap-northeast-1:123456789012:guardrail/abc", "1", -1},
+        {"arn:aws:bedrock:ap-northeast-1", "1", -1},
+        {"arn:aws:bedrock:ap-northeast-1:123456789012:agent/abc", "1", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct bedrock_guardrail g = {0};
+        snprintf(g.id, sizeof g.id, "%s", cases[i].id);
+        snprintf(g.version, sizeof g.version, "%s", cases[i].version);
+        char err[256] = "";
+        int rc = bedrock_guardrail_check(&g, err, sizeof err);
+        if (rc != cases[i].ok)
+            fprintf(stderr, "  case %zu: %s / %s → %d (%s)\n", i, cases[i].id, cases[i].version,
+                    rc, err);
+        CHECK(rc == cases[i].ok);
+        CHECK(rc == 0 || err[0] != '\0');
+    }
+}
+
 static void test_body_respects_cap(void)
 {
     struct bedrock_message m = {"user", "a long enough message"};
@@ -439,6 +521,8 @@ int main(void)
     RUN(test_error_body_message);
     RUN(test_body_has_cache_point_after_system);
     RUN(test_body_omits_unset_fields);
+    RUN(test_body_guardrail);
+    RUN(test_guardrail_check);
     RUN(test_body_respects_cap);
     RUN(test_classify_http_error_types);
     RUN(test_error_names_are_distinct);

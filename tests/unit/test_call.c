@@ -109,6 +109,27 @@ static void test_done_shape(void)
     buf_free(&b);
 }
 
+/* A guardrail's intervention: recognised by its stop reason, said as a notice in the phase's
+ * language. */
+static void test_guardrail_notice(void)
+{
+    struct bedrock_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.stop_reason, sizeof r.stop_reason, "end_turn");
+    CHECK(!call_guardrail_intervened(&r));
+    snprintf(r.stop_reason, sizeof r.stop_reason, "guardrail_intervened");
+    CHECK(call_guardrail_intervened(&r));
+    struct buf b;
+    buf_init(&b, 4096);
+    CHECK(call_guardrail_notice_json(&b, "customer_en", "pro") == 0);
+    CHECK_STR_EQ(buf_cstr(&b), "{\"phase\":\"customer_en\",\"model\":\"pro\",\"code\":"
+                               "\"guardrail\",\"text\":\"The content filter stopped this answer.\"}");
+    buf_reset(&b);
+    CHECK(call_guardrail_notice_json(&b, "answer", "micro") == 0);
+    CHECK(strstr(buf_cstr(&b), "\"code\":\"guardrail\",\"text\":\"콘텐츠 필터") != NULL);
+    buf_free(&b);
+}
+
 /* A translation job's end: the whole text, trimmed, with both languages and the usage; blanks
  * alone are no translation. */
 static void test_translation_shape(void)
@@ -216,6 +237,7 @@ int main(void)
     RUN(test_request);
     RUN(test_minimal_request);
     RUN(test_done_shape);
+    RUN(test_guardrail_notice);
     RUN(test_translation_shape);
     RUN(test_passages_shape);
     RUN(test_error_codes);

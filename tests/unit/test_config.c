@@ -18,6 +18,7 @@ static const char *const vars[] = {
     "NOVA_RETRY_CAP_MS", "NOVA_VISIBILITY_TIMEOUT_S", "NOVA_MAX_DELIVERIES",
     "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY", "NOVA_MAX_RESUMES_PER_REQUEST",
     "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP",
+    "NOVA_GUARDRAIL_ID", "NOVA_GUARDRAIL_VERSION", "NOVA_GUARDRAIL_STREAM_MODE", "NOVA_GUARDRAIL_TRACE",
 };
 
 struct cfgs {
@@ -181,6 +182,59 @@ static void test_failure_settings(void)
     clear_env();
 }
 
+/* The guardrail: none by default; id and version together, each by AWS's pattern; the mode
+ * and the trace by their values; printed. */
+static void test_guardrail(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256];
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK(c.aws.bedrock.guardrail.id[0] == '\0');
+    setenv("NOVA_GUARDRAIL_ID", "gr0abc12", 1);
+    setenv("NOVA_GUARDRAIL_VERSION", "7", 1);
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK_STR_EQ(c.aws.bedrock.guardrail.id, "gr0abc12");
+    CHECK_STR_EQ(c.aws.bedrock.guardrail.version, "7");
+    CHECK(c.aws.bedrock.guardrail.mode == BR_GUARDRAIL_SYNC);
+    CHECK(c.aws.bedrock.guardrail.trace == BR_TRACE_DISABLED);
+    setenv("NOVA_GUARDRAIL_STREAM_MODE", "async", 1);
+    setenv("NOVA_GUARDRAIL_TRACE", "enabled_full", 1);
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK(c.aws.bedrock.guardrail.mode == BR_GUARDRAIL_ASYNC);
+    CHECK(c.aws.bedrock.guardrail.trace == BR_TRACE_ENABLED_FULL);
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    aws_config_print(&c.aws, f);
+    fclose(f);
+    CHECK(strstr(out, "guardrail_id: gr0abc12\n") != NULL);
+    CHECK(strstr(out, "guardrail_version: 7\n") != NULL);
+    CHECK(strstr(out, "guardrail_stream_mode: async\n") != NULL);
+    free(out);
+    static const struct { const char *var, *value, *named; } bad[] = {
+        {"NOVA_GUARDRAIL_STREAM_MODE", "fast", "NOVA_GUARDRAIL_STREAM_MODE"},
+        {"NOVA_GUARDRAIL_TRACE", "on", "NOVA_GUARDRAIL_TRACE"},
+        {"NOVA_GUARDRAIL_VERSION", "v1", "NOVA_GUARDRAIL_VERSION"},
+        {"NOVA_GUARDRAIL_ID", "My Guardrail", "NOVA_GUARDRAIL_ID"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("NOVA_GUARDRAIL_ID", "gr0abc12", 1);
+        setenv("NOVA_GUARDRAIL_VERSION", "7", 1);
+        setenv("NOVA_GUARDRAIL_STREAM_MODE", "sync", 1);
+        setenv("NOVA_GUARDRAIL_TRACE", "disabled", 1);
+        setenv(bad[i].var, bad[i].value, 1);
+        err[0] = '\0';
+        CHECK(load(&c, err, sizeof err) == -1);
+        CHECK(strstr(err, bad[i].named) != NULL);
+    }
+    clear_env();
+    setenv("NOVA_GUARDRAIL_ID", "gr0abc12", 1); /* no version */
+    CHECK(load(&c, err, sizeof err) == -1);
+    CHECK(strstr(err, "NOVA_GUARDRAIL_VERSION") != NULL);
+    clear_env();
+}
+
 static void test_api_key(void)
 {
     clear_env();
@@ -275,5 +329,6 @@ int main(void)
     RUN(test_api_key);
     RUN(test_max_resumes);
     RUN(test_socket_access);
+    RUN(test_guardrail);
     return test_summary();
 }

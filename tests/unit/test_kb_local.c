@@ -459,6 +459,55 @@ static void test_nothing_relevant(void)
     kb_hits_free(&h);
 }
 
+/* A follow-up's context (kb_local_search_ctx): its terms find what the question alone does
+ * not, count their weight, and leave the question's own terms at full weight. */
+static void test_search_context(void)
+{
+    struct kb_hits h;
+    char err[256];
+    const char *q = "how long does it take?";
+    CHECK(search(q, NULL, 0, 5, KB_MIN_SCORE_DEFAULT, &h) == 0);
+    CHECK(find_url(&h, "/en/billing/refund") < 0); /* alone: not the refund policy */
+    kb_hits_free(&h);
+    const char *prev = "how do refunds work?";
+    struct kb_context ctx = {.text = prev, .len = strlen(prev), .weight = 0.5};
+    CHECK(kb_local_search_ctx(sample, q, strlen(q), NULL, 0, &ctx, 5, KB_MIN_SCORE_DEFAULT, &h,
+                              err, sizeof err) == 0);
+    CHECK(h.n > 0 && find_url(&h, "/en/billing/refund") == 0);
+    double half = h.n ? h.hit[0].score : 0;
+    kb_hits_free(&h);
+    ctx.weight = 1;
+    CHECK(kb_local_search_ctx(sample, q, strlen(q), NULL, 0, &ctx, 5, 0, &h, err,
+                              sizeof err) == 0);
+    CHECK(find_url(&h, "/en/billing/refund") == 0 && h.hit[0].score > half);
+    kb_hits_free(&h);
+    /* The context's extra terms count too: a glossary name of the previous question. */
+    const char *names[] = {"환불"};
+    struct kb_context ko = {.text = "x", .len = 1, .terms = names, .n_terms = 1, .weight = 0.5};
+    const char *q2 = "그럼 며칠 걸려요?";
+    CHECK(kb_local_search_ctx(sample, q2, strlen(q2), NULL, 0, &ko, 5, 0, &h, err,
+                              sizeof err) == 0);
+    CHECK(find_url(&h, "/ko/billing/refund") == 0);
+    kb_hits_free(&h);
+    /* A term of the question that the context repeats keeps its weight: the same scores as
+     * without the context. */
+    struct kb_hits a, b;
+    const char *q3 = "refund";
+    struct kb_context same = {.text = "refund", .len = 6, .weight = 0.1};
+    CHECK(search(q3, NULL, 0, 5, 0, &a) == 0);
+    CHECK(kb_local_search_ctx(sample, q3, strlen(q3), NULL, 0, &same, 5, 0, &b, err,
+                              sizeof err) == 0);
+    CHECK(a.n == b.n && a.n > 0 && a.hit[0].score == b.hit[0].score);
+    kb_hits_free(&a);
+    kb_hits_free(&b);
+    /* Terms: the context's come after the question's, weighted, without duplicates. */
+    struct kb_terms t;
+    kb_query_terms("refund gems", 11, NULL, 0, &t);
+    kb_query_add_context("gems 환불은", strlen("gems 환불은"), NULL, 0, 0.5f, &t);
+    CHECK(t.n == 3 && t.t[0].weight == 1.0f && t.t[1].weight == 1.0f &&
+          strcmp(t.t[2].text, "환불") == 0 && t.t[2].weight == 0.5f);
+}
+
 static void test_search_k_and_threshold(void)
 {
     struct kb_hits h;
@@ -779,6 +828,7 @@ int main(void)
         RUN(test_rank_paul_through_aliases);
         RUN(test_nothing_relevant);
         RUN(test_search_k_and_threshold);
+        RUN(test_search_context);
     }
     RUN(test_word_rules_and_ties);
     RUN(test_import_skips_and_refusals);
