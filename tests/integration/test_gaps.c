@@ -64,9 +64,11 @@ static void ask(const char *base, const char *session, const char *message, cons
     out->n_sources = src ? json_object_array_length(src) : 0;
     if (out->n_sources) {
         json_object *f = json_object_array_get_idx(src, 0);
-        snprintf(out->first_title, sizeof out->first_title, "%s",
-                 jstr(f, "title") ? jstr(f, "title") : "");
-        snprintf(out->first_url, sizeof out->first_url, "%s", jstr(f, "url") ? jstr(f, "url") : "");
+        const char *title = jstr(f, "title"), *url = jstr(f, "url");
+        if (title)
+            snprintf(out->first_title, sizeof out->first_title, "%s", title);
+        if (url)
+            snprintf(out->first_url, sizeof out->first_url, "%s", url);
         out->first_score = json_object_get_double(jget(f, "score"));
     }
     for (size_t i = 0; i < s->n; i++) {
