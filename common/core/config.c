@@ -138,7 +138,9 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         env_copy(c->kb_dir, sizeof c->kb_dir, "NOVA_KB_DIR", "kb/sample", errstr, errlen) < 0 ||
         env_double(&c->kb_min_score, "NOVA_KB_MIN_SCORE", 0.2, 0, 1, errstr, errlen) < 0 ||
         env_long(&c->session_ttl_s, "NOVA_SESSION_TTL_SECONDS", 86400, 10, 90 * 86400, errstr,
-                 errlen) < 0)
+                 errlen) < 0 ||
+        env_double(&c->gap_weak_score, "NOVA_GAP_WEAK_SCORE", 0.3, 0, 1, errstr, errlen) < 0 ||
+        env_long(&c->gaps_max, "NOVA_GAPS_MAX", 10000, 0, 10000000, errstr, errlen) < 0)
         return -1;
     if (env_long(&c->visibility_timeout_s, "NOVA_VISIBILITY_TIMEOUT_S", 30, 1, 3600, errstr,
                  errlen) < 0 ||
@@ -195,6 +197,9 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     snprintf(num, sizeof num, "%g", c->kb_min_score);
     fn(arg, "kb_min_score", num, true);
     setting_long(fn, arg, "session_ttl_seconds", c->session_ttl_s);
+    snprintf(num, sizeof num, "%g", c->gap_weak_score);
+    fn(arg, "gap_weak_score", num, true);
+    setting_long(fn, arg, "gaps_max", c->gaps_max);
     fn(arg, "api_key", c->api_key[0] ? "(set)" : "(unset)", false);
     setting_long(fn, arg, "visibility_timeout_seconds", c->visibility_timeout_s);
     setting_long(fn, arg, "max_deliveries", c->max_deliveries);

@@ -56,6 +56,11 @@ struct nova_config {
                                   missing or older (kb/sample) */
     double kb_min_score;       /* NOVA_KB_MIN_SCORE: passages below are not context (0.2) */
     long session_ttl_s;        /* NOVA_SESSION_TTL_SECONDS: expiry of nova:session:<id> (86400) */
+    /* The questions it could not answer (nova:gaps, fcgi-app/gaps.h): */
+    double gap_weak_score;     /* NOVA_GAP_WEAK_SCORE: an answered question whose best passage
+                                  scored under this is recorded as weak (0.3; 0: none is) */
+    long gaps_max;             /* NOVA_GAPS_MAX: entries nova:gaps keeps, the oldest trimmed
+                                  (10000; 0: nothing is recorded) */
     /* Failure semantics (workers): */
     long visibility_timeout_s; /* NOVA_VISIBILITY_TIMEOUT_S: a pending job idle this long is
                                   reclaimed by another worker (30) */

@@ -19,6 +19,7 @@ static const char *const vars[] = {
     "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY", "NOVA_MAX_RESUMES_PER_REQUEST",
     "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP",
     "NOVA_GUARDRAIL_ID", "NOVA_GUARDRAIL_VERSION", "NOVA_GUARDRAIL_STREAM_MODE", "NOVA_GUARDRAIL_TRACE",
+    "NOVA_GAP_WEAK_SCORE", "NOVA_GAPS_MAX",
 };
 
 struct cfgs {
@@ -282,6 +283,42 @@ static void test_max_resumes(void)
     unsetenv("NOVA_MAX_RESUMES_PER_REQUEST");
 }
 
+/* The unanswered questions' settings: defaults, bounds, and both in the printed config. */
+static void test_gaps(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.gap_weak_score == 0.3 &&
+          c.core.gaps_max == 10000);
+    setenv("NOVA_GAP_WEAK_SCORE", "0", 1);
+    setenv("NOVA_GAPS_MAX", "0", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.gap_weak_score == 0 && c.core.gaps_max == 0);
+    setenv("NOVA_GAP_WEAK_SCORE", "0.45", 1);
+    setenv("NOVA_GAPS_MAX", "5", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.gap_weak_score == 0.45 &&
+          c.core.gaps_max == 5);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    print_both(&c, f);
+    fclose(f);
+    CHECK(strstr(text, "gap_weak_score: 0.45\n") && strstr(text, "gaps_max: 5\n"));
+    free(text);
+    static const char *const bad_score[] = {"-0.1", "1.5", "weak"};
+    for (size_t i = 0; i < sizeof bad_score / sizeof bad_score[0]; i++) {
+        setenv("NOVA_GAP_WEAK_SCORE", bad_score[i], 1);
+        CHECK(load(&c, err, sizeof err) == -1 && strstr(err, "NOVA_GAP_WEAK_SCORE"));
+    }
+    unsetenv("NOVA_GAP_WEAK_SCORE");
+    static const char *const bad_max[] = {"-1", "10000001", "many"};
+    for (size_t i = 0; i < sizeof bad_max / sizeof bad_max[0]; i++) {
+        setenv("NOVA_GAPS_MAX", bad_max[i], 1);
+        CHECK(load(&c, err, sizeof err) == -1 && strstr(err, "NOVA_GAPS_MAX"));
+    }
+    unsetenv("NOVA_GAPS_MAX");
+}
+
 /* Who may connect to the FastCGI socket: 0660 by default, the group resolved at start. */
 static void test_socket_access(void)
 {
@@ -330,5 +367,6 @@ int main(void)
     RUN(test_max_resumes);
     RUN(test_socket_access);
     RUN(test_guardrail);
+    RUN(test_gaps);
     return test_summary();
 }
