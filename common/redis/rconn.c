@@ -168,8 +168,11 @@ enum rconn_fail rconn_check(const struct rconn_addr *a, int timeout_ms, char *er
 {
     enum rconn_fail fail;
     redisContext *c = rconn_connect_ex(a, timeout_ms, &fail, errstr, errlen);
-    if (!c)
+    if (!c) {
+        if (a->tls)
+            rtls_wait_idle(1000); /* a refused AUTH closed a TLS connection: its pump ends */
         return fail;
+    }
     /* Without a password a server that wants one answers the first command with NOAUTH. */
     redisReply *r = redisCommand(c, "PING");
     if (!r || r->type == REDIS_REPLY_ERROR) {

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -205,17 +206,46 @@ static int handshake(SSL *ssl, int fd, long long deadline_ms, enum rtls_fail *fa
 struct pump {
     SSL *ssl;
     int tcp, plain;
+    struct pump *prev, *next; /* the live pumps, under ctx_mu */
 };
+
+static struct pump *pumps;
+
+/* At exit: every live pump's hiredis side is shut down, so each ends its session (one
+ * close_notify) and its thread exits, taking OpenSSL's per-thread state with it; bounded. */
+static void pumps_end_at_exit(void)
+{
+    pthread_mutex_lock(&ctx_mu);
+    for (struct pump *p = pumps; p; p = p->next)
+        shutdown(p->plain, SHUT_RDWR);
+    pthread_mutex_unlock(&ctx_mu);
+    rtls_wait_idle(1000);
+}
+
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static void exit_hook(void)
+{
+    atexit(pumps_end_at_exit);
+}
 
 static void pump_end(struct pump *p)
 {
     SSL_shutdown(p->ssl); /* one close_notify, not waiting for the peer's */
     SSL_free(p->ssl);
     close(p->tcp);
-    close(p->plain);
-    free(p);
     ERR_clear_error();
+    /* OpenSSL's per-thread state goes now, not in a key destructor after we said we ended:
+     * whoever waits in rtls_wait_idle may exit the process right after. */
+    OPENSSL_thread_stop();
     pthread_mutex_lock(&ctx_mu);
+    close(p->plain); /* under the lock: pumps_end_at_exit never shuts a reused number */
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        pumps = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    free(p);
     live_pumps--;
     pthread_cond_broadcast(&live_cv);
     pthread_mutex_unlock(&ctx_mu);
@@ -360,8 +390,14 @@ int rtls_connect(const struct rconn_addr *a, int timeout_ms, enum rtls_fail *fai
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 128 * 1024 + 2 * RTLS_CHUNK);
+    pthread_once(&exit_once, exit_hook);
     pthread_mutex_lock(&ctx_mu);
     live_pumps++;
+    p->prev = NULL;
+    p->next = pumps;
+    if (pumps)
+        pumps->prev = p;
+    pumps = p;
     pthread_mutex_unlock(&ctx_mu);
     pthread_t t;
     int rc = pthread_create(&t, &attr, pump_run, p);
@@ -370,6 +406,9 @@ int rtls_connect(const struct rconn_addr *a, int timeout_ms, enum rtls_fail *fai
     if (rc != 0) {
         pthread_mutex_lock(&ctx_mu);
         live_pumps--;
+        pumps = p->next;
+        if (pumps)
+            pumps->prev = NULL;
         pthread_mutex_unlock(&ctx_mu);
         free(p);
         errstr_set(errstr, errlen, "pthread_create (TLS pump): %s", strerror(rc));

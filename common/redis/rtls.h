@@ -5,7 +5,8 @@
  * against the certificate), then hands back one end of a socketpair: hiredis reads and writes
  * plain RESP on it, and a small thread per connection pumps the bytes between that pair and
  * the TLS session. Closing hiredis's end (redisFree) ends the thread, which closes the TLS
- * session; the TLS side closing closes hiredis's end (hiredis sees EOF). Why this and not
+ * session; the TLS side closing closes hiredis's end (hiredis sees EOF). At exit, the pumps
+ * still running are ended (bounded, 1 s), each with its close_notify. Why this and not
  * stunnel: common/redis/README.md. */
 #ifndef NOVA_RTLS_H
 #define NOVA_RTLS_H

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Redis over TLS with an ACL user, and AUTH without TLS (issue 18 items 1 and 2).
+# Redis over TLS with an ACL user, AUTH without TLS, the compose Redis's persistence (issue 18
+# items 1, 2 and 4).
 #
 # The test makes its own CA and a server certificate for 127.0.0.1/localhost (and a second,
 # unrelated CA) with the openssl CLI in its temp dir, and starts two Redis servers on free
@@ -11,18 +12,19 @@
 # recovery) and measures what TLS costs. Around it, here: novactl status over TLS, the
 # password masked in --print-config and in novactl's output, and start-up refusals —
 # nova-fcgi and nova-worker given the wrong CA, a wrong password or no password stop at once
-# (status 2) with a clear line, over TLS and plain. The last line is "N passed, N failed".
+# (status 2) with a clear line, over TLS and plain; and docker-compose.yml's redis command
+# (AOF) keeps a session across a restart. The last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/stack.sh
 test_bin=$build/tests/integration/test_redis_tls
 stack_init redis_tls
-tls_pid= plain_pid=
+tls_pid= plain_pid= aof_pid=
 
 cleanup_tls() {
   stacks_down
   local p
-  for p in $tls_pid $plain_pid; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  for p in $tls_pid $plain_pid $aof_pid; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   [ -n "${NOVA_KEEP_RUN:-}" ] || rm -rf "$tmp"
 }
 trap cleanup_tls EXIT
@@ -139,6 +141,50 @@ if grep -q "^redis_url: rediss://nova:\*\*\*@127.0.0.1:$tls_port$" <<<"$out" &&
   ok "nova-fcgi --print-config masks the password"
 else
   bad "nova-fcgi --print-config: $(grep redis <<<"$out")"
+fi
+
+# ---- the compose file's Redis keeps sessions across a restart (AOF) ------------------------------
+# Its redis command, as docker-compose.yml gives it, on a port and data dir of ours: a session
+# written, Redis stopped as `docker-compose restart` stops it (SIGTERM) and started again.
+mapfile -d '' compose_args < <(perl -MJSON::PP -ne \
+  'if (/^\s+command: (\["redis-server".*\])\s*$/) { my @a = @{decode_json($1)}; shift @a; print join("\0", @a), "\0"; }' \
+  docker-compose.yml)
+aof_port=$(free_port) || fail_early "no free port"
+mkdir -p "$tmp/aof"
+aof_start() {
+  redis-server "${compose_args[@]}" --port "$aof_port" --bind 127.0.0.1 --dir "$tmp/aof" \
+    >>"$tmp/redis-aof.log" 2>&1 &
+  aof_pid=$!
+  for _ in $(seq 100); do
+    [ "$(redis-cli -p "$aof_port" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+aof_stop() {
+  kill -TERM "$aof_pid" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$aof_pid" 2>/dev/null || break; sleep 0.05; done
+  wait "$aof_pid" 2>/dev/null
+}
+sess='{"ts":1,"request_id":"r1","question":"q","answer":"a"}'
+if [ ${#compose_args[@]} -gt 0 ] && aof_start; then
+  redis-cli -p "$aof_port" rpush nova:session:aoftest "$sess" >/dev/null
+  redis-cli -p "$aof_port" expire nova:session:aoftest 86400 >/dev/null
+  aof_stop
+  if aof_start; then
+    got=$(redis-cli -p "$aof_port" lrange nova:session:aoftest 0 -1)
+    ttl=$(redis-cli -p "$aof_port" ttl nova:session:aoftest)
+    if [ "$got" = "$sess" ] && [ "$ttl" -gt 86000 ]; then
+      ok "the compose file's Redis (${compose_args[*]}) keeps a session across a restart (ttl $ttl)"
+    else
+      bad "the compose file's Redis lost the session across a restart: got [$got] ttl $ttl"
+    fi
+    aof_stop
+  else
+    bad "the compose file's Redis did not start again: $(tail -3 "$tmp/redis-aof.log")"
+  fi
+else
+  bad "could not start the compose file's redis command (${compose_args[*]:-none found})"
 fi
 
 # ---- the whole stack over TLS ----------------------------------------------------------------
