@@ -12,7 +12,8 @@
 # recovery) and measures what TLS costs. Around it, here: novactl status over TLS, the
 # password masked in --print-config and in novactl's output, and start-up refusals —
 # nova-fcgi and nova-worker given the wrong CA, a wrong password or no password stop at once
-# (status 2) with a clear line, over TLS and plain; and docker-compose.yml's redis command
+# (status 2) with a clear line, over TLS and plain; rasync (test_rasync_auth) authenticates on
+# the loop and backs off a wrong password; and docker-compose.yml's redis command
 # (AOF) keeps a session across a restart. The last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -141,6 +142,14 @@ if grep -q "^redis_url: rediss://nova:\*\*\*@127.0.0.1:$tls_port$" <<<"$out" &&
   ok "nova-fcgi --print-config masks the password"
 else
   bad "nova-fcgi --print-config: $(grep redis <<<"$out")"
+fi
+
+# nova-fcgi's event-loop client (rasync): AUTH before READY, a wrong password backed off.
+rasync_bin=$build/tests/integration/test_rasync_auth
+if out=$(timeout 30 "$rasync_bin" "$plain_port" "$plain_pw" 2>&1); then
+  ok "rasync: AUTH on the loop ($(grep -c '^ok ' <<<"$out") checks; $(grep -o 'wrong password: [^;]*' <<<"$out"))"
+else
+  bad "rasync with AUTH: $out"
 fi
 
 # ---- the compose file's Redis keeps sessions across a restart (AOF) ------------------------------

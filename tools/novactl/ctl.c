@@ -46,8 +46,11 @@ redisContext *ctl_connect(const struct nova_config *cfg, const char *group)
         return NULL;
     }
     redisContext *c = rconn_connect(&a, CTL_TIMEOUT_MS, err, sizeof err);
-    if (!c)
-        fprintf(stderr, "novactl %s: Redis: %s\n", group, err); /* err names it, masked */
+    if (!c) {
+        char url[sizeof cfg->redis_url]; /* the password masked */
+        config_mask_url(cfg->redis_url, url, sizeof url);
+        fprintf(stderr, "novactl %s: Redis at %s: %s\n", group, url, err);
+    }
     return c;
 }
 
