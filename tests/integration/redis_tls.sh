@@ -60,7 +60,7 @@ admin_pw=admin$(hex 8)
 plain_pw=plain$(hex 8)
 tls_port=$(free_port) || fail_early "no free port"
 plain_port=$(free_port) || fail_early "no free port"
-redis-server --port 0 --tls-port "$tls_port" --bind 127.0.0.1 --dir "$tmp" \
+redis-server --port 0 --tls-port "$tls_port" --bind 127.0.0.1 -::1 --dir "$tmp" \
   --tls-cert-file "$pki/server.pem" --tls-key-file "$pki/server.key" \
   --tls-ca-cert-file "$pki/ca.pem" --tls-auth-clients no --save '' --appendonly no \
   --user nova on ">$pw" '~*' '&*' '+@all' --user admin on ">$admin_pw" '~*' '&*' '+@all' \
@@ -107,6 +107,14 @@ expect_refusal() {
 mkdir -p "$tmp/refusal"
 expect_refusal "an untrusted CA" "certificate is not trusted" \
   NOVA_REDIS_URL="$url" NOVA_REDIS_TLS_CA_FILE="$pki/otherca.pem"
+# The certificate names 127.0.0.1 and localhost; ::1 (the same server, where the machine has
+# IPv6 loopback) is another name: the chain is fine, the name is not.
+if cli_tls -h ::1 ping 2>/dev/null | grep -q PONG; then
+  expect_refusal "a certificate for another name (::1)" "IP address mismatch" \
+    NOVA_REDIS_URL="rediss://nova:$pw_url@[::1]:$tls_port" NOVA_REDIS_TLS_CA_FILE="$pki/ca.pem"
+else
+  echo "skip host name check: no IPv6 loopback here"
+fi
 expect_refusal "a wrong password over TLS" "WRONGPASS" \
   NOVA_REDIS_URL="rediss://nova:wrong@127.0.0.1:$tls_port" NOVA_REDIS_TLS_CA_FILE="$pki/ca.pem"
 expect_refusal "a wrong password (plain AUTH)" "WRONGPASS" \
