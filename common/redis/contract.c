@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const queue_names[QUEUE_COUNT] = {"micro", "pro", "kb"};
+static const char *const queue_names[QUEUE_COUNT] = {"micro", "pro", "kb", "handoff"};
 static const char *const model_names[MODEL_COUNT] = {"micro", "pro"};
 static const char *const event_names[EV_COUNT] = {
     "meta", "delta", "model_done", "translation", "notice", "error", "done", "passages",

@@ -4,6 +4,8 @@
  * Redis Cluster hash tags.
  *
  *   nova:jobs:{<queue>}        stream, group "workers"   jobs; XPENDING shows the in-flight ones
+ *                                                        ({handoff}: each entry the whole JSON
+ *                                                        body a handoff worker POSTs)
  *   nova:out:<job>             pub/sub channel           one job's events, "<log id> <type> <json>"
  *   nova:log:<request>         stream, expires           a request's whole event transcript
  *   nova:dead:{<queue>}        stream                    jobs that failed for good, with the reason
@@ -36,12 +38,13 @@
 
 /* ---- queues and models ----------------------------------------------------------------- */
 
-/* The job queues, one kind of worker each. */
-enum queue { QUEUE_MICRO, QUEUE_PRO, QUEUE_KB, QUEUE_COUNT };
+/* The job queues, one kind of worker each. QUEUE_HANDOFF carries no model call: a handoff to
+ * a person (fcgi-app/handoff.c queues it, workers/handoff.c POSTs it to NOVA_HANDOFF_URL). */
+enum queue { QUEUE_MICRO, QUEUE_PRO, QUEUE_KB, QUEUE_HANDOFF, QUEUE_COUNT };
 /* The models of an answer (the SSE "model" field, the price table's names). */
 enum model { MODEL_MICRO, MODEL_PRO, MODEL_COUNT };
 
-/* "micro", "pro", "kb". */
+/* "micro", "pro", "kb", "handoff". */
 const char *queue_name(enum queue q);
 /* The queue named s[0..n). Returns 0, or -1 for no queue. */
 int queue_parse(const char *s, size_t n, enum queue *q);
