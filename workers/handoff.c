@@ -200,7 +200,7 @@ static void take_entry(struct handoff_loop *L, const redisReply *e, long deliver
     claims_add_locked(w, j->entry);
     pthread_mutex_unlock(&w->mu);
     /* What the log and the headers need; the rest is the receiver's to read. */
-    json_object *root = j->body && j->len <= JOB_MAX_BYTES ? json_tokener_parse(j->body) : NULL;
+    json_object *root = j->body && j->len <= HANDOFF_DOC_MAX_BYTES ? json_tokener_parse(j->body) : NULL;
     json_object *hid = NULL, *rid = NULL;
     bool ok = root && json_object_is_type(root, json_type_object) &&
               json_object_object_get_ex(root, "handoff_id", &hid) &&
