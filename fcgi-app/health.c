@@ -16,11 +16,10 @@
  * NOVA_HANDOFF_URL set */
 enum { N_QUEUES = QUEUE_COUNT };
 
-/* warnings: what Redis's memory calls for (meminfo.h), n of them; NULL when Redis did not
- * answer. They never change the status: Redis answers and the workers run. */
+/* mem: Redis's memory, whose warnings (meminfo.h) are listed; NULL when Redis did not answer.
+ * They never change the status: Redis answers and the workers run. */
 static void health_reply(struct req *rq, bool ok, const char *reason, const char *redis,
-                         const long long *counts, const struct meminfo_warning *warnings,
-                         size_t n_warnings)
+                         const long long *counts, const struct redis_meminfo *mem)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "unavailable"));
@@ -33,16 +32,8 @@ static void health_reply(struct req *rq, bool ok, const char *reason, const char
             json_object_object_add(w, queue_name((enum queue)i), json_object_new_int64(counts[i]));
         json_object_object_add(o, "workers", w);
     }
-    if (warnings) {
-        json_object *a = json_object_new_array();
-        for (size_t i = 0; i < n_warnings; i++) {
-            json_object *x = json_object_new_object();
-            json_object_object_add(x, "code", json_object_new_string(warnings[i].code));
-            json_object_object_add(x, "message", json_object_new_string(warnings[i].message));
-            json_object_array_add(a, x);
-        }
-        json_object_object_add(o, "warnings", a);
-    }
+    if (mem)
+        json_object_object_add(o, "warnings", meminfo_warnings_json(mem));
     size_t len;
     const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
     struct buf b;
@@ -99,7 +90,7 @@ void health_get(struct req *rq)
     redisContext *c = app_redis(app, err, sizeof err);
     if (!c) {
         snprintf(reason, sizeof reason, "Redis is unreachable: %s", err);
-        health_reply(rq, false, reason, "down", NULL, NULL, 0);
+        health_reply(rq, false, reason, "down", NULL, NULL);
         return;
     }
     struct redis_meminfo mem;
@@ -107,7 +98,7 @@ void health_get(struct req *rq)
     app_redis_put(app, c);
     if (rc < 0) {
         snprintf(reason, sizeof reason, "Redis did not answer: %s", err);
-        health_reply(rq, false, reason, "down", NULL, NULL, 0);
+        health_reply(rq, false, reason, "down", NULL, NULL);
         return;
     }
     const char *why = NULL;
@@ -124,7 +115,5 @@ void health_get(struct req *rq)
                      queue_name((enum queue)i));
             why = reason;
         }
-    struct meminfo_warning warnings[MEMINFO_WARN_MAX];
-    size_t n_warnings = meminfo_warnings(&mem, warnings, MEMINFO_WARN_MAX);
-    health_reply(rq, why == NULL, why, "ok", counts, warnings, n_warnings);
+    health_reply(rq, why == NULL, why, "ok", counts, &mem);
 }

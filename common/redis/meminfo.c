@@ -83,3 +83,17 @@ size_t meminfo_warnings(const struct redis_meminfo *m, struct meminfo_warning *o
     }
     return n;
 }
+
+json_object *meminfo_warnings_json(const struct redis_meminfo *m)
+{
+    struct meminfo_warning wv[MEMINFO_WARN_MAX];
+    size_t n = meminfo_warnings(m, wv, MEMINFO_WARN_MAX);
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *x = json_object_new_object();
+        json_object_object_add(x, "code", json_object_new_string(wv[i].code));
+        json_object_object_add(x, "message", json_object_new_string(wv[i].message));
+        json_object_array_add(a, x);
+    }
+    return a;
+}

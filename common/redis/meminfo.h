@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #define MEMINFO_NEAR_PCT 90    /* used_memory at or past this % of maxmemory: a warning */
 #define MEMINFO_WARN_MAX 3     /* one per kind */
 #define MEMINFO_MSG_MAX 200
@@ -37,5 +39,7 @@ void meminfo_parse(struct redis_meminfo *m, const char *info, size_t len);
  * evictions, memory. Returns how many; none when all is well (or unknown). */
 size_t meminfo_warnings(const struct redis_meminfo *m, struct meminfo_warning *out,
                         size_t max);
+/* The same warnings as a new JSON array of {"code", "message"} (/api/health, novactl). */
+json_object *meminfo_warnings_json(const struct redis_meminfo *m);
 
 #endif

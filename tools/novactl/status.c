@@ -111,16 +111,7 @@ static void print_json(const struct status *s, const char *url)
     json_object_object_add(redis, "maxmemory_policy",
                            s->mem.policy[0] ? json_object_new_string(s->mem.policy) : NULL);
     json_object_object_add(redis, "evicted_keys", json_count(s->mem.evicted_keys));
-    struct meminfo_warning wv[MEMINFO_WARN_MAX];
-    size_t nw = meminfo_warnings(&s->mem, wv, MEMINFO_WARN_MAX);
-    json_object *warnings = json_object_new_array();
-    for (size_t i = 0; i < nw; i++) {
-        json_object *x = json_object_new_object();
-        json_object_object_add(x, "code", json_object_new_string(wv[i].code));
-        json_object_object_add(x, "message", json_object_new_string(wv[i].message));
-        json_object_array_add(warnings, x);
-    }
-    json_object_object_add(redis, "warnings", warnings);
+    json_object_object_add(redis, "warnings", meminfo_warnings_json(&s->mem));
     json_object_object_add(root, "redis", redis);
     json_object *queues = json_object_new_object();
     for (size_t i = 0; i < QUEUE_COUNT; i++) {
