@@ -1,10 +1,11 @@
 /* handoff_doc: a handoff's document, built from Redis (see handoff_doc.h).
  *
- * Three reads, pipelined: the transcript (nova:log:<request>: meta, the answers' deltas and
- * ends, the translation, notices, done), the request's pending turn (nova:turn:<request>:
- * its session and question, while no stream has saved it yet), and then the session's turns
- * (nova:session:<id>), attached only when that session holds this request: a page can only
- * attach the conversation the request belongs to. */
+ * The request itself is record.h's object (the transcript rebuilt: question, translation,
+ * entities, sources, every answer with its model id, usage, cost), its members put at the top
+ * of the document. Then the request's pending turn (nova:turn:<request>: its session, while
+ * no stream has saved it yet) and the session's turns (nova:session:<id>), attached only when
+ * that session holds this request: a page can only attach the conversation the request
+ * belongs to. */
 #include "handoff_doc.h"
 
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #include "core/json.h"
 #include "core/utf8.h"
 #include "redis/contract.h"
-#include "redis/events.h"
+#include "record.h"
 
 /* ---- the body --------------------------------------------------------------------------- */
 
@@ -135,87 +136,6 @@ static const char *str_of(json_object *o, const char *name)
                : NULL;
 }
 
-/* Moves member name of from (when present) to to, as to_name. */
-static void copy_member(json_object *to, const char *to_name, json_object *from,
-                        const char *name)
-{
-    json_object *v;
-    if (from && json_object_object_get_ex(from, name, &v))
-        json_object_object_add(to, to_name, json_object_get(v));
-}
-
-/* The answer of (phase, model) in answers, made when missing. */
-static json_object *answer_of(json_object *answers, const char *phase, const char *model)
-{
-    size_t n = json_object_array_length(answers);
-    for (size_t i = 0; i < n; i++) {
-        json_object *a = json_object_array_get_idx(answers, i);
-        const char *p = str_of(a, "phase"), *m = str_of(a, "model");
-        if (p && m && strcmp(p, phase) == 0 && strcmp(m, model) == 0)
-            return a;
-    }
-    json_object *a = json_object_new_object();
-    json_object_object_add(a, "phase", json_object_new_string(phase));
-    json_object_object_add(a, "model", json_object_new_string(model));
-    json_object_object_add(a, "text", json_object_new_string(""));
-    json_object_array_add(answers, a);
-    return a;
-}
-
-/* What the transcript says of the request, into doc. */
-static void add_transcript(json_object *doc, const redisReply *log)
-{
-    json_object *answers = json_object_new_array(), *notices = json_object_new_array(),
-                *errors = json_object_new_array();
-    for (size_t i = 0; i < log->elements; i++) {
-        const redisReply *id, *t, *d;
-        if (event_entry_parse(log->element[i], &id, &t, &d) < 0)
-            continue;
-        json_object *e = parse_obj(d);
-        if (!e)
-            continue;
-        enum event_type type = event_type_parse(t->str, (size_t)t->len);
-        const char *phase = str_of(e, "phase"), *model = str_of(e, "model");
-        if (type == EV_META) {
-            copy_member(doc, "ui_lang", e, "ui_lang");
-            copy_member(doc, "input_lang", e, "input_lang");
-            copy_member(doc, "translation", e, "translated_query");
-            copy_member(doc, "entities", e, "entities");
-            copy_member(doc, "sources", e, "sources");
-            copy_member(doc, "backend", e, "backend");
-        } else if (type == EV_DELTA && phase && model) {
-            json_object *a = answer_of(answers, phase, model);
-            const char *was = str_of(a, "text"), *more = str_of(e, "text");
-            if (more) {
-                struct buf b;
-                buf_init(&b, 1u << 20);
-                buf_puts(&b, was ? was : "");
-                buf_puts(&b, more);
-                json_object_object_add(a, "text", json_object_new_string_len(
-                                                      b.data ? b.data : "", (int)b.len));
-                buf_free(&b);
-            }
-        } else if (type == EV_MODEL_DONE && phase && model) {
-            json_object *a = answer_of(answers, phase, model);
-            copy_member(a, "stop_reason", e, "stop_reason");
-            copy_member(a, "usage", e, "usage");
-        } else if (type == EV_TRANSLATION) {
-            copy_member(doc, "translation", e, "translated_query");
-        } else if (type == EV_NOTICE) {
-            json_object_array_add(notices, json_object_get(e));
-        } else if (type == EV_ERROR) {
-            json_object_array_add(errors, json_object_get(e));
-        } else if (type == EV_DONE) {
-            copy_member(doc, "usage", e, "usage");
-            copy_member(doc, "cost_usd", e, "cost_usd");
-        }
-        json_object_put(e);
-    }
-    json_object_object_add(doc, "answers", answers);
-    json_object_object_add(doc, "notices", notices);
-    json_object_object_add(doc, "errors", errors);
-}
-
 /* The session's turns (the last HANDOFF_SESSION_TURNS), when one of them is request_id's;
  * the question of request_id's turn into *question when it had none. */
 static json_object *session_turns(const redisReply *list, const char *request_id,
@@ -246,29 +166,27 @@ int handoff_doc_build(redisContext *c, const char *request_id, const char *hando
                       const struct handoff_body *b, struct handoff_doc *doc, char *errstr,
                       size_t errlen)
 {
-    char log_key[KEY_MAX], turn_key[KEY_MAX], count[16];
-    key_log(log_key, sizeof log_key, request_id);
-    key_turn(turn_key, sizeof turn_key, request_id);
-    snprintf(count, sizeof count, "%d", HANDOFF_DOC_EVENTS_MAX);
-    redisAppendCommand(c, "XRANGE %s - + COUNT %s", log_key, count);
-    redisAppendCommand(c, "GET %s", turn_key);
-    redisReply *log = NULL, *turn = NULL;
-    if (redisGetReply(c, (void **)&log) != REDIS_OK ||
-        redisGetReply(c, (void **)&turn) != REDIS_OK) {
-        errstr_set(errstr, errlen, "XRANGE %s: %s", log_key, c->errstr);
-        if (log)
-            freeReplyObject(log);
+    static _Thread_local struct record rec;
+    record_init(&rec, request_id);
+    int rc = record_read(c, request_id, &rec, errstr, errlen);
+    if (rc <= 0) {
+        record_free(&rec);
+        return rc;
+    }
+    json_object *o = record_object(&rec);
+    record_free(&rec);
+    if (!o) {
+        errstr_set(errstr, errlen, "the transcript of %s has no meta event", request_id);
         return -1;
     }
-    int rc = -1;
-    if (log->type != REDIS_REPLY_ARRAY) {
-        errstr_set(errstr, errlen, "XRANGE %s: %s", log_key,
-                   log->type == REDIS_REPLY_ERROR ? log->str : "unexpected reply");
-        goto out;
-    }
-    if (log->elements == 0) {
-        rc = 0;
-        goto out;
+    rc = -1;
+    char turn_key[KEY_MAX];
+    key_turn(turn_key, sizeof turn_key, request_id);
+    redisReply *turn = redisCommand(c, "GET %s", turn_key);
+    if (!turn) {
+        errstr_set(errstr, errlen, "GET %s: %s", turn_key, c->errstr);
+        json_object_put(o);
+        return -1;
     }
     long long now = clock_epoch_ms();
     time_t secs = (time_t)(now / 1000);
@@ -278,19 +196,14 @@ int handoff_doc_build(redisContext *c, const char *request_id, const char *hando
     strftime(when, sizeof when - sizeof ms, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ms, sizeof ms, ".%03dZ", (int)(now % 1000));
     strcat(when, ms);
-    json_object *o = json_object_new_object();
     json_object_object_add(o, "handoff_id", json_object_new_string(handoff_id));
-    json_object_object_add(o, "request_id", json_object_new_string(request_id));
     json_object_object_add(o, "created_ms", json_object_new_int64(now));
     json_object_object_add(o, "time", json_object_new_string(when));
     json_object_object_add(o, "note", json_object_new_string(b->note));
     json_object_object_add(o, "contact", json_object_new_string(b->contact));
-    add_transcript(o, log);
     /* The session: the body's, else the pending turn's (the stream has not saved it yet). */
     json_object *pending = parse_obj(turn), *question = NULL;
     const char *sid = b->session_id[0] ? b->session_id : str_of(pending, "session");
-    if (str_of(pending, "question"))
-        question = json_object_new_string(str_of(pending, "question"));
     json_object *turns = NULL;
     if (sid) {
         char skey[KEY_MAX];
@@ -299,7 +212,6 @@ int handoff_doc_build(redisContext *c, const char *request_id, const char *hando
         if (!list) {
             errstr_set(errstr, errlen, "LRANGE %s: %s", skey, c->errstr);
             json_object_put(pending);
-            json_object_put(question);
             json_object_put(o);
             goto out;
         }
@@ -307,9 +219,16 @@ int handoff_doc_build(redisContext *c, const char *request_id, const char *hando
         freeReplyObject(list);
     }
     json_object_put(pending);
-    json_object_object_add(o, "question", question); /* NULL: null (not saved, no session) */
+    /* A transcript from before meta carried the question: the session's turn has it. */
+    json_object *q;
+    if (question && (!json_object_object_get_ex(o, "question", &q) ||
+                     json_object_is_type(q, json_type_null)))
+        json_object_object_add(o, "question", question);
+    else
+        json_object_put(question);
     json_object_object_add(o, "session", turns ? turns : json_object_new_array());
-    json_object_object_add(o, "feedback", NULL);
+    if (!json_object_object_get_ex(o, "feedback", &q))
+        json_object_object_add(o, "feedback", NULL);
     buf_init(&doc->json, HANDOFF_DOC_MAX);
     if (json_append_put(o, &doc->json) < 0) {
         buf_free(&doc->json);
@@ -318,8 +237,6 @@ int handoff_doc_build(redisContext *c, const char *request_id, const char *hando
     }
     rc = 1;
 out:
-    freeReplyObject(log);
-    if (turn)
-        freeReplyObject(turn);
+    freeReplyObject(turn);
     return rc;
 }

@@ -382,7 +382,11 @@ static void test_payload_complete_and_signed(void)
         CHECK(jstr_is(a, "model", "micro") || jstr_is(a, "model", "pro"));
         CHECK(jstr(a, "text") && strlen(jstr(a, "text")) > 10);
         CHECK(jstr(a, "stop_reason") != NULL);
+        CHECK(jstr(a, "model_id") && strstr(jstr(a, "model_id"), "amazon.nova-"));
     }
+    /* the prompt version and the cost, from the request's record (record.h) */
+    CHECK(jstr(d, "prompt_sha256") && strlen(jstr(d, "prompt_sha256")) == 64);
+    CHECK(jget(d, "cost_usd") != NULL && jget(d, "usage") != NULL);
     json_object *turns = jget(d, "session");
     bool mine = false;
     for (size_t i = 0; turns && i < json_object_array_length(turns); i++)
