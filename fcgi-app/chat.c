@@ -304,6 +304,18 @@ static void meta_json(struct req *rq, const struct ask *a, const struct plan *p,
         json_object_array_add(phases, json_object_new_string(p->phases[i]));
     json_object_object_add(o, "phases", phases);
     json_object_object_add(o, "backend", json_object_new_string(config_backend_name(rq->app->cfg->backend)));
+    /* What a reviewer needs once the jobs are gone (record.h): the question as asked, the
+     * model ids and the system prompt's SHA-256 (the prompt version) the jobs name. */
+    json_object_object_add(o, "question", json_object_new_string_len(a->cr.message,
+                                                                      (int)a->cr.message_len));
+    json_object *models = json_object_new_object();
+    for (size_t i = 0; i < p->n_jobs && i < PLAN_MODELS; i++)
+        json_object_object_add(models, model_name(p->jobs[i].model),
+                               json_object_new_string(p->jobs[i].model_id));
+    json_object_object_add(o, "models", models);
+    if (p->n_jobs && p->jobs[0].system_sha256[0])
+        json_object_object_add(o, "prompt_sha256",
+                               json_object_new_string(p->jobs[0].system_sha256));
     json_append_put(o, out);
 }
 

@@ -12,7 +12,8 @@
 #include "redis/contract.h"
 #include "redis/meminfo.h"
 
-/* micro and pro must have a worker; kb too with NOVA_KB_BACKEND=bedrock */
+/* micro and pro must have a worker; kb too with NOVA_KB_BACKEND=bedrock, handoff too with
+ * NOVA_HANDOFF_URL set */
 enum { N_QUEUES = QUEUE_COUNT };
 
 /* mem: Redis's memory, whose warnings (meminfo.h) are listed; NULL when Redis did not answer.
@@ -105,9 +106,11 @@ void health_get(struct req *rq)
         why = "this server is shutting down";
     else if (!dispatch_connected(app->dispatch))
         why = "the pub/sub connection to Redis is down";
-    size_t required = app->cfg->kb_backend == KB_BEDROCK ? QUEUE_COUNT : QUEUE_KB;
-    for (size_t i = 0; !why && i < required; i++)
-        if (counts[i] < 1) {
+    bool required[N_QUEUES] = {[QUEUE_MICRO] = true, [QUEUE_PRO] = true,
+                               [QUEUE_KB] = app->cfg->kb_backend == KB_BEDROCK,
+                               [QUEUE_HANDOFF] = app->cfg->handoff_url[0] != '\0'};
+    for (size_t i = 0; !why && i < N_QUEUES; i++)
+        if (required[i] && counts[i] < 1) {
             snprintf(reason, sizeof reason, "no live worker for the %s queue",
                      queue_name((enum queue)i));
             why = reason;

@@ -8,6 +8,7 @@
 #include "chat.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "handoff.h"
 #include "health.h"
 #include "observe.h"
 #include "resume.h"
@@ -22,7 +23,7 @@ static void method_not_allowed(struct req *rq, const char *allow)
     reply_error(rq, 405, "method_not_allowed", msg, hdr);
 }
 
-/* /api/chat/<request>/events and /cancel: the request id must be nginx's kind. */
+/* /api/chat/<request>/events, /cancel and /handoff: the request id must be nginx's kind. */
 static void route_chat_request(struct req *rq, const struct route_match *m)
 {
     if (!chatreq_request_id_valid(m->arg, m->arg_len)) {
@@ -35,6 +36,8 @@ static void route_chat_request(struct req *rq, const struct route_match *m)
     id[m->arg_len] = '\0';
     if (m->route == ROUTE_RESUME)
         resume_get(rq, id);
+    else if (m->route == ROUTE_HANDOFF)
+        handoff_post(rq, id);
     else
         resume_cancel(rq, id);
 }
@@ -56,7 +59,8 @@ static void route_dispatch(struct req *rq, const struct route_match *m)
     switch (m->route) {
     case ROUTE_CHAT: chat_post(rq); break;
     case ROUTE_RESUME:
-    case ROUTE_CANCEL: route_chat_request(rq, m); break;
+    case ROUTE_CANCEL:
+    case ROUTE_HANDOFF: route_chat_request(rq, m); break;
     case ROUTE_TRANSLATE: translate_post(rq); break;
     case ROUTE_SESSION: route_session(rq, m); break;
     case ROUTE_HEALTH: health_get(rq); break;

@@ -21,6 +21,7 @@ static const struct route_def defs[] = {
     {ROUTE_HEALTH, "health", "GET, HEAD", "/api/health", false, NULL},
     {ROUTE_METRICS, "metrics", "GET, HEAD", "/api/metrics", false, NULL},
     {ROUTE_STATUS, "status", "GET, HEAD", "/status", false, NULL},
+    {ROUTE_HANDOFF, "handoff", "POST", "/api/chat/", true, "/handoff"},
 };
 enum { N_DEFS = sizeof defs / sizeof defs[0] };
 _Static_assert((int)N_DEFS == (int)ROUTE_OTHER, "one definition per endpoint but OTHER");

@@ -11,6 +11,7 @@
  *   GET    /api/health (or HEAD)        ROUTE_HEALTH     health_get     (health.c)
  *   GET    /api/metrics (or HEAD)       ROUTE_METRICS    observe_get    (observe.c)
  *   GET    /status (or HEAD)            ROUTE_STATUS     observe_get    (observe.c)
+ *   POST   /api/chat/<request>/handoff  ROUTE_HANDOFF    handoff_post   (handoff.c)
  *   any other path                      ROUTE_OTHER      404
  *
  * <request> is what lies between "/api/chat/" and the next '/'; <id> is the rest of the path.
@@ -31,6 +32,7 @@ enum route {
     ROUTE_HEALTH,
     ROUTE_METRICS,
     ROUTE_STATUS,
+    ROUTE_HANDOFF,
     ROUTE_OTHER,
     ROUTE_COUNT
 };

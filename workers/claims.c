@@ -88,7 +88,8 @@ static void stolen_push(struct worker *w, const redisReply *r)
             snprintf(w->stolen[w->n_stolen++], EVENT_ID_MAX, "%s", id->str);
         pthread_mutex_unlock(&w->mu);
     }
-    bedrock_client_wakeup(w->client);
+    if (w->client) /* the handoff worker has none: its one thread looks each turn */
+        bedrock_client_wakeup(w->client);
 }
 
 int claims_refresh(struct worker *w)

@@ -1,12 +1,13 @@
 /* nova-worker: pulls jobs of one queue from Redis and drives their Bedrock calls.
  *
- *   nova-worker --queue micro|pro|kb [--id ID] [--print-config]
+ *   nova-worker --queue micro|pro|kb|handoff [--id ID] [--print-config]
  *
  * Configuration comes from the environment, once (common/core/config.h), and is logged at start
  * with secrets masked. The threads (worker.h): the reader takes jobs, the subscriber hears
  * cancels, and this thread becomes the engine. SIGTERM and SIGINT are blocked in every thread
  * and read from a signalfd by the engine's poll, so no code runs in a signal handler.
- * Exit status: 0 after a signal and the drain, 1 when it cannot run (no credentials, a Bedrock
+ * The handoff queue has no model call: its worker is one thread (handoff.c) and needs no AWS
+ * credentials. Exit status: 0 after a signal and the drain, 1 when it cannot run (no credentials, a Bedrock
  * client failure), 2 for bad arguments or configuration. */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +24,7 @@
 #include "core/log.h"
 #include "core/wake.h"
 #include "engine.h"
+#include "handoff.h"
 #include "heartbeat.h"
 #include "reader.h"
 #include "subscriber.h"
@@ -33,7 +35,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: nova-worker --queue micro|pro|kb [--id ID] [--print-config]\n"
+    fprintf(out, "usage: nova-worker --queue micro|pro|kb|handoff [--id ID] [--print-config]\n"
                  "  --queue Q        the job queue to serve (nova:jobs:{Q})\n"
                  "  --id ID          consumer name and heartbeat key, [A-Za-z0-9_.:-]{1,64}\n"
                  "                   (default Q-HOST-PID)\n"
@@ -197,7 +199,8 @@ int main(int argc, char **argv)
     log_context("worker", w.id);
     log_context("queue", queue_name(w.queue));
     log_config(&w);
-    if (check_endpoints(&w, w.queue == QUEUE_KB, err, sizeof err) < 0 ||
+    if ((w.queue != QUEUE_HANDOFF && check_endpoints(&w, w.queue == QUEUE_KB, err,
+                                                     sizeof err) < 0) ||
         worker_init(&w, &cfg, err, sizeof err) < 0) {
         log_error("%s", err);
         return 2;
@@ -213,6 +216,19 @@ int main(int argc, char **argv)
     if (sigfd < 0) {
         log_error("signalfd: %s", strerror(errno));
         return 1;
+    }
+    if (w.queue == QUEUE_HANDOFF) {
+        int rc = handoff_run(&w, sigfd);
+        heartbeat_remove(&w);
+        free(w.claims);
+        rpool_free(w.pool);
+        close(w.stop_efd);
+        close(sigfd);
+        pthread_cond_destroy(&w.cv);
+        pthread_mutex_destroy(&w.mu);
+        text_table_free(&w.texts);
+        log_info("stopped");
+        return rc;
     }
     struct creds_provider *cp = creds_provider_new(&aws.creds, err, sizeof err);
     if (!cp) {

@@ -45,6 +45,54 @@ static int socket_access_from_env(struct nova_config *c, char *errstr, size_t er
     return 0;
 }
 
+/* NOVA_HANDOFF_*: where a handoff to a person goes, how it is signed, timed and retried. */
+static int handoff_from_env(struct nova_config *c, char *errstr, size_t errlen)
+{
+    if (env_copy(c->handoff_url, sizeof c->handoff_url, "NOVA_HANDOFF_URL", "", errstr,
+                 errlen) < 0 ||
+        env_copy(c->handoff_secret, sizeof c->handoff_secret, "NOVA_HANDOFF_SECRET", "", errstr,
+                 errlen) < 0 ||
+        env_long(&c->handoff_timeout_ms, "NOVA_HANDOFF_TIMEOUT_MS", 10000, 100, 300000, errstr,
+                 errlen) < 0 ||
+        env_long(&c->handoff_max_attempts, "NOVA_HANDOFF_MAX_ATTEMPTS", 8, 1, 100, errstr,
+                 errlen) < 0 ||
+        env_long(&c->handoff_retry_base_ms, "NOVA_HANDOFF_RETRY_BASE_MS", 1000, 1, 3600000,
+                 errstr, errlen) < 0 ||
+        env_long(&c->handoff_retry_cap_ms, "NOVA_HANDOFF_RETRY_CAP_MS", 60000, 1, 3600000,
+                 errstr, errlen) < 0)
+        return -1;
+    const char *u = c->handoff_url;
+    if (*u && strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+        snprintf(errstr, errlen, "NOVA_HANDOFF_URL: want an http:// or https:// URL");
+        return -1;
+    }
+    for (const char *p = u; *p; p++)
+        if (*p <= ' ' || *p > '~') {
+            snprintf(errstr, errlen, "NOVA_HANDOFF_URL: no blanks or control characters");
+            return -1;
+        }
+    if (c->handoff_retry_cap_ms < c->handoff_retry_base_ms) {
+        snprintf(errstr, errlen, "NOVA_HANDOFF_RETRY_CAP_MS: at least NOVA_HANDOFF_RETRY_BASE_MS");
+        return -1;
+    }
+    return 0;
+}
+
+/* A URL as printed: a password in it (user:password@) and its query (a token) masked. */
+static void url_masked(const char *url, char *out, size_t n)
+{
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', alen);
+    const char *q = strchr(url, '?');
+    int k = at ? snprintf(out, n, "%.*s(masked)%.*s", (int)(auth - url), url,
+                          (int)((q ? q : url + strlen(url)) - at), at)
+               : snprintf(out, n, "%.*s", (int)((q ? q : url + strlen(url)) - url), url);
+    if (q && k >= 0 && (size_t)k < n)
+        snprintf(out + k, n - (size_t)k, "?(masked)");
+}
+
 int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -160,7 +208,7 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
                  errlen) < 0 ||
         env_long(&c->keep_jobs, "NOVA_KEEP_JOBS", 0, 0, 1, errstr, errlen) < 0)
         return -1;
-    return 0;
+    return handoff_from_env(c, errstr, errlen);
 }
 
 const char *config_backend_name(enum backend b)
@@ -241,6 +289,14 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     setting_long(fn, arg, "max_deliveries", c->max_deliveries);
     setting_long(fn, arg, "worker_outbox_kb", c->worker_outbox_kb);
     setting_long(fn, arg, "keep_jobs", c->keep_jobs);
+    char url[sizeof c->handoff_url + 32];
+    url_masked(c->handoff_url, url, sizeof url);
+    fn(arg, "handoff_url", c->handoff_url[0] ? url : "(unset)", false);
+    fn(arg, "handoff_secret", c->handoff_secret[0] ? "(set)" : "(unset)", false);
+    setting_long(fn, arg, "handoff_timeout_ms", c->handoff_timeout_ms);
+    setting_long(fn, arg, "handoff_max_attempts", c->handoff_max_attempts);
+    setting_long(fn, arg, "handoff_retry_base_ms", c->handoff_retry_base_ms);
+    setting_long(fn, arg, "handoff_retry_cap_ms", c->handoff_retry_cap_ms);
 }
 
 void config_print(const struct nova_config *c, FILE *out)

@@ -73,6 +73,16 @@ struct nova_config {
                                   dead letter (3) */
     long worker_outbox_kb;     /* NOVA_WORKER_OUTBOX_KB: event data a worker holds while Redis
                                   is away; past it the jobs give up (65536) */
+    /* A handoff to a person (fcgi-app/handoff.c queues it, workers/handoff.c delivers it): */
+    char handoff_url[600];     /* NOVA_HANDOFF_URL: where it is POSTed (http or https); ""
+                                  when unset: POST .../handoff answers 503 unavailable */
+    char handoff_secret[257];  /* NOVA_HANDOFF_SECRET: HMAC-SHA256 key of X-Nova-Signature;
+                                  "" leaves the body unsigned */
+    long handoff_timeout_ms;   /* NOVA_HANDOFF_TIMEOUT_MS: one delivery's whole time (10000) */
+    long handoff_max_attempts; /* NOVA_HANDOFF_MAX_ATTEMPTS: deliveries tried before the
+                                  handoff is a dead letter (8) */
+    long handoff_retry_base_ms; /* NOVA_HANDOFF_RETRY_BASE_MS: first wait between two (1000) */
+    long handoff_retry_cap_ms; /* NOVA_HANDOFF_RETRY_CAP_MS: longest wait (60000) */
     long keep_jobs;            /* NOVA_KEEP_JOBS: 1 keeps a finished job's entry in its stream
                                   (until trimmed) instead of deleting it with its XACK (0) */
 };

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const queue_names[QUEUE_COUNT] = {"micro", "pro", "kb"};
+static const char *const queue_names[QUEUE_COUNT] = {"micro", "pro", "kb", "handoff"};
 static const char *const model_names[MODEL_COUNT] = {"micro", "pro"};
 static const char *const event_names[EV_COUNT] = {
     "meta", "delta", "model_done", "translation", "notice", "error", "done", "passages",
@@ -95,3 +95,4 @@ int key_progress(char *out, size_t n, const char *job) { return key_fmt(out, n, 
 int key_seq(char *out, size_t n, const char *req) { return key_fmt(out, n, "nova:seq:%s", req); }
 int key_prompt(char *out, size_t n, const char *sha) { return key_fmt(out, n, "nova:prompt:%s", sha); }
 int key_done(char *out, size_t n, enum queue q) { return key_fmt(out, n, "nova:done:{%s}", queue_name(q)); }
+int key_handoff(char *out, size_t n, const char *req) { return key_fmt(out, n, "nova:handoff:%s", req); }

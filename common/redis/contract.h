@@ -4,6 +4,8 @@
  * Redis Cluster hash tags.
  *
  *   nova:jobs:{<queue>}        stream, group "workers"   jobs; XPENDING shows the in-flight ones
+ *                                                        ({handoff}: each entry the whole JSON
+ *                                                        body a handoff worker POSTs)
  *   nova:out:<job>             pub/sub channel           one job's events, "<log id> <type> <json>"
  *   nova:log:<request>         stream, expires           a request's whole event transcript
  *   nova:dead:{<queue>}        stream                    jobs that failed for good, with the reason
@@ -24,6 +26,8 @@
  *                                                        jobs that use it (job.h, "system_sha256")
  *   nova:done:{<queue>}        stream, capped            receipts of finished jobs (their entries
  *                                                        leave nova:jobs:{<queue>} with the XACK)
+ *   nova:handoff:<request>     string, expires           the handoff id a request was handed off
+ *                                                        with: a second POST answers it again
  *
  * Names cross the wire as text; inside a program they are these enums, and only this file
  * turns one into the other. Key builders write into a caller buffer and return 0, or -1 when
@@ -36,12 +40,13 @@
 
 /* ---- queues and models ----------------------------------------------------------------- */
 
-/* The job queues, one kind of worker each. */
-enum queue { QUEUE_MICRO, QUEUE_PRO, QUEUE_KB, QUEUE_COUNT };
+/* The job queues, one kind of worker each. QUEUE_HANDOFF carries no model call: a handoff to
+ * a person (fcgi-app/handoff.c queues it, workers/handoff.c POSTs it to NOVA_HANDOFF_URL). */
+enum queue { QUEUE_MICRO, QUEUE_PRO, QUEUE_KB, QUEUE_HANDOFF, QUEUE_COUNT };
 /* The models of an answer (the SSE "model" field, the price table's names). */
 enum model { MODEL_MICRO, MODEL_PRO, MODEL_COUNT };
 
-/* "micro", "pro", "kb". */
+/* "micro", "pro", "kb", "handoff". */
 const char *queue_name(enum queue q);
 /* The queue named s[0..n). Returns 0, or -1 for no queue. */
 int queue_parse(const char *s, size_t n, enum queue *q);
@@ -93,6 +98,10 @@ const char *phase_translation_target(const char *phase);
  * call (stop reason "guardrail_intervened"); what the model sent is the guardrail's message. */
 #define NOTICE_GUARDRAIL "guardrail"
 
+/* A handoff's document (nova:jobs:{handoff}'s "job" field) is at most this many bytes: nova-fcgi
+ * refuses to queue a larger one, a handoff worker takes nothing larger. */
+#define HANDOFF_DOC_MAX_BYTES (512u * 1024u)
+
 /* ---- keys ------------------------------------------------------------------------------- */
 
 #define KEY_MAX 256
@@ -115,6 +124,7 @@ int key_turn(char *out, size_t n, const char *request_id);
 int key_progress(char *out, size_t n, const char *job_id);
 int key_prompt(char *out, size_t n, const char *sha256_hex);
 int key_done(char *out, size_t n, enum queue q);
+int key_handoff(char *out, size_t n, const char *request_id);
 /* nova:seq:<request>: a hash beside the transcript, one field per run of a worker's job, the
  * number of its last event applied (append.h); the transcript's TTL. */
 int key_seq(char *out, size_t n, const char *request_id);

@@ -332,7 +332,8 @@ static int job_from_root(json_object *root, struct job *j, char *errstr, size_t 
     size_t qn;
     if (get_str(root, "queue", true, 16, &queue, &qn, errstr, errlen) < 0)
         return -1;
-    if (queue_parse(queue, qn, &j->queue) < 0) {
+    /* A handoff is no model job (workers/handoff.h reads its own entries). */
+    if (queue_parse(queue, qn, &j->queue) < 0 || j->queue == QUEUE_HANDOFF) {
         errstr_set(errstr, errlen, "\"queue\": want micro, pro or kb");
         return -1;
     }
@@ -424,7 +425,7 @@ static json_object *job_head(const struct job *j, bool named)
 int job_to_json(const struct job *j, struct buf *out)
 {
     bool kb = j->queue == QUEUE_KB, named = !kb && j->system_sha256[0];
-    bool ok = (unsigned)j->queue < QUEUE_COUNT && (kb || (unsigned)j->model < MODEL_COUNT) &&
+    bool ok = (unsigned)j->queue < QUEUE_COUNT && j->queue != QUEUE_HANDOFF && (kb || (unsigned)j->model < MODEL_COUNT) &&
               str_ok(j->id) && str_ok(j->request) && str_ok(j->phase) && str_ok(j->model_id) &&
               str_ok(j->system) && str_ok(j->kb_id) && str_ok(j->query) &&
               j->n_messages <= JOB_MAX_MESSAGES &&
@@ -471,7 +472,7 @@ int job_to_json(const struct job *j, struct buf *out)
 
 int job_receipt_json(const struct job *j, struct buf *out)
 {
-    if ((unsigned)j->queue >= QUEUE_COUNT ||
+    if ((unsigned)j->queue >= QUEUE_COUNT || j->queue == QUEUE_HANDOFF ||
         (j->queue != QUEUE_KB && (unsigned)j->model >= MODEL_COUNT))
         return -1;
     json_object *o = job_head(j, j->system_sha256[0] != '\0');

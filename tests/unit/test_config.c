@@ -21,6 +21,8 @@ static const char *const vars[] = {
     "NOVA_REDIS_TLS_CERT_FILE", "NOVA_REDIS_TLS_KEY_FILE",
     "NOVA_GUARDRAIL_ID", "NOVA_GUARDRAIL_VERSION", "NOVA_GUARDRAIL_STREAM_MODE", "NOVA_GUARDRAIL_TRACE",
     "NOVA_GAP_WEAK_SCORE", "NOVA_GAPS_MAX",
+    "NOVA_HANDOFF_URL", "NOVA_HANDOFF_SECRET", "NOVA_HANDOFF_TIMEOUT_MS",
+    "NOVA_HANDOFF_MAX_ATTEMPTS", "NOVA_HANDOFF_RETRY_BASE_MS", "NOVA_HANDOFF_RETRY_CAP_MS",
 };
 
 struct cfgs {
@@ -407,8 +409,51 @@ static void test_socket_access(void)
     clear_env();
 }
 
+/* The handoff: unset by default (503 at the route), an http(s) URL, the secret and any
+ * password or query of the URL never printed. */
+static void test_handoff(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK(c.core.handoff_url[0] == '\0' && c.core.handoff_secret[0] == '\0');
+    CHECK(c.core.handoff_timeout_ms == 10000 && c.core.handoff_max_attempts == 8);
+    CHECK(c.core.handoff_retry_base_ms == 1000 && c.core.handoff_retry_cap_ms == 60000);
+    setenv("NOVA_HANDOFF_URL", "https://desk:Pw9zz@support.example/hook?token=Tk77", 1);
+    setenv("NOVA_HANDOFF_SECRET", "Hs-secret-4242", 1);
+    setenv("NOVA_HANDOFF_MAX_ATTEMPTS", "3", 1);
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK_STR_EQ(c.core.handoff_url, "https://desk:Pw9zz@support.example/hook?token=Tk77");
+    CHECK(c.core.handoff_max_attempts == 3);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    print_both(&c, f);
+    fclose(f);
+    CHECK(strstr(text, "handoff_url: https://(masked)@support.example/hook?(masked)\n") != NULL);
+    CHECK(strstr(text, "handoff_secret: (set)\n") != NULL);
+    CHECK(strstr(text, "Pw9zz") == NULL && strstr(text, "Tk77") == NULL &&
+          strstr(text, "Hs-secret") == NULL);
+    free(text);
+    static const char *const bad[][2] = {
+        {"NOVA_HANDOFF_URL", "ftp://x.example/"}, {"NOVA_HANDOFF_URL", "http://a b/"},
+        {"NOVA_HANDOFF_TIMEOUT_MS", "5"},         {"NOVA_HANDOFF_MAX_ATTEMPTS", "0"},
+        {"NOVA_HANDOFF_RETRY_CAP_MS", "10"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        clear_env();
+        setenv(bad[i][0], bad[i][1], 1);
+        err[0] = '\0';
+        CHECK(load(&c, err, sizeof err) == -1);
+        CHECK(strstr(err, bad[i][0]) != NULL);
+    }
+    clear_env();
+}
+
 int main(void)
 {
+    RUN(test_handoff);
     RUN(test_defaults);
     RUN(test_region_and_endpoints_from_env);
     RUN(test_bad_values_name_the_variable);

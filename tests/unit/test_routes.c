@@ -21,6 +21,7 @@ static void test_every_endpoint(void)
         {"HEAD", "/api/health", ROUTE_HEALTH},
         {"GET", "/api/metrics", ROUTE_METRICS},
         {"HEAD", "/status", ROUTE_STATUS},
+        {"POST", "/api/chat/" RID "/handoff", ROUTE_HANDOFF},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct route_match m;
@@ -83,7 +84,7 @@ static void test_no_endpoint(void)
 static void test_names(void)
 {
     static const char *const want[] = {"chat",   "resume",  "cancel", "translate", "session",
-                                       "health", "metrics", "status", "other"};
+                                       "health", "metrics", "status", "handoff", "other"};
     for (int r = 0; r < ROUTE_COUNT; r++)
         CHECK_STR_EQ(routes_name((enum route)r), want[r]);
     CHECK_STR_EQ(routes_name(ROUTE_COUNT), "other");
