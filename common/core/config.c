@@ -78,21 +78,6 @@ static int handoff_from_env(struct nova_config *c, char *errstr, size_t errlen)
     return 0;
 }
 
-/* A URL as printed: a password in it (user:password@) and its query (a token) masked. */
-static void url_masked(const char *url, char *out, size_t n)
-{
-    const char *auth = strstr(url, "://");
-    auth = auth ? auth + 3 : url;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = memchr(auth, '@', alen);
-    const char *q = strchr(url, '?');
-    int k = at ? snprintf(out, n, "%.*s(masked)%.*s", (int)(auth - url), url,
-                          (int)((q ? q : url + strlen(url)) - at), at)
-               : snprintf(out, n, "%.*s", (int)((q ? q : url + strlen(url)) - url), url);
-    if (q && k >= 0 && (size_t)k < n)
-        snprintf(out + k, n - (size_t)k, "?(masked)");
-}
-
 int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -225,19 +210,30 @@ void config_mask_url(const char *url, char *out, size_t n)
 {
     if (n == 0)
         return;
+    /* A query may carry a token (a webhook's ?token=): everything after '?' is masked. */
+    const char *q = strchr(url, '?');
+    int ulen = (int)(q ? (size_t)(q - url) : strlen(url));
+    const char *tail = q ? "?***" : "";
     const char *start = strstr(url, "://");
-    const char *at = start ? strrchr(start + 3, '@') : NULL;
+    const char *at = NULL;
+    if (start && start < url + ulen) {
+        start += 3;
+        for (const char *p = start; p < url + ulen; p++)
+            if (*p == '@')
+                at = p;
+    }
     if (!at) {
-        snprintf(out, n, "%s", url);
+        snprintf(out, n, "%.*s%s", ulen, url, tail);
         return;
     }
-    start += 3;
     /* "user:secret@" keeps the user; a lone "secret@" is all secret. */
     const char *colon = memchr(start, ':', (size_t)(at - start));
     if (colon)
-        snprintf(out, n, "%.*s:***%s", (int)(colon - url), url, at);
+        snprintf(out, n, "%.*s:***%.*s%s", (int)(colon - url), url, (int)(url + ulen - at), at,
+                 tail);
     else
-        snprintf(out, n, "%.*s***%s", (int)(start - url), url, at);
+        snprintf(out, n, "%.*s***%.*s%s", (int)(start - url), url, (int)(url + ulen - at), at,
+                 tail);
 }
 
 /* Every setting, in print order, secrets masked. */
@@ -289,9 +285,9 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     setting_long(fn, arg, "max_deliveries", c->max_deliveries);
     setting_long(fn, arg, "worker_outbox_kb", c->worker_outbox_kb);
     setting_long(fn, arg, "keep_jobs", c->keep_jobs);
-    char url[sizeof c->handoff_url + 32];
-    url_masked(c->handoff_url, url, sizeof url);
-    fn(arg, "handoff_url", c->handoff_url[0] ? url : "(unset)", false);
+    char hurl[sizeof c->handoff_url];
+    config_mask_url(c->handoff_url, hurl, sizeof hurl);
+    fn(arg, "handoff_url", c->handoff_url[0] ? hurl : "(unset)", false);
     fn(arg, "handoff_secret", c->handoff_secret[0] ? "(set)" : "(unset)", false);
     setting_long(fn, arg, "handoff_timeout_ms", c->handoff_timeout_ms);
     setting_long(fn, arg, "handoff_max_attempts", c->handoff_max_attempts);

@@ -95,8 +95,8 @@ const char *config_kb_backend_name(enum kb_backend k);
 int config_from_env(struct nova_config *c, char *errstr, size_t errlen);
 
 /* url with the password of its userinfo replaced by three asterisks: "rediss:" "//nova:***@h"
- * keeps the user name; a lone password ("redis:" "//secret@h") is all replaced. Other URLs
- * are copied unchanged. */
+ * keeps the user name; a lone password ("redis:" "//secret@h") is all replaced; a query (a
+ * webhook's "?token=...") becomes "?***". Other URLs are copied unchanged. */
 void config_mask_url(const char *url, char *out, size_t n);
 
 /* Shows every setting, secrets masked, to fn (env.h). */
