@@ -47,10 +47,12 @@ static inline size_t su_collect(char *p, size_t size, size_t n, void *user)
     return buf_append(user, p, size * n) == 0 ? size * n : 0;
 }
 
-/* One blocking request. headers: NULL-ended "Name: value" strings or NULL; body NULL: none
+/* One blocking request, over the unix socket sock when it is not NULL (the URL's host is then
+ * only the Host header). headers: NULL-ended "Name: value" strings or NULL; body NULL: none
  * (method decides). Free with http_reply_free. */
-static inline void http_do(const char *method, const char *url, const char *const *headers,
-                           const char *body, size_t body_len, struct http_reply *out)
+static inline void http_do_via(const char *sock, const char *method, const char *url,
+                               const char *const *headers, const char *body, size_t body_len,
+                               struct http_reply *out)
 {
     memset(out, 0, sizeof *out);
     buf_init(&out->body, 4u << 20);
@@ -60,6 +62,8 @@ static inline void http_do(const char *method, const char *url, const char *cons
     for (size_t i = 0; headers && headers[i]; i++)
         h = curl_slist_append(h, headers[i]);
     curl_easy_setopt(e, CURLOPT_URL, url);
+    if (sock)
+        curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, sock);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, su_collect);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &out->body);
@@ -80,6 +84,12 @@ static inline void http_do(const char *method, const char *url, const char *cons
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
     curl_easy_cleanup(e);
     curl_slist_free_all(h);
+}
+
+static inline void http_do(const char *method, const char *url, const char *const *headers,
+                           const char *body, size_t body_len, struct http_reply *out)
+{
+    http_do_via(NULL, method, url, headers, body, body_len, out);
 }
 
 static inline void http_reply_free(struct http_reply *r)
@@ -219,6 +229,47 @@ static inline pid_t spawn_logged(char *const argv[], char *const envp[], const c
         }
     }
     return pid;
+}
+
+/* The environment of a nova-worker a test starts by itself: PATH and the sanitizers' options
+ * passed on, the simulator as Bedrock and knowledge base with the example keys, no instance
+ * metadata and no AWS file from outside, NOVA_REDIS_URL (unless redis_url is NULL),
+ * NOVA_RUN_DIR, NOVA_BACKEND=sim, NOVA_LOG_LEVEL=info, then extra ("NAME=VALUE" strings,
+ * NULL-ended). Returns the NULL-ended envp, which points into e. */
+struct su_env {
+    char s[40][1024];
+    char *envp[41];
+};
+
+static inline char *const *su_worker_env(struct su_env *e, const char *redis_url,
+                                         const char *sim_url, const char *run_dir,
+                                         const char *const *extra)
+{
+    const size_t max = sizeof e->s / sizeof e->s[0], w = sizeof e->s[0];
+    size_t n = 0;
+    const char *pass[] = {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+    for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++)
+        if (getenv(pass[i]))
+            snprintf(e->s[n++], w, "%s=%s", pass[i], getenv(pass[i]));
+    if (redis_url)
+        snprintf(e->s[n++], w, "NOVA_REDIS_URL=%s", redis_url);
+    snprintf(e->s[n++], w, "NOVA_BEDROCK_ENDPOINT=%s", sim_url);
+    snprintf(e->s[n++], w, "NOVA_KB_ENDPOINT=%s", sim_url);
+    snprintf(e->s[n++], w, "NOVA_RUN_DIR=%s", run_dir);
+    static const char *const fixed[] = {
+        "NOVA_BACKEND=sim", "NOVA_LOG_LEVEL=info", "AWS_REGION=ap-northeast-1",
+        "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "AWS_EC2_METADATA_DISABLED=true", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+        "AWS_CONFIG_FILE=/dev/null"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        snprintf(e->s[n++], w, "%s", fixed[i]);
+    for (size_t i = 0; extra && extra[i] && n < max; i++)
+        snprintf(e->s[n++], w, "%s", extra[i]);
+    for (size_t i = 0; i < n; i++)
+        e->envp[i] = e->s[i];
+    e->envp[n] = NULL;
+    return e->envp;
 }
 
 /* Waits up to ms for a child of ours to end; its wait status, or -1. */

@@ -103,6 +103,12 @@ static const char *field(const redisReply *f, const char *name)
     return NULL;
 }
 
+static bool field_is(const redisReply *f, const char *name, const char *want)
+{
+    const char *v = field(f, name);
+    return v && strcmp(v, want) == 0;
+}
+
 /* The nova:gaps entry of request_id on r, waiting up to 5 s for it (it is written as the
  * stream ends); NULL when there is none. Free with freeReplyObject(*all). */
 static const redisReply *gap_of(redisContext *r, const char *request_id, redisReply **all,
@@ -146,10 +152,10 @@ static void test_no_documents_recorded(void)
     CHECK(e != NULL);
     if (e) {
         const redisReply *f = e->element[1];
-        CHECK(field(f, "reason") && strcmp(field(f, "reason"), "no_documents") == 0);
-        CHECK(field(f, "question") && strcmp(field(f, "question"), "그럼 며칠 걸려요?") == 0);
-        CHECK(field(f, "input_lang") && strcmp(field(f, "input_lang"), "ko") == 0);
-        CHECK(field(f, "ui_lang") && strcmp(field(f, "ui_lang"), "ko") == 0);
+        CHECK(field_is(f, "reason", "no_documents"));
+        CHECK(field_is(f, "question", "그럼 며칠 걸려요?"));
+        CHECK(field_is(f, "input_lang", "ko"));
+        CHECK(field_is(f, "ui_lang", "ko"));
         CHECK(!field(f, "best_title") && !field(f, "best_score"));
         /* Its time is the entry id's, within the last minute. */
         long long ms = atoll(e->element[0]->str);
@@ -170,11 +176,11 @@ static void test_weak_recorded(void)
     CHECK(e != NULL);
     if (e) {
         const redisReply *f = e->element[1];
-        CHECK(field(f, "reason") && strcmp(field(f, "reason"), "weak") == 0);
-        CHECK(field(f, "input_lang") && strcmp(field(f, "input_lang"), "en") == 0);
-        CHECK(field(f, "ui_lang") && strcmp(field(f, "ui_lang"), "en") == 0);
-        CHECK(field(f, "best_title") && strcmp(field(f, "best_title"), a.first_title) == 0);
-        CHECK(field(f, "best_url") && strcmp(field(f, "best_url"), a.first_url) == 0);
+        CHECK(field_is(f, "reason", "weak"));
+        CHECK(field_is(f, "input_lang", "en"));
+        CHECK(field_is(f, "ui_lang", "en"));
+        CHECK(field_is(f, "best_title", a.first_title));
+        CHECK(field_is(f, "best_url", a.first_url));
         double score = field(f, "best_score") ? atof(field(f, "best_score")) : -1;
         CHECK(score > a.first_score - 0.001 && score < a.first_score + 0.001);
         CHECK(entry_lacks(e, "gaps-session-0002") && entry_lacks(e, "session"));
@@ -324,7 +330,7 @@ static void test_guardrail(void)
     CHECK(e != NULL);
     if (e) {
         const redisReply *f = e->element[1];
-        CHECK(field(f, "reason") && strcmp(field(f, "reason"), "guardrail") == 0);
+        CHECK(field_is(f, "reason", "guardrail"));
         CHECK(field(f, "question") &&
               strcmp(field(f, "question"), "환불 규정을 알려주세요 #sim:guardrail") == 0);
         CHECK(field(f, "best_url") &&

@@ -33,34 +33,7 @@ static void req(const char *base, const char *sock, const char *method, const ch
 {
     char url[700];
     snprintf(url, sizeof url, "%s%s", sock ? "http://localhost" : base, path);
-    memset(out, 0, sizeof *out);
-    buf_init(&out->body, 4u << 20);
-    buf_init(&out->headers, 1u << 16);
-    CURL *e = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
-    for (size_t i = 0; headers && headers[i]; i++)
-        h = curl_slist_append(h, headers[i]);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    if (sock)
-        curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, sock);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, su_collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &out->body);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, su_collect);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &out->headers);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    if (body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    }
-    if (strcmp(method, body ? "POST" : "GET") != 0)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (curl_easy_perform(e) == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_easy_cleanup(e);
-    curl_slist_free_all(h);
+    http_do_via(sock, method, url, headers, body, body_len, out);
 }
 
 /* How many header lines named name (case-insensitive) the raw header block holds. */

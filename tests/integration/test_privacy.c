@@ -348,17 +348,25 @@ static int all_started(void *user)
     return 1;
 }
 
-static void test_resumes_of_one_request_are_capped(void)
+/* A ko chat on a fresh loop l, run until its first event (10 s at most); its request id in
+ * rid (empty when none came). */
+static struct stream *chat_first_event(const char *q, struct loop *l, char *rid, size_t n)
 {
-    struct stream *o = chat_new_on(base_url, "길드에 가입하는 방법 #sim:tps=15", "ko");
-    struct loop l;
-    loop_init(&l);
-    loop_add(&l, o);
+    struct stream *o = chat_new_on(base_url, q, "ko");
+    loop_init(l);
+    loop_add(l, o);
     double t0 = now_ms();
     while (o->n < 1 && !o->finished && now_ms() - t0 < 10000)
-        loop_run(&l, 50, NULL, NULL);
+        loop_run(l, 50, NULL, NULL);
+    request_id_of(o, rid, n);
+    return o;
+}
+
+static void test_resumes_of_one_request_are_capped(void)
+{
+    struct loop l;
     char rid[64], path[128];
-    request_id_of(o, rid, sizeof rid);
+    struct stream *o = chat_first_event("길드에 가입하는 방법 #sim:tps=15", &l, rid, sizeof rid);
     CHECK(rid[0]);
     snprintf(path, sizeof path, "/api/chat/%s/events", rid);
     struct stream *v[CAP];
@@ -394,7 +402,7 @@ static void test_resumes_of_one_request_are_capped(void)
         sleep_ms(20);
     struct stream *again = stream_new(base_url, NULL, path, NULL, NULL, 0, NULL);
     loop_add(&l, again);
-    t0 = now_ms();
+    double t0 = now_ms();
     while (again->n < 1 && !again->finished && now_ms() - t0 < 10000)
         loop_run(&l, 50, NULL, NULL);
     printf("  after one left: a new resume is %ld\n", again->status);
@@ -520,15 +528,9 @@ static void test_unread_resume_stays_bounded(void)
     cut_bytes_after(0, &offset);
     long rss0 = vm_rss_kb();
     /* The models start late (ttft): the long answer is in the transcript before theirs. */
-    struct stream *o = chat_new_on(base_url, "길드에 가입하는 방법 #sim:ttft=3000", "ko");
     struct loop l;
-    loop_init(&l);
-    loop_add(&l, o);
-    double t0 = now_ms();
-    while (o->n < 1 && !o->finished && now_ms() - t0 < 10000)
-        loop_run(&l, 50, NULL, NULL);
     char rid[64], path[128];
-    request_id_of(o, rid, sizeof rid);
+    struct stream *o = chat_first_event("길드에 가입하는 방법 #sim:ttft=3000", &l, rid, sizeof rid);
     size_t written = rid[0] ? write_long_answer(rid, 6000) : 0;
     /* The resume whose client reads nothing, then one that reads. */
     int fd = unread_resume(rid);
@@ -536,7 +538,7 @@ static void test_unread_resume_stays_bounded(void)
     struct stream *reader = stream_new(base_url, NULL, path, NULL, NULL, 0, NULL);
     loop_add(&l, reader);
     long rss_peak = vm_rss_kb();
-    t0 = now_ms();
+    double t0 = now_ms();
     while (!reader->finished && now_ms() - t0 < 30000) {
         loop_run(&l, 100, NULL, NULL);
         long rss = vm_rss_kb();

@@ -372,25 +372,8 @@ static void test_corrupt_prompt_fails_internal(void)
 
 static pid_t start_worker(const char *id)
 {
-    static char env[20][700];
-    char *envp[21];
-    int n = 0;
-    snprintf(env[n++], sizeof env[0], "PATH=%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-    snprintf(env[n++], sizeof env[0], "NOVA_RUN_DIR=%s", run_dir);
-    snprintf(env[n++], sizeof env[0], "NOVA_BEDROCK_ENDPOINT=%s", sim_url);
-    snprintf(env[n++], sizeof env[0], "NOVA_KB_ENDPOINT=%s", sim_url);
-    snprintf(env[n++], sizeof env[0], "NOVA_BACKEND=sim");
-    snprintf(env[n++], sizeof env[0], "NOVA_LOG_LEVEL=info");
-    snprintf(env[n++], sizeof env[0], "AWS_REGION=ap-northeast-1");
-    snprintf(env[n++], sizeof env[0], "AWS_ACCESS_KEY_ID=AKIDEXAMPLE");
-    snprintf(env[n++], sizeof env[0],
-             "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-    snprintf(env[n++], sizeof env[0], "AWS_EC2_METADATA_DISABLED=true");
-    snprintf(env[n++], sizeof env[0], "AWS_SHARED_CREDENTIALS_FILE=/dev/null");
-    snprintf(env[n++], sizeof env[0], "AWS_CONFIG_FILE=/dev/null");
-    for (int i = 0; i < n; i++)
-        envp[i] = env[i];
-    envp[n] = NULL;
+    static struct su_env env;
+    char *const *envp = su_worker_env(&env, NULL, sim_url, run_dir, NULL);
     char log[700], idarg[64];
     snprintf(log, sizeof log, "%s/nova-worker-%s.log", run_dir, id);
     snprintf(idarg, sizeof idarg, "%s", id);

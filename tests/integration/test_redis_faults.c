@@ -541,30 +541,9 @@ static void proxy_stop(void)
 
 static pid_t worker_spawn(const char *id, const char *queue, const char *redis_url)
 {
-    static char env[24][700];
-    char *envp[25];
-    int n = 0;
-    const char *pass[] = {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
-    for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++)
-        if (getenv(pass[i]))
-            snprintf(env[n++], sizeof env[0], "%s=%s", pass[i], getenv(pass[i]));
-    snprintf(env[n++], sizeof env[0], "NOVA_REDIS_URL=%s", redis_url);
-    snprintf(env[n++], sizeof env[0], "NOVA_BEDROCK_ENDPOINT=%s", sim_url);
-    snprintf(env[n++], sizeof env[0], "NOVA_KB_ENDPOINT=%s", sim_url);
-    snprintf(env[n++], sizeof env[0], "NOVA_RUN_DIR=%s", run_dir);
-    snprintf(env[n++], sizeof env[0], "NOVA_BACKEND=sim");
-    snprintf(env[n++], sizeof env[0], "NOVA_KEEP_JOBS=1");
-    snprintf(env[n++], sizeof env[0], "NOVA_LOG_LEVEL=info");
-    snprintf(env[n++], sizeof env[0], "AWS_REGION=ap-northeast-1");
-    snprintf(env[n++], sizeof env[0], "AWS_ACCESS_KEY_ID=AKIDEXAMPLE");
-    snprintf(env[n++], sizeof env[0],
-             "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-    snprintf(env[n++], sizeof env[0], "AWS_EC2_METADATA_DISABLED=true");
-    snprintf(env[n++], sizeof env[0], "AWS_SHARED_CREDENTIALS_FILE=/dev/null");
-    snprintf(env[n++], sizeof env[0], "AWS_CONFIG_FILE=/dev/null");
-    for (int i = 0; i < n; i++)
-        envp[i] = env[i];
-    envp[n] = NULL;
+    static struct su_env env;
+    const char *extra[] = {"NOVA_KEEP_JOBS=1", NULL};
+    char *const *envp = su_worker_env(&env, redis_url, sim_url, run_dir, extra);
     char log[700], pidfile[700], idarg[64], qarg[16];
     snprintf(log, sizeof log, "%s/nova-worker-%s.log", run_dir, id); /* sanitizer reports */
     snprintf(pidfile, sizeof pidfile, "%s/pids/worker-%s.pid", faults_dir, id);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "stack_util.h"
 #include "worker_harness.h"
 
 #define VISIBILITY_S 2
@@ -95,34 +96,15 @@ static int reap(const char *name, pid_t pid, double ms)
 static void worker_start(struct proc *p, const char *id, const char *queue,
                          const char *const *extra)
 {
-    static char env[32][700];
-    char *envp[33];
-    int n = 0;
-    const char *pass[] = {"PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
-    for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++)
-        if (getenv(pass[i]))
-            snprintf(env[n++], sizeof env[0], "%s=%s", pass[i], getenv(pass[i]));
-    snprintf(env[n++], sizeof env[0], "AWS_EC2_METADATA_DISABLED=true");
-    snprintf(env[n++], sizeof env[0], "AWS_ACCESS_KEY_ID=AKIDEXAMPLE");
-    snprintf(env[n++], sizeof env[0],
-             "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
-    snprintf(env[n++], sizeof env[0], "AWS_SHARED_CREDENTIALS_FILE=/dev/null");
-    snprintf(env[n++], sizeof env[0], "AWS_CONFIG_FILE=/dev/null");
-    snprintf(env[n++], sizeof env[0], "AWS_REGION=ap-northeast-1");
-    snprintf(env[n++], sizeof env[0], "NOVA_BACKEND=sim");
-    snprintf(env[n++], sizeof env[0], "NOVA_RUN_DIR=%s", worker_dir);
-    snprintf(env[n++], sizeof env[0], "NOVA_REDIS_URL=unix://%s", redis_sock);
-    snprintf(env[n++], sizeof env[0], "NOVA_BEDROCK_ENDPOINT=%s", sim_url);
-    snprintf(env[n++], sizeof env[0], "NOVA_KB_ENDPOINT=%s", sim_url);
-    snprintf(env[n++], sizeof env[0], "NOVA_DRAIN_SECONDS=2");
-    snprintf(env[n++], sizeof env[0], "NOVA_LOG_LEVEL=info");
-    snprintf(env[n++], sizeof env[0], "NOVA_VISIBILITY_TIMEOUT_S=%d", VISIBILITY_S);
-    snprintf(env[n++], sizeof env[0], "NOVA_MAX_DELIVERIES=%d", MAX_DELIVERIES);
-    for (int i = 0; extra && extra[i] && n < 32; i++)
-        snprintf(env[n++], sizeof env[0], "%s", extra[i]);
-    for (int i = 0; i < n; i++)
-        envp[i] = env[i];
-    envp[n] = NULL;
+    char url[700], vis[48], deliveries[48];
+    snprintf(url, sizeof url, "unix://%s", redis_sock);
+    snprintf(vis, sizeof vis, "NOVA_VISIBILITY_TIMEOUT_S=%d", VISIBILITY_S);
+    snprintf(deliveries, sizeof deliveries, "NOVA_MAX_DELIVERIES=%d", MAX_DELIVERIES);
+    const char *more[16] = {"NOVA_DRAIN_SECONDS=2", vis, deliveries};
+    for (size_t i = 0, k = 3; extra && extra[i] && k + 1 < sizeof more / sizeof more[0]; i++)
+        more[k++] = extra[i];
+    static struct su_env env;
+    char *const *envp = su_worker_env(&env, url, sim_url, worker_dir, more);
     char log[64], idarg[64], qarg[16];
     snprintf(log, sizeof log, "worker-%s.log", id);
     snprintf(idarg, sizeof idarg, "%s", id);

@@ -102,28 +102,38 @@ static void test_policy(void)
 static const char *const synonyms_tsv = "비밀번호\t비번\npassword\tpasword, pw\n"
                                         "Guild\tclan\n";
 
-static void test_synonyms(void)
+/* The test glossary and synonyms_tsv, parsed; false (checked) when either fails. */
+static bool parse_both(struct glossary **g, struct synonyms **s)
 {
     char err[256];
-    struct glossary *g = glossary_parse(glossary_json, strlen(glossary_json), err, sizeof err);
-    struct synonyms *s = synonyms_parse(synonyms_tsv, strlen(synonyms_tsv), err, sizeof err);
-    CHECK(g && s);
-    if (!g || !s)
+    *g = glossary_parse(glossary_json, strlen(glossary_json), err, sizeof err);
+    *s = synonyms_parse(synonyms_tsv, strlen(synonyms_tsv), err, sizeof err);
+    CHECK(*g && *s);
+    return *g && *s;
+}
+
+/* l holds only what the synonyms (s may be NULL) and the glossary make of q. */
+static void terms_of(struct lookup *l, const struct glossary *g, const struct synonyms *s,
+                     const char *q)
+{
+    lookup_init(l);
+    lookup_add_synonyms(l, g, s, q, strlen(q));
+}
+
+static void test_synonyms(void)
+{
+    struct glossary *g;
+    struct synonyms *s;
+    if (!parse_both(&g, &s))
         return;
     struct lookup l;
-    lookup_init(&l);
     /* A variant with a particle, one glued to the next word, and a misspelling. */
-    const char *q = "비번을 까먹었어요 pasword";
-    lookup_add_synonyms(&l, g, s, q, strlen(q));
+    terms_of(&l, g, s, "비번을 까먹었어요 pasword");
     CHECK(l.n_ents == 0 && l.n_terms == 2 && has_term(&l, "비밀번호") && has_term(&l, "password"));
-    lookup_init(&l);
-    q = "비번까먹었어요";
-    lookup_add_synonyms(&l, g, s, q, strlen(q));
+    terms_of(&l, g, s, "비번까먹었어요");
     CHECK(l.n_terms == 1 && has_term(&l, "비밀번호"));
     /* A canonical term the glossary knows brings its names (and no entity of the question). */
-    lookup_init(&l);
-    q = "how do I join a clan";
-    lookup_add_synonyms(&l, g, s, q, strlen(q));
+    terms_of(&l, g, s, "how do I join a clan");
     CHECK(l.n_ents == 0 && has_term(&l, "Guild") && has_term(&l, "길드"));
     /* Entities found later keep the synonyms' terms. */
     lookup_add_text(&l, g, "폴", strlen("폴"));
@@ -157,31 +167,23 @@ static void test_plurals(void)
     CHECK(lookup_singulars("bonus", 5, sg) == 0);
     CHECK(lookup_singulars("item2s", 6, sg) == 0);
     CHECK(lookup_singulars("refund", 6, sg) == 0);
-    char err[256];
-    struct glossary *g = glossary_parse(glossary_json, strlen(glossary_json), err, sizeof err);
-    struct synonyms *s = synonyms_parse(synonyms_tsv, strlen(synonyms_tsv), err, sizeof err);
-    CHECK(g && s);
-    if (!g || !s)
+    struct glossary *g;
+    struct synonyms *s;
+    if (!parse_both(&g, &s))
         return;
     struct lookup l;
     /* "guilds": the glossary's Guild and its names, with or without a synonym file. */
-    lookup_init(&l);
-    const char *q = "how do guilds work?";
-    lookup_add_synonyms(&l, g, NULL, q, strlen(q));
+    terms_of(&l, g, NULL, "how do guilds work?");
     CHECK(has_term(&l, "Guild") && has_term(&l, "길드"));
-    lookup_init(&l);
-    q = "how do clans work?"; /* the plural of a variant: its canonical term */
-    lookup_add_synonyms(&l, g, s, q, strlen(q));
+    terms_of(&l, g, s, "how do clans work?"); /* the plural of a variant: its canonical term */
     CHECK(has_term(&l, "guild") && has_term(&l, "길드"));
     /* A plural nothing knows adds nothing. */
-    lookup_init(&l);
-    q = "how do boats work?";
-    lookup_add_synonyms(&l, g, s, q, strlen(q));
+    terms_of(&l, g, s, "how do boats work?");
     CHECK(l.n_terms == 0);
     /* The context of a follow-up: the previous question's plural counts too. */
     lookup_init(&l);
     const char *prev = "how do guilds work?\n";
-    q = "how long does it take?";
+    const char *q = "how long does it take?";
     CHECK(lookup_set_context(&l, g, s, q, strlen(q), prev, strlen(prev)));
     bool ctx_guild = false;
     for (size_t i = 0; i < l.ctx.n_terms; i++)
@@ -219,11 +221,9 @@ static void test_follows_up(void)
 
 static void test_context(void)
 {
-    char err[256];
-    struct glossary *g = glossary_parse(glossary_json, strlen(glossary_json), err, sizeof err);
-    struct synonyms *s = synonyms_parse(synonyms_tsv, strlen(synonyms_tsv), err, sizeof err);
-    CHECK(g && s);
-    if (!g || !s)
+    struct glossary *g;
+    struct synonyms *s;
+    if (!parse_both(&g, &s))
         return;
     struct lookup l;
     lookup_init(&l);
