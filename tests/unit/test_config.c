@@ -51,6 +51,40 @@ static void clear_env(void)
         unsetenv(vars[i]);
 }
 
+/* What the programs print at start for c (free it). */
+static char *printed(const struct cfgs *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    print_both(c, f);
+    fclose(f);
+    return text;
+}
+
+/* Each of the n values of var is refused with a message naming var; var is unset after. */
+static void refuses(const char *var, const char *const *bad, size_t n)
+{
+    struct cfgs c;
+    char err[256];
+    for (size_t i = 0; i < n; i++) {
+        setenv(var, bad[i], 1);
+        err[0] = '\0';
+        CHECK(load(&c, err, sizeof err) == -1 && strstr(err, var) != NULL);
+    }
+    unsetenv(var);
+}
+
+/* Each {variable, value}, set alone, is refused with a message naming the variable. */
+static void refuses_alone(const char *const (*bad)[2], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        clear_env();
+        refuses(bad[i][0], &bad[i][1], 1);
+    }
+    clear_env();
+}
+
 static void test_defaults(void)
 {
     clear_env();
@@ -96,15 +130,7 @@ static void test_bad_values_name_the_variable(void)
         {"NOVA_BEDROCK_IDLE_TIMEOUT_S", "12abc"},
         {"NOVA_BEDROCK_CONNECT_TIMEOUT_MS", "99999999999999999999"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        clear_env();
-        setenv(bad[i][0], bad[i][1], 1);
-        struct cfgs c;
-        char err[256] = "";
-        CHECK(load(&c, err, sizeof err) == -1);
-        CHECK(strstr(err, bad[i][0]) != NULL);
-    }
-    clear_env();
+    refuses_alone(bad, sizeof bad / sizeof bad[0]);
     char longval[400];
     memset(longval, 'x', sizeof longval - 1);
     longval[sizeof longval - 1] = '\0';
@@ -125,11 +151,7 @@ static void test_print_masks_secrets(void)
     struct cfgs c;
     char err[256];
     CHECK(load(&c, err, sizeof err) == 0);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    print_both(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     CHECK(strstr(text, "wJal") == NULL);
     CHECK(strstr(text, "FQoG") == NULL);
     CHECK(strstr(text, "AKIDEXAMPLE") == NULL);
@@ -166,11 +188,7 @@ static void test_failure_settings(void)
     setenv("NOVA_VISIBILITY_TIMEOUT_S", "2", 1);
     CHECK(load(&c, err, sizeof err) == 0);
     CHECK(c.aws.retry_max_attempts == 1 && c.core.visibility_timeout_s == 2);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    print_both(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     CHECK(strstr(text, "retry_max_attempts: 1\n") != NULL);
     CHECK(strstr(text, "visibility_timeout_seconds: 2\n") != NULL);
     free(text);
@@ -248,11 +266,7 @@ static void test_api_key(void)
     setenv("NOVA_API_KEY", "Zq7-secret-key-0123456789", 1);
     CHECK(load(&c, err, sizeof err) == 0);
     CHECK_STR_EQ(c.core.api_key, "Zq7-secret-key-0123456789");
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    print_both(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     CHECK(strstr(text, "api_key: (set)\n") != NULL);
     CHECK(strstr(text, "Zq7") == NULL);
     free(text);
@@ -279,11 +293,7 @@ static void test_redis_url_masked(void)
     setenv("NOVA_REDIS_TLS_CA_FILE", "/etc/nova/redis-ca.pem", 1);
     CHECK(load(&c, err, sizeof err) == 0);
     CHECK_STR_EQ(c.core.redis_tls_ca_file, "/etc/nova/redis-ca.pem");
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    print_both(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     CHECK(strstr(text, "redis_url: rediss://nova:***@cache.example:6380/1\n") != NULL);
     CHECK(strstr(text, "redis_tls_ca_file: /etc/nova/redis-ca.pem\n") != NULL);
     CHECK(strstr(text, "Hunter2") == NULL);
@@ -330,12 +340,7 @@ static void test_max_resumes(void)
     setenv("NOVA_MAX_RESUMES_PER_REQUEST", "3", 1);
     CHECK(load(&c, err, sizeof err) == 0 && c.core.max_resumes == 3);
     static const char *const bad[] = {"0", "1001", "two"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        setenv("NOVA_MAX_RESUMES_PER_REQUEST", bad[i], 1);
-        CHECK(load(&c, err, sizeof err) == -1);
-        CHECK(strstr(err, "NOVA_MAX_RESUMES_PER_REQUEST") != NULL);
-    }
-    unsetenv("NOVA_MAX_RESUMES_PER_REQUEST");
+    refuses("NOVA_MAX_RESUMES_PER_REQUEST", bad, sizeof bad / sizeof bad[0]);
 }
 
 /* The unanswered questions' settings: defaults, bounds, and both in the printed config. */
@@ -353,25 +358,13 @@ static void test_gaps(void)
     setenv("NOVA_GAPS_MAX", "5", 1);
     CHECK(load(&c, err, sizeof err) == 0 && c.core.gap_weak_score == 0.45 &&
           c.core.gaps_max == 5);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    print_both(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     CHECK(strstr(text, "gap_weak_score: 0.45\n") && strstr(text, "gaps_max: 5\n"));
     free(text);
     static const char *const bad_score[] = {"-0.1", "1.5", "weak"};
-    for (size_t i = 0; i < sizeof bad_score / sizeof bad_score[0]; i++) {
-        setenv("NOVA_GAP_WEAK_SCORE", bad_score[i], 1);
-        CHECK(load(&c, err, sizeof err) == -1 && strstr(err, "NOVA_GAP_WEAK_SCORE"));
-    }
-    unsetenv("NOVA_GAP_WEAK_SCORE");
+    refuses("NOVA_GAP_WEAK_SCORE", bad_score, sizeof bad_score / sizeof bad_score[0]);
     static const char *const bad_max[] = {"-1", "10000001", "many"};
-    for (size_t i = 0; i < sizeof bad_max / sizeof bad_max[0]; i++) {
-        setenv("NOVA_GAPS_MAX", bad_max[i], 1);
-        CHECK(load(&c, err, sizeof err) == -1 && strstr(err, "NOVA_GAPS_MAX"));
-    }
-    unsetenv("NOVA_GAPS_MAX");
+    refuses("NOVA_GAPS_MAX", bad_max, sizeof bad_max / sizeof bad_max[0]);
 }
 
 /* Who may connect to the FastCGI socket: 0660 by default, the group resolved at start. */
@@ -382,11 +375,7 @@ static void test_socket_access(void)
     char err[256] = "";
     CHECK(load(&c, err, sizeof err) == 0);
     CHECK(c.core.fcgi_socket_mode == 0660 && c.core.fcgi_socket_gid == -1);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    print_both(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     CHECK(strstr(text, "fcgi_socket_mode: 0660\n") != NULL);
     CHECK(strstr(text, "fcgi_socket_group: (unset)\n") != NULL);
     free(text);
@@ -397,13 +386,7 @@ static void test_socket_access(void)
     setenv("NOVA_FCGI_SOCKET_GROUP", "4242", 1);
     CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_socket_gid == 4242);
     static const char *const bad_modes[] = {"0777", "0466", "0060", "66o", "-0660", "01660", "x"};
-    for (size_t i = 0; i < sizeof bad_modes / sizeof bad_modes[0]; i++) {
-        setenv("NOVA_FCGI_SOCKET_MODE", bad_modes[i], 1);
-        err[0] = '\0';
-        CHECK(load(&c, err, sizeof err) == -1);
-        CHECK(strstr(err, "NOVA_FCGI_SOCKET_MODE") != NULL);
-    }
-    unsetenv("NOVA_FCGI_SOCKET_MODE");
+    refuses("NOVA_FCGI_SOCKET_MODE", bad_modes, sizeof bad_modes / sizeof bad_modes[0]);
     setenv("NOVA_FCGI_SOCKET_GROUP", "no-such-group-here", 1);
     err[0] = '\0';
     CHECK(load(&c, err, sizeof err) == -1);
@@ -428,11 +411,7 @@ static void test_handoff(void)
     CHECK(load(&c, err, sizeof err) == 0);
     CHECK_STR_EQ(c.core.handoff_url, "https://desk:Pw9zz@support.example/hook?token=Tk77");
     CHECK(c.core.handoff_max_attempts == 3);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    print_both(&c, f);
-    fclose(f);
+    char *text = printed(&c);
     CHECK(strstr(text, "handoff_url: https://desk:***@support.example/hook?***\n") != NULL);
     CHECK(strstr(text, "handoff_secret: (set)\n") != NULL);
     CHECK(strstr(text, "Pw9zz") == NULL && strstr(text, "Tk77") == NULL &&
@@ -443,14 +422,7 @@ static void test_handoff(void)
         {"NOVA_HANDOFF_TIMEOUT_MS", "5"},         {"NOVA_HANDOFF_MAX_ATTEMPTS", "0"},
         {"NOVA_HANDOFF_RETRY_CAP_MS", "10"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        clear_env();
-        setenv(bad[i][0], bad[i][1], 1);
-        err[0] = '\0';
-        CHECK(load(&c, err, sizeof err) == -1);
-        CHECK(strstr(err, bad[i][0]) != NULL);
-    }
-    clear_env();
+    refuses_alone(bad, sizeof bad / sizeof bad[0]);
 }
 
 int main(void)
