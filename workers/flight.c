@@ -35,7 +35,8 @@
 static int emit_seq(struct flight *fl, struct worker_job *wj, const char *type,
                     const char *data, size_t len, bool must)
 {
-    struct event_seq seq = {wj->seq_key, wj->seq_field, wj->seq + 1};
+    struct event_seq seq = {wj->seq_key, wj->seq_field, wj->seq + 1, wj->token,
+                            event_ends_job(type)};
     if (outbox_event(fl->ob, wj->log_key, wj->channel, type, data, len,
                      fl->w->cfg->log_ttl_s * 1000, &seq, must) < 0)
         return -1;

@@ -19,6 +19,8 @@ struct out_item {
     long ttl_ms;
     size_t data_len;    /* bytes counted in ob->bytes */
     unsigned long seq;  /* EVENT: its number in its job's run, 0 for none */
+    long token;         /* EVENT with seq: the run's fencing token, 0 for none */
+    bool ends;          /* EVENT with seq: the job's last event */
     const char *seq_key, *seq_field; /* EVENT with seq: nova:seq:<request>, the run's field */
     /* EVENT: log key, channel, type, data, each NUL-terminated; ACK: the entry id;
      * CMD: key is the command's second argument (for logs) */
@@ -97,6 +99,8 @@ int outbox_event(struct outbox *ob, const char *log_key, const char *channel, co
     it->type = stash(&p, type, tl);
     it->data = stash(&p, data, data_len);
     it->seq = seq ? seq->n : 0;
+    it->token = seq ? seq->token : 0;
+    it->ends = seq && seq->ends;
     it->seq_key = seq ? stash(&p, seq->key, sk) : NULL;
     it->seq_field = seq ? stash(&p, seq->field, sf) : NULL;
     ob->bytes += data_len;
@@ -112,6 +116,8 @@ void outbox_ack(struct outbox *ob, const char *entry_id)
     it->kind = OUT_ACK;
     it->eval = false;
     it->seq = 0;
+    it->token = 0;
+    it->ends = false;
     it->seq_key = it->seq_field = NULL;
     it->data_len = 0;
     it->key = stash(&p, entry_id, n);
@@ -143,6 +149,8 @@ int outbox_command(struct outbox *ob, int argc, const char *const *argv, const s
     it->kind = OUT_CMD;
     it->eval = false;
     it->seq = 0;
+    it->token = 0;
+    it->ends = false;
     it->seq_key = it->seq_field = NULL;
     it->ttl_ms = 0;
     it->argc = argc;
@@ -161,7 +169,7 @@ static void append_command(struct outbox *ob, redisContext *c, const struct out_
 {
     if (it->kind == OUT_EVENT) {
         struct event_append_args a;
-        struct event_seq seq = {it->seq_key, it->seq_field, it->seq};
+        struct event_seq seq = {it->seq_key, it->seq_field, it->seq, it->token, it->ends};
         event_append_args_fill_seq(&a, eval || it->eval, it->key, it->channel, it->type,
                                    it->data, it->data_len, it->ttl_ms, it->seq ? &seq : NULL);
         redisAppendCommandArgv(c, a.argc, a.argv, a.argvlen);

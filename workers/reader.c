@@ -120,24 +120,30 @@ static void dead_letter(struct worker *w, redisContext *c, const struct candidat
                       cd->reason, code, cd->entry_id ? cd->entry_id->str : "?");
 }
 
-/* Writes one event of a job the engine will not run (or not yet: a notice). Returns 0, or -1
- * when it is not in Redis (refused, or the connection failed). */
-static int answer_event(struct worker *w, redisContext *c, const struct worker_job *wj,
+/* Writes one event of a job the engine will not run (or not yet: a notice), numbered and
+ * fenced as the job's run (append.h): a run that lost the job cannot overwrite it. Returns 0,
+ * or -1 when it is not in Redis (refused, or the connection failed). */
+static int answer_event(struct worker *w, redisContext *c, struct worker_job *wj,
                         const char *type, const struct buf *data, const char *what)
 {
     char id[EVENT_ID_MAX], err[256];
-    if (event_append(c, wj->log_key, wj->channel, type, data->data, data->len,
-                     w->cfg->log_ttl_s * 1000, id, sizeof id, err, sizeof err) < 0) {
+    struct event_seq seq = {wj->seq_key, wj->seq_field, wj->seq + 1, wj->token,
+                            event_ends_job(type)};
+    int rc = event_append_seq(c, wj->log_key, wj->channel, type, data->data, data->len,
+                              w->cfg->log_ttl_s * 1000, &seq, id, sizeof id, err, sizeof err);
+    if (rc < 0) {
         log_rid(LOG_WARN, wj->rid, "job %s: %s", wj->job.id, err);
         return -1;
     }
-    log_rid(LOG_INFO, wj->rid, "job %s: %s", wj->job.id, what);
+    wj->seq++;
+    log_rid(LOG_INFO, wj->rid, "job %s: %s%s", wj->job.id, what,
+            rc == 1 ? " (superseded: another run owns it)" : "");
     return 0;
 }
 
 /* Answers a job that never starts (expired, canceled, lost) so nobody waits for it. Returns
  * answer_event's verdict. */
-static int answer_unstarted(struct worker *w, redisContext *c, const struct worker_job *wj,
+static int answer_unstarted(struct worker *w, redisContext *c, struct worker_job *wj,
                             const char *code, const char *message, bool retryable)
 {
     struct buf data;
@@ -375,6 +381,8 @@ static void handle_entries(struct worker *w, const redisReply *entries, size_t n
         judge(w, entries->element[i], &cds[i], now);
         if (deliveries) /* a count Redis did not give is taken as a second delivery */
             cds[i].deliveries = deliveries[i] > 0 ? deliveries[i] : 2;
+        if (cds[i].wj) /* the run's fencing token (append.h) */
+            cds[i].wj->token = deliveries ? cds[i].deliveries : 1;
     }
 
     char err[256];

@@ -82,6 +82,8 @@ struct worker_job {
     char seq_field[KEY_MAX];        /* "<job>/<worker>.<n>": this run of the job, its own
                                        numbers (a reclaimer's run starts again at 1) */
     unsigned long seq;              /* the number of its last event queued (append.h) */
+    long token;                     /* its fencing token: the delivery count it was taken
+                                       with, 1 for a fresh read (append.h) */
     bool refused;                   /* LOST because Redis refused its writes, not unreachable */
     struct worker *w;
     struct flight *flight;          /* the engine's, once admitted */

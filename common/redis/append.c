@@ -6,24 +6,35 @@
 
 #include "core/errstr.h"
 
-/* The number check comes first and reads only: refused (OOM, READONLY) at the XADD, the script
- * has changed nothing. The hash is written only with the entry, so "applied" means "in the
- * transcript". */
+/* The checks come first and read only: refused (OOM, READONLY) at the XADD, the script has
+ * changed nothing. The hash is written only with the entry, so "applied" means "in the
+ * transcript". The fence (ARGV[8], ARGV[9]): the job's own field (the run's field up to its
+ * '/') holds the token of the run that wrote last, or "end" once an event ended the job; a
+ * run with a lower token, or any run after the end, is answered "superseded". */
 const char EVENT_APPEND_LUA[] =
+    "local job\n"
     "if KEYS[2] then\n"
     "  local last = tonumber(redis.call('HGET', KEYS[2], ARGV[6]) or '0')\n"
     "  if tonumber(ARGV[7]) <= last then return {ok='" EVENT_APPLIED "'} end\n"
+    "  if ARGV[8] then\n"
+    "    job = string.match(ARGV[6], '^(.-)/') or ARGV[6]\n"
+    "    local cur = redis.call('HGET', KEYS[2], job)\n"
+    "    if cur == 'end' or (cur and tonumber(cur) > tonumber(ARGV[8])) then\n"
+    "      return {ok='" EVENT_SUPERSEDED "'}\n"
+    "    end\n"
+    "  end\n"
     "end\n"
     "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', 't', ARGV[2], 'd', "
     "ARGV[3])\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
     "if KEYS[2] then\n"
     "  redis.call('HSET', KEYS[2], ARGV[6], ARGV[7])\n"
+    "  if job then redis.call('HSET', KEYS[2], job, ARGV[9] == '1' and 'end' or ARGV[8]) end\n"
     "  redis.call('PEXPIRE', KEYS[2], ARGV[4])\n"
     "end\n"
     "redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])\n"
     "return id\n";
-const char EVENT_APPEND_SHA[41] = "fca3d6ed35027a90dd3fc98d5ead9d902f9cedae";
+const char EVENT_APPEND_SHA[41] = "fb36ef624a29d88a60a07e0e21c4ce39ec9f2e33";
 
 void event_append_args_fill_seq(struct event_append_args *a, bool eval, const char *log_key,
                                 const char *channel, const char *type, const char *data,
@@ -48,6 +59,11 @@ void event_append_args_fill_seq(struct event_append_args *a, bool eval, const ch
         snprintf(a->seq, sizeof a->seq, "%lu", seq->n);
         a->argv[k++] = seq->field;
         a->argv[k++] = a->seq;
+        if (seq->token > 0) {
+            snprintf(a->token, sizeof a->token, "%ld", seq->token);
+            a->argv[k++] = a->token;
+            a->argv[k++] = seq->ends ? "1" : "0";
+        }
     }
     a->argc = k;
     for (int i = 0; i < k; i++)
@@ -68,7 +84,18 @@ bool event_reply_noscript(const redisReply *r)
 
 bool event_reply_applied(const redisReply *r)
 {
-    return r && r->type == REDIS_REPLY_STATUS && r->str && strcmp(r->str, EVENT_APPLIED) == 0;
+    return r && r->type == REDIS_REPLY_STATUS && r->str &&
+           (strcmp(r->str, EVENT_APPLIED) == 0 || strcmp(r->str, EVENT_SUPERSEDED) == 0);
+}
+
+bool event_ends_job(const char *type)
+{
+    return strcmp(type, "delta") != 0 && strcmp(type, "notice") != 0;
+}
+
+bool event_reply_superseded(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STATUS && r->str && strcmp(r->str, EVENT_SUPERSEDED) == 0;
 }
 
 bool redis_reply_refused(const redisReply *r)

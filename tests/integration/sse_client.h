@@ -449,6 +449,31 @@ static inline void chat_read(struct stream *s, struct chat *c)
     c->done_last = s->n > 0 && strcmp(s->evs[s->n - 1].type, "done") == 0;
 }
 
+/* The events of a and then b as one stream (for a chat cut and resumed); free it with
+ * joined_free. The events stay a's and b's. */
+static inline struct stream *joined(const struct stream *a, const struct stream *b)
+{
+    struct stream *j = xcalloc(1, sizeof *j);
+    j->n = a->n + b->n;
+    j->evs = xcalloc(j->n ? j->n : 1, sizeof *j->evs);
+    if (a->n)
+        memcpy(j->evs, a->evs, a->n * sizeof *a->evs);
+    if (b->n)
+        memcpy(j->evs + a->n, b->evs, b->n * sizeof *b->evs);
+    return j;
+}
+
+static inline void joined_free(struct stream *j, const struct stream *a, const struct stream *b)
+{
+    for (size_t i = 0; i < j->n; i++) { /* parsed here, not in a or b */
+        const struct ev *o = i < a->n ? &a->evs[i] : &b->evs[i - a->n];
+        if (j->evs[i].json && j->evs[i].json != o->json)
+            json_object_put(j->evs[i].json);
+    }
+    free(j->evs);
+    free(j);
+}
+
 /* Prints a stream's outcome and its last events to stderr (for a failed check). */
 static inline void stream_dump(const char *what, struct stream *s)
 {

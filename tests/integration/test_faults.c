@@ -122,31 +122,6 @@ static int exact_streams(redisContext *r, struct chat *c)
     return exact;
 }
 
-/* The events of a and then b as one stream (for a chat cut and resumed); free it with
- * joined_free. The events stay a's and b's. */
-static struct stream *joined(const struct stream *a, const struct stream *b)
-{
-    struct stream *j = xcalloc(1, sizeof *j);
-    j->n = a->n + b->n;
-    j->evs = xcalloc(j->n ? j->n : 1, sizeof *j->evs);
-    if (a->n)
-        memcpy(j->evs, a->evs, a->n * sizeof *a->evs);
-    if (b->n)
-        memcpy(j->evs + a->n, b->evs, b->n * sizeof *b->evs);
-    return j;
-}
-
-static void joined_free(struct stream *j, const struct stream *a, const struct stream *b)
-{
-    for (size_t i = 0; i < j->n; i++) { /* parsed here, not in a or b */
-        const struct ev *o = i < a->n ? &a->evs[i] : &b->evs[i - a->n];
-        if (j->evs[i].json && j->evs[i].json != o->json)
-            json_object_put(j->evs[i].json);
-    }
-    free(j->evs);
-    free(j);
-}
-
 /* The shape of a whole chat: meta first, done last and once, increasing ids, valid UTF-8. */
 static bool chat_whole(struct stream *s, struct chat *c, const char *what)
 {

@@ -429,6 +429,40 @@ static void test_resent_append_applied_once(void)
         freeReplyObject(r);
 }
 
+/* A run that lost its job (partitioned, paused) comes back with writes still queued: the run
+ * that reclaimed it holds a higher token, and after the job's end nobody appends to it. */
+static void test_fenced_append_refuses_a_lost_run(void)
+{
+    const char *log = "nova:log:redis-faults-fence", *chan = "nova:out:redis-faults-fence";
+    char key[KEY_MAX], id[EVENT_ID_MAX], err[256];
+    key_seq(key, sizeof key, "redis-faults-fence");
+    redisReply *r = redisCommand(R, "DEL %s %s", log, key);
+    if (r)
+        freeReplyObject(r);
+    struct event_seq a1 = {key, "job-f/w1.1", 1, 1, false}, a2 = {key, "job-f/w1.1", 2, 1, false};
+    struct event_seq a3 = {key, "job-f/w1.1", 3, 1, true};
+    struct event_seq b1 = {key, "job-f/w2.1", 1, 2, false}, b2 = {key, "job-f/w2.1", 2, 2, true};
+    struct event_seq c1 = {key, "job-f/w3.1", 1, 3, false};
+    CHECK(event_append_seq(R, log, chan, "delta", "{\"t\":1}", 7, 60000, &a1, id, sizeof id,
+                           err, sizeof err) == 0);
+    /* reclaimed (delivery 2): its notice is in, the first run's late delta is not */
+    CHECK(event_append_seq(R, log, chan, "notice", "{}", 2, 60000, &b1, id, sizeof id, err,
+                           sizeof err) == 0);
+    CHECK(event_append_seq(R, log, chan, "delta", "{\"t\":2}", 7, 60000, &a2, id, sizeof id,
+                           err, sizeof err) == 1 && id[0] == '\0');
+    CHECK(event_append_seq(R, log, chan, "model_done", "{}", 2, 60000, &a3, id, sizeof id, err,
+                           sizeof err) == 1);
+    CHECK(event_append_seq(R, log, chan, "error", "{}", 2, 60000, &b2, id, sizeof id, err,
+                           sizeof err) == 0);
+    /* ended: even a higher token appends nothing more */
+    CHECK(event_append_seq(R, log, chan, "delta", "{}", 2, 60000, &c1, id, sizeof id, err,
+                           sizeof err) == 1);
+    r = redisCommand(R, "XLEN %s", log);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 3);
+    if (r)
+        freeReplyObject(r);
+}
+
 /* A TCP proxy to the stack's Redis socket that can hold Redis's replies back: a worker behind
  * it times out (WORKER_REDIS_TIMEOUT_MS), drops the connection and sends its writes again on a
  * new one, after Redis had run them. */
@@ -780,6 +814,7 @@ int main(void)
         return 1;
     }
     RUN(test_resent_append_applied_once);
+    RUN(test_fenced_append_refuses_a_lost_run);
     RUN(test_full_redis_then_freed);
     RUN(test_read_only_replica_then_master);
     RUN(test_full_redis_past_the_bound);

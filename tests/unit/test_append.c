@@ -33,6 +33,17 @@ static void test_sequenced_args(void)
         if (i != 7)
             CHECK(a.argvlen[i] == strlen(a.argv[i]));
 
+    /* fenced: the run's token and whether the event ends the job follow */
+    struct event_seq fenced = {"nova:seq:r", "job-1/w1.7", 43, 3, true};
+    event_append_args_fill_seq(&a, false, "nova:log:r", "nova:out:j", "model_done", "{}", 2,
+                               3600000, &fenced);
+    CHECK(a.argc == 14);
+    CHECK_STR_EQ(a.argv[11], "43");
+    CHECK_STR_EQ(a.argv[12], "3");
+    CHECK_STR_EQ(a.argv[13], "1");
+    CHECK(event_ends_job("model_done") && event_ends_job("error") && !event_ends_job("delta") &&
+          !event_ends_job("notice"));
+
     event_append_args_fill_seq(&a, true, "k", "c", "t", "d", 1, 1, NULL);
     CHECK(a.argc == 9); /* no number: the form nova-fcgi sends */
     CHECK_STR_EQ(a.argv[0], "EVAL");
@@ -57,6 +68,12 @@ static void test_script_order(void)
     /* the number is recorded only with its entry, and expires with the transcript */
     CHECK(xadd < hset && hset < expire && expire < publish);
     CHECK(strstr(s, "{ok='" EVENT_APPLIED "'}") != NULL);
+    /* the fence is read before the XADD and written with the entry */
+    const char *fence = strstr(s, "'HGET', KEYS[2], job");
+    const char *superseded = strstr(s, "{ok='" EVENT_SUPERSEDED "'}");
+    const char *fence_set = strstr(s, "'HSET', KEYS[2], job");
+    CHECK(fence && superseded && fence_set && fence < superseded && superseded < xadd &&
+          xadd < fence_set && fence_set < expire);
 }
 
 static void test_reply_kinds(void)
