@@ -34,6 +34,48 @@ const char *feedback_reason_name(enum feedback_reason r)
     return (unsigned)r < FEEDBACK_REASONS ? reason_names[r] : "?";
 }
 
+/* One step, so the index and the stream never disagree and two children rating the same
+ * request leave the later entry as its last: XADD, point the index at it, then trim the stream
+ * to the cap (ARGV[1]) and the index with it. A trim of a few entries reads them and drops the
+ * index fields still naming them; a larger one (the cap was lowered) sweeps the index for ids
+ * older than the oldest entry left. KEYS: nova:feedback, its index; ARGV: cap, request,
+ * rating, data. Returns the new entry's id. */
+static const char *const add_lua =
+    "local id = redis.call('XADD', KEYS[1], '*', 'request', ARGV[2], 'rating', ARGV[3], "
+    "'d', ARGV[4]) "
+    "redis.call('HSET', KEYS[2], ARGV[2], id) "
+    "local cap = tonumber(ARGV[1]) "
+    "local over = redis.call('XLEN', KEYS[1]) - cap "
+    "if over <= 0 then return id end "
+    "if over <= 64 then "
+    "  for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over)) do "
+    "    local f = e[2] "
+    "    for i = 1, #f, 2 do "
+    "      if f[i] == 'request' then "
+    "        if redis.call('HGET', KEYS[2], f[i + 1]) == e[1] then "
+    "          redis.call('HDEL', KEYS[2], f[i + 1]) "
+    "        end "
+    "        break "
+    "      end "
+    "    end "
+    "  end "
+    "  redis.call('XTRIM', KEYS[1], 'MAXLEN', cap) "
+    "  return id "
+    "end "
+    "redis.call('XTRIM', KEYS[1], 'MAXLEN', cap) "
+    "local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][1] "
+    "local fms, fseq = string.match(first, '^(%d+)-(%d+)$') "
+    "fms, fseq = tonumber(fms), tonumber(fseq) "
+    "local all = redis.call('HGETALL', KEYS[2]) "
+    "for i = 1, #all, 2 do "
+    "  local ms, seq = string.match(all[i + 1], '^(%d+)-(%d+)$') "
+    "  ms, seq = tonumber(ms), tonumber(seq) "
+    "  if not ms or ms < fms or (ms == fms and seq < fseq) then "
+    "    redis.call('HDEL', KEYS[2], all[i]) "
+    "  end "
+    "end "
+    "return id";
+
 /* The index of s among names[first..n), or -1. */
 static int name_index(const char *const *names, int first, int n, const char *s)
 {
@@ -214,12 +256,17 @@ void feedback_post(struct req *rq, const char *request_id)
     }
     bool added = false;
     if (rc > 0) {
-        redisReply *x = redisCommand(c, "XADD %s MAXLEN %ld * request %s rating %s d %b",
-                                     KEY_FEEDBACK, rq->app->cfg->feedback_max, request_id,
-                                     rating_names[b.rating], entry.data, entry.len);
+        char cap[24];
+        snprintf(cap, sizeof cap, "%ld", rq->app->cfg->feedback_max);
+        const char *argv[] = {"EVAL", add_lua, "2", KEY_FEEDBACK, KEY_FEEDBACK_LAST, cap,
+                              request_id, rating_names[b.rating], entry.data};
+        size_t lens[] = {4, strlen(add_lua), 1, strlen(KEY_FEEDBACK), strlen(KEY_FEEDBACK_LAST),
+                         strlen(cap), strlen(request_id), strlen(rating_names[b.rating]),
+                         entry.len};
+        redisReply *x = redisCommandArgv(c, 9, argv, lens);
         added = x && x->type == REDIS_REPLY_STRING;
         if (!added)
-            errstr_set(err, sizeof err, "XADD %s: %s", KEY_FEEDBACK,
+            errstr_set(err, sizeof err, "adding to %s: %s", KEY_FEEDBACK,
                        !x ? c->errstr : x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply");
         if (x)
             freeReplyObject(x);
@@ -243,4 +290,51 @@ void feedback_post(struct req *rq, const char *request_id)
                        "{\"request_id\":\"%s\",\"rating\":\"%s\",\"status\":\"recorded\"}\n",
                        request_id, rating_names[b.rating]);
     reply_json(rq, 202, NULL, reply, (size_t)len);
+}
+
+int feedback_latest(redisContext *c, const char *request_id, struct buf *json_out, char *errstr,
+                    size_t errlen)
+{
+    redisReply *id = redisCommand(c, "HGET %s %s", KEY_FEEDBACK_LAST, request_id);
+    if (!id || (id->type != REDIS_REPLY_STRING && id->type != REDIS_REPLY_NIL)) {
+        errstr_set(errstr, errlen, "HGET %s: %s", KEY_FEEDBACK_LAST,
+                   !id ? c->errstr : id->type == REDIS_REPLY_ERROR ? id->str : "unexpected reply");
+        if (id)
+            freeReplyObject(id);
+        return -1;
+    }
+    if (id->type == REDIS_REPLY_NIL) {
+        freeReplyObject(id);
+        return 0;
+    }
+    redisReply *x = redisCommand(c, "XRANGE %s %s %s", KEY_FEEDBACK, id->str, id->str);
+    freeReplyObject(id);
+    if (!x || x->type != REDIS_REPLY_ARRAY) {
+        errstr_set(errstr, errlen, "XRANGE %s: %s", KEY_FEEDBACK,
+                   !x ? c->errstr : x->type == REDIS_REPLY_ERROR ? x->str : "unexpected reply");
+        if (x)
+            freeReplyObject(x);
+        return -1;
+    }
+    int rc = 0;
+    const redisReply *f = x->elements == 1 && x->element[0]->type == REDIS_REPLY_ARRAY &&
+                                  x->element[0]->elements == 2
+                              ? x->element[0]->element[1]
+                              : NULL;
+    for (size_t i = 0; f && f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+            strcmp(k->str, "d") == 0) {
+            if (buf_append(json_out, v->str, v->len) < 0) {
+                errstr_set(errstr, errlen, "the feedback of %s is larger than the buffer",
+                           request_id);
+                rc = -1;
+            } else {
+                rc = 1;
+            }
+            break;
+        }
+    }
+    freeReplyObject(x);
+    return rc;
 }

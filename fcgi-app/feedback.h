@@ -12,13 +12,19 @@
  *   record's members: ui_lang, question, translation, entities, sources, models,
  *   prompt_sha256, answers, notices, errors, usage, cost_usd, ...}
  *
- * A request may be rated again: every rating is kept, and readers (novactl feedback) take the
- * last one of each request. Counted in /api/metrics as nova_feedback_total{rating, reason}. */
+ * A request may be rated again: every rating is kept, and the last one of each request is the
+ * one that counts: {nova:feedback}:last maps a request id to its last entry's id (written in
+ * the same script as the entry, trimmed with the stream), feedback_latest reads it for one
+ * request (the handoff document), novactl feedback takes the newest entry of each request.
+ * Counted in /api/metrics as nova_feedback_total{rating, reason}. */
 #ifndef NOVA_FEEDBACK_H
 #define NOVA_FEEDBACK_H
 
 #include <stddef.h>
 
+#include <hiredis/hiredis.h>
+
+#include "core/buf.h"
 #include "req.h"
 
 #define FEEDBACK_COMMENT_MAX_CHARS 1000
@@ -42,6 +48,14 @@ const char *feedback_reason_name(enum feedback_reason r);
  * Returns 0, or -1 with errstr saying what is wrong in words a client can act on. */
 int feedback_body_parse(const char *p, size_t n, struct feedback_body *b, char *errstr,
                         size_t errlen);
+
+/* The last feedback on request_id (the one that counts), its entry's "d" JSON object (above:
+ * rating, reason, comment, time and the request's record) appended to json_out. Two commands
+ * on c (HGET of the index, XRANGE of that one entry), whatever the stream's length. Returns 1
+ * (appended), 0 (never rated, or its ratings were trimmed by the cap), or -1 with errstr (c->err
+ * says whether the connection broke; json_out full is an error too). */
+int feedback_latest(redisContext *c, const char *request_id, struct buf *json_out, char *errstr,
+                    size_t errlen);
 
 /* The route: request_id is 32 lowercase hex digits (the router checked). */
 void feedback_post(struct req *rq, const char *request_id);

@@ -15,6 +15,8 @@
  *   nova:canceled:<job>        string, expires           cancel marker for a job not yet started
  *   nova:session:<id>          list, expires             conversation turns
  *   nova:feedback              stream, capped            players' ratings with the answer rated
+ *   {nova:feedback}:last       hash, capped with it      request id → the stream id of its last
+ *                                                        rating (the one that counts)
  *   nova:readers:<request>     zset, expires             live streams of a request, scored by
  *                                                        their last renewal (a dropped client's
  *                                                        jobs wait for a resume)
@@ -142,5 +144,9 @@ int key_seq(char *out, size_t n, const char *request_id);
  * answer it rated (fcgi-app/feedback.h writes it, novactl feedback reads it); capped by
  * NOVA_FEEDBACK_MAX, no expiry. */
 #define KEY_FEEDBACK "nova:feedback"
+/* Request id → the id of its last entry in nova:feedback (the rating that counts), written in
+ * the same script as the entry and trimmed with the stream, so it never names a trimmed entry
+ * and holds at most NOVA_FEEDBACK_MAX fields. The hash tag puts it in nova:feedback's slot. */
+#define KEY_FEEDBACK_LAST "{nova:feedback}:last"
 
 #endif

@@ -1,0 +1,510 @@
+/* test_feedback: players' ratings of answers (issue 17, item 1) on two real stacks
+ * (feedback.sh): stack 1 keeps its jobs (NOVA_KEEP_JOBS=1, so the record's model ids and
+ * prompt version can be compared with the jobs'), stack 2 keeps only NOVA_FEEDBACK_MAX=3
+ * ratings.
+ *   - a chat in Korean and one in English, each rated: the stored record, field by field,
+ *     against the stream the page saw and the jobs the workers ran (request id, time, UI
+ *     language, question, translation, entities, sources' url and score, every phase's and
+ *     model's final text, model ids, prompt_sha256, usage, cost, rating, reason, comment);
+ *   - 404 for an unknown request; 400 with a clear message for each bad body (bad JSON,
+ *     rating missing or other, reason unknown, comment over 1,000 characters, invalid UTF-8),
+ *     413 for a body over 64 KiB; 1,000 Korean characters are taken;
+ *   - the last feedback on a request wins: feedback_latest (what the handoff document
+ *     carries) and novactl's list and export show the second rating only, both kept;
+ *   - the cap: stack 2 keeps three entries, and its index {nova:feedback}:last names only
+ *     entries still there (a request whose ratings were all trimmed has no latest), also after
+ *     a trim of many entries at once;
+ *   - the record outlives the transcript: DEL nova:log:<request>, the export is still whole;
+ *   - novactl feedback export --json and --csv parsed back (a comment with a comma, a quote
+ *     and a line break; Korean text), --rating and --since filter, list is a table;
+ *   - nova_feedback_total{rating,reason} moves by what was posted.
+ * On main there is no feedback route (every POST is 404) and no novactl feedback, so every
+ * check of a record fails there. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <curl/curl.h>
+
+#include "../unit/test.h"
+#include "core/clock.h"
+#include "../../fcgi-app/feedback.h"
+#include "redis_jobs.h"
+#include "sse_client.h"
+#include "stack_util.h"
+
+static const char *base_url, *base_url2, *run_dir, *run_dir2, *novactl;
+static redisContext *R, *R2;
+static char sock1[700], sock2[700];
+
+/* What the page saw of one chat. */
+struct asked {
+    char request_id[80];
+    json_object *meta, *done, *translation; /* owned references (NULL when not seen) */
+    struct {
+        char phase[24], model[16];
+        struct buf text;
+    } ans[MAX_MS];
+    size_t n_ans;
+    bool done_last;
+};
+
+static void asked_free(struct asked *a)
+{
+    json_object_put(a->meta);
+    json_object_put(a->done);
+    json_object_put(a->translation);
+    for (size_t i = 0; i < a->n_ans; i++)
+        buf_free(&a->ans[i].text);
+    memset(a, 0, sizeof *a);
+}
+
+/* One chat to its end on base. */
+static void ask(const char *base, const char *message, const char *ui, struct asked *out)
+{
+    memset(out, 0, sizeof *out);
+    struct stream *s = chat_new_on(base, message, ui);
+    drive_one(s, 30000);
+    struct chat c;
+    chat_read(s, &c);
+    snprintf(out->request_id, sizeof out->request_id, "%s", c.request_id);
+    out->meta = json_object_get(c.meta);
+    for (size_t i = 0; i < s->n; i++) {
+        json_object *j = ev_json(&s->evs[i]);
+        if (strcmp(s->evs[i].type, "done") == 0)
+            out->done = json_object_get(j);
+        else if (strcmp(s->evs[i].type, "translation") == 0 && !out->translation)
+            out->translation = json_object_get(jget(j, "translated_query"));
+    }
+    for (size_t i = 0; i < c.n_ms && out->n_ans < MAX_MS; i++) {
+        snprintf(out->ans[out->n_ans].phase, sizeof out->ans[0].phase, "%s", c.ms[i].phase);
+        snprintf(out->ans[out->n_ans].model, sizeof out->ans[0].model, "%s", c.ms[i].model);
+        buf_init(&out->ans[out->n_ans].text, 4u << 20);
+        buf_append(&out->ans[out->n_ans].text, c.ms[i].text.data ? c.ms[i].text.data : "",
+                   c.ms[i].text.len);
+        out->n_ans++;
+    }
+    out->done_last = c.done_last;
+    printf("  %s -> %s, %zu answers%s\n", message, c.request_id, out->n_ans,
+           out->translation ? ", translated" : "");
+    if (!c.done_last)
+        stream_dump(message, s);
+    chat_free(&c);
+    stream_free(s);
+}
+
+/* POST body to .../<rid>/feedback on base; the reply (caller frees). */
+static void post_feedback(const char *base, const char *rid, const char *body, size_t len,
+                          struct http_reply *r)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/chat/%s/feedback", base, rid);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    http_do("POST", url, h, body, len, r);
+}
+
+/* {"rating", "reason", "comment"} (NULL: left out) posted; its status. */
+static long rate(const char *base, const char *rid, const char *rating, const char *reason,
+                 const char *comment)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "rating", json_object_new_string(rating));
+    if (reason)
+        json_object_object_add(o, "reason", json_object_new_string(reason));
+    if (comment)
+        json_object_object_add(o, "comment", json_object_new_string(comment));
+    const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE);
+    struct http_reply r;
+    post_feedback(base, rid, js, strlen(js), &r);
+    long st = r.status;
+    if (st != 202)
+        fprintf(stderr, "  feedback on %s: %ld %.*s\n", rid, st, (int)r.body.len,
+                r.body.data ? r.body.data : "");
+    else {
+        json_object *b = json_tokener_parse(buf_cstr(&r.body));
+        CHECK(jstr_is(b, "request_id", rid) && jstr_is(b, "rating", rating) &&
+              jstr_is(b, "status", "recorded"));
+        json_object_put(b);
+    }
+    json_object_put(o);
+    http_reply_free(&r);
+    return st;
+}
+
+/* The feedback that counts on rid, through feedback.h's reader (the handoff's), or NULL. */
+static json_object *latest(redisContext *r, const char *rid)
+{
+    struct buf out;
+    buf_init(&out, 8u << 20);
+    char err[256] = "";
+    int rc = feedback_latest(r, rid, &out, err, sizeof err);
+    json_object *o = rc == 1 ? json_tokener_parse(buf_cstr(&out)) : NULL;
+    if (rc < 0)
+        fprintf(stderr, "  feedback_latest %s: %s\n", rid, err);
+    buf_free(&out);
+    return o;
+}
+
+static bool json_same(json_object *a, json_object *b)
+{
+    return json_object_equal(a, b) == 1;
+}
+
+/* The jobs of rid on stack 1 (NOVA_KEEP_JOBS=1). */
+static void jobs_of(const char *rid, struct jobset *out)
+{
+    struct jobset all = {0};
+    jobset_load_key(R, "nova:jobs:{micro}", &all);
+    jobset_load_key(R, "nova:jobs:{pro}", &all);
+    memset(out, 0, sizeof *out);
+    out->v = xcalloc(all.n ? all.n : 1, sizeof *out->v);
+    for (size_t i = 0; i < all.n; i++) {
+        if (strcmp(all.v[i].request, rid) == 0)
+            out->v[out->n++] = all.v[i];
+        else
+            job_free(&all.v[i]);
+    }
+    free(all.v);
+}
+
+static void jobs_free(struct jobset *js)
+{
+    for (size_t i = 0; i < js->n; i++)
+        job_free(&js->v[i]);
+    free(js->v);
+}
+
+static struct asked ko, en;
+
+/* The stored record of a against what the page saw and the jobs ran. */
+static void check_record(const struct asked *a, json_object *d, const char *ui)
+{
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    CHECK(jstr_is(d, "request_id", a->request_id));
+    /* its time: ISO 8601 UTC and created_ms, within the last two minutes */
+    long long ms = json_object_get_int64(jget(d, "created_ms"));
+    CHECK(ms > clock_epoch_ms() - 120000 && ms <= clock_epoch_ms() + 1000);
+    const char *t = jstr(d, "time");
+    CHECK(t && strlen(t) == 24 && t[10] == 'T' && t[23] == 'Z');
+    CHECK(jstr_is(d, "ui_lang", ui));
+    CHECK(json_same(jget(d, "question"), jget(a->meta, "question")) && jstr(d, "question"));
+    json_object *tr = a->translation ? a->translation : jget(a->meta, "translated_query");
+    CHECK(json_same(jget(d, "translation"), tr));
+    CHECK(json_same(jget(d, "entities"), jget(a->meta, "entities")) ||
+          (!jget(a->meta, "entities") && json_object_array_length(jget(d, "entities")) == 0));
+    json_object *ds = jget(d, "sources"), *ms_ = jget(a->meta, "sources");
+    CHECK(ds && ms_ && json_object_array_length(ds) == json_object_array_length(ms_));
+    for (size_t i = 0; ds && ms_ && i < json_object_array_length(ds); i++) {
+        json_object *x = json_object_array_get_idx(ds, i), *y = json_object_array_get_idx(ms_, i);
+        CHECK(json_same(jget(x, "url"), jget(y, "url")) && jstr(x, "url"));
+        CHECK(json_same(jget(x, "score"), jget(y, "score")) && jget(x, "score"));
+    }
+    /* every phase's and model's final text, byte for byte, with its model id */
+    json_object *ans = jget(d, "answers");
+    CHECK(ans && json_object_array_length(ans) == a->n_ans && a->n_ans >= 1);
+    struct jobset js;
+    jobs_of(a->request_id, &js);
+    CHECK(js.n >= 1);
+    for (size_t i = 0; i < a->n_ans; i++) {
+        json_object *x = NULL;
+        for (size_t k = 0; ans && k < json_object_array_length(ans); k++) {
+            json_object *y = json_object_array_get_idx(ans, k);
+            if (jstr_is(y, "phase", a->ans[i].phase) && jstr_is(y, "model", a->ans[i].model))
+                x = y;
+        }
+        CHECK(x != NULL);
+        const char *text = jstr(x, "text");
+        CHECK(text && strlen(text) == a->ans[i].text.len &&
+              memcmp(text, buf_cstr((struct buf *)&a->ans[i].text), a->ans[i].text.len) == 0);
+        bool job_seen = false;
+        for (size_t k = 0; k < js.n; k++)
+            if (strcmp(js.v[k].phase, a->ans[i].phase) == 0 &&
+                strcmp(model_name(js.v[k].model), a->ans[i].model) == 0) {
+                job_seen = true;
+                CHECK(jstr_is(x, "model_id", js.v[k].model_id));
+                CHECK(jstr_is(jget(d, "models"), a->ans[i].model, js.v[k].model_id));
+            }
+        CHECK(job_seen);
+    }
+    /* the prompt version: the SHA-256 of the system prompt every answer's job names (a
+     * translation job, answering no question, has the translator's own) */
+    const char *sha = jstr(d, "prompt_sha256");
+    CHECK(sha && strlen(sha) == 64);
+    size_t answer_jobs = 0;
+    for (size_t k = 0; k < js.n; k++) {
+        bool answer = false;
+        for (size_t i = 0; i < a->n_ans; i++)
+            answer |= strcmp(js.v[k].phase, a->ans[i].phase) == 0 &&
+                      strcmp(model_name(js.v[k].model), a->ans[i].model) == 0;
+        if (!answer)
+            continue;
+        answer_jobs++;
+        CHECK(sha && strcmp(js.v[k].system_sha256, sha) == 0);
+    }
+    CHECK(answer_jobs == a->n_ans);
+    jobs_free(&js);
+    CHECK(a->done && json_same(jget(d, "usage"), jget(a->done, "usage")) && jget(d, "usage"));
+    CHECK(a->done && json_same(jget(d, "cost_usd"), jget(a->done, "cost_usd")) &&
+          jget(d, "cost_usd"));
+}
+
+static void test_record_ko(void)
+{
+    ask(base_url, "환불 규정을 알려주세요", "ko", &ko);
+    CHECK(ko.done_last && ko.meta);
+    CHECK(rate(base_url, ko.request_id, "down", "wrong", "환불은 7일이 아니라 14일이에요") == 202);
+    json_object *d = latest(R, ko.request_id);
+    check_record(&ko, d, "ko");
+    CHECK(jstr_is(d, "rating", "down") && jstr_is(d, "reason", "wrong"));
+    CHECK(jstr_is(d, "comment", "환불은 7일이 아니라 14일이에요"));
+    json_object_put(d);
+}
+
+static void test_record_en(void)
+{
+    ask(base_url, "how do refunds work?", "en", &en);
+    CHECK(en.done_last && en.meta);
+    CHECK(rate(base_url, en.request_id, "up", NULL, NULL) == 202);
+    json_object *d = latest(R, en.request_id);
+    check_record(&en, d, "en");
+    CHECK(jstr_is(d, "rating", "up"));
+    CHECK(d && jget(d, "reason") == NULL && jget(d, "comment") == NULL);
+    json_object_put(d);
+    /* at least one of the two was translated: the record's translation is not always null */
+    CHECK(ko.translation || en.translation || jget(ko.meta, "translated_query") ||
+          jget(en.meta, "translated_query"));
+}
+
+static void test_unknown_request(void)
+{
+    struct http_reply r;
+    const char *body = "{\"rating\":\"up\"}";
+    post_feedback(base_url, "0123456789abcdef0123456789abcdef", body, strlen(body), &r);
+    CHECK(r.status == 404);
+    CHECK(strstr(buf_cstr(&r.body), "no such request") != NULL);
+    http_reply_free(&r);
+}
+
+/* body → status and a message holding want. */
+static void expect_refused(const char *body, size_t len, long status, const char *want)
+{
+    struct http_reply r;
+    post_feedback(base_url, ko.request_id, body, len, &r);
+    json_object *o = json_tokener_parse(buf_cstr(&r.body));
+    const char *msg = jstr(jget(o, "error"), "message");
+    if (!msg)
+        msg = jstr(o, "message");
+    if (r.status != status || !msg || !strstr(msg, want))
+        fprintf(stderr, "  %.60s: %ld %s (want %ld, '%s')\n", body, r.status,
+                buf_cstr(&r.body), status, want);
+    CHECK(r.status == status);
+    CHECK(msg && strstr(msg, want));
+    json_object_put(o);
+    http_reply_free(&r);
+}
+
+static void test_bad_bodies(void)
+{
+    long long before = R ? 0 : -1;
+    redisReply *x = redisCommand(R, "XLEN nova:feedback");
+    before = x ? x->integer : -1;
+    if (x)
+        freeReplyObject(x);
+    static const char *const bad[][2] = {
+        {"{\"rating\":", "one JSON object"},
+        {"[\"up\"]", "one JSON object"},
+        {"{}", "\"rating\" is missing"},
+        {"{\"reason\":\"wrong\"}", "\"rating\" is missing"},
+        {"{\"rating\":\"meh\"}", "\"rating\" must be \"up\" or \"down\""},
+        {"{\"rating\":1}", "\"rating\" must be \"up\" or \"down\""},
+        {"{\"rating\":\"down\",\"reason\":\"boring\"}", "\"reason\" must be one of"},
+        {"{\"rating\":\"down\",\"comment\":5}", "\"comment\" must be a string"},
+        {"{\"rating\":\"up\",\"stars\":5}", "unknown member \"stars\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_refused(bad[i][0], strlen(bad[i][0]), 400, bad[i][1]);
+    const char invalid[] = "{\"rating\":\"down\",\"comment\":\"caf\xc3\x28\"}";
+    expect_refused(invalid, sizeof invalid - 1, 400, "UTF-8");
+    /* 1,001 Korean characters (3,003 bytes) refused, 1,000 taken */
+    struct buf b;
+    buf_init(&b, 1u << 20);
+    buf_printf(&b, "{\"rating\":\"down\",\"reason\":\"other\",\"comment\":\"");
+    for (int i = 0; i < 1001; i++)
+        buf_printf(&b, "가");
+    buf_printf(&b, "\"}");
+    expect_refused(b.data, b.len, 400, "1001 characters; at most 1000");
+    buf_reset(&b);
+    buf_printf(&b, "{\"rating\":\"down\",\"reason\":\"other\",\"comment\":\"");
+    for (int i = 0; i < 1000; i++)
+        buf_printf(&b, "가");
+    buf_printf(&b, "\"}");
+    struct http_reply r;
+    post_feedback(base_url, ko.request_id, b.data, b.len, &r);
+    CHECK(r.status == 202);
+    http_reply_free(&r);
+    /* over 64 KiB: refused before it is read */
+    buf_reset(&b);
+    buf_printf(&b, "{\"rating\":\"down\",\"comment\":\"");
+    for (int i = 0; i < 70000; i++)
+        buf_append(&b, "x", 1);
+    buf_printf(&b, "\"}");
+    expect_refused(b.data, b.len, 413, "larger than 64 KiB");
+    buf_free(&b);
+    x = redisCommand(R, "XLEN nova:feedback");
+    CHECK(x && x->integer == before + 1); /* only the 1,000 characters were stored */
+    if (x)
+        freeReplyObject(x);
+    /* and it was the last one, so the Korean one is ko's now; rate it again as it was */
+    CHECK(rate(base_url, ko.request_id, "down", "wrong", "환불은 7일이 아니라 14일이에요") == 202);
+}
+
+static long long xlen(redisContext *r, const char *key)
+{
+    redisReply *x = redisCommand(r, "XLEN %s", key);
+    long long n = x && x->type == REDIS_REPLY_INTEGER ? x->integer : -1;
+    if (x)
+        freeReplyObject(x);
+    return n;
+}
+
+/* The entries of rid in nova:feedback on r. */
+static size_t entries_of(redisContext *r, const char *rid)
+{
+    redisReply *x = redisCommand(r, "XRANGE nova:feedback - +");
+    size_t n = 0;
+    for (size_t i = 0; x && x->type == REDIS_REPLY_ARRAY && i < x->elements; i++) {
+        redisReply *f = x->element[i]->element[1];
+        if (f->elements >= 2 && strcmp(f->element[1]->str, rid) == 0)
+            n++;
+    }
+    if (x)
+        freeReplyObject(x);
+    return n;
+}
+
+static void test_last_wins(void)
+{
+    size_t had = entries_of(R, en.request_id);
+    CHECK(rate(base_url, en.request_id, "down", "outdated", "the price changed last week") ==
+          202);
+    CHECK(entries_of(R, en.request_id) == had + 1); /* every rating is kept */
+    json_object *d = latest(R, en.request_id);
+    CHECK(jstr_is(d, "rating", "down") && jstr_is(d, "reason", "outdated"));
+    CHECK(jstr_is(d, "comment", "the price changed last week"));
+    check_record(&en, d, "en");
+    json_object_put(d);
+    /* never rated: none */
+    CHECK(latest(R, "0123456789abcdef0123456789abcdef") == NULL);
+}
+
+/* Every field of {nova:feedback}:last on r names an entry of rid still in the stream. */
+static bool index_consistent(redisContext *r, long long *fields)
+{
+    redisReply *h = redisCommand(r, "HGETALL {nova:feedback}:last");
+    bool ok = h && h->type == REDIS_REPLY_ARRAY;
+    *fields = ok ? (long long)h->elements / 2 : -1;
+    for (size_t i = 0; ok && i + 1 < h->elements; i += 2) {
+        redisReply *e = redisCommand(r, "XRANGE nova:feedback %s %s", h->element[i + 1]->str,
+                                     h->element[i + 1]->str);
+        ok = e && e->type == REDIS_REPLY_ARRAY && e->elements == 1 &&
+             strcmp(e->element[0]->element[1]->element[1]->str, h->element[i]->str) == 0;
+        if (!ok)
+            fprintf(stderr, "  index %s -> %s: no such entry\n", h->element[i]->str,
+                    h->element[i + 1]->str);
+        if (e)
+            freeReplyObject(e);
+    }
+    if (h)
+        freeReplyObject(h);
+    return ok;
+}
+
+static void test_cap(void)
+{
+    struct asked a[4];
+    for (int i = 0; i < 4; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "what is the refund policy? (%d)", i);
+        ask(base_url2, q, "en", &a[i]);
+        CHECK(a[i].done_last);
+    }
+    CHECK(rate(base_url2, a[0].request_id, "up", NULL, NULL) == 202);
+    CHECK(rate(base_url2, a[1].request_id, "up", NULL, NULL) == 202);
+    CHECK(rate(base_url2, a[0].request_id, "down", "unclear", NULL) == 202);
+    CHECK(xlen(R2, "nova:feedback") == 3);
+    json_object *d = latest(R2, a[0].request_id);
+    CHECK(jstr_is(d, "rating", "down"));
+    json_object_put(d);
+    long long fields;
+    CHECK(index_consistent(R2, &fields) && fields == 2);
+    /* the fourth entry trims a[0]'s first: a[0]'s last is still there */
+    CHECK(rate(base_url2, a[2].request_id, "up", NULL, NULL) == 202);
+    CHECK(xlen(R2, "nova:feedback") == 3);
+    CHECK(index_consistent(R2, &fields) && fields == 3);
+    /* a[1]'s only rating is trimmed: no latest, no index field */
+    CHECK(rate(base_url2, a[3].request_id, "down", "offensive", NULL) == 202);
+    CHECK(xlen(R2, "nova:feedback") == 3);
+    CHECK(latest(R2, a[1].request_id) == NULL);
+    CHECK(index_consistent(R2, &fields) && fields == 3);
+    d = latest(R2, a[0].request_id);
+    CHECK(jstr_is(d, "rating", "down"));
+    json_object_put(d);
+    /* many entries over the cap at once (as after the cap was lowered): 100 made-up ratings of
+     * 100 requests, each in the index; one more rating leaves three entries and an index that
+     * names only them */
+    for (int i = 0; i < 100; i++) {
+        char rid[40];
+        snprintf(rid, sizeof rid, "%032x", 0xabc000 + i);
+        redisReply *x = redisCommand(R2, "XADD nova:feedback * request %s rating up d {}", rid);
+        CHECK(x && x->type == REDIS_REPLY_STRING);
+        redisReply *y = x ? redisCommand(R2, "HSET {nova:feedback}:last %s %s", rid, x->str) : NULL;
+        if (x)
+            freeReplyObject(x);
+        if (y)
+            freeReplyObject(y);
+    }
+    CHECK(xlen(R2, "nova:feedback") == 103);
+    CHECK(rate(base_url2, a[1].request_id, "up", NULL, NULL) == 202);
+    CHECK(xlen(R2, "nova:feedback") == 3);
+    CHECK(index_consistent(R2, &fields) && fields == 3);
+    d = latest(R2, a[1].request_id);
+    CHECK(jstr_is(d, "rating", "up") && jstr_is(d, "request_id", a[1].request_id));
+    json_object_put(d);
+    CHECK(latest(R2, a[0].request_id) == NULL && latest(R2, a[3].request_id) == NULL);
+    for (int i = 0; i < 4; i++)
+        asked_free(&a[i]);
+}
+
+int main(void)
+{
+    base_url = getenv("NOVA_URL");
+    base_url2 = getenv("NOVA_URL2");
+    run_dir = getenv("NOVA_RUN_DIR");
+    run_dir2 = getenv("NOVA_RUN_DIR2");
+    novactl = getenv("NOVACTL");
+    snprintf(sock1, sizeof sock1, "%s/redis.sock", run_dir ? run_dir : ".");
+    snprintf(sock2, sizeof sock2, "%s/redis.sock", run_dir2 ? run_dir2 : ".");
+    if (!base_url || !base_url2 || !novactl || !(R = redis_at(sock1)) || !(R2 = redis_at(sock2))) {
+        fprintf(stderr, "test_feedback: NOVA_URL(2), NOVA_RUN_DIR(2), NOVACTL and the Redis "
+                        "needed\n");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    RUN(test_record_ko);
+    RUN(test_record_en);
+    RUN(test_unknown_request);
+    RUN(test_bad_bodies);
+    RUN(test_last_wins);
+    RUN(test_cap);
+    asked_free(&ko);
+    asked_free(&en);
+    redisFree(R);
+    redisFree(R2);
+    curl_global_cleanup();
+    return test_summary();
+}
