@@ -479,6 +479,326 @@ static void test_cap(void)
         asked_free(&a[i]);
 }
 
+/* `novactl feedback ARGS` on stack 1's Redis: its stdout into out, its exit status. */
+static int run_novactl(const char *args, struct buf *out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s %s feedback %s 2>/dev/null", sock1,
+             novactl, args);
+    buf_reset(out);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        buf_append(out, chunk, n);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* export's JSON lines: each line one object, into an array (NULL when a line is not one). */
+static json_object *json_lines(const struct buf *out)
+{
+    json_object *arr = json_object_new_array();
+    const char *p = out->data ? out->data : "", *end = p + out->len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) {
+            json_object_put(arr);
+            return NULL; /* every line ends */
+        }
+        json_tokener *t = json_tokener_new();
+        json_object *o = json_tokener_parse_ex(t, p, (int)(eol - p));
+        bool ok = o && json_tokener_get_error(t) == json_tokener_success &&
+                  json_tokener_get_parse_end(t) == (size_t)(eol - p) &&
+                  json_object_is_type(o, json_type_object);
+        json_tokener_free(t);
+        if (!ok) {
+            json_object_put(o);
+            json_object_put(arr);
+            return NULL;
+        }
+        json_object_array_add(arr, o);
+        p = eol + 1;
+    }
+    return arr;
+}
+
+static json_object *line_of(json_object *lines, const char *rid, size_t *count)
+{
+    json_object *found = NULL;
+    *count = 0;
+    for (size_t i = 0; lines && i < json_object_array_length(lines); i++) {
+        json_object *o = json_object_array_get_idx(lines, i);
+        if (jstr_is(o, "request_id", rid)) {
+            found = o;
+            (*count)++;
+        }
+    }
+    return found;
+}
+
+/* RFC 4180: rows of fields (an array of arrays of strings), or NULL when it is not CSV. */
+static json_object *csv_parse(const char *p, size_t n)
+{
+    json_object *rows = json_object_new_array(), *row = json_object_new_array();
+    struct buf f;
+    buf_init(&f, 64u << 20);
+    size_t i = 0;
+    bool ok = true;
+    while (i < n && ok) {
+        buf_reset(&f);
+        if (p[i] == '"') {
+            for (i++;; i++) {
+                if (i >= n) {
+                    ok = false; /* an unclosed quote */
+                    break;
+                }
+                if (p[i] == '"') {
+                    if (i + 1 < n && p[i + 1] == '"') {
+                        buf_append(&f, "\"", 1);
+                        i++;
+                    } else {
+                        i++;
+                        break;
+                    }
+                } else {
+                    buf_append(&f, p + i, 1);
+                }
+            }
+        } else {
+            while (i < n && p[i] != ',' && p[i] != '\r' && p[i] != '\n') {
+                if (p[i] == '"')
+                    ok = false; /* a quote in an unquoted field */
+                buf_append(&f, p + i++, 1);
+            }
+        }
+        json_object_array_add(row, json_object_new_string_len(f.data ? f.data : "",
+                                                               (int)f.len));
+        if (i < n && p[i] == ',') {
+            i++;
+        } else if (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n') {
+            i += 2;
+            json_object_array_add(rows, row);
+            row = json_object_new_array();
+        } else {
+            ok = false; /* a record ends with CRLF */
+        }
+    }
+    json_object_put(row);
+    buf_free(&f);
+    if (!ok) {
+        json_object_put(rows);
+        return NULL;
+    }
+    return rows;
+}
+
+static const char *cell(json_object *rows, size_t r, size_t c)
+{
+    json_object *row = json_object_array_get_idx(rows, r);
+    json_object *v = row ? json_object_array_get_idx(row, c) : NULL;
+    return v ? json_object_get_string(v) : NULL;
+}
+
+static struct asked third;
+static const char tricky[] = "좋아요, \"정말\" 도움이\n됐어요; 50% off?";
+
+static void test_transcript_gone(void)
+{
+    /* the transcript expires an hour after the chat; the feedback stays */
+    redisReply *x = redisCommand(R, "DEL nova:log:%s", ko.request_id);
+    CHECK(x && x->integer == 1);
+    if (x)
+        freeReplyObject(x);
+    CHECK(rate(base_url, ko.request_id, "up", NULL, NULL) == 404); /* nothing left to rate */
+    struct buf out;
+    buf_init(&out, 64u << 20);
+    CHECK(run_novactl("export", &out) == 0);
+    json_object *lines = json_lines(&out);
+    CHECK(lines != NULL);
+    size_t count;
+    json_object *d = line_of(lines, ko.request_id, &count);
+    CHECK(count == 1);
+    check_record(&ko, d, "ko");
+    CHECK(jstr_is(d, "rating", "down") && jstr_is(d, "reason", "wrong"));
+    CHECK(jstr_is(d, "comment", "환불은 7일이 아니라 14일이에요"));
+    json_object_put(lines);
+    buf_free(&out);
+}
+
+static void test_export_json(void)
+{
+    ask(base_url, "what is the refund policy?", "en", &third);
+    CHECK(third.done_last);
+    CHECK(rate(base_url, third.request_id, "up", NULL, tricky) == 202);
+    struct buf out;
+    buf_init(&out, 64u << 20);
+    CHECK(run_novactl("export --json --since 1h", &out) == 0);
+    json_object *lines = json_lines(&out);
+    CHECK(lines && json_object_array_length(lines) == 3); /* ko, en, third: one line each */
+    /* newest first: third, en (rated again last), ko */
+    CHECK(lines && jstr_is(json_object_array_get_idx(lines, 0), "request_id", third.request_id));
+    CHECK(lines && jstr_is(json_object_array_get_idx(lines, 1), "request_id", en.request_id));
+    CHECK(lines && jstr_is(json_object_array_get_idx(lines, 2), "request_id", ko.request_id));
+    size_t count;
+    json_object *d = line_of(lines, en.request_id, &count);
+    CHECK(count == 1 && jstr_is(d, "rating", "down") && jstr_is(d, "reason", "outdated"));
+    check_record(&en, d, "en");
+    d = line_of(lines, third.request_id, &count);
+    CHECK(count == 1 && jstr_is(d, "comment", tricky));
+    check_record(&third, d, "en");
+    json_object_put(lines);
+    /* --rating: the last rating's; --since: the two-hour-old entry only without it */
+    CHECK(run_novactl("export --rating up --since 1h", &out) == 0);
+    lines = json_lines(&out);
+    CHECK(lines && json_object_array_length(lines) == 1 &&
+          jstr_is(json_object_array_get_idx(lines, 0), "request_id", third.request_id));
+    json_object_put(lines);
+    CHECK(run_novactl("export --rating down", &out) == 0);
+    lines = json_lines(&out);
+    CHECK(lines && json_object_array_length(lines) == 3); /* en, ko and the old one */
+    CHECK(line_of(lines, "00000000000000000000000000000001", &count) && count == 1);
+    json_object_put(lines);
+    CHECK(run_novactl("export --since 3h", &out) == 0);
+    lines = json_lines(&out);
+    CHECK(lines && json_object_array_length(lines) == 4);
+    json_object_put(lines);
+    /* usage errors: exit 2 */
+    CHECK(run_novactl("export --rating meh", &out) == 2);
+    CHECK(run_novactl("export --since soon", &out) == 2);
+    CHECK(run_novactl("export --json --csv", &out) == 2);
+    buf_free(&out);
+}
+
+static void test_export_csv(void)
+{
+    struct buf out;
+    buf_init(&out, 64u << 20);
+    CHECK(run_novactl("export --csv --since 1h", &out) == 0);
+    json_object *rows = csv_parse(out.data ? out.data : "", out.len);
+    CHECK(rows != NULL);
+    CHECK(rows && json_object_array_length(rows) == 4); /* the header and three requests */
+    static const char *const header[] = {
+        "request_id", "time",     "rating",        "reason",  "comment",      "ui_lang",
+        "input_lang", "question", "translation",   "entities", "sources",     "models",
+        "prompt_sha256", "answers", "input_tokens", "output_tokens", "cost_usd"};
+    enum { N_COLS = sizeof header / sizeof header[0] };
+    for (size_t c = 0; rows && c < N_COLS; c++)
+        CHECK_STR_EQ(cell(rows, 0, c), header[c]);
+    for (size_t r = 0; rows && r < json_object_array_length(rows); r++)
+        CHECK(json_object_array_length(json_object_array_get_idx(rows, r)) == N_COLS);
+    const struct asked *want[] = {&third, &en, &ko};
+    const char *rating[] = {"up", "down", "down"}, *comment[] = {tricky,
+        "the price changed last week", "환불은 7일이 아니라 14일이에요"};
+    for (size_t r = 1; rows && r < 4 && r < json_object_array_length(rows); r++) {
+        const struct asked *a = want[r - 1];
+        CHECK_STR_EQ(cell(rows, r, 0), a->request_id);
+        CHECK_STR_EQ(cell(rows, r, 2), rating[r - 1]);
+        CHECK_STR_EQ(cell(rows, r, 4), comment[r - 1]);
+        CHECK_STR_EQ(cell(rows, r, 7), jstr(a->meta, "question"));
+        CHECK(cell(rows, r, 1) && strlen(cell(rows, r, 1)) == 24);
+        /* every source's url, every answer's whole text */
+        json_object *src = jget(a->meta, "sources");
+        for (size_t i = 0; src && i < json_object_array_length(src); i++)
+            CHECK(strstr(cell(rows, r, 10), jstr(json_object_array_get_idx(src, i), "url")));
+        for (size_t i = 0; i < a->n_ans; i++) {
+            char tag[64];
+            snprintf(tag, sizeof tag, "[%s/%s] ", a->ans[i].phase, a->ans[i].model);
+            const char *at = strstr(cell(rows, r, 13), tag);
+            CHECK(at && strncmp(at + strlen(tag), buf_cstr((struct buf *)&a->ans[i].text),
+                                a->ans[i].text.len) == 0);
+        }
+        CHECK(strlen(cell(rows, r, 12)) == 64);
+        char cost[40];
+        snprintf(cost, sizeof cost, "%s",
+                 json_object_to_json_string_ext(jget(a->done, "cost_usd"),
+                                                JSON_C_TO_STRING_PLAIN));
+        CHECK_STR_EQ(cell(rows, r, 16), cost);
+        CHECK(atol(cell(rows, r, 15)) > 0);
+    }
+    CHECK(rows && strcmp(cell(rows, 3, 5), "ko") == 0 && strcmp(cell(rows, 2, 5), "en") == 0);
+    json_object_put(rows);
+    /* a player's formula is shown, not run */
+    CHECK(rate(base_url, third.request_id, "up", NULL, "=HYPERLINK(\"http://x\")") == 202);
+    CHECK(run_novactl("export --csv --since 1h --rating up", &out) == 0);
+    rows = csv_parse(out.data ? out.data : "", out.len);
+    CHECK(rows && json_object_array_length(rows) == 2);
+    CHECK(rows && cell(rows, 1, 4) && strcmp(cell(rows, 1, 4), "'=HYPERLINK(\"http://x\")") == 0);
+    json_object_put(rows);
+    CHECK(rate(base_url, third.request_id, "up", NULL, tricky) == 202); /* as it was */
+    buf_free(&out);
+}
+
+static void test_list(void)
+{
+    struct buf out;
+    buf_init(&out, 64u << 20);
+    CHECK(run_novactl("list --since 1h", &out) == 0);
+    const char *t = buf_cstr(&out);
+    printf("%s", t);
+    const char *a = strstr(t, third.request_id), *b = strstr(t, en.request_id),
+               *c = strstr(t, ko.request_id);
+    CHECK(strncmp(t, "time (UTC)", 10) == 0);
+    CHECK(a && b && c && a < b && b < c); /* newest first */
+    CHECK(strstr(t, "3 requests rated"));
+    /* one line per request: en's says down and outdated (the last), never up */
+    const char *eol = b ? strchr(b, '\n') : NULL;
+    CHECK(eol && memmem(b, (size_t)(eol - b), " down ", 6) &&
+          memmem(b, (size_t)(eol - b), "outdated", 8) && !memmem(b, (size_t)(eol - b), " up ", 4));
+    CHECK(strstr(t, "how do refunds work?") && strstr(t, "the price changed last week"));
+    /* the tricky comment on one line: its line break shown as a blank */
+    CHECK(strstr(t, "도움이 됐어요"));
+    CHECK(run_novactl("list --rating up --since 1h", &out) == 0);
+    CHECK(strstr(buf_cstr(&out), third.request_id) && !strstr(buf_cstr(&out), en.request_id));
+    buf_free(&out);
+}
+
+/* nova_feedback_total{rating, reason} of stack 1, -1 when absent. */
+static long long counter(const char *metrics, const char *rating, const char *reason)
+{
+    char want[128];
+    snprintf(want, sizeof want, "nova_feedback_total{rating=\"%s\",reason=\"%s\"} ", rating,
+             reason);
+    const char *p = metrics ? strstr(metrics, want) : NULL;
+    return p ? atoll(p + strlen(want)) : -1;
+}
+
+static char *metrics_text(void)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/metrics", base_url);
+    struct http_reply r;
+    http_do("GET", url, NULL, NULL, 0, &r);
+    char *t = r.status == 200 ? xstrdup(buf_cstr(&r.body)) : NULL;
+    http_reply_free(&r);
+    return t;
+}
+
+static char *metrics_before;
+
+static void test_metrics(void)
+{
+    char *after = metrics_text();
+    /* on stack 1: down/wrong twice (ko and its rating again), down/other once (1,000
+     * characters), down/outdated once (en again); up/none: en, third three times */
+    static const struct {
+        const char *rating, *reason;
+        long long by;
+    } want[] = {{"down", "wrong", 2}, {"down", "other", 1}, {"down", "outdated", 1},
+                {"up", "none", 4},    {"down", "none", 0},  {"down", "offensive", 0}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        long long b = counter(metrics_before, want[i].rating, want[i].reason),
+                  a = counter(after, want[i].rating, want[i].reason);
+        if (a - b != want[i].by)
+            fprintf(stderr, "  %s/%s: %lld -> %lld, want +%lld\n", want[i].rating,
+                    want[i].reason, b, a, want[i].by);
+        CHECK(b >= 0 && a - b == want[i].by);
+    }
+    free(after);
+}
+
 int main(void)
 {
     base_url = getenv("NOVA_URL");
@@ -495,12 +815,30 @@ int main(void)
         return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    metrics_before = metrics_text();
+    /* A rating two hours old, before any other (stream ids only grow), for --since. */
+    char id[48];
+    snprintf(id, sizeof id, "%lld-0", clock_epoch_ms() - 2 * 3600 * 1000LL);
+    redisReply *r = redisCommand(R, "XADD nova:feedback %s request %s rating down d %s", id,
+                                 "00000000000000000000000000000001",
+                                 "{\"request_id\":\"00000000000000000000000000000001\","
+                                 "\"rating\":\"down\",\"question\":\"an old one\"}");
+    CHECK(r && r->type == REDIS_REPLY_STRING);
+    if (r)
+        freeReplyObject(r);
     RUN(test_record_ko);
     RUN(test_record_en);
     RUN(test_unknown_request);
     RUN(test_bad_bodies);
     RUN(test_last_wins);
+    RUN(test_transcript_gone);
+    RUN(test_export_json);
+    RUN(test_export_csv);
+    RUN(test_list);
+    RUN(test_metrics);
     RUN(test_cap);
+    free(metrics_before);
+    asked_free(&third);
     asked_free(&ko);
     asked_free(&en);
     redisFree(R);
