@@ -35,14 +35,18 @@ const char *feedback_reason_name(enum feedback_reason r)
 }
 
 /* One step, so the index and the stream never disagree and two children rating the same
- * request leave the later entry as its last: XADD, point the index at it, then trim the stream
- * to the cap (ARGV[1]) and the index with it. A trim of a few entries reads them and drops the
+ * request leave the later entry as its last: XADD, XDEL of the request's previous entry (a
+ * rating again replaces it: one entry per request, so re-rating one request cannot push the
+ * others out of the cap), point the index at the new one, then trim the stream to the cap
+ * (ARGV[1]) and the index with it. A trim of a few entries reads them and drops the
  * index fields still naming them; a larger one (the cap was lowered) sweeps the index for ids
  * older than the oldest entry left. KEYS: nova:feedback, its index; ARGV: cap, request,
  * rating, data. Returns the new entry's id. */
 static const char *const add_lua =
+    "local prev = redis.call('HGET', KEYS[2], ARGV[2]) "
     "local id = redis.call('XADD', KEYS[1], '*', 'request', ARGV[2], 'rating', ARGV[3], "
     "'d', ARGV[4]) "
+    "if prev then redis.call('XDEL', KEYS[1], prev) end "
     "redis.call('HSET', KEYS[2], ARGV[2], id) "
     "local cap = tonumber(ARGV[1]) "
     "local over = redis.call('XLEN', KEYS[1]) - cap "

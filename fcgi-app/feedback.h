@@ -12,10 +12,11 @@
  *   record's members: ui_lang, question, translation, entities, sources, models,
  *   prompt_sha256, answers, notices, errors, usage, cost_usd, ...}
  *
- * A request may be rated again: every rating is kept, and the last one of each request is the
- * one that counts: {nova:feedback}:last maps a request id to its last entry's id (written in
- * the same script as the entry, trimmed with the stream), feedback_latest reads it for one
- * request (the handoff document), novactl feedback takes the newest entry of each request.
+ * A request may be rated again, and the last rating wins: {nova:feedback}:last maps a request id
+ * to its entry's id, and the script that adds an entry deletes the request's previous one (one
+ * entry per request: re-rating one request never pushes others out of the cap) and trims the
+ * stream and the index together. feedback_latest reads it for one request (the handoff
+ * document); novactl feedback shows the newest entry of each request.
  * Counted in /api/metrics as nova_feedback_total{rating, reason}. */
 #ifndef NOVA_FEEDBACK_H
 #define NOVA_FEEDBACK_H

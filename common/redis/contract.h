@@ -144,9 +144,10 @@ int key_seq(char *out, size_t n, const char *request_id);
  * answer it rated (fcgi-app/feedback.h writes it, novactl feedback reads it); capped by
  * NOVA_FEEDBACK_MAX, no expiry. */
 #define KEY_FEEDBACK "nova:feedback"
-/* Request id → the id of its last entry in nova:feedback (the rating that counts), written in
- * the same script as the entry and trimmed with the stream, so it never names a trimmed entry
- * and holds at most NOVA_FEEDBACK_MAX fields. The hash tag puts it in nova:feedback's slot. */
+/* Request id → the id of its entry in nova:feedback (its last rating, the one that counts),
+ * written in the same script as the entry, which deletes the request's previous entry and trims
+ * the stream and this hash together: it never names a deleted entry and holds at most
+ * NOVA_FEEDBACK_MAX fields. The hash tag puts it in nova:feedback's slot. */
 #define KEY_FEEDBACK_LAST "{nova:feedback}:last"
 
 #endif

@@ -9,8 +9,9 @@
  *   - 404 for an unknown request; 400 with a clear message for each bad body (bad JSON,
  *     rating missing or other, reason unknown, comment over 1,000 characters, invalid UTF-8),
  *     413 for a body over 64 KiB; 1,000 Korean characters are taken;
- *   - the last feedback on a request wins: feedback_latest (what the handoff document
- *     carries) and novactl's list and export show the second rating only, both kept;
+ *   - the last feedback on a request wins: it replaces the request's entry (one per request),
+ *     and feedback_latest (what the handoff document carries) and novactl's list and export
+ *     show it;
  *   - the cap: stack 2 keeps three entries, and its index {nova:feedback}:last names only
  *     entries still there (a request whose ratings were all trimmed has no latest), also after
  *     a trim of many entries at once;
@@ -185,6 +186,9 @@ static void check_record(const struct asked *a, json_object *d, const char *ui)
     if (!d)
         return;
     CHECK(jstr_is(d, "request_id", a->request_id));
+    /* never the session id the chat was asked in */
+    const char *sid = jstr(a->meta, "session_id");
+    CHECK(!sid || !strstr(json_object_to_json_string(d), sid));
     /* its time: ISO 8601 UTC and created_ms, within the last two minutes */
     long long ms = json_object_get_int64(jget(d, "created_ms"));
     CHECK(ms > clock_epoch_ms() - 120000 && ms <= clock_epoch_ms() + 1000);
@@ -355,7 +359,7 @@ static void test_bad_bodies(void)
     expect_refused(b.data, b.len, 413, "larger than 64 KiB");
     buf_free(&b);
     x = redisCommand(R, "XLEN nova:feedback");
-    CHECK(x && x->integer == before + 1); /* only the 1,000 characters were stored */
+    CHECK(x && x->integer == before); /* only the 1,000 characters, in place of ko's first */
     if (x)
         freeReplyObject(x);
     /* and it was the last one, so the Korean one is ko's now; rate it again as it was */
@@ -388,10 +392,12 @@ static size_t entries_of(redisContext *r, const char *rid)
 
 static void test_last_wins(void)
 {
-    size_t had = entries_of(R, en.request_id);
+    CHECK(entries_of(R, en.request_id) == 1);
+    long long had = xlen(R, "nova:feedback");
     CHECK(rate(base_url, en.request_id, "down", "outdated", "the price changed last week") ==
           202);
-    CHECK(entries_of(R, en.request_id) == had + 1); /* every rating is kept */
+    /* the new rating replaces the request's entry: one per request */
+    CHECK(entries_of(R, en.request_id) == 1 && xlen(R, "nova:feedback") == had);
     json_object *d = latest(R, en.request_id);
     CHECK(jstr_is(d, "rating", "down") && jstr_is(d, "reason", "outdated"));
     CHECK(jstr_is(d, "comment", "the price changed last week"));
@@ -435,17 +441,17 @@ static void test_cap(void)
     CHECK(rate(base_url2, a[0].request_id, "up", NULL, NULL) == 202);
     CHECK(rate(base_url2, a[1].request_id, "up", NULL, NULL) == 202);
     CHECK(rate(base_url2, a[0].request_id, "down", "unclear", NULL) == 202);
-    CHECK(xlen(R2, "nova:feedback") == 3);
+    CHECK(xlen(R2, "nova:feedback") == 2); /* a[0]'s first replaced */
     json_object *d = latest(R2, a[0].request_id);
     CHECK(jstr_is(d, "rating", "down"));
     json_object_put(d);
     long long fields;
     CHECK(index_consistent(R2, &fields) && fields == 2);
-    /* the fourth entry trims a[0]'s first: a[0]'s last is still there */
+    /* a third request: three entries, three index fields */
     CHECK(rate(base_url2, a[2].request_id, "up", NULL, NULL) == 202);
     CHECK(xlen(R2, "nova:feedback") == 3);
     CHECK(index_consistent(R2, &fields) && fields == 3);
-    /* a[1]'s only rating is trimmed: no latest, no index field */
+    /* the fourth trims the oldest, a[1]'s: no latest, no index field */
     CHECK(rate(base_url2, a[3].request_id, "down", "offensive", NULL) == 202);
     CHECK(xlen(R2, "nova:feedback") == 3);
     CHECK(latest(R2, a[1].request_id) == NULL);
