@@ -42,6 +42,12 @@ static const char *const stages[] = {"request", "stream"};
 static const char *const notices[] = {"no_documents", "worker_lost", "guardrail", "other"};
 enum { N_NOTICES = sizeof notices / sizeof notices[0] };
 
+/* Feedback (feedback.h): the ratings and the reasons a 👎 may give ("none": no reason). */
+static const char *const ratings[] = {"up", "down"};
+static const char *const reasons[] = {"none",    "wrong",     "outdated",
+                                      "unclear", "offensive", "other"};
+enum { N_RATINGS = sizeof ratings / sizeof ratings[0], N_REASONS = sizeof reasons / sizeof reasons[0] };
+
 /* Histogram bounds in ms (rendered in seconds); a last bucket takes the rest (+Inf). Time to
  * first token is about a second at most when all is well; streams run up to minutes. */
 static const long long ttft_bounds[] = {100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000,
@@ -77,6 +83,7 @@ struct scoreboard {
     atomic_ullong errors[2][N_CODES];
     atomic_ullong notices[N_NOTICES];
     atomic_ullong translations[2]; /* ok, failed */
+    atomic_ullong feedback[N_RATINGS][N_REASONS];
     size_t n_slots;
     struct slot slots[];
 };
@@ -294,6 +301,13 @@ void metrics_translation(bool ok)
         add(&sb->translations[ok ? 0 : 1], 1);
 }
 
+void metrics_feedback(const char *rating, const char *reason)
+{
+    int r = index_of(ratings, N_RATINGS, rating), c = index_of(reasons, N_REASONS, reason);
+    if (sb && r >= 0)
+        add(&sb->feedback[r][c >= 0 ? c : N_REASONS - 1], 1);
+}
+
 /* ---- Prometheus text -------------------------------------------------------------------- */
 
 static void family(struct buf *out, const char *name, const char *type, const char *help)
@@ -391,6 +405,13 @@ void metrics_render_prometheus(struct buf *out)
     buf_printf(out, "nova_translations_total{result=\"ok\"} %llu\n"
                     "nova_translations_total{result=\"failed\"} %llu\n",
                get(&sb->translations[0]), get(&sb->translations[1]));
+    family(out, "nova_feedback_total", "counter",
+           "Feedback recorded on answers, by rating and reason (every POST; a request rated "
+           "again counts again).");
+    for (int r = 0; r < N_RATINGS; r++)
+        for (int c = 0; c < N_REASONS; c++)
+            buf_printf(out, "nova_feedback_total{rating=\"%s\",reason=\"%s\"} %llu\n",
+                       ratings[r], reasons[c], get(&sb->feedback[r][c]));
     struct totals t = sum_slots();
     family(out, "nova_streams_open", "gauge", "SSE streams open now, over all children.");
     buf_printf(out, "nova_streams_open %u\n", t.streams);

@@ -5,7 +5,7 @@
  * It holds
  *   - the server's monotonic counters and histograms: requests by endpoint and status, time to
  *     first token and stream duration by model, tokens by model and kind, errors by code,
- *     notices by code, translations. They are totals of the server, not of a child: a child
+ *     notices by code, translations, feedback by rating and reason. They are totals of the server, not of a child: a child
  *     that is respawned (or a reload's new generation) goes on adding to the same numbers;
  *   - one slot per child: pid, generation, state, start, requests served, threads, busy
  *     threads, open streams. The master gives a slot at fork and frees it when it reaps the
@@ -77,6 +77,9 @@ void metrics_error(enum metrics_stage stage, const char *code);
 void metrics_notice(const char *code);
 /* A translation finished, well or not. */
 void metrics_translation(bool ok);
+/* A feedback was recorded: rating "up" or "down", reason "none", "wrong", "outdated",
+ * "unclear", "offensive" or "other" (feedback.h's names; another counts as "other"). */
+void metrics_feedback(const char *rating, const char *reason);
 
 /* ---- reading it (any process) ----------------------------------------------------------- */
 

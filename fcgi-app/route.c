@@ -8,6 +8,7 @@
 #include "chat.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "feedback.h"
 #include "handoff.h"
 #include "health.h"
 #include "observe.h"
@@ -38,6 +39,8 @@ static void route_chat_request(struct req *rq, const struct route_match *m)
         resume_get(rq, id);
     else if (m->route == ROUTE_HANDOFF)
         handoff_post(rq, id);
+    else if (m->route == ROUTE_FEEDBACK)
+        feedback_post(rq, id);
     else
         resume_cancel(rq, id);
 }
@@ -60,7 +63,8 @@ static void route_dispatch(struct req *rq, const struct route_match *m)
     case ROUTE_CHAT: chat_post(rq); break;
     case ROUTE_RESUME:
     case ROUTE_CANCEL:
-    case ROUTE_HANDOFF: route_chat_request(rq, m); break;
+    case ROUTE_HANDOFF:
+    case ROUTE_FEEDBACK: route_chat_request(rq, m); break;
     case ROUTE_TRANSLATE: translate_post(rq); break;
     case ROUTE_SESSION: route_session(rq, m); break;
     case ROUTE_HEALTH: health_get(rq); break;

@@ -16,6 +16,7 @@ static const struct route_def defs[] = {
     {ROUTE_CHAT, "chat", "POST", "/api/chat", false, NULL},
     {ROUTE_RESUME, "resume", "GET", "/api/chat/", true, "/events"},
     {ROUTE_CANCEL, "cancel", "POST", "/api/chat/", true, "/cancel"},
+    {ROUTE_FEEDBACK, "feedback", "POST", "/api/chat/", true, "/feedback"},
     {ROUTE_TRANSLATE, "translate", "POST", "/api/translate", false, NULL},
     {ROUTE_SESSION, "session", "DELETE", "/api/session/", true, NULL},
     {ROUTE_HEALTH, "health", "GET, HEAD", "/api/health", false, NULL},

@@ -6,6 +6,7 @@
  *   POST   /api/chat                    ROUTE_CHAT       chat_post      (chat.c)
  *   GET    /api/chat/<request>/events   ROUTE_RESUME     resume_get     (resume.c)
  *   POST   /api/chat/<request>/cancel   ROUTE_CANCEL     resume_cancel  (resume.c)
+ *   POST   /api/chat/<request>/feedback ROUTE_FEEDBACK   feedback_post  (feedback.c)
  *   POST   /api/translate               ROUTE_TRANSLATE  translate_post (translate.c)
  *   DELETE /api/session/<id>            ROUTE_SESSION    session_delete (session.c)
  *   GET    /api/health (or HEAD)        ROUTE_HEALTH     health_get     (health.c)
@@ -27,6 +28,7 @@ enum route {
     ROUTE_CHAT,
     ROUTE_RESUME,
     ROUTE_CANCEL,
+    ROUTE_FEEDBACK,
     ROUTE_TRANSLATE,
     ROUTE_SESSION,
     ROUTE_HEALTH,

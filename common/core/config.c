@@ -156,6 +156,9 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         env_long(&c->max_resumes, "NOVA_MAX_RESUMES_PER_REQUEST", 4, 1, 1000, errstr,
                  errlen) < 0)
         return -1;
+    if (env_long(&c->feedback_max, "NOVA_FEEDBACK_MAX", 100000, 1, 100000000, errstr,
+                 errlen) < 0)
+        return -1;
     if (env_copy(c->api_key, sizeof c->api_key, "NOVA_API_KEY", "", errstr, errlen) < 0)
         return -1;
     /* A key short enough to guess, or one no header can carry, is a mistake to stop at. */
@@ -268,6 +271,7 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     setting_long(fn, arg, "worker_max_jobs", c->worker_max_jobs);
     setting_long(fn, arg, "max_queue_depth", c->max_queue_depth);
     setting_long(fn, arg, "max_resumes_per_request", c->max_resumes);
+    setting_long(fn, arg, "feedback_max", c->feedback_max);
     fn(arg, "glossary_file", c->glossary_file, false);
     fn(arg, "synonyms_file", c->synonyms_file[0] ? c->synonyms_file : "(none)", false);
     fn(arg, "prompts_dir", c->prompts_dir, false);

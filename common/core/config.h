@@ -48,6 +48,8 @@ struct nova_config {
     long max_queue_depth;      /* NOVA_MAX_QUEUE_DEPTH: above it, 429 overloaded (10000) */
     long max_resumes;          /* NOVA_MAX_RESUMES_PER_REQUEST: live resumes of one request;
                                   one more is 429 rate_limited (4) */
+    long feedback_max;         /* NOVA_FEEDBACK_MAX: entries nova:feedback keeps, the oldest
+                                  trimmed (100000) */
     char api_key[257];         /* NOVA_API_KEY: when set, what every /api/ request but
                                   /api/health must carry (nova-fcgi); "" when unset */
     /* The product (paths relative to the working directory; make run starts in the repo): */

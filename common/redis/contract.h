@@ -14,6 +14,9 @@
  *   nova:cancel:{<queue>}      pub/sub channel           job ids to stop now
  *   nova:canceled:<job>        string, expires           cancel marker for a job not yet started
  *   nova:session:<id>          list, expires             conversation turns
+ *   nova:feedback              stream, capped            players' ratings with the answer rated
+ *   {nova:feedback}:last       hash, capped with it      request id → the stream id of its last
+ *                                                        rating (the one that counts)
  *   nova:readers:<request>     zset, expires             live streams of a request, scored by
  *                                                        their last renewal (a dropped client's
  *                                                        jobs wait for a resume)
@@ -136,5 +139,15 @@ int key_seq(char *out, size_t n, const char *request_id);
  * letter that names it can be retried until then. */
 #define PROMPT_TTL_S (7 * 86400)
 #define PROMPT_STORE_PERIOD_S 60
+
+/* nova:feedback: players' ratings, each entry (fields "request", "rating", "d") with the whole
+ * answer it rated (fcgi-app/feedback.h writes it, novactl feedback reads it); capped by
+ * NOVA_FEEDBACK_MAX, no expiry. */
+#define KEY_FEEDBACK "nova:feedback"
+/* Request id → the id of its entry in nova:feedback (its last rating, the one that counts),
+ * written in the same script as the entry, which deletes the request's previous entry and trims
+ * the stream and this hash together: it never names a deleted entry and holds at most
+ * NOVA_FEEDBACK_MAX fields. The hash tag puts it in nova:feedback's slot. */
+#define KEY_FEEDBACK_LAST "{nova:feedback}:last"
 
 #endif

@@ -17,7 +17,7 @@ static const char *const vars[] = {
     "NOVA_RUN_DIR", "NOVA_REDIS_URL", "NOVA_RETRY_MAX_ATTEMPTS", "NOVA_RETRY_BASE_MS",
     "NOVA_RETRY_CAP_MS", "NOVA_VISIBILITY_TIMEOUT_S", "NOVA_MAX_DELIVERIES",
     "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY", "NOVA_MAX_RESUMES_PER_REQUEST",
-    "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP", "NOVA_REDIS_TLS_CA_FILE",
+    "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP", "NOVA_FEEDBACK_MAX", "NOVA_REDIS_TLS_CA_FILE",
     "NOVA_REDIS_TLS_CERT_FILE", "NOVA_REDIS_TLS_KEY_FILE",
     "NOVA_GUARDRAIL_ID", "NOVA_GUARDRAIL_VERSION", "NOVA_GUARDRAIL_STREAM_MODE", "NOVA_GUARDRAIL_TRACE",
     "NOVA_GAP_WEAK_SCORE", "NOVA_GAPS_MAX",
@@ -374,6 +374,32 @@ static void test_gaps(void)
     unsetenv("NOVA_GAPS_MAX");
 }
 
+/* The cap of nova:feedback: 100000 by default, at least 1, shown by --print-config. */
+static void test_feedback_max(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.feedback_max == 100000);
+    setenv("NOVA_FEEDBACK_MAX", "25", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.feedback_max == 25);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    config_print(&c.core, f);
+    fclose(f);
+    CHECK(text && strstr(text, "feedback_max: 25\n"));
+    free(text);
+    static const char *const bad[] = {"0", "-3", "100000001", "many"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("NOVA_FEEDBACK_MAX", bad[i], 1);
+        err[0] = '\0';
+        CHECK(load(&c, err, sizeof err) == -1);
+        CHECK(strstr(err, "NOVA_FEEDBACK_MAX") != NULL);
+    }
+    clear_env();
+}
+
 /* Who may connect to the FastCGI socket: 0660 by default, the group resolved at start. */
 static void test_socket_access(void)
 {
@@ -464,6 +490,7 @@ int main(void)
     RUN(test_api_key);
     RUN(test_max_resumes);
     RUN(test_redis_url_masked);
+    RUN(test_feedback_max);
     RUN(test_socket_access);
     RUN(test_guardrail);
     RUN(test_gaps);

@@ -15,6 +15,7 @@ static void test_every_endpoint(void)
         {"POST", "/api/chat", ROUTE_CHAT},
         {"GET", "/api/chat/" RID "/events", ROUTE_RESUME},
         {"POST", "/api/chat/" RID "/cancel", ROUTE_CANCEL},
+        {"POST", "/api/chat/" RID "/feedback", ROUTE_FEEDBACK},
         {"POST", "/api/translate", ROUTE_TRANSLATE},
         {"DELETE", "/api/session/abcdefgh", ROUTE_SESSION},
         {"GET", "/api/health", ROUTE_HEALTH},
@@ -68,7 +69,7 @@ static void test_no_endpoint(void)
 {
     static const char *const paths[] = {
         "", "/", "/api", "/api/", "/api/chat/", "/api/chat/" RID, "/api/chat/" RID "/",
-        "/api/chat/" RID "/events/", "/api/chat/" RID "/feedback", "/api/chat/a/b/events",
+        "/api/chat/" RID "/events/", "/api/chat/" RID "/rate", "/api/chat/a/b/events",
         "/api/chat/events", "/api/chatx", "/api/health/", "/api/healthz", "/status/x",
         "/api/session", "/api/translate/x", "/nope",
     };
@@ -83,8 +84,9 @@ static void test_no_endpoint(void)
 
 static void test_names(void)
 {
-    static const char *const want[] = {"chat",   "resume",  "cancel", "translate", "session",
-                                       "health", "metrics", "status", "handoff", "other"};
+    static const char *const want[] = {"chat",   "resume",  "cancel", "feedback", "translate",
+                                       "session", "health", "metrics", "status",  "handoff",
+                                       "other"};
     for (int r = 0; r < ROUTE_COUNT; r++)
         CHECK_STR_EQ(routes_name((enum route)r), want[r]);
     CHECK_STR_EQ(routes_name(ROUTE_COUNT), "other");

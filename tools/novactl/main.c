@@ -28,6 +28,7 @@ static const struct group groups[] = {
     {"dead", "dead letters: list, retry, purge", novactl_dead},
     {"kb", "the local knowledge base: import, search, stats", novactl_kb},
     {"glossary", "check a game glossary file", novactl_glossary},
+    {"feedback", "players' ratings of answers: list, export (JSON lines, CSV)", novactl_feedback},
 };
 
 #define N_GROUPS (sizeof groups / sizeof groups[0])
