@@ -446,8 +446,58 @@ static void test_payload_complete_and_signed(void)
     for (size_t i = 0; turns && i < json_object_array_length(turns); i++)
         mine |= jstr_is(json_object_array_get_idx(turns, i), "request_id", first_rid);
     CHECK(mine);
-    json_object *fb;
-    CHECK(json_object_object_get_ex(d, "feedback", &fb));
+    json_object *fb = NULL;
+    CHECK(json_object_object_get_ex(d, "feedback", &fb) && fb == NULL); /* none given: null */
+    json_object_put(d);
+    json_object_put(recs);
+}
+
+/* POST .../feedback with body on stack 1; its status. */
+static long feedback(const char *rid, const char *body)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/chat/%s/feedback", base_url, rid);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct http_reply r;
+    http_do("POST", url, h, body, strlen(body), &r);
+    long st = r.status;
+    if (st != 202)
+        fprintf(stderr, "feedback: %ld %.*s\n", st, (int)r.body.len, r.body.data ? r.body.data : "");
+    http_reply_free(&r);
+    return st;
+}
+
+/* The player rated the answer (twice: the last one counts): the document carries that rating,
+ * its reason, comment and time. */
+static void test_feedback_in_document(void)
+{
+    char rid[80], sid[80], body[1024];
+    CHECK(chat_done(base_url, "폴이 레벨업을 못 해요 #sim:tps=400 #sim:len=10", rid, sid) == 0);
+    CHECK(feedback(rid, "{\"rating\":\"up\"}") == 202);
+    CHECK(feedback(rid, "{\"rating\":\"down\",\"reason\":\"wrong\","
+                        "\"comment\":\"레벨업 방법이 틀렸어요\"}") == 202);
+    body_of(body, sizeof body, "사람과 이야기하고 싶어요", NULL, sid);
+    struct http_reply r;
+    handoff(base_url, rid, body, &r);
+    json_object *o = r.status == 202 ? json_tokener_parse(r.body.data) : NULL;
+    char hid[64];
+    snprintf(hid, sizeof hid, "%s", jstr(o, "handoff_id") ? jstr(o, "handoff_id") : "");
+    CHECK(r.status == 202 && hid[0]);
+    json_object_put(o);
+    http_reply_free(&r);
+    json_object *recs = await_delivered(hid, 10000);
+    CHECK(json_object_array_length(recs) == 1);
+    const char *raw = jstr(json_object_array_get_idx(recs, 0), "body");
+    json_object *d = raw ? json_tokener_parse(raw) : NULL;
+    json_object *fb = jget(d, "feedback");
+    CHECK(fb && json_object_is_type(fb, json_type_object));
+    CHECK(jstr_is(fb, "rating", "down") && jstr_is(fb, "reason", "wrong"));
+    CHECK(jstr_is(fb, "comment", "레벨업 방법이 틀렸어요"));
+    CHECK(jstr(fb, "time") && strlen(jstr(fb, "time")) >= 20);
+    /* the request's record is in the document once, not again inside the feedback */
+    CHECK(fb && !jget(fb, "answers") && !jget(fb, "question"));
+    if (test_cur_failures)
+        fprintf(stderr, "document: %s\n", raw ? raw : "(none)");
     json_object_put(d);
     json_object_put(recs);
 }
@@ -817,6 +867,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(test_payload_complete_and_signed);
     RUN(test_second_post_same_handoff);
+    RUN(test_feedback_in_document);
     RUN(test_retried_then_delivered);
     RUN(test_dead_letter_shown);
     RUN(test_refusals);
