@@ -204,10 +204,11 @@ expect "status on an idle stack: three live workers, empty queues, Redis's versi
         [ "$(field pro_dead_letters)" = 0 ] && [ "$(field micro_oldest_pending_age_ms)" = none ] &&
         grep -Eq "^worker_[0-2]: id=micro-[^,]+,queue=micro,host=[^,]+,pid=[0-9]+,in_flight=0," "$tmp/out"'
 run "$novactl" status --json
-expect "status --json parses: three queues, three workers" py '
+expect "status --json parses: four queues (handoff with no worker: no NOVA_HANDOFF_URL), three workers" py '
 import json, sys
 d = json.load(sys.stdin)
-assert sorted(d["queues"]) == ["kb", "micro", "pro"] and d["workers_live"] == 3
+assert sorted(d["queues"]) == ["handoff", "kb", "micro", "pro"] and d["workers_live"] == 3
+assert d["queues"]["handoff"]["workers_live"] == 0
 assert sorted(w["queue"] for w in d["workers"]) == ["kb", "micro", "pro"]
 assert all(w["beat_age_ms"] < 15000 for w in d["workers"])
 assert d["queues"]["micro"]["oldest_pending_age_ms"] is None and d["redis"]["time_ms"] > 0'
