@@ -15,7 +15,8 @@
  * The document (one JSON object): handoff_id, request_id, created_ms, time (UTC, ISO 8601),
  * note, contact, ui_lang, question, translation, sources, answers (each phase and model with
  * its text and model id), session (the turns: question and answer each), feedback (the
- * player's last on this request, or null). */
+ * player's last on this request, feedback.h's feedback_latest: {"rating", "reason", "comment",
+ * "time"}, reason and comment null when not given; null when the request was never rated). */
 #ifndef NOVA_HANDOFF_FCGI_H
 #define NOVA_HANDOFF_FCGI_H
 

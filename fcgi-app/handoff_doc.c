@@ -19,6 +19,7 @@
 #include "core/errstr.h"
 #include "core/json.h"
 #include "core/utf8.h"
+#include "feedback.h"
 #include "redis/contract.h"
 #include "record.h"
 
@@ -136,6 +137,41 @@ static const char *str_of(json_object *o, const char *name)
                : NULL;
 }
 
+/* The player's last feedback on request_id (feedback.h: the one that counts) as the document
+ * carries it — {"rating", "reason", "comment", "time"}, reason and comment null when none — or
+ * NULL when there is none, into *out. Returns 0, or -1 with errstr (Redis failed). The entry
+ * also holds the request's record: the document has that already, once. */
+static int last_feedback(redisContext *c, const char *request_id, json_object **out,
+                         char *errstr, size_t errlen)
+{
+    *out = NULL;
+    struct buf raw;
+    buf_init(&raw, 4u << 20);
+    int rc = feedback_latest(c, request_id, &raw, errstr, errlen);
+    if (rc <= 0) {
+        buf_free(&raw);
+        return rc;
+    }
+    json_object *d = json_tokener_parse(raw.data ? raw.data : "");
+    buf_free(&raw);
+    if (!d || !json_object_is_type(d, json_type_object)) {
+        json_object_put(d); /* unreadable: said as none rather than failing the handoff */
+        return 0;
+    }
+    json_object *fb = json_object_new_object(), *v;
+    static const char *const keep[] = {"rating", "reason", "comment", "time"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        v = NULL;
+        if (json_object_object_get_ex(d, keep[i], &v) && json_object_is_type(v, json_type_string))
+            json_object_object_add(fb, keep[i], json_object_get(v));
+        else
+            json_object_object_add(fb, keep[i], NULL);
+    }
+    json_object_put(d);
+    *out = fb;
+    return 0;
+}
+
 /* The session's turns (the last HANDOFF_SESSION_TURNS), when one of them is request_id's;
  * the question of request_id's turn into *question when it had none. */
 static json_object *session_turns(const redisReply *list, const char *request_id,
@@ -227,8 +263,12 @@ int handoff_doc_build(redisContext *c, const char *request_id, const char *hando
     else
         json_object_put(question);
     json_object_object_add(o, "session", turns ? turns : json_object_new_array());
-    if (!json_object_object_get_ex(o, "feedback", &q))
-        json_object_object_add(o, "feedback", NULL);
+    json_object *fb = NULL;
+    if (last_feedback(c, request_id, &fb, errstr, errlen) < 0) {
+        json_object_put(o);
+        goto out;
+    }
+    json_object_object_add(o, "feedback", fb);
     buf_init(&doc->json, HANDOFF_DOC_MAX);
     if (json_append_put(o, &doc->json) < 0) {
         buf_free(&doc->json);

@@ -477,8 +477,9 @@ int handoff_run(struct worker *w, int sigfd)
     L.beat_ms = L.refresh_ms = now;
     L.reclaim_ms = now + w->cfg->visibility_timeout_s * 1000 / 2;
     if (!w->cfg->handoff_url[0])
-        log_warn("NOVA_HANDOFF_URL is unset: handoffs wait in %s until it is set",
-                 w->jobs_key);
+        log_warn("NOVA_HANDOFF_URL is unset: this worker is idle (it reads and sends nothing; "
+                 "nova-fcgi answers handoffs 503 unavailable). Set it on nova-fcgi and here "
+                 "to hand conversations to a person");
     if (loop_redis(&L))
         log_info("ready");
     heartbeat_write(w);

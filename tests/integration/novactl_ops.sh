@@ -114,8 +114,8 @@ if command -v docker-compose >/dev/null 2>&1; then
   run docker-compose config -q
   expect "docker-compose config: the default file is valid" eval '[ $rc -eq 0 ] && [ ! -s "$tmp/err" ]'
   run docker-compose config --services
-  expect "docker-compose: nginx, redis, nova-fcgi, three workers and the simulator" \
-    eval '[ $rc -eq 0 ] && [ "$(sort "$tmp/out" | tr "\n" " ")" = "bedrock-sim nginx nova-fcgi redis worker-kb worker-micro worker-pro " ]'
+  expect "docker-compose: nginx, redis, nova-fcgi, three workers, the handoff worker and the simulator" \
+    eval '[ $rc -eq 0 ] && [ "$(sort "$tmp/out" | tr "\n" " ")" = "bedrock-sim nginx nova-fcgi redis worker-handoff worker-kb worker-micro worker-pro " ]'
   run docker-compose config
   expect_py "docker-compose: only bedrock-sim has a profile, sim" 0 '
 import re, sys
@@ -123,7 +123,7 @@ text = sys.stdin.read()
 blocks = re.split(r"(?m)^  (?=[a-z])", text.split("\nvolumes:")[0].split("services:\n", 1)[1])
 prof = {b.split(":")[0]: re.findall(r"profiles:\n\s+- (\w+)", b) for b in blocks if b.strip()}
 assert prof.pop("bedrock-sim") == ["sim"], prof
-assert all(v == [] for v in prof.values()) and len(prof) == 6, prof'
+assert all(v == [] for v in prof.values()) and len(prof) == 7, prof'
   run env NOVA_BACKEND=bedrock docker-compose config
   expect "docker-compose NOVA_BACKEND=bedrock: workers get no simulator and no example key" \
     eval '[ $rc -eq 0 ] && ! has AKIDEXAMPLE "$tmp/out" && ! has "bedrock-sim:8787" "$tmp/out" &&
@@ -145,7 +145,11 @@ assert "AWS_ACCESS_KEY_ID" not in fcgi and "AWS_SECRET_ACCESS_KEY" not in fcgi
 assert "NOVA_FCGI_SOCKET: /run/nova/nova-fcgi.sock" in fcgi and "fcgi-socket:/run/nova" in fcgi
 for w in ("worker-micro", "worker-pro", "worker-kb"):
     assert "AWS_ACCESS_KEY_ID: AKIDEXAMPLE" in "\n".join(svc[w]), w
-assert "fcgi-socket:/run/nova" in "\n".join(svc["nginx"])'
+assert "fcgi-socket:/run/nova" in "\n".join(svc["nginx"])
+# the handoff worker calls no AWS service: no key; the signing secret is its alone
+ho = "\n".join(svc["worker-handoff"])
+assert "AWS_ACCESS_KEY_ID" not in ho and "NOVA_HANDOFF_SECRET" in ho, ho
+assert "NOVA_HANDOFF_SECRET" not in fcgi and "NOVA_HANDOFF_URL" in fcgi'
 else
   fail=$((fail + 1)); echo "FAIL docker-compose is not installed (scripts/install-deps installs it)"
 fi
@@ -200,10 +204,11 @@ expect "status on an idle stack: three live workers, empty queues, Redis's versi
         [ "$(field pro_dead_letters)" = 0 ] && [ "$(field micro_oldest_pending_age_ms)" = none ] &&
         grep -Eq "^worker_[0-2]: id=micro-[^,]+,queue=micro,host=[^,]+,pid=[0-9]+,in_flight=0," "$tmp/out"'
 run "$novactl" status --json
-expect "status --json parses: three queues, three workers" py '
+expect "status --json parses: four queues (handoff with no worker: no NOVA_HANDOFF_URL), three workers" py '
 import json, sys
 d = json.load(sys.stdin)
-assert sorted(d["queues"]) == ["kb", "micro", "pro"] and d["workers_live"] == 3
+assert sorted(d["queues"]) == ["handoff", "kb", "micro", "pro"] and d["workers_live"] == 3
+assert d["queues"]["handoff"]["workers_live"] == 0
 assert sorted(w["queue"] for w in d["workers"]) == ["kb", "micro", "pro"]
 assert all(w["beat_age_ms"] < 15000 for w in d["workers"])
 assert d["queues"]["micro"]["oldest_pending_age_ms"] is None and d["redis"]["time_ms"] > 0'

@@ -13,7 +13,10 @@
  * "#fail=N" answers 500 to the first N deliveries of that handoff, "#always" answers 503 to
  * every one, "#hold=MS" holds the first delivery MS ms before its 200 (a worker is killed
  * meanwhile). Stack 1 has NOVA_HANDOFF_URL, a secret, fast retries (50 ms doubling to 200 ms,
- * 4 tries) and a 2 s visibility timeout; stack 2 has no NOVA_HANDOFF_URL. */
+ * 4 tries) and a 2 s visibility timeout; stack 2 has no NOVA_HANDOFF_URL; stack 3's
+ * NOVA_HANDOFF_URL is a loopback port nothing listens on (HANDOFF_PORT3) until the test starts
+ * tools/handoff-echo there (ECHO): receiver down → dead letter → receiver up → novactl dead
+ * retry → delivered once, signed. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -33,6 +36,7 @@
 #include "testhttpd.h"
 
 static const char *base_url, *base_url2, *run_dir, *recv_dir, *secret, *novactl;
+static const char *base_url3, *run_dir3, *echo_bin, *port3;
 
 /* ---- receiver mode ---------------------------------------------------------------------- */
 
@@ -215,11 +219,61 @@ static json_object *await_delivered(const char *hid, long timeout_ms)
     }
 }
 
-static redisContext *redis(void)
+static redisContext *redis_of(const char *dir)
 {
     char sock[600];
-    snprintf(sock, sizeof sock, "%s/redis.sock", run_dir);
+    snprintf(sock, sizeof sock, "%s/redis.sock", dir);
     return redis_at(sock);
+}
+
+static redisContext *redis(void)
+{
+    return redis_of(run_dir);
+}
+
+/* Runs a shell command line; its output (stdout and stderr) into out, its exit status back. */
+static int run_cmd(const char *cmd, struct buf *out)
+{
+    buf_init(out, 1u << 20);
+    FILE *p = popen(cmd, "r");
+    char line[4096];
+    while (p && fgets(line, sizeof line, p))
+        buf_puts(out, line);
+    int st = p ? pclose(p) : -1;
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A file's text (caller frees), or NULL. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    struct buf b;
+    buf_init(&b, 4u << 20);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(f);
+    buf_puts(&b, "");
+    return b.data;
+}
+
+/* Lines of text that hold every one of the words (NULL-terminated). */
+static int lines_with(const char *text, const char *const *words)
+{
+    int n = 0;
+    for (const char *p = text; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        bool all = true;
+        for (size_t i = 0; words[i] && all; i++)
+            all = memmem(p, len, words[i], strlen(words[i])) != NULL;
+        n += all;
+        p = eol ? eol + 1 : p + len;
+    }
+    return n;
 }
 
 /* A finished chat on base: its request and session ids. 0 or -1. */
@@ -392,8 +446,58 @@ static void test_payload_complete_and_signed(void)
     for (size_t i = 0; turns && i < json_object_array_length(turns); i++)
         mine |= jstr_is(json_object_array_get_idx(turns, i), "request_id", first_rid);
     CHECK(mine);
-    json_object *fb;
-    CHECK(json_object_object_get_ex(d, "feedback", &fb));
+    json_object *fb = NULL;
+    CHECK(json_object_object_get_ex(d, "feedback", &fb) && fb == NULL); /* none given: null */
+    json_object_put(d);
+    json_object_put(recs);
+}
+
+/* POST .../feedback with body on stack 1; its status. */
+static long feedback(const char *rid, const char *body)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/chat/%s/feedback", base_url, rid);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct http_reply r;
+    http_do("POST", url, h, body, strlen(body), &r);
+    long st = r.status;
+    if (st != 202)
+        fprintf(stderr, "feedback: %ld %.*s\n", st, (int)r.body.len, r.body.data ? r.body.data : "");
+    http_reply_free(&r);
+    return st;
+}
+
+/* The player rated the answer (twice: the last one counts): the document carries that rating,
+ * its reason, comment and time. */
+static void test_feedback_in_document(void)
+{
+    char rid[80], sid[80], body[1024];
+    CHECK(chat_done(base_url, "폴이 레벨업을 못 해요 #sim:tps=400 #sim:len=10", rid, sid) == 0);
+    CHECK(feedback(rid, "{\"rating\":\"up\"}") == 202);
+    CHECK(feedback(rid, "{\"rating\":\"down\",\"reason\":\"wrong\","
+                        "\"comment\":\"레벨업 방법이 틀렸어요\"}") == 202);
+    body_of(body, sizeof body, "사람과 이야기하고 싶어요", NULL, sid);
+    struct http_reply r;
+    handoff(base_url, rid, body, &r);
+    json_object *o = r.status == 202 ? json_tokener_parse(r.body.data) : NULL;
+    char hid[64];
+    snprintf(hid, sizeof hid, "%s", jstr(o, "handoff_id") ? jstr(o, "handoff_id") : "");
+    CHECK(r.status == 202 && hid[0]);
+    json_object_put(o);
+    http_reply_free(&r);
+    json_object *recs = await_delivered(hid, 10000);
+    CHECK(json_object_array_length(recs) == 1);
+    const char *raw = jstr(json_object_array_get_idx(recs, 0), "body");
+    json_object *d = raw ? json_tokener_parse(raw) : NULL;
+    json_object *fb = jget(d, "feedback");
+    CHECK(fb && json_object_is_type(fb, json_type_object));
+    CHECK(jstr_is(fb, "rating", "down") && jstr_is(fb, "reason", "wrong"));
+    CHECK(jstr_is(fb, "comment", "레벨업 방법이 틀렸어요"));
+    CHECK(jstr(fb, "time") && strlen(jstr(fb, "time")) >= 20);
+    /* the request's record is in the document once, not again inside the feedback */
+    CHECK(fb && !jget(fb, "answers") && !jget(fb, "question"));
+    if (test_cur_failures)
+        fprintf(stderr, "document: %s\n", raw ? raw : "(none)");
     json_object_put(d);
     json_object_put(recs);
 }
@@ -530,6 +634,172 @@ static void test_killed_worker_reclaimed(void)
     CHECK(pending_handoffs() == 0);
 }
 
+/* Stack 3's receiver is down: the handoff becomes a dead letter; novactl dead lists it by its
+ * handoff id; the receiver comes up (tools/handoff-echo); novactl dead retry re-queues it and
+ * it arrives once, with a signature that verifies; a second retry finds no letter. */
+static void test_dead_retry_delivers_once(void)
+{
+    char rid[80], sid[80], body[1024], hid[64] = "";
+    CHECK(chat_done(base_url3, "폴이 레벨업을 못 해요 #sim:tps=400 #sim:len=10", rid, sid) == 0);
+    body_of(body, sizeof body, "받은 아이템이 없어요", "player3@example.com", sid);
+    struct http_reply r;
+    handoff(base_url3, rid, body, &r);
+    json_object *o = r.status == 202 ? json_tokener_parse(r.body.data) : NULL;
+    CHECK(r.status == 202 && jstr(o, "handoff_id"));
+    snprintf(hid, sizeof hid, "%s", jstr(o, "handoff_id") ? jstr(o, "handoff_id") : "");
+    json_object_put(o);
+    http_reply_free(&r);
+    /* receiver down: 3 refused tries, then a dead letter */
+    redisContext *x = redis_of(run_dir3);
+    char letter[64] = "";
+    double until = now_ms() + 15000;
+    while (x && hid[0] && !letter[0] && now_ms() < until) {
+        redisReply *d = redisCommand(x, "XRANGE nova:dead:{handoff} - +");
+        for (size_t i = 0; d && d->type == REDIS_REPLY_ARRAY && i < d->elements; i++) {
+            const redisReply *f = d->element[i]->element[1];
+            for (size_t k = 0; k + 1 < f->elements; k += 2)
+                if (strcmp(f->element[k]->str, "job") == 0 && strstr(f->element[k + 1]->str, hid))
+                    snprintf(letter, sizeof letter, "%s", d->element[i]->element[0]->str);
+        }
+        if (d)
+            freeReplyObject(d);
+        if (!letter[0])
+            sleep_ms(20);
+    }
+    CHECK(letter[0]);
+    char cmd[2400];
+    struct buf out;
+    snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead list handoff 2>&1",
+             run_dir3, novactl);
+    CHECK(run_cmd(cmd, &out) == 0);
+    char want[128];
+    snprintf(want, sizeof want, "handoff=%s", hid);
+    const char *w1[] = {letter, want, "code=unavailable", "not delivered after 3 tries", NULL};
+    CHECK(lines_with(out.data, w1) == 1);
+    if (test_cur_failures)
+        fprintf(stderr, "novactl dead list handoff:\n%s\n", out.data ? out.data : "");
+    buf_free(&out);
+    snprintf(cmd, sizeof cmd,
+             "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead list handoff --json 2>&1", run_dir3,
+             novactl);
+    CHECK(run_cmd(cmd, &out) == 0);
+    json_object *j = out.data ? json_tokener_parse(out.data) : NULL;
+    json_object *first = json_object_array_get_idx(jget(j, "dead"), 0);
+    CHECK(jstr_is(first, "job", hid) && jstr_is(first, "request", rid) &&
+          jstr_is(first, "queue", "handoff"));
+    json_object_put(j);
+    buf_free(&out);
+    /* a letter's document is not a model job: --deadline does not apply */
+    snprintf(cmd, sizeof cmd,
+             "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead retry handoff %s --deadline 60 2>&1",
+             run_dir3, novactl, letter);
+    CHECK(run_cmd(cmd, &out) != 0 && out.data && strstr(out.data, "do not apply"));
+    buf_free(&out);
+
+    /* the receiver comes up: handoff-echo on the stack's port, with the secret */
+    char echo_out[700], port_file[700], pid_file[700];
+    snprintf(echo_out, sizeof echo_out, "%s/echo.out", run_dir3);
+    snprintf(port_file, sizeof port_file, "%s/echo.port", run_dir3);
+    snprintf(pid_file, sizeof pid_file, "%s/handoff-echo.pid", run_dir3);
+    char *argv[] = {(char *)echo_bin, "--secret", (char *)secret, "--port-file", port_file,
+                    (char *)port3, NULL};
+    pid_t echo = spawn_logged(argv, NULL, echo_out, pid_file);
+    CHECK(echo > 0);
+    struct stat st;
+    until = now_ms() + 5000;
+    while (stat(port_file, &st) != 0 && now_ms() < until)
+        sleep_ms(20);
+    CHECK(stat(port_file, &st) == 0);
+
+    snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead retry handoff --all 2>&1",
+             run_dir3, novactl);
+    CHECK(run_cmd(cmd, &out) == 0);
+    const char *w2[] = {"retried", letter, want, NULL};
+    CHECK(lines_with(out.data, w2) == 1);
+    if (test_cur_failures)
+        fprintf(stderr, "novactl dead retry handoff --all:\n%s\n", out.data ? out.data : "");
+    buf_free(&out);
+    /* it arrives: one delivery line, signature valid, answered 200; the document printed */
+    snprintf(want, sizeof want, "handoff=%s", hid);
+    const char *w3[] = {"delivery ", want, "signature=valid", "status=200", NULL};
+    char *text = NULL;
+    until = now_ms() + 10000;
+    for (;;) {
+        free(text);
+        text = slurp(echo_out);
+        if (lines_with(text, w3) >= 1 || now_ms() > until)
+            break;
+        sleep_ms(20);
+    }
+    CHECK(lines_with(text, w3) == 1);
+    CHECK(text && strstr(text, "받은 아이템이 없어요") && strstr(text, "player3@example.com"));
+    free(text);
+    /* retired once: a delivered receipt, no letter, nothing pending */
+    long long receipts = -1, dead = -1, pend = -1;
+    until = now_ms() + 5000;
+    while (x && now_ms() < until) {
+        redisReply *a = redisCommand(x, "XRANGE nova:done:{handoff} - +");
+        receipts = 0;
+        for (size_t i = 0; a && a->type == REDIS_REPLY_ARRAY && i < a->elements; i++) {
+            const redisReply *f = a->element[i]->element[1];
+            for (size_t k = 0; k + 1 < f->elements; k += 2)
+                receipts += strcmp(f->element[k]->str, "job") == 0 &&
+                            strstr(f->element[k + 1]->str, hid) &&
+                            strstr(f->element[k + 1]->str, "\"delivered\"");
+        }
+        if (a)
+            freeReplyObject(a);
+        redisReply *b = redisCommand(x, "XLEN nova:dead:{handoff}");
+        dead = b && b->type == REDIS_REPLY_INTEGER ? b->integer : -1;
+        if (b)
+            freeReplyObject(b);
+        redisReply *c = redisCommand(x, "XPENDING nova:jobs:{handoff} workers");
+        pend = c && c->type == REDIS_REPLY_ARRAY && c->elements >= 1 &&
+                       c->element[0]->type == REDIS_REPLY_INTEGER ? c->element[0]->integer : -1;
+        if (c)
+            freeReplyObject(c);
+        if (receipts == 1 && dead == 0 && pend == 0)
+            break;
+        sleep_ms(20);
+    }
+    CHECK(receipts == 1 && dead == 0 && pend == 0);
+    /* the same letter again: gone, nothing re-queued */
+    snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead retry handoff %s 2>&1",
+             run_dir3, novactl, letter);
+    CHECK(run_cmd(cmd, &out) != 0 && out.data && strstr(out.data, "no such dead letter"));
+    buf_free(&out);
+    /* the tool says so when a signature does not verify (and answers 400) */
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%s/hook", port3);
+    const char *h[] = {"Content-Type: application/json", "X-Nova-Handoff-Id: forged",
+                       "X-Nova-Signature: sha256=0000", NULL};
+    const char *forged = "{\"handoff_id\":\"forged\",\"request_id\":\"x\"}";
+    http_do("POST", url, h, forged, strlen(forged), &r);
+    CHECK(r.status == 400);
+    http_reply_free(&r);
+    const char *w4[] = {"delivery ", "handoff=forged", "signature=invalid", "status=400", NULL};
+    text = NULL;
+    until = now_ms() + 5000;
+    for (;;) {
+        free(text);
+        text = slurp(echo_out);
+        if (lines_with(text, w4) >= 1 || now_ms() > until)
+            break;
+        sleep_ms(20);
+    }
+    CHECK(lines_with(text, w4) == 1);
+    CHECK(lines_with(text, w3) == 1); /* still once */
+    if (test_cur_failures)
+        fprintf(stderr, "handoff-echo said:\n%s\n", text ? text : "");
+    free(text);
+    if (echo > 0) {
+        kill(echo, SIGTERM);
+        CHECK(reap_within(echo, 5000) == 0);
+    }
+    if (x)
+        redisFree(x);
+}
+
 /* 404, 400, 503. */
 static void test_refusals(void)
 {
@@ -583,7 +853,12 @@ int main(int argc, char **argv)
     recv_dir = getenv("RECV_DIR");
     secret = getenv("HANDOFF_SECRET");
     novactl = getenv("NOVACTL");
-    if (!base_url || !base_url2 || !run_dir || !recv_dir || !secret || !novactl) {
+    base_url3 = getenv("NOVA_URL3");
+    run_dir3 = getenv("NOVA_RUN_DIR3");
+    echo_bin = getenv("ECHO");
+    port3 = getenv("HANDOFF_PORT3");
+    if (!base_url || !base_url2 || !run_dir || !recv_dir || !secret || !novactl || !base_url3 ||
+        !run_dir3 || !echo_bin || !port3) {
         fprintf(stderr, "test_handoff: run it through tests/integration/handoff.sh\n");
         printf("0 passed, 1 failed\n");
         return 1;
@@ -592,9 +867,11 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(test_payload_complete_and_signed);
     RUN(test_second_post_same_handoff);
+    RUN(test_feedback_in_document);
     RUN(test_retried_then_delivered);
     RUN(test_dead_letter_shown);
     RUN(test_refusals);
+    RUN(test_dead_retry_delivers_once);
     RUN(test_killed_worker_reclaimed); /* last: it kills the stack's handoff worker */
     curl_global_cleanup();
     return test_summary();

@@ -24,6 +24,14 @@
  * (audit, a resume) rather than that page. With --all, only the letters present when the
  * command starts are retried: a job that dies again is not retried in a loop.
  *
+ * A handoff letter (queue handoff) is different: its job is the very document a handoff worker
+ * POSTs to NOVA_HANDOFF_URL (workers/handoff.h) — no model, no deadline, no markers — and the
+ * signature the worker computes covers those bytes. list shows its handoff_id and request_id
+ * as the job and request; retry re-queues the document byte for byte (same handoff_id, so a
+ * receiver that dedupes on it sees one handoff), through the same XDEL-then-XADD script, so a
+ * letter is delivered again once however many operators retry it. --deadline and --model-id
+ * are refused there (a handoff's tries are NOVA_HANDOFF_MAX_ATTEMPTS, counted afresh).
+ *
  * purge deletes letters by id; --all every letter present when the command starts;
  * --older-than S those written more than S seconds ago (by the ms in their entry id). */
 #include <stdio.h>
@@ -52,7 +60,9 @@ static void help(void)
            "         (the job's own span, or --deadline S) and their cancel and progress\n"
            "         markers cleared; --model-id replaces the job's model id\n"
            "  purge  delete letters: by id, --all, or --older-than S seconds\n"
-           "\nQUEUE is micro, pro or kb; IDs are the letters' entry ids (see list).\n",
+           "\nQUEUE is micro, pro, kb or handoff; IDs are the letters' entry ids (see list).\n"
+           "A handoff letter is re-queued as it was (the same document and handoff_id, signed\n"
+           "again by the worker); --deadline and --model-id do not apply to it.\n",
            synopsis);
 }
 
@@ -65,6 +75,30 @@ static void one_line(const char *in, char *out, size_t n)
     for (; in[i] && i + 1 < n; i++)
         out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? ' ' : in[i];
     out[i] = '\0';
+}
+
+/* A handoff letter's job is the document itself: its handoff_id and request_id stand for a
+ * job's id and request (leniently, as ctl_job_brief reads a model job). */
+static void handoff_brief(const char *text, size_t len, struct ctl_job_brief *b)
+{
+    memset(b, 0, sizeof *b);
+    if (len > HANDOFF_DOC_MAX_BYTES)
+        return;
+    json_tokener *tok = json_tokener_new_ex(32);
+    json_object *root = tok ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
+    if (tok)
+        json_tokener_free(tok);
+    json_object *v;
+    if (root && json_object_is_type(root, json_type_object)) {
+        b->parsed = true;
+        if (json_object_object_get_ex(root, "handoff_id", &v) &&
+            json_object_is_type(v, json_type_string))
+            snprintf(b->id, sizeof b->id, "%s", json_object_get_string(v));
+        if (json_object_object_get_ex(root, "request_id", &v) &&
+            json_object_is_type(v, json_type_string))
+            snprintf(b->request, sizeof b->request, "%s", json_object_get_string(v));
+    }
+    json_object_put(root);
 }
 
 static int list_queue(redisContext *c, enum queue q, long count, long long now,
@@ -89,8 +123,12 @@ static int list_queue(redisContext *c, enum queue q, long count, long long now,
             continue;
         struct ctl_job_brief b;
         memset(&b, 0, sizeof b);
-        if ((job = ctl_field(f, "job")) && job->type == REDIS_REPLY_STRING)
-            ctl_job_brief(job->str, job->len, &b);
+        if ((job = ctl_field(f, "job")) && job->type == REDIS_REPLY_STRING) {
+            if (q == QUEUE_HANDOFF)
+                handoff_brief(job->str, job->len, &b);
+            else
+                ctl_job_brief(job->str, job->len, &b);
+        }
         const char *reason = ctl_str(ctl_field(f, "reason"), "");
         const char *code = ctl_str(ctl_field(f, "code"), "");
         const char *worker = ctl_str(ctl_field(f, "worker"), "");
@@ -116,9 +154,9 @@ static int list_queue(redisContext *c, enum queue q, long count, long long now,
         } else {
             char line[1024];
             one_line(reason, line, sizeof line);
-            printf("%s %s job=%s code=%s age_ms=%lld worker=%s reason=%s\n", queue, id,
-                   b.id[0] ? b.id : "(unreadable)", code, failed > 0 ? now - failed : 0, worker,
-                   line);
+            printf("%s %s %s=%s code=%s age_ms=%lld worker=%s reason=%s\n", queue, id,
+                   q == QUEUE_HANDOFF ? "handoff" : "job", b.id[0] ? b.id : "(unreadable)", code,
+                   failed > 0 ? now - failed : 0, worker, line);
         }
     }
     freeReplyObject(r);
@@ -137,7 +175,8 @@ static int cmd_list(int argc, char **argv, const struct nova_config *cfg)
     int n_args = argc - o.first_arg;
     enum queue only = QUEUE_COUNT;
     if (n_args > 1 || (n_args == 1 && ctl_queue_arg(argv[o.first_arg], &only) < 0))
-        return ctl_usage_error("dead", "list", synopsis, "wants at most one queue: micro, pro or kb");
+        return ctl_usage_error("dead", "list", synopsis,
+                               "wants at most one queue: micro, pro, kb or handoff");
     redisContext *c = ctl_connect(cfg, "dead");
     if (!c)
         return NOVACTL_FAIL;
@@ -228,6 +267,74 @@ static int rewrite(const struct retry_ctx *x, const redisReply *job, long long n
     return 0;
 }
 
+/* XDEL of letter id and XADD of text on the queue, in one step (RETRY_LUA). Returns the new
+ * entry's reply (the caller frees it), or NULL with *why set. */
+static redisReply *requeue(struct retry_ctx *x, const char *id, const char *text, size_t len,
+                           const char **why)
+{
+    char trim[24];
+    snprintf(trim, sizeof trim, "%ld", x->cfg->max_queue_depth * 2 + 1000);
+    const char *argv[] = {"EVAL", RETRY_LUA, "2", x->dkey, x->jkey, id, text, trim};
+    size_t lens[] = {4, strlen(RETRY_LUA), 1, strlen(x->dkey), strlen(x->jkey), strlen(id),
+                     len, strlen(trim)};
+    redisReply *r = ctl_cmd_argv(x->c, "dead", 8, argv, lens);
+    if (!r) {
+        *why = "Redis failed";
+        return NULL;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        *why = "the letter went meanwhile (retried or purged)";
+        return NULL;
+    }
+    return r;
+}
+
+/* A handoff letter: its document re-queued byte for byte (see the file's comment) once it is
+ * seen to be one. Returns NULL, or why not (static or in err). */
+static const char *retry_handoff(struct retry_ctx *x, const char *id, const redisReply *job,
+                                 char *err, size_t errlen)
+{
+    if (x->o->deadline_s > 0 || x->o->model_id)
+        return "--deadline and --model-id do not apply to a handoff (it has neither)";
+    json_tokener *tok = json_tokener_new_ex(32);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *root = job->len <= HANDOFF_DOC_MAX_BYTES
+                            ? json_tokener_parse_ex(tok, job->str, (int)job->len) : NULL;
+    bool whole = root && json_tokener_get_parse_end(tok) == (size_t)job->len;
+    json_tokener_free(tok);
+    json_object *v;
+    char hid[160] = "";
+    if (whole && json_object_is_type(root, json_type_object) &&
+        json_object_object_get_ex(root, "handoff_id", &v) &&
+        json_object_is_type(v, json_type_string) &&
+        job_id_valid(json_object_get_string(v), (size_t)json_object_get_string_len(v)))
+        snprintf(hid, sizeof hid, "%s", json_object_get_string(v));
+    json_object_put(root);
+    if (!hid[0]) {
+        snprintf(err, errlen, "its job is not a handoff document (a JSON object with a "
+                 "handoff_id): nothing to deliver (purge it)");
+        return err;
+    }
+    const char *why = NULL;
+    redisReply *r = requeue(x, id, job->str, (size_t)job->len, &why);
+    if (!r)
+        return why;
+    x->n_done++;
+    if (x->done) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(id));
+        json_object_object_add(o, "job", json_object_new_string(hid));
+        json_object_object_add(o, "handoff_id", json_object_new_string(hid));
+        json_object_object_add(o, "entry", json_object_new_string(r->str));
+        json_object_array_add(x->done, o);
+    } else {
+        printf("retried %s handoff=%s entry=%s\n", id, hid, r->str);
+    }
+    freeReplyObject(r);
+    return NULL;
+}
+
 /* Re-queues one letter. Returns NULL, or why it was not re-queued (static or in err). */
 static const char *retry_letter(struct retry_ctx *x, const char *id, char *err, size_t errlen)
 {
@@ -245,6 +352,11 @@ static const char *retry_letter(struct retry_ctx *x, const char *id, char *err, 
     if (!(job = ctl_field(fields, "job")) || job->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
         return "the letter has no job: nothing to run (purge it)";
+    }
+    if (x->queue == QUEUE_HANDOFF) {
+        const char *why = retry_handoff(x, id, job, err, errlen);
+        freeReplyObject(r);
+        return why;
     }
     long long now = ctl_time_ms(x->c, "dead");
     struct buf text;
@@ -266,7 +378,7 @@ static const char *retry_letter(struct retry_ctx *x, const char *id, char *err, 
         goto out;
     }
     /* The markers are other hash slots than the streams: deleted first, on their own. */
-    char k1[KEY_MAX], k2[KEY_MAX], trim[24];
+    char k1[KEY_MAX], k2[KEY_MAX];
     key_canceled(k1, sizeof k1, parsed.id);
     key_progress(k2, sizeof k2, parsed.id);
     if (!(r = ctl_cmd(x->c, "dead", "DEL %s %s", k1, k2))) {
@@ -274,19 +386,8 @@ static const char *retry_letter(struct retry_ctx *x, const char *id, char *err, 
         goto out;
     }
     freeReplyObject(r);
-    snprintf(trim, sizeof trim, "%ld", x->cfg->max_queue_depth * 2 + 1000);
-    const char *argv[] = {"EVAL", RETRY_LUA, "2", x->dkey, x->jkey, id, text.data, trim};
-    size_t lens[] = {4, strlen(RETRY_LUA), 1, strlen(x->dkey), strlen(x->jkey), strlen(id),
-                     text.len, strlen(trim)};
-    if (!(r = ctl_cmd_argv(x->c, "dead", 8, argv, lens))) {
-        why = "Redis failed";
+    if (!(r = requeue(x, id, text.data, text.len, &why)))
         goto out;
-    }
-    if (r->type != REDIS_REPLY_STRING) {
-        freeReplyObject(r);
-        why = "the letter went meanwhile (retried or purged)";
-        goto out;
-    }
     x->n_done++;
     if (x->done) {
         json_object *o = json_object_new_object();
@@ -375,7 +476,7 @@ static int queue_and_ids(const char *cmd, int argc, char **argv, const struct ct
                          bool by_age, enum queue *q)
 {
     if (argc - o->first_arg < 1 || ctl_queue_arg(argv[o->first_arg], q) < 0)
-        return ctl_usage_error("dead", cmd, synopsis, "wants a queue: micro, pro or kb");
+        return ctl_usage_error("dead", cmd, synopsis, "wants a queue: micro, pro, kb or handoff");
     int n_ids = argc - o->first_arg - 1, ways = (n_ids > 0) + o->all + (by_age ? 1 : 0);
     if (ways != 1)
         return ctl_usage_error("dead", cmd, synopsis, "wants letter ids, or --all%s",
