@@ -590,6 +590,17 @@ async function feedbackTests() {
   await test("[issue 17] \"talk to a person\": a failure is said with a retry; on a stack without a handoff URL, \"not available\" in words", async () => {
     const page = await newPage();
     await setLang(page, "en");
+    // English mode first: four answer boxes (staff Korean, customer English; Micro, Pro), one row.
+    await ask(page, "How do I request a refund?");
+    const enState = await waitEnd(page, 30000);
+    const enRid = await page.$eval(lastAnswer, (a) => a.dataset.requestId);
+    const boxes = await page.$$eval(`${lastAnswer} .part:not([hidden])`, (p) => p.length);
+    const rows = await page.$$eval(`${lastAnswer} .feedback`, (f) => f.length);
+    await page.locator(lastAnswer).getByRole("button", { name: "Helpful", exact: true }).press("Enter");
+    const enRec = await until(() => feedbackOf(enRid)[0], 5000);
+    check("[issue 17] English mode: one 👍/👎 row for the four answer boxes; its rating is stored with ui_lang en",
+      enState === "done" && boxes === 4 && rows === 1 && enRec && enRec.rating === "up" && enRec.ui_lang === "en",
+      `${enState} boxes=${boxes} rows=${rows} ${JSON.stringify(enRec).slice(0, 200)}`);
     await ask(page, NO_DOCS_Q);
     await waitEnd(page, 20000);
     const ans = page.locator(lastAnswer);
