@@ -10,6 +10,8 @@
 import { ChatStream } from "./stream.js";
 import { renderMarkdown, markdownText, safeHref } from "./markdown.js";
 import { t, setText, hasKey, sectionName } from "./i18n.js";
+import { Feedback } from "./feedback.js";
+import { Handoff } from "./handoff.js";
 
 const MODELS = ["micro", "pro"];
 const PHASES_FOR = { ko: ["answer"], en: ["staff_ko", "customer_en"] };
@@ -195,10 +197,13 @@ export class Turn {
     this.errorEl = h("div", { class: "error", hidden: true, role: "alert" }, this.errorText, this.retryBtn);
     this.sourcesEl = h("details", { class: "sources", hidden: true });
     this.footer = h("footer", { class: "answer-foot", hidden: true });
+    this.loopEl = h("div", { class: "answer-loop", hidden: true }); // feedback.js, handoff.js
+    this.feedback = null;
+    this.handoff = null;
     this.answer = h("article", { class: "answer", dataset: { state: "streaming", uiLang: this.uiLang } },
       h("h2", { class: "vh", i18n: "answer" }),
       this.translated, this.entities, this.phasesBox, this.noticeEl, this.resumeEl, this.errorEl,
-      this.sourcesEl, this.footer);
+      this.sourcesEl, this.footer, this.loopEl);
     for (const phase of PHASES_FOR[this.uiLang] || PHASES_FOR.ko) this.phase(phase);
     if (old) old.replaceWith(this.answer);
     else this.el.append(this.answer);
@@ -469,8 +474,28 @@ export class Turn {
       this.noticeEl.dataset.code = "stopped";
     }
     if (errKey) this.showError(errKey, retry, retryAfter);
+    if (final === "done") this.offerLoop(noDocs);
     this.opts.onBusy(false, this);
     this.opts.announce(final === "done" ? "status_done" : final === "stopped" ? "status_stopped" : "status_failed");
+  }
+
+  /** A finished answer: 👍/👎 (one rating for the whole answer group of this request) and
+   *  "talk to a person", offered after the no-documents apology or once 👎 is chosen. */
+  offerLoop(noDocs) {
+    const rid = this.meta && typeof this.meta.request_id === "string" ? this.meta.request_id : "";
+    if (!rid) return;
+    const offerHandoff = () => {
+      if (this.handoff) return;
+      this.handoff = new Handoff({ requestId: rid, sessionId: this.opts.sessionId() });
+      this.loopEl.append(this.handoff.el);
+    };
+    const answered = [...this.parts.values()].some((p) => p.raw);
+    if (answered && !noDocs) {
+      this.feedback = new Feedback({ requestId: rid, target: this.answer, onDown: offerHandoff });
+      this.loopEl.append(this.feedback.el);
+    }
+    if (noDocs) offerHandoff();
+    this.loopEl.hidden = !this.loopEl.children.length;
   }
 
   showError(key, retry, retryAfter) {

@@ -5,6 +5,11 @@
 # tests/fixtures/kb-xss. NOVA_BUILD picks the binaries (default build/release). Screenshots go
 # to build/test-artifacts/ (page.png, page-phone.png, page-en.png). node_modules is installed
 # with `npm ci` when missing. Stops only what it started. The last line is "N passed, N failed".
+# [issue 17] Stack 1's NOVA_HANDOFF_URL points at a real receiver on loopback (the handoff
+# suite's: test_handoff in receiver mode, which writes every delivery to $tmp/receiver), so
+# "talk to a person" is checked up to the document that arrives; stack 2 has no handoff
+# configured, for the page's real 503 ("not available"). The test reads nova:feedback with
+# redis-cli on stack 1's socket.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/stack.sh
@@ -26,6 +31,9 @@ fi
 
 stack_init browser
 test_pid=
+recv_pid=
+recv_bin=$build/tests/integration/test_handoff
+[ -x "$recv_bin" ] || fail_early "missing $recv_bin (the handoff receiver; build it first)"
 
 # stop_pid PID SECONDS: SIGTERM, bounded wait, then KILL.
 stop_pid() {
@@ -40,7 +48,20 @@ stop_pid() {
   wait "$p" 2>/dev/null
 }
 # The test first (it closes its Chromium on SIGTERM), then the stack.
-trap 'stop_pid "$test_pid" 10; stacks_down; [ -n "${NOVA_KEEP_RUN:-}" ] || rm -rf "$tmp"' EXIT
+trap 'stop_pid "$test_pid" 10; stacks_down; stop_pid "$recv_pid" 5; [ -n "${NOVA_KEEP_RUN:-}" ] || rm -rf "$tmp"' EXIT
+
+# The handoff receiver first: the stack needs its port.
+recv=$tmp/receiver
+mkdir -p "$recv"
+"$recv_bin" receive "$recv" >"$tmp/receiver.out" 2>&1 &
+recv_pid=$!
+for _ in $(seq 250); do            # up to 5 s for its port file (written whole, then renamed)
+  [ -s "$recv/port" ] && break
+  running "$recv_pid" || fail_early "the handoff receiver did not start: $(cat "$tmp/receiver.out")"
+  sleep 0.02
+done
+[ -s "$recv/port" ] || fail_early "the handoff receiver wrote no port"
+recv_port=$(cat "$recv/port")
 
 # The knowledge base: the sample documents and the XSS probes.
 mkdir -p "$tmp/kb"
@@ -48,8 +69,10 @@ cp kb/sample/*.md tests/fixtures/kb-xss/*.md "$tmp/kb/"
 # A guardrail configured (every call carries guardrailConfig; the simulator intervenes only on
 # #sim:guardrail), so the page's guardrail notice is tested against the real stack.
 stacks_up 1 NOVA_KB_DIR="$tmp/kb" NOVA_FCGI_THREADS=32 NOVA_GUARDRAIL_ID=browsertest1 \
-  NOVA_GUARDRAIL_VERSION=1 || fail_early "the stack did not start"
+  NOVA_GUARDRAIL_VERSION=1 NOVA_HANDOFF_URL="http://127.0.0.1:$recv_port/hook" ||
+  fail_early "the stack did not start"
 http_port=${port[1]}
+stack_up 2 NOVA_KB_DIR="$tmp/kb" NOVA_FCGI_THREADS=16 || fail_early "stack 2 did not start"
 
 mkdir -p "$artifacts"
 rm -f "$artifacts"/page*.png   # only this run's screenshots
@@ -57,7 +80,8 @@ rm -f "$artifacts"/page*.png   # only this run's screenshots
 # (which a signal interrupts, unlike a foreground command) lets the trap act at once. The file
 # exists before tail opens it.
 : >"$tmp/test.out"
-NOVA_URL=http://127.0.0.1:$http_port ARTIFACTS=$artifacts CHROMIUM=$chromium \
+NOVA_URL=http://127.0.0.1:$http_port NOVA_URL2=http://127.0.0.1:${port[2]} \
+NOVA_RUN_DIR=$tmp/run1 RECV_DIR=$recv ARTIFACTS=$artifacts CHROMIUM=$chromium \
   node tests/browser/page.test.mjs >>"$tmp/test.out" 2>&1 &
 test_pid=$!
 tail -n +1 -f --pid="$test_pid" "$tmp/test.out" &

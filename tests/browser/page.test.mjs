@@ -6,7 +6,8 @@
 // so, the server sees its client go as well).
 //
 // Environment: NOVA_URL (the stack, http://127.0.0.1:PORT), ARTIFACTS (screenshots go there),
-// CHROMIUM (default /usr/bin/chromium).
+// CHROMIUM (default /usr/bin/chromium); [issue 17] NOVA_URL2 (a stack without a handoff URL),
+// NOVA_RUN_DIR (stack 1's run dir: its Redis socket) and RECV_DIR (the handoff receiver's files).
 // Output: "ok NAME" / "FAIL NAME: why" per check; checks marked [issue 5] need the knowledge
 // base, glossary, translation and sessions of issue 5. The last line is "N passed, N failed".
 
@@ -332,6 +333,315 @@ function sourceRules() {
   check("static/js uses no HTML-parsing API (innerHTML, insertAdjacentHTML, document.write…)", files.length >= 6 && bad.length === 0, bad.join(", "));
   check("index.html has no inline script or external resource", !/<script(?![^>]*\bsrc=)[^>]*>/i.test(html) &&
     !/(src|href)="(https?:)?\/\//i.test(html));
+}
+
+// ---- [issue 17, page] 👍/👎 under an answer and "talk to a person" (static/js/feedback.js,
+// handoff.js) against the real routes: the rating is read back from stack 1's Redis
+// (nova:feedback), the handoff from the receiver browser.sh started (RECV_DIR: one <n>.req file
+// per delivery); stack 2 (NOVA_URL2) has no NOVA_HANDOFF_URL, for the real 503.
+
+const URL2 = (process.env.NOVA_URL2 || "").replace(/\/$/, "");
+const RUN_DIR = process.env.NOVA_RUN_DIR || "";
+const RECV_DIR = process.env.RECV_DIR || "";
+const NO_DOCS_Q = "qzxv wkpj 9137 fnord";
+
+/** nova:feedback's entries for request rid, newest first: their JSON records (`d`). */
+function feedbackOf(rid) {
+  const r = spawnSync("redis-cli", ["-2", "-s", path.join(RUN_DIR, "redis.sock"), "--json",
+    "XREVRANGE", "nova:feedback", "+", "-", "COUNT", "200"], { encoding: "utf8", timeout: 5000 });
+  if (r.status !== 0) throw new Error(`redis-cli: ${r.stderr || r.error}`);
+  const out = [];
+  for (const [, fields] of JSON.parse(r.stdout || "[]")) {
+    const f = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+    if (f.request === rid) out.push(JSON.parse(f.d));
+  }
+  return out;
+}
+
+/** Polls fn until it returns a truthy value (bounded); that value, or null. */
+async function until(fn, ms = 10000, every = 50) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) return null;
+    await sleep(every);
+  }
+}
+
+/** The receiver's deliveries of handoff hid (parsed bodies), in arrival order. */
+function deliveriesOf(hid) {
+  const out = [];
+  for (const f of fs.readdirSync(RECV_DIR).filter((n) => /^\d+\.req$/.test(n)).sort((a, b) => parseInt(a) - parseInt(b))) {
+    const rec = JSON.parse(fs.readFileSync(path.join(RECV_DIR, f), "utf8"));
+    if (rec.handoff_id === hid) out.push({ status: rec.status, body: JSON.parse(rec.body) });
+  }
+  return out;
+}
+
+/** Presses Tab (at most `max` times) until the focused element matches sel; true when it did. */
+async function tabTo(page, sel, max = 40) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((s) => !!document.activeElement && document.activeElement.matches(s), sel)) return true;
+  }
+  return false;
+}
+
+const focusedIs = (page, sel) => page.evaluate((s) => !!document.activeElement && document.activeElement.matches(s), sel);
+
+async function pageAt(base, viewport = { width: 1280, height: 900 }) {
+  const page = await ctx.newPage();
+  await page.setViewportSize(viewport);
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  await page.goto(base + "/");
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
+  return page;
+}
+
+async function feedbackTests() {
+  await test("[issue 17] 👍 by keyboard reaches nova:feedback; the row's words in both languages", async () => {
+    const page = await newPage();
+    await setLang(page, "ko");
+    await ask(page, "환불은 어떻게 신청하나요?");
+    const state = await waitEnd(page, 30000);
+    const rid = await page.$eval(lastAnswer, (a) => a.dataset.requestId);
+    const ans = page.locator(lastAnswer);
+    check("[issue 17] a done answer has one 👍/👎 row (one rating for the request's whole answer)", state === "done" &&
+      (await ans.locator(".feedback").count()) === 1 && (await ans.locator(".feedback").isVisible()), state);
+    const up = ans.getByRole("button", { name: "도움이 됐어요", exact: true });
+    const down = ans.getByRole("button", { name: "아쉬워요", exact: true });
+    check("[issue 17] 👍 and 👎 are real buttons named in Korean, not pressed yet, inside a labelled group",
+      (await up.count()) === 1 && (await down.count()) === 1 && (await up.getAttribute("aria-pressed")) === "false" &&
+      (await down.getAttribute("aria-pressed")) === "false" &&
+      (await ans.getByRole("group", { name: "이 답변이 도움이 되었나요?" }).count()) === 1);
+    await page.evaluate((sel) => {
+      window.__fb = [];
+      document.querySelector(sel).addEventListener("nova:feedback", (e) => window.__fb.push(e.detail));
+    }, lastAnswer);
+    // From the answer's last copy button, with Tab only, to 👍; Enter presses it.
+    await page.focus(`${lastAnswer} .part-pro .copy`);
+    const reached = await tabTo(page, `${lastAnswer} .fb-up`);
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    check("[issue 17] Tab reaches 👍 and its focus is visible", reached && outline !== "none", outline);
+    await page.keyboard.press("Enter");
+    const sent = await until(() => page.$eval(`${lastAnswer} .feedback`, (f) => f.dataset.state === "sent").catch(() => false));
+    const status = await visibleText(page, `${lastAnswer} .fb-status`);
+    check("[issue 17] the page says the rating was sent; 👍 is pressed, 👎 not", sent &&
+      (await up.getAttribute("aria-pressed")) === "true" && (await down.getAttribute("aria-pressed")) === "false" &&
+      status.includes("평가를 보냈어요"), status);
+    const recs = await until(() => feedbackOf(rid).length > 0 && feedbackOf(rid), 5000);
+    const rec = recs && recs[0];
+    check("[issue 17] the record arrived in Redis nova:feedback with rating up, the request, its question and ui_lang",
+      rec && rec.rating === "up" && rec.request_id === rid && rec.ui_lang === "ko" &&
+      String(rec.question || "").startsWith("환불은") && rec.reason === null && rec.comment === null,
+      JSON.stringify(rec).slice(0, 400));
+    const ev = await page.evaluate(() => window.__fb);
+    check("[issue 17] nova:feedback is dispatched on the answer element (request id, rating)",
+      ev.length === 1 && ev[0].requestId === rid && ev[0].rating === "up", JSON.stringify(ev));
+    await setLang(page, "en");
+    const en = {
+      up: await ans.getByRole("button", { name: "Helpful", exact: true }).count(),
+      down: await ans.getByRole("button", { name: "Not helpful", exact: true }).count(),
+      q: await visibleText(page, `${lastAnswer} .fb-question`),
+      status: await visibleText(page, `${lastAnswer} .fb-status`),
+    };
+    check("[issue 17] the row in English: Helpful / Not helpful, the question and the status follow the switch",
+      en.up === 1 && en.down === 1 && en.q === "Was this answer helpful?" && en.status.startsWith("Thanks, your rating was sent") &&
+      !HANGUL.test(en.q + en.status), JSON.stringify(en));
+    await setLang(page, "ko");
+
+    // 👎 on the same answer: reasons and a comment, with keys only; the last rating wins.
+    await page.focus(`${lastAnswer} .fb-up`);
+    await page.keyboard.press("Tab");
+    const onDown = await focusedIs(page, `${lastAnswer} .fb-down`);
+    await page.keyboard.press("Space");
+    const form = ans.locator(".fb-form");
+    const reasonNames = await ans.locator(".fb-reasons label").allTextContents();
+    check("[issue 17] Tab then Space on 👎: it is pressed, 👍 is not, the reasons and a comment box open (Korean labels)",
+      onDown && (await form.isVisible()) && (await down.getAttribute("aria-pressed")) === "true" &&
+      (await up.getAttribute("aria-pressed")) === "false" && (await ans.locator('.fb-reasons input[type="radio"]').count()) === 5 &&
+      JSON.stringify(reasonNames) === JSON.stringify(["틀린 내용", "오래된 내용", "이해하기 어려움", "불쾌한 표현", "기타"]) &&
+      (await ans.getByRole("group", { name: "무엇이 아쉬웠나요?" }).count()) === 1 &&
+      (await ans.getByLabel("의견 (선택, 1,000자까지)").count()) === 1, JSON.stringify(reasonNames));
+    check("[issue 17] after a 👎 the page offers \"talk to a person\"",
+      (await ans.getByRole("button", { name: "상담원과 이야기하기", exact: true }).isVisible().catch(() => false)));
+    await page.keyboard.press("Tab");
+    const onRadio = await focusedIs(page, `${lastAnswer} .fb-reasons input[value="wrong"]`);
+    await page.keyboard.press("ArrowRight");
+    const picked = await page.$eval(`${lastAnswer} .fb-reasons input:checked`, (i) => i.value).catch(() => "");
+    check("[issue 17] the reasons are radio buttons: Tab reaches the first, an arrow key picks the next", onRadio && picked === "outdated", picked);
+    await page.keyboard.press("Tab");
+    const comment = "환불 기간이 바뀌었어요, \"7일\"이 아니라 14일입니다 <b>x</b>";
+    await page.keyboard.type(comment);
+    const count = await visibleText(page, `${lastAnswer} .fb-count`);
+    check("[issue 17] the comment box counts characters (at most 1,000)", count === `${comment.length} / 1,000자` &&
+      (await page.getAttribute(`${lastAnswer} .fb-form textarea`, "maxlength")) === "1000", count);
+    await page.keyboard.press("Tab");
+    const onSend = await focusedIs(page, `${lastAnswer} .fb-send`);
+    await page.keyboard.press("Enter");
+    const sentDown = await until(() => page.$eval(`${lastAnswer} .feedback`, (f) => f.dataset.state === "sent").catch(() => false));
+    // The newest entry of the request is the rating that counts (the store may keep the older
+    // ones or replace them: either way the last one wins).
+    const last = await until(() => { const r = feedbackOf(rid)[0]; return r && r.rating === "down" && r; }, 5000);
+    check("[issue 17] 👎 with a reason and a comment typed by keyboard is stored with both; it is the request's newest (it wins)",
+      onSend && sentDown && last && last.reason === "outdated" && last.comment === comment && last.request_id === rid,
+      JSON.stringify(last || feedbackOf(rid)[0]).slice(0, 300));
+    check("[issue 17] after sending, the form closes and focus is back on 👎; the page says it was sent",
+      !(await form.isVisible()) && (await focusedIs(page, `${lastAnswer} .fb-down`)) &&
+      (await visibleText(page, `${lastAnswer} .fb-status`)).includes("의견을 보냈어요"));
+    const ev2 = await page.evaluate(() => window.__fb);
+    check("[issue 17] nova:feedback again for 👎", ev2.length === 2 && ev2[1].rating === "down" && ev2[1].reason === "outdated", JSON.stringify(ev2));
+    await page.click(`${lastAnswer} .fb-down`);
+    await setLang(page, "en");
+    const reasonsEn = await ans.locator(".fb-reasons label").allTextContents();
+    check("[issue 17] the reasons in English", JSON.stringify(reasonsEn) === JSON.stringify(["Wrong", "Outdated", "Unclear", "Offensive", "Other"]) &&
+      (await ans.getByLabel("Comment (optional, up to 1,000 characters)").count()) === 1 &&
+      (await ans.getByRole("button", { name: "Send feedback" }).count()) === 1 &&
+      (await ans.getByRole("button", { name: "Talk to a person", exact: true }).count()) === 1, JSON.stringify(reasonsEn));
+    await setLang(page, "ko");
+
+    // A refusal is shown with the server's own message, with a retry that sends again.
+    const refusal = "\"comment\" has 1001 characters; at most 1000";
+    let refused = 0;
+    await page.route("**/feedback", (r) => {
+      refused++;
+      return r.fulfill({ status: 400, contentType: "application/json",
+        body: JSON.stringify({ error: { code: "bad_request", message: refusal, request_id: "x" } }) });
+    });
+    await page.click(`${lastAnswer} .fb-up`);
+    await until(() => page.$eval(`${lastAnswer} .feedback`, (f) => f.dataset.state === "failed").catch(() => false), 5000);
+    const failText = await visibleText(page, `${lastAnswer} .fb-status`);
+    const retry = ans.locator(".fb-retry");
+    check("[issue 17] a refused rating: failed, in words with the server's message, and a retry",
+      refused === 1 && failText.includes("평가를 보내지 못했어요") && failText.includes(refusal) && (await retry.isVisible()), failText);
+    await page.unroute("**/feedback");
+    await retry.focus();
+    await page.keyboard.press("Enter");
+    const again = await until(() => page.$eval(`${lastAnswer} .feedback`, (f) => f.dataset.state === "sent").catch(() => false), 5000);
+    const newest = await until(() => { const r = feedbackOf(rid)[0]; return r && r.rating === "up" && r; }, 5000);
+    check("[issue 17] the retry sends it again: 👍 is the request's newest rating", again && newest && newest.reason === null,
+      JSON.stringify(feedbackOf(rid)[0]).slice(0, 200));
+
+    // Phone width: the row, the reasons and the person form fit.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.click(`${lastAnswer} .fb-down`);
+    await page.click(`${lastAnswer} .ho-open`);
+    const fit = await page.evaluate((sel) => {
+      const a = document.querySelector(sel);
+      const r = (q) => a.querySelector(q).getBoundingClientRect();
+      return { sw: document.documentElement.scrollWidth, iw: window.innerWidth, upH: r(".fb-up").height,
+        right: Math.max(r(".fb-form").right, r(".ho-form").right, r(".fb-down").right) };
+    }, lastAnswer);
+    check("[issue 17] at 390 px: no horizontal scrolling, 👍 a thumb-sized target, the forms inside the screen",
+      fit.sw <= fit.iw && fit.upH >= 40 && fit.right <= fit.iw, JSON.stringify(fit));
+    await screenshotWhole(page, path.join(ARTIFACTS, "page-feedback-phone.png"));
+    await page.close();
+  });
+
+  await test("[issue 17] \"talk to a person\" after the no-documents apology: accepted with its id, the receiver gets the document", async () => {
+    const page = await newPage();
+    await setLang(page, "ko");
+    await ask(page, NO_DOCS_Q);
+    const state = await waitEnd(page, 20000);
+    const rid = await page.$eval(lastAnswer, (a) => a.dataset.requestId);
+    const ans = page.locator(lastAnswer);
+    const open = ans.getByRole("button", { name: "상담원과 이야기하기", exact: true });
+    check("[issue 17] after the apology: the \"talk to a person\" button, no 👍/👎 (there is no answer to rate)",
+      state === "done" && (await page.$eval(`${lastAnswer} .notice`, (n) => n.dataset.code)) === "no_documents" &&
+      (await open.isVisible()) && (await ans.locator(".feedback").count()) === 0 &&
+      (await open.getAttribute("aria-expanded")) === "false", state);
+    let posted = null;
+    page.on("request", (r) => { if (r.url().endsWith("/handoff")) posted = r.postData(); });
+    await open.focus();
+    await page.keyboard.press("Enter");
+    const expanded = await open.getAttribute("aria-expanded");
+    await page.keyboard.press("Tab");
+    const onNote = await focusedIs(page, `${lastAnswer} .ho-form textarea`);
+    const note = "환불 문의인데 답을 못 찾았어요. 사람과 얘기하고 싶어요";
+    await page.keyboard.type(note);
+    await page.keyboard.press("Tab");
+    const onContact = await focusedIs(page, `${lastAnswer} .ho-form input`);
+    await page.keyboard.type("player@example.com");
+    check("[issue 17] Enter opens the form (expanded); Tab goes to the note, then the contact (labelled in Korean)",
+      expanded === "true" && onNote && onContact && (await ans.getByLabel("상담원에게 남길 말 (선택)").count()) === 1 &&
+      (await ans.getByLabel("연락처 (선택, 이메일이나 전화번호)").count()) === 1, `${expanded} ${onNote} ${onContact}`);
+    await page.keyboard.press("Enter"); // submits the form from the contact box
+    const accepted = await until(() => page.$eval(`${lastAnswer} .handoff`, (h) => h.dataset.state === "accepted" && h.dataset.handoffId).catch(() => null), 10000);
+    const text = await visibleText(page, `${lastAnswer} .ho-status`);
+    check("[issue 17] the accepted state in words, with the handoff id", accepted && text.includes("상담원에게 전달했어요") &&
+      text.includes(`접수 번호: ${accepted}`) && !(await open.isVisible()), `${accepted} ${text}`);
+    check("[issue 17] focus stays on the outcome once the form closes", await focusedIs(page, `${lastAnswer} .ho-status`));
+    const sid = await page.evaluate(() => sessionStorage.getItem("dual-nova.session"));
+    const body = JSON.parse(posted || "{}");
+    check("[issue 17] the POST carries the note, the contact and the page's session", body.note === note &&
+      body.contact === "player@example.com" && body.session_id === sid, posted);
+    const got = accepted ? await until(() => { const d = deliveriesOf(accepted); return d.length && d; }, 15000) : null;
+    const doc = got && got.at(-1).body;
+    check("[issue 17] the receiver got the document: this request, its question, the note and the contact, its session",
+      doc && got.at(-1).status === 200 && doc.handoff_id === accepted && doc.request_id === rid &&
+      String(doc.question || "").includes("qzxv") && doc.note === note && doc.contact === "player@example.com" &&
+      Array.isArray(doc.session), JSON.stringify(doc).slice(0, 400));
+    await setLang(page, "en");
+    const en = await visibleText(page, `${lastAnswer} .ho-status`);
+    check("[issue 17] the accepted state in English", en === `Sent to a support agent. Your reference: ${accepted}`, en);
+    await page.close();
+  });
+
+  await test("[issue 17] \"talk to a person\": a failure is said with a retry; on a stack without a handoff URL, \"not available\" in words", async () => {
+    const page = await newPage();
+    await setLang(page, "en");
+    // English mode first: four answer boxes (staff Korean, customer English; Micro, Pro), one row.
+    await ask(page, "How do I request a refund?");
+    const enState = await waitEnd(page, 30000);
+    const enRid = await page.$eval(lastAnswer, (a) => a.dataset.requestId);
+    const boxes = await page.$$eval(`${lastAnswer} .part:not([hidden])`, (p) => p.length);
+    const rows = await page.$$eval(`${lastAnswer} .feedback`, (f) => f.length);
+    await page.locator(lastAnswer).getByRole("button", { name: "Helpful", exact: true }).press("Enter");
+    const enRec = await until(() => feedbackOf(enRid)[0], 5000);
+    check("[issue 17] English mode: one 👍/👎 row for the four answer boxes; its rating is stored with ui_lang en",
+      enState === "done" && boxes === 4 && rows === 1 && enRec && enRec.rating === "up" && enRec.ui_lang === "en",
+      `${enState} boxes=${boxes} rows=${rows} ${JSON.stringify(enRec).slice(0, 200)}`);
+    await ask(page, NO_DOCS_Q);
+    await waitEnd(page, 20000);
+    const ans = page.locator(lastAnswer);
+    await ans.getByRole("button", { name: "Talk to a person", exact: true }).click();
+    check("[issue 17] the form in English", (await ans.getByLabel("A note for the agent (optional)").count()) === 1 &&
+      (await ans.getByLabel("How to reach you (optional: email or phone)").count()) === 1 &&
+      (await ans.getByRole("button", { name: "Send to a person" }).count()) === 1);
+    await page.route("**/handoff", (r) => r.abort("connectionreset"));
+    await ans.getByRole("button", { name: "Send to a person" }).click();
+    await until(() => page.$eval(`${lastAnswer} .handoff`, (h) => h.dataset.state === "failed").catch(() => false), 5000);
+    const fail = await visibleText(page, `${lastAnswer} .ho-status`);
+    const retry = ans.getByRole("button", { name: "Try again" });
+    check("[issue 17] no answer from the server: failed, in words, with a retry", fail.includes("could not be sent to a person") &&
+      (await retry.isVisible()), fail);
+    await page.unroute("**/handoff");
+    await retry.click();
+    const ok = await until(() => page.$eval(`${lastAnswer} .handoff`, (h) => h.dataset.state === "accepted").catch(() => false), 10000);
+    check("[issue 17] the retry sends it: accepted", ok, await visibleText(page, `${lastAnswer} .ho-status`));
+    await page.close();
+
+    if (!URL2) { check("[issue 17] stack 2 (NOVA_URL2) is given", false); return; }
+    const p2 = await pageAt(URL2);
+    await setLang(p2, "ko");
+    await ask(p2, NO_DOCS_Q);
+    await waitEnd(p2, 20000);
+    const a2 = p2.locator(lastAnswer);
+    let status = 0;
+    p2.on("response", (r) => { if (r.url().endsWith("/handoff")) status = r.status(); });
+    await a2.getByRole("button", { name: "상담원과 이야기하기", exact: true }).click();
+    await a2.getByRole("button", { name: "상담원에게 보내기" }).click();
+    await until(() => p2.$eval(`${lastAnswer} .handoff`, (h) => h.dataset.state === "unavailable").catch(() => false), 5000);
+    const ko = await visibleText(p2, `${lastAnswer} .ho-status`);
+    check("[issue 17] handoff not configured (the server's real 503): \"not available\" in Korean words, not a code",
+      status === 503 && ko.includes("상담원 연결을 할 수 없어요") && !/503|unavailable|NOVA_/.test(ko), `${status} ${ko}`);
+    await setLang(p2, "en");
+    const en = await visibleText(p2, `${lastAnswer} .ho-status`);
+    check("[issue 17] and in English", en.startsWith("Talking to a person is not available here") && !/503/.test(en), en);
+    await p2.close();
+  });
 }
 
 async function main() {
@@ -949,6 +1259,8 @@ async function main() {
       /content safety filter/i.test(en) && /rephrase/i.test(en) && !HANGUL.test(en), en);
     await page.close();
   });
+
+  await feedbackTests(); // [issue 17, page]
 
   await test("keyboard only", async () => {
     const page = await newPage();
