@@ -246,7 +246,7 @@ int ctl_parse_opts(const char *group, const char *cmd, const char *synopsis, int
         case O_QUEUE:
             if (ctl_queue_arg(optarg, &o->queue) < 0)
                 return ctl_usage_error(group, cmd, synopsis,
-                                       "--queue wants micro, pro or kb, not '%s'", optarg);
+                                       "--queue wants micro, pro, kb or handoff, not '%s'", optarg);
             o->has_queue = true;
             if (o->n_queues < QUEUE_COUNT)
                 o->queues[o->n_queues++] = o->queue;

@@ -15,8 +15,8 @@
  * unread ("timeout"), so created_ms becomes now (Redis's clock) and deadline_ms now plus the
  * job's own span (deadline_ms - created_ms; NOVA_JOB_DEADLINE_SECONDS when that is not
  * sensible), or --deadline S. --model-id replaces the model id (a wrong NOVA_*_MODEL, since
- * fixed). The job's cancel marker (nova:canceled:<job>) and progress marker
- * (nova:progress:<job>) are deleted before: the operator asks for it to run, and a stale
+ * fixed). The job's cancel marker (nova:canceled:<job>), progress marker (nova:progress:<job>)
+ * and fence (its field in nova:seq:<request>) are deleted before: the operator asks for it to run, and a stale
  * progress marker would make a reclaim of the new run answer worker_lost instead of running it.
  * A job that does not parse, or whose queue is not QUEUE, is not retried. The new run appends
  * to the request's transcript nova:log:<request> and publishes on nova:out:<job> as the first
@@ -382,6 +382,15 @@ static const char *retry_letter(struct retry_ctx *x, const char *id, char *err, 
     key_canceled(k1, sizeof k1, parsed.id);
     key_progress(k2, sizeof k2, parsed.id);
     if (!(r = ctl_cmd(x->c, "dead", "DEL %s %s", k1, k2))) {
+        why = "Redis failed";
+        goto out;
+    }
+    freeReplyObject(r);
+    /* The job's fence (append.h) says its first run ended: without this the retry's events
+     * would all be answered "superseded". */
+    char k3[KEY_MAX];
+    key_seq(k3, sizeof k3, parsed.request);
+    if (!(r = ctl_cmd(x->c, "dead", "HDEL %s %s", k3, parsed.id))) {
         why = "Redis failed";
         goto out;
     }

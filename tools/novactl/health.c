@@ -15,7 +15,7 @@
 #include "novactl.h"
 #include "status_read.h"
 
-static const char synopsis[] = "usage: novactl health [--queue micro|pro|kb]... [--local] [--json]\n";
+static const char synopsis[] = "usage: novactl health [--queue micro|pro|kb|handoff]... [--local] [--json]\n";
 
 static void help(void)
 {

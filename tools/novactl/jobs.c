@@ -39,7 +39,7 @@ static void help(void)
            "           has read yet (state waiting); at most N of each (default 100)\n"
            "  show     one job, by job id or stream entry id: its state (waiting, pending,\n"
            "           done, dead), fields, markers and what its transcript holds for it\n"
-           "\nQUEUE is micro, pro or kb. Ages are in ms, by Redis's clock.\n",
+           "\nQUEUE is micro, pro, kb or handoff. Ages are in ms, by Redis's clock.\n",
            synopsis);
 }
 
@@ -133,7 +133,7 @@ static int cmd_pending(int argc, char **argv, const struct nova_config *cfg)
         return rc;
     enum queue q;
     if (argc - o.first_arg != 1 || ctl_queue_arg(argv[o.first_arg], &q) < 0)
-        return ctl_usage_error("jobs", "pending", synopsis, "wants one queue: micro, pro or kb");
+        return ctl_usage_error("jobs", "pending", synopsis, "wants one queue: micro, pro, kb or handoff");
     const char *queue = queue_name(q);
     char key[KEY_MAX], last[64];
     key_jobs(key, sizeof key, q);
