@@ -210,7 +210,9 @@ static void test_wrong_password_is_503_and_no_retry_storm(void)
     /* About 17 connection owners (each child's pool and subscriber, each worker's reader,
      * subscriber and pool), each backing off from 500 ms: some 3 tries each. A storm is at
      * least one per health request. */
-    CHECK(auth0 == 0 && auth1 > 0 && auth1 - auth0 <= 90);
+    /* auth0 is the window's start, not necessarily 0: a back-off may come due between the
+     * ACL LOG RESET and that read (seen once under ASan, auth0 = 1). */
+    CHECK(auth0 >= 0 && auth1 > auth0 && auth1 - auth0 <= 90);
     CHECK(conn1 - conn0 <= 100);
 
     /* The password back: the stack comes back by itself (the backoff is capped). */
