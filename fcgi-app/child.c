@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/wake.h"
 #include "dispatch.h"
+#include "lfconn.h"
 #include "metrics.h"
 #include "product.h"
 #include "route.h"
@@ -94,7 +95,7 @@ static void worker_serve(struct worker *w, int fd)
     }
     struct req rq;
     metrics_busy(+1);
-    req_init(&rq, &w->ch->app, &w->inbox, &w->fr);
+    req_init(&rq, &w->ch->app, &w->inbox, &lfconn_ops, &w->fr);
     route_handle(&rq);
     /* Here, not in route_handle: every request is counted, however its handler returned. */
     metrics_request(rq.route, rq.status);

@@ -416,17 +416,13 @@ static enum relay_end relay_loop(struct relay *r)
         if (sseout_ping(&r->out, now) && sseout_push(&r->out, rq) < 0)
             return relay_gone(r);
         long long wait = relay_due(r, drain_at) - clock_mono_ms();
-        /* The FastCGI connection is polled for hang-up (nginx closes it when the browser
+        /* The client's connection is watched for hang-up (nginx closes it when the browser
          * leaves, which is noticed here before the first token) and, while bytes wait, for
          * room to write them. */
-        struct pollfd p[2] = {{rq->inbox->efd, POLLIN, 0},
-                              {rq->fr->ipcFd, POLLRDHUP | (r->out.out.len ? POLLOUT : 0), 0}};
-        int rc = poll(p, 2, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait);
-        if (rc > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
-            rq->client_gone = true;
+        unsigned got = req_wait(rq, rq->inbox->efd, r->out.out.len > 0, wait);
+        if (got & REQ_GONE)
             return relay_gone(r);
-        }
-        if (rc > 0 && (p[0].revents & POLLIN))
+        if (got & REQ_READY)
             inbox_clear_wake(rq->inbox);
     }
 }
