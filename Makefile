@@ -42,7 +42,7 @@ CFLAGS := $(BASE_CFLAGS) $(OPT) $(SANFLAGS)
 # Test code (tests/**) may also include the test helpers and any program's headers.
 TEST_CFLAGS := $(CFLAGS) -Itests/lib -I.
 LDFLAGS := -pthread $(SANFLAGS)
-SYSLIBS := -lcurl -lcrypto -ljson-c -lz -lm -lhiredis -lsqlite3
+SYSLIBS := -lcurl -lssl -lcrypto -ljson-c -lz -lm -lhiredis -lsqlite3
 TEST_SYSLIBS := $(SYSLIBS) -lfcgi
 
 # ---- the libraries of common/ ---------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "gaps.h"
 #include "jobwait.h"
 #include "knowledge.h"
 #include "lookup.h"
@@ -522,6 +523,8 @@ void chat_post(struct req *rq)
      * that succeeded counts through its `translation` event). */
     if (a.tr == ASK_FIRST_FAILED)
         tally_add_usage(&r.tally, MODEL_PRO, &a.translate_usage);
+    struct gap_note gap; /* before the answer releases the passages */
+    gaps_classify(&gap, &a.k, app->cfg->gap_weak_score);
     enum relay_end end;
     if (a.k.n == 0) {
         log_rid(LOG_INFO, rq->id, "no passage at or above %g: the apology, no model call",
@@ -538,6 +541,12 @@ void chat_post(struct req *rq)
         end = chat_answer(rq, &r, &a, &m);
         if (end == RELAY_DONE)
             relay_save_turn(&r);
+    }
+    if (end != RELAY_FAILED) { /* the stream has ended: nothing waits for this */
+        struct gap_question gq = {rq->id, a.cr.message, a.cr.message_len, lang_code(a.input),
+                                  a.cr.ui_lang, a.tr == ASK_FIRST ? a.translated.data : NULL,
+                                  a.tr == ASK_FIRST ? a.translated.len : 0};
+        gaps_record(app, &gap, r.tally.guardrail, &gq);
     }
     if (end != RELAY_FAILED)
         log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",

@@ -330,8 +330,8 @@ int child_main(const struct nova_config *cfg, int listen_fd, pid_t master, int s
         log_error("FCGX_Init failed");
         goto out;
     }
-    if (rconn_parse_url(cfg->redis_url, &ch->app.redis, err, sizeof err) < 0) {
-        log_error("NOVA_REDIS_URL: %s", err);
+    if (rconn_addr_from_config(cfg, &ch->app.redis, err, sizeof err) < 0) {
+        log_error("%s", err);
         goto out;
     }
     ch->wake_efd = wake_open();

@@ -55,31 +55,81 @@ static const char *synonym_of(const struct synonyms *s, const struct kb_term *t)
     return c;
 }
 
-/* The synonyms of text[0..len)'s words into src, and the glossary entries in them. */
+/* The glossary entries found in text[0..len) into src's, each once. */
+static size_t add_entries(struct lookup_source *src, const struct glossary *g, const char *text,
+                          size_t len)
+{
+    struct glossary_match m[4];
+    size_t n = g ? glossary_find(g, text, len, m, 4) : 0;
+    for (size_t j = 0; j < n && j < 4 && src->n_syn_ents < LOOKUP_MAX_SYNONYMS; j++) {
+        bool dup = false;
+        for (size_t k = 0; k < src->n_syn_ents && !dup; k++)
+            dup = src->syn_ents[k] == m[j].entry;
+        if (!dup)
+            src->syn_ents[src->n_syn_ents++] = m[j].entry;
+    }
+    return n;
+}
+
+size_t lookup_singulars(const char *w, size_t len, char out[][LOOKUP_WORD_MAX + 1])
+{
+    size_t n = 0;
+    if (len < 4 || len > LOOKUP_WORD_MAX || w[len - 1] != 's' || w[len - 2] == 's' ||
+        w[len - 2] == 'u' || w[len - 2] == '\'')
+        return 0; /* "pass", "bonus", "player's": no plural of the kind below */
+    for (size_t i = 0; i < len; i++)
+        if (!(w[i] >= 'a' && w[i] <= 'z'))
+            return 0; /* lower-case ASCII letters only: what kb_query_terms leaves of a word */
+    if (len > 4 && memcmp(w + len - 3, "ies", 3) == 0) { /* bodies -> body */
+        memcpy(out[n], w, len - 3);
+        memcpy(out[n] + len - 3, "y", 2);
+        n++;
+    }
+    if (len > 4 && w[len - 2] == 'e' &&
+        (w[len - 3] == 'x' || w[len - 3] == 'z' || w[len - 3] == 's' ||
+         (w[len - 3] == 'h' && (w[len - 4] == 'c' || w[len - 4] == 's')))) {
+        memcpy(out[n], w, len - 2); /* boxes -> box, matches -> match */
+        out[n++][len - 2] = '\0';
+    }
+    memcpy(out[n], w, len - 1); /* refunds -> refund, codes -> code */
+    out[n++][len - 1] = '\0';
+    return n;
+}
+
+/* The synonyms of text[0..len)'s words into src, and the glossary entries in them. A word
+ * that is an English plural the glossary and the synonyms do not know ("refunds") counts as
+ * its singular ("refund"), when that is a variant or a glossary name: without it "how do
+ * refunds work?" finds neither its entity nor, through it, the Korean names the documents
+ * use, and scores under NOVA_KB_MIN_SCORE (then a names-only translation, as the simulator's,
+ * cannot rescue it, and its follow-ups have no answered turn to refer to). */
 static void source_add(struct lookup_source *src, const struct glossary *g,
                        const struct synonyms *s, const char *text, size_t len)
 {
-    if (!s || synonyms_count(s) == 0)
+    bool have_syn = s && synonyms_count(s) > 0;
+    if (!have_syn && !g)
         return;
     struct kb_terms t;
     kb_query_terms(text, len, NULL, 0, &t);
     for (size_t i = 0; i < t.n && src->n_syn < LOOKUP_MAX_SYNONYMS; i++) {
-        const char *c = synonym_of(s, &t.t[i]);
+        const char *c = have_syn ? synonym_of(s, &t.t[i]) : NULL;
+        if (!c && t.t[i].word && !t.t[i].extra) {
+            char sg[3][LOOKUP_WORD_MAX + 1];
+            size_t n = lookup_singulars(t.t[i].text, t.t[i].len, sg);
+            struct glossary_match m[1];
+            bool plural_known = n && g && glossary_find(g, t.t[i].text, t.t[i].len, m, 1);
+            for (size_t k = 0; k < n && !c && !plural_known; k++) {
+                c = have_syn ? synonyms_find(s, sg[k], strlen(sg[k])) : NULL;
+                if (!c && add_entries(src, g, sg[k], strlen(sg[k])) > 0)
+                    break;
+            }
+        }
         bool seen = !c;
         for (size_t k = 0; k < src->n_syn && !seen; k++)
             seen = src->syn[k] == c;
         if (seen)
             continue;
         src->syn[src->n_syn++] = c;
-        struct glossary_match m[4];
-        size_t n = g ? glossary_find(g, c, strlen(c), m, 4) : 0;
-        for (size_t j = 0; j < n && j < 4 && src->n_syn_ents < LOOKUP_MAX_SYNONYMS; j++) {
-            bool dup = false;
-            for (size_t k = 0; k < src->n_syn_ents && !dup; k++)
-                dup = src->syn_ents[k] == m[j].entry;
-            if (!dup)
-                src->syn_ents[src->n_syn_ents++] = m[j].entry;
-        }
+        add_entries(src, g, c, strlen(c));
     }
 }
 

@@ -28,7 +28,9 @@
  * Two more sources of terms (issue 17):
  *   - synonyms: every word of the question that the operator's synonym file
  *     (NOVA_SYNONYMS_FILE, product/synonyms.h) lists as a variant adds its canonical term and
- *     that term's glossary names ("비번" → 비밀번호, "pasword" → password);
+ *     that term's glossary names ("비번" → 비밀번호, "pasword" → password); an English plural
+ *     that neither the glossary nor the file knows counts as its singular ("refunds" →
+ *     refund, the glossary's Refund and its Korean name 환불);
  *   - the conversation: a follow-up — a question that refers back (그럼, 그거, 며칠, "it",
  *     "how long", "what about"...) with few words of its own, or one with none — is searched
  *     with the previous question's words, synonyms and glossary names as a context whose
@@ -54,6 +56,7 @@
 #ifndef LOOKUP_CONTEXT_WEIGHT
 #define LOOKUP_CONTEXT_WEIGHT 0.5  /* a follow-up's context terms, against 1 for its own */
 #endif
+#define LOOKUP_WORD_MAX 64         /* a longer word has no singular looked up */
 #define LOOKUP_FOLLOW_MAX_TERMS 4  /* a question referring back with more words of its own
                                       stands alone */
 
@@ -87,6 +90,12 @@ void lookup_add_text(struct lookup *l, const struct glossary *g, const char *tex
  * NULL: none), and the glossary names found in those terms. */
 void lookup_add_synonyms(struct lookup *l, const struct glossary *g, const struct synonyms *s,
                          const char *question, size_t len);
+
+/* The singulars an English plural w[0..len) (lower-case ASCII letters) may have, most specific
+ * first: "bodies" -> body, boxes -> box, "refunds" -> refund; into out, NUL-terminated.
+ * Returns how many (0: not a plural of that shape). The synonyms and the glossary are asked
+ * for a plural neither knows by these (lookup_add_synonyms, lookup_set_context). */
+size_t lookup_singulars(const char *w, size_t len, char out[][LOOKUP_WORD_MAX + 1]);
 
 /* Whether question[0..len) is a follow-up that needs its conversation to be understood: it
  * has no words of its own after stop words, or it refers back (a pronoun or demonstrative,

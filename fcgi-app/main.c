@@ -64,8 +64,14 @@ int main(int argc, char **argv)
         return 0;
     }
     struct rconn_addr addr; /* checked here so a bad URL stops the start, not each child */
-    if (rconn_parse_url(cfg.redis_url, &addr, err, sizeof err) < 0) {
-        log_error("bad configuration, not starting: NOVA_REDIS_URL: %s", err);
+    if (rconn_addr_from_config(&cfg, &addr, err, sizeof err) < 0) {
+        log_error("bad configuration, not starting: %s", err);
+        return 2;
+    }
+    /* A password or certificate Redis refuses stops the start here, said once, instead of
+     * every child failing every request; a Redis that is only away is waited for. */
+    if (rconn_check(&addr, 2000, err, sizeof err) == RCONN_REFUSED) {
+        log_error("Redis refused us, not starting: %s", err);
         return 2;
     }
     /* The glossary, prompts, prices and index are loaded by each child; a mistake in them

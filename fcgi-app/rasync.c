@@ -49,7 +49,8 @@ struct rasync {
     bool ping_out;            /* a pub/sub keep-alive is unanswered */
     int depth;                /* inside hiredis or an owner callback */
     bool free_pending;
-    bool connected;           /* onConnect said OK: READY when hiredis returns */
+    bool connected;           /* onConnect (and AUTH) said OK: READY when hiredis returns */
+    bool auth_pending;        /* AUTH sent, its answer not yet read */
     bool drop;                /* tear the connection down when hiredis returns */
     char why[160];            /* what ended the connection */
     unsigned long connects;
@@ -132,7 +133,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct rasync *ra = ac->data;
     if (status == REDIS_OK)
-        ra->connected = true;
+        ra->connected = !ra->auth_pending; /* with a password, READY waits for AUTH's OK */
     else
         note_why(ra, "connect: %s", ac->errstr ? ac->errstr : "failed");
 }
@@ -201,6 +202,22 @@ static int send_call(struct rasync *ra, rasync_reply_fn *fn, void *arg, int argc
     return 0;
 }
 
+static void auth_done(struct rasync *ra, const redisReply *r, void *arg)
+{
+    (void)arg;
+    if (!r)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* Redis's text names the failure, never the secret; no READY, so the backoff grows */
+        note_why(ra, "AUTH%s%s refused: %s", ra->addr.user[0] ? " as " : "", ra->addr.user,
+                 r->str);
+        ra->drop = true;
+        return;
+    }
+    ra->auth_pending = false;
+    ra->connected = true;
+}
+
 static void select_done(struct rasync *ra, const redisReply *r, void *arg)
 {
     (void)arg;
@@ -267,10 +284,16 @@ static bool set_state(struct rasync *ra, enum rasync_state st, const char *why)
 
 static void connect_now(struct rasync *ra)
 {
+    if (ra->addr.tls) {
+        /* The TLS handshake (rtls.h) blocks; this loop must not. nova-fcgi's Redis paths are
+         * the blocking rconn ones, which do TLS. */
+        set_state(ra, RASYNC_IDLE, "rediss:// is not supported on the event loop");
+        return;
+    }
     redisAsyncContext *ac = ra->addr.is_unix ? redisAsyncConnectUnix(ra->addr.path)
                                              : redisAsyncConnect(ra->addr.host, ra->addr.port);
     ra->why[0] = '\0';
-    ra->connected = ra->drop = ra->ping_out = false;
+    ra->connected = ra->drop = ra->ping_out = ra->auth_pending = false;
     if (!ac || ac->err) {
         char why[160];
         snprintf(why, sizeof why, "connect: %s", ac && ac->errstr ? ac->errstr : "no memory");
@@ -293,6 +316,21 @@ static void connect_now(struct rasync *ra)
     ra->depth++;
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     redisAsyncSetConnectCallback(ac, on_connect); /* asks for the first write event */
+    if (ra->addr.password[0]) {
+        const char *argv[3] = {"AUTH", ra->addr.user, ra->addr.password};
+        size_t argvlen[3] = {4, strlen(ra->addr.user), strlen(ra->addr.password)};
+        int argc = 3;
+        if (!ra->addr.user[0]) {
+            argv[1] = argv[2];
+            argvlen[1] = argvlen[2];
+            argc = 2;
+        }
+        ra->auth_pending = true;
+        if (send_call(ra, auth_done, NULL, argc, argv, argvlen) < 0) {
+            note_why(ra, "AUTH: hiredis refused the command");
+            ra->drop = true;
+        }
+    }
     if (ra->o.kind == RASYNC_COMMANDS && ra->addr.db != 0) {
         char db[16];
         int n = snprintf(db, sizeof db, "%d", ra->addr.db);

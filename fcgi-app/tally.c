@@ -211,6 +211,8 @@ static void account(struct tally *t, enum event_type type, const char *data, siz
             metrics_error(METRICS_IN_STREAM, code ? code : "other");
         else
             metrics_notice(code ? code : "other");
+        if (notice && code && strcmp(code, NOTICE_GUARDRAIL) == 0)
+            t->guardrail = true;
     }
     struct tally_job *j = model_done || error || translation ? event_job(t, o) : NULL;
     if (j && !j->ended) {

@@ -52,6 +52,7 @@ struct tally {
     bool origin;                    /* this stream queued the jobs (else it is a resume) */
     long long t0_ms;                /* monotonic: when the request arrived (metrics' times) */
     bool done_seen;
+    bool guardrail;                 /* origin: a `notice` `guardrail` went through (gaps.h) */
     bool skip;                      /* resume: events up to write_after are not written */
     struct stream_id write_after;
     struct token_usage extra_usage; /* calls of the request outside the jobs */

@@ -94,7 +94,7 @@ static void raise_nofile(long max_jobs)
 static int worker_init(struct worker *w, const struct nova_config *cfg, char *err,
                        size_t errlen)
 {
-    if (rconn_parse_url(cfg->redis_url, &w->addr, err, errlen) < 0)
+    if (rconn_addr_from_config(cfg, &w->addr, err, errlen) < 0)
         return -1;
     key_jobs(w->jobs_key, sizeof w->jobs_key, w->queue);
     key_dead(w->dead_key, sizeof w->dead_key, w->queue);
@@ -200,6 +200,12 @@ int main(int argc, char **argv)
     if (check_endpoints(&w, w.queue == QUEUE_KB, err, sizeof err) < 0 ||
         worker_init(&w, &cfg, err, sizeof err) < 0) {
         log_error("%s", err);
+        return 2;
+    }
+    /* A password or certificate Redis refuses is a configuration error: said once, no start
+     * (a Redis that is only away is waited for by the reader's backoff). */
+    if (rconn_check(&w.addr, 2000, err, sizeof err) == RCONN_REFUSED) {
+        log_error("Redis refused us, not starting: %s", err);
         return 2;
     }
     raise_nofile(cfg.worker_max_jobs);

@@ -93,8 +93,19 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
     }
     char dflt[sizeof c->redis_url];
     snprintf(dflt, sizeof dflt, "unix://%s/redis.sock", c->run_dir);
-    if (env_copy(c->redis_url, sizeof c->redis_url, "NOVA_REDIS_URL", dflt, errstr, errlen) < 0)
+    if (env_copy(c->redis_url, sizeof c->redis_url, "NOVA_REDIS_URL", dflt, errstr, errlen) < 0 ||
+        env_copy(c->redis_tls_ca_file, sizeof c->redis_tls_ca_file, "NOVA_REDIS_TLS_CA_FILE", "",
+                 errstr, errlen) < 0 ||
+        env_copy(c->redis_tls_cert_file, sizeof c->redis_tls_cert_file,
+                 "NOVA_REDIS_TLS_CERT_FILE", "", errstr, errlen) < 0 ||
+        env_copy(c->redis_tls_key_file, sizeof c->redis_tls_key_file, "NOVA_REDIS_TLS_KEY_FILE",
+                 "", errstr, errlen) < 0)
         return -1;
+    if (!c->redis_tls_cert_file[0] != !c->redis_tls_key_file[0]) {
+        snprintf(errstr, errlen, "NOVA_REDIS_TLS_CERT_FILE and NOVA_REDIS_TLS_KEY_FILE go "
+                 "together: set both or neither");
+        return -1;
+    }
     snprintf(dflt, sizeof dflt, "%s/nova-fcgi.sock", c->run_dir);
     if (env_copy(c->fcgi_socket, sizeof c->fcgi_socket, "NOVA_FCGI_SOCKET", dflt, errstr,
                  errlen) < 0 ||
@@ -138,7 +149,9 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         env_copy(c->kb_dir, sizeof c->kb_dir, "NOVA_KB_DIR", "kb/sample", errstr, errlen) < 0 ||
         env_double(&c->kb_min_score, "NOVA_KB_MIN_SCORE", 0.2, 0, 1, errstr, errlen) < 0 ||
         env_long(&c->session_ttl_s, "NOVA_SESSION_TTL_SECONDS", 86400, 10, 90 * 86400, errstr,
-                 errlen) < 0)
+                 errlen) < 0 ||
+        env_double(&c->gap_weak_score, "NOVA_GAP_WEAK_SCORE", 0.3, 0, 1, errstr, errlen) < 0 ||
+        env_long(&c->gaps_max, "NOVA_GAPS_MAX", 10000, 0, 10000000, errstr, errlen) < 0)
         return -1;
     if (env_long(&c->visibility_timeout_s, "NOVA_VISIBILITY_TIMEOUT_S", 30, 1, 3600, errstr,
                  errlen) < 0 ||
@@ -160,6 +173,25 @@ const char *config_kb_backend_name(enum kb_backend k)
     return k == KB_BEDROCK ? "bedrock" : "local";
 }
 
+void config_mask_url(const char *url, char *out, size_t n)
+{
+    if (n == 0)
+        return;
+    const char *start = strstr(url, "://");
+    const char *at = start ? strrchr(start + 3, '@') : NULL;
+    if (!at) {
+        snprintf(out, n, "%s", url);
+        return;
+    }
+    start += 3;
+    /* "user:secret@" keeps the user; a lone "secret@" is all secret. */
+    const char *colon = memchr(start, ':', (size_t)(at - start));
+    if (colon)
+        snprintf(out, n, "%.*s:***%s", (int)(colon - url), url, at);
+    else
+        snprintf(out, n, "%.*s***%s", (int)(start - url), url, at);
+}
+
 /* Every setting, in print order, secrets masked. */
 void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
 {
@@ -171,7 +203,13 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     fn(arg, "kb_id", c->kb_id[0] ? c->kb_id : "(unset)", false);
     fn(arg, "log_level", log_level_name(c->log_level), false);
     fn(arg, "run_dir", c->run_dir, false);
-    fn(arg, "redis_url", c->redis_url, false);
+    char url[sizeof c->redis_url];
+    config_mask_url(c->redis_url, url, sizeof url);
+    fn(arg, "redis_url", url, false);
+    fn(arg, "redis_tls_ca_file", c->redis_tls_ca_file[0] ? c->redis_tls_ca_file : "(unset)",
+       false);
+    fn(arg, "redis_tls_cert_file",
+       c->redis_tls_cert_file[0] ? c->redis_tls_cert_file : "(unset)", false);
     fn(arg, "fcgi_socket", c->fcgi_socket, false);
     snprintf(num, sizeof num, "%04o", c->fcgi_socket_mode);
     fn(arg, "fcgi_socket_mode", num, false);
@@ -195,6 +233,9 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     snprintf(num, sizeof num, "%g", c->kb_min_score);
     fn(arg, "kb_min_score", num, true);
     setting_long(fn, arg, "session_ttl_seconds", c->session_ttl_s);
+    snprintf(num, sizeof num, "%g", c->gap_weak_score);
+    fn(arg, "gap_weak_score", num, true);
+    setting_long(fn, arg, "gaps_max", c->gaps_max);
     fn(arg, "api_key", c->api_key[0] ? "(set)" : "(unset)", false);
     setting_long(fn, arg, "visibility_timeout_seconds", c->visibility_timeout_s);
     setting_long(fn, arg, "max_deliveries", c->max_deliveries);

@@ -25,8 +25,13 @@ struct nova_config {
     char kb_id[128];           /* NOVA_KB_ID */
     enum log_level log_level;  /* NOVA_LOG_LEVEL */
     char run_dir[512];         /* NOVA_RUN_DIR: sockets, pids, logs, Redis data ("./run") */
-    char redis_url[600];       /* NOVA_REDIS_URL: redis://host:port or unix:///path
-                                  (default unix://<run_dir>/redis.sock) */
+    char redis_url[600];       /* NOVA_REDIS_URL: redis://[[user:]password@]host:port[/db],
+                                  rediss://... (TLS) or unix://[[user:]password@]/path
+                                  (default unix://<run_dir>/redis.sock); printed masked */
+    char redis_tls_ca_file[512];   /* NOVA_REDIS_TLS_CA_FILE: CAs for rediss:// ("" : the
+                                      system's store) */
+    char redis_tls_cert_file[512]; /* NOVA_REDIS_TLS_CERT_FILE: a client certificate ("") */
+    char redis_tls_key_file[512];  /* NOVA_REDIS_TLS_KEY_FILE: its key (with the cert) */
     char fcgi_socket[600];     /* NOVA_FCGI_SOCKET: unix socket path (<run_dir>/nova-fcgi.sock) */
     unsigned fcgi_socket_mode; /* NOVA_FCGI_SOCKET_MODE: octal, owner rw required, no x bits
                                   (0660: the owner and the group nginx shares, nobody else) */
@@ -56,6 +61,11 @@ struct nova_config {
                                   missing or older (kb/sample) */
     double kb_min_score;       /* NOVA_KB_MIN_SCORE: passages below are not context (0.2) */
     long session_ttl_s;        /* NOVA_SESSION_TTL_SECONDS: expiry of nova:session:<id> (86400) */
+    /* The questions it could not answer (nova:gaps, fcgi-app/gaps.h): */
+    double gap_weak_score;     /* NOVA_GAP_WEAK_SCORE: an answered question whose best passage
+                                  scored under this is recorded as weak (0.3; 0: none is) */
+    long gaps_max;             /* NOVA_GAPS_MAX: entries nova:gaps keeps, the oldest trimmed
+                                  (10000; 0: nothing is recorded) */
     /* Failure semantics (workers): */
     long visibility_timeout_s; /* NOVA_VISIBILITY_TIMEOUT_S: a pending job idle this long is
                                   reclaimed by another worker (30) */
@@ -73,6 +83,11 @@ const char *config_kb_backend_name(enum kb_backend k);
 
 /* Reads the environment. Returns 0, or -1 with errstr naming the variable that is wrong. */
 int config_from_env(struct nova_config *c, char *errstr, size_t errlen);
+
+/* url with the password of its userinfo replaced by three asterisks: "rediss:" "//nova:***@h"
+ * keeps the user name; a lone password ("redis:" "//secret@h") is all replaced. Other URLs
+ * are copied unchanged. */
+void config_mask_url(const char *url, char *out, size_t n);
 
 /* Shows every setting, secrets masked, to fn (env.h). */
 void config_visit(const struct nova_config *c, setting_fn fn, void *arg);

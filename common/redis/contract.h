@@ -97,6 +97,10 @@ const char *phase_translation_target(const char *phase);
 
 #define KEY_MAX 256
 
+/* nova:gaps: the questions answered with the apology, only weak passages or a guardrail's
+ * intervention (fcgi-app/gaps.h writes it, novactl kb gaps reads it); capped, no expiry. */
+#define KEY_GAPS "nova:gaps"
+
 int key_jobs(char *out, size_t n, enum queue q);
 int key_out(char *out, size_t n, const char *job_id);
 int key_log(char *out, size_t n, const char *request_id);

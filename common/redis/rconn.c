@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,151 +17,96 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/errstr.h"
-
-/* ---- URLs ------------------------------------------------------------------------------- */
-
-/* Parses 1..max decimal digits from s[0..n); -1 when not a number in range. */
-static long parse_decimal(const char *s, size_t n, long max)
-{
-    if (n == 0 || n > 9)
-        return -1;
-    long v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v <= max ? v : -1;
-}
-
-static bool host_char_ok(char ch, bool ipv6)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return true;
-    return ipv6 ? ch == ':' || ch == '.' : ch == '.' || ch == '-' || ch == '_';
-}
-
-static int parse_tcp(const char *url, const char *p, struct rconn_addr *a, char *errstr,
-                     size_t errlen)
-{
-    if (strchr(p, '@')) {
-        errstr_set(errstr, errlen, "%s: user names and passwords are not supported", url);
-        return -1;
-    }
-    if (strchr(p, '?') || strchr(p, '#')) {
-        errstr_set(errstr, errlen, "%s: query strings are not supported", url);
-        return -1;
-    }
-    const char *host = p, *host_end, *rest;
-    bool ipv6 = *p == '[';
-    if (ipv6) {
-        host = p + 1;
-        host_end = strchr(host, ']');
-        if (!host_end) {
-            errstr_set(errstr, errlen, "%s: unterminated [IPv6 address]", url);
-            return -1;
-        }
-        rest = host_end + 1;
-    } else {
-        host_end = host + strcspn(host, ":/");
-        rest = host_end;
-    }
-    size_t hlen = (size_t)(host_end - host);
-    if (hlen == 0 || hlen >= sizeof a->host) {
-        errstr_set(errstr, errlen, "%s: missing or too long host", url);
-        return -1;
-    }
-    for (size_t i = 0; i < hlen; i++)
-        if (!host_char_ok(host[i], ipv6)) {
-            errstr_set(errstr, errlen, "%s: bad character in host", url);
-            return -1;
-        }
-    memcpy(a->host, host, hlen);
-    a->host[hlen] = '\0';
-    a->port = 6379;
-    if (*rest == ':') {
-        rest++;
-        size_t n = strcspn(rest, "/");
-        long port = parse_decimal(rest, n, 65535);
-        if (port < 1) {
-            errstr_set(errstr, errlen, "%s: port must be 1..65535", url);
-            return -1;
-        }
-        a->port = (int)port;
-        rest += n;
-    }
-    if (*rest == '/' && rest[1] != '\0') {
-        long db = parse_decimal(rest + 1, strlen(rest + 1), 65535);
-        if (db < 0) {
-            errstr_set(errstr, errlen, "%s: database must be a number 0..65535", url);
-            return -1;
-        }
-        a->db = (int)db;
-    } else if (*rest != '\0' && strcmp(rest, "/") != 0) {
-        errstr_set(errstr, errlen, "%s: unexpected \"%s\" after the host", url, rest);
-        return -1;
-    }
-    return 0;
-}
-
-int rconn_parse_url(const char *url, struct rconn_addr *a, char *errstr, size_t errlen)
-{
-    memset(a, 0, sizeof *a);
-    if (!url || !*url) {
-        errstr_set(errstr, errlen, "empty Redis URL");
-        return -1;
-    }
-    if (strncmp(url, "redis://", 8) == 0)
-        return parse_tcp(url, url + 8, a, errstr, errlen);
-    if (strncmp(url, "unix://", 7) == 0) {
-        const char *path = url + 7;
-        size_t n = strlen(path);
-        /* sun_path bounds what connect() can reach, whatever our field could hold. */
-        size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
-        if (path[0] != '/' || n < 2) {
-            errstr_set(errstr, errlen, "%s: want unix:///absolute/path", url);
-            return -1;
-        }
-        if (n > max || n >= sizeof a->path) {
-            errstr_set(errstr, errlen, "%s: socket path longer than %zu bytes", url, max);
-            return -1;
-        }
-        if (strchr(path, '?')) {
-            errstr_set(errstr, errlen, "%s: query strings are not supported", url);
-            return -1;
-        }
-        a->is_unix = true;
-        memcpy(a->path, path, n + 1);
-        return 0;
-    }
-    if (strncmp(url, "rediss://", 9) == 0) {
-        errstr_set(errstr, errlen, "%s: TLS (rediss://) is not supported", url);
-        return -1;
-    }
-    errstr_set(errstr, errlen, "%s: want redis://host:port[/db] or unix:///path", url);
-    return -1;
-}
+#include "redis/rtls.h"
 
 /* ---- connections ------------------------------------------------------------------------ */
 
-static void addr_name(const struct rconn_addr *a, char *out, size_t n)
+int rconn_parse_url(const char *url, struct rconn_addr *a, char *errstr, size_t errlen)
 {
-    if (a->is_unix)
-        snprintf(out, n, "unix://%s", a->path);
-    else
-        snprintf(out, n, "redis://%s:%d/%d", a->host, a->port, a->db);
+    return rurl_parse(url, a, errstr, errlen);
 }
 
-redisContext *rconn_connect(const struct rconn_addr *a, int timeout_ms, char *errstr,
-                            size_t errlen)
+int rconn_addr_from_config(const struct nova_config *cfg, struct rconn_addr *a, char *errstr,
+                           size_t errlen)
+{
+    char err[400];
+    if (rurl_parse(cfg->redis_url, a, err, sizeof err) < 0) {
+        errstr_set(errstr, errlen, "NOVA_REDIS_URL: %s", err);
+        return -1;
+    }
+    if (!a->tls && (cfg->redis_tls_ca_file[0] || cfg->redis_tls_cert_file[0])) {
+        errstr_set(errstr, errlen, "NOVA_REDIS_TLS_*_FILE set but NOVA_REDIS_URL is not "
+                   "rediss://");
+        return -1;
+    }
+    snprintf(a->tls_ca_file, sizeof a->tls_ca_file, "%s", cfg->redis_tls_ca_file);
+    snprintf(a->tls_cert_file, sizeof a->tls_cert_file, "%s", cfg->redis_tls_cert_file);
+    snprintf(a->tls_key_file, sizeof a->tls_key_file, "%s", cfg->redis_tls_key_file);
+    return 0;
+}
+
+/* Sends AUTH (with the ACL user when there is one); 0, or -1 with errstr. The reply's text is
+ * Redis's ("WRONGPASS invalid username-password pair ..."): it never holds the secret. */
+static int send_auth(redisContext *c, const struct rconn_addr *a, const char *name,
+                     char *errstr, size_t errlen)
+{
+    const char *argv[3] = {"AUTH", a->user, a->password};
+    size_t argvlen[3] = {4, strlen(a->user), strlen(a->password)};
+    int argc = a->user[0] ? 3 : 2;
+    if (!a->user[0]) {
+        argv[1] = a->password;
+        argvlen[1] = argvlen[2];
+    }
+    redisReply *r = redisCommandArgv(c, argc, argv, argvlen);
+    if (r && r->type != REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return 0;
+    }
+    errstr_set(errstr, errlen, "%s: AUTH%s%s refused: %s", name, a->user[0] ? " as " : "",
+               a->user, r ? r->str : c->errstr);
+    if (r)
+        freeReplyObject(r);
+    return -1;
+}
+
+/* A reply error that says the credentials are wrong or missing, not that Redis is away. */
+static bool auth_error(const char *s)
+{
+    return strncmp(s, "WRONGPASS", 9) == 0 || strncmp(s, "NOAUTH", 6) == 0 ||
+           strncmp(s, "NOPERM", 6) == 0 || strstr(s, "invalid password") != NULL ||
+           strstr(s, "without any password configured") != NULL;
+}
+
+redisContext *rconn_connect_ex(const struct rconn_addr *a, int timeout_ms,
+                               enum rconn_fail *fail, char *errstr, size_t errlen)
 {
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    char name[600];
-    addr_name(a, name, sizeof name);
-    redisContext *c = a->is_unix ? redisConnectUnixWithTimeout(a->path, tv)
-                                 : redisConnectWithTimeout(a->host, a->port, tv);
+    char name[700];
+    rurl_name(a, name, sizeof name);
+    enum rconn_fail dummy;
+    if (!fail)
+        fail = &dummy;
+    *fail = RCONN_NET;
+    redisContext *c;
+    if (a->tls) {
+        enum rtls_fail tf;
+        char err[400];
+        int fd = rtls_connect(a, timeout_ms, &tf, err, sizeof err);
+        if (fd < 0) {
+            *fail = tf == RTLS_REFUSED ? RCONN_REFUSED : RCONN_NET;
+            errstr_set(errstr, errlen, "%s: %s", name, err);
+            return NULL;
+        }
+        c = redisConnectFd(fd);
+        if (!c)
+            close(fd);
+    } else {
+        c = a->is_unix ? redisConnectUnixWithTimeout(a->path, tv)
+                       : redisConnectWithTimeout(a->host, a->port, tv);
+    }
     if (!c) {
         errstr_set(errstr, errlen, "%s: cannot allocate a context", name);
         return NULL;
@@ -183,14 +129,23 @@ redisContext *rconn_connect(const struct rconn_addr *a, int timeout_ms, char *er
         redisFree(c);
         return NULL;
     }
-    /* A peer that vanished without a FIN is noticed by keepalive, not by a hung read. */
-    if (!a->is_unix)
+    /* A peer that vanished without a FIN is noticed by keepalive, not by a hung read (the
+     * TLS pump sets it on its own TCP socket). */
+    if (!a->is_unix && !a->tls)
         redisEnableKeepAlive(c);
+    if (a->password[0] && send_auth(c, a, name, errstr, errlen) < 0) {
+        if (!c->err)
+            *fail = RCONN_REFUSED;
+        redisFree(c);
+        return NULL;
+    }
     if (a->db != 0) {
         redisReply *r = redisCommand(c, "SELECT %d", a->db);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             errstr_set(errstr, errlen, "%s: SELECT %d: %s", name, a->db,
                        r ? r->str : c->errstr);
+            if (r && auth_error(r->str))
+                *fail = RCONN_REFUSED;
             if (r)
                 freeReplyObject(r);
             redisFree(c);
@@ -198,7 +153,40 @@ redisContext *rconn_connect(const struct rconn_addr *a, int timeout_ms, char *er
         }
         freeReplyObject(r);
     }
+    *fail = RCONN_OK;
     return c;
+}
+
+redisContext *rconn_connect(const struct rconn_addr *a, int timeout_ms, char *errstr,
+                            size_t errlen)
+{
+    return rconn_connect_ex(a, timeout_ms, NULL, errstr, errlen);
+}
+
+enum rconn_fail rconn_check(const struct rconn_addr *a, int timeout_ms, char *errstr,
+                            size_t errlen)
+{
+    enum rconn_fail fail;
+    redisContext *c = rconn_connect_ex(a, timeout_ms, &fail, errstr, errlen);
+    if (!c) {
+        if (a->tls)
+            rtls_wait_idle(1000); /* a refused AUTH closed a TLS connection: its pump ends */
+        return fail;
+    }
+    /* Without a password a server that wants one answers the first command with NOAUTH. */
+    redisReply *r = redisCommand(c, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        char name[700];
+        rurl_name(a, name, sizeof name);
+        errstr_set(errstr, errlen, "%s: PING: %s", name, r ? r->str : c->errstr);
+        fail = r && auth_error(r->str) ? RCONN_REFUSED : RCONN_NET;
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    if (a->tls)
+        rtls_wait_idle(1000);
+    return fail;
 }
 
 /* ---- the pool --------------------------------------------------------------------------- */
@@ -212,6 +200,11 @@ struct rpool {
     redisContext **idle; /* a stack: the most recently used connection is handed out first */
     pthread_mutex_t mu;
     pthread_cond_t cv;   /* signalled when a connection or a slot comes back */
+    /* Refused connects (a wrong password, an untrusted certificate) are not retried by every
+     * request: until retry_at_ms a get fails at once with the reason. */
+    struct backoff refused;
+    long long retry_at_ms;
+    char refused_why[300];
 };
 
 struct rpool *rpool_new(const struct rconn_addr *a, int size, int timeout_ms)
@@ -221,6 +214,7 @@ struct rpool *rpool_new(const struct rconn_addr *a, int size, int timeout_ms)
     p->size = size > 0 ? size : 1;
     p->timeout_ms = timeout_ms;
     p->idle = xcalloc((size_t)p->size, sizeof *p->idle);
+    backoff_init(&p->refused, RPOOL_REFUSED_MIN_MS, RPOOL_REFUSED_MAX_MS);
     pthread_mutex_init(&p->mu, NULL);
     clock_cond_init(&p->cv);
     return p;
@@ -242,6 +236,12 @@ redisContext *rpool_get(struct rpool *p, int wait_ms, char *errstr, size_t errle
             redisFree(c); /* an idle connection cannot break, but a sticky err is final */
             p->open--;
         }
+        if (p->retry_at_ms > 0 && clock_mono_ms() < p->retry_at_ms) {
+            long long left = p->retry_at_ms - clock_mono_ms();
+            errstr_set(errstr, errlen, "%s (next try in %lld ms)", p->refused_why, left);
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
         if (p->open < p->size)
             break;
         if (wait_ms <= 0 || pthread_cond_timedwait(&p->cv, &p->mu, &until) == ETIMEDOUT) {
@@ -254,13 +254,21 @@ redisContext *rpool_get(struct rpool *p, int wait_ms, char *errstr, size_t errle
     }
     p->open++; /* the slot is ours; connect without holding the lock */
     pthread_mutex_unlock(&p->mu);
-    redisContext *c = rconn_connect(&p->addr, p->timeout_ms, errstr, errlen);
+    enum rconn_fail fail;
+    redisContext *c = rconn_connect_ex(&p->addr, p->timeout_ms, &fail, errstr, errlen);
+    pthread_mutex_lock(&p->mu);
     if (!c) {
-        pthread_mutex_lock(&p->mu);
         p->open--;
+        if (fail == RCONN_REFUSED) {
+            p->retry_at_ms = clock_mono_ms() + backoff_next(&p->refused);
+            snprintf(p->refused_why, sizeof p->refused_why, "%s", errstr);
+        }
         pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+    } else if (p->retry_at_ms > 0) {
+        p->retry_at_ms = 0;
+        backoff_reset(&p->refused);
     }
+    pthread_mutex_unlock(&p->mu);
     return c;
 }
 

@@ -45,7 +45,10 @@ trap 'stop_pid "$test_pid" 10; stacks_down; [ -n "${NOVA_KEEP_RUN:-}" ] || rm -r
 # The knowledge base: the sample documents and the XSS probes.
 mkdir -p "$tmp/kb"
 cp kb/sample/*.md tests/fixtures/kb-xss/*.md "$tmp/kb/"
-stacks_up 1 NOVA_KB_DIR="$tmp/kb" NOVA_FCGI_THREADS=32 || fail_early "the stack did not start"
+# A guardrail configured (every call carries guardrailConfig; the simulator intervenes only on
+# #sim:guardrail), so the page's guardrail notice is tested against the real stack.
+stacks_up 1 NOVA_KB_DIR="$tmp/kb" NOVA_FCGI_THREADS=32 NOVA_GUARDRAIL_ID=browsertest1 \
+  NOVA_GUARDRAIL_VERSION=1 || fail_early "the stack did not start"
 http_port=${port[1]}
 
 mkdir -p "$artifacts"

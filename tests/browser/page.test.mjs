@@ -930,6 +930,26 @@ async function main() {
     await page.close();
   });
 
+  // [issue 17, gaps] The stack runs with a guardrail configured (browser.sh); the simulator
+  // intervenes on #sim:guardrail as Bedrock does (stopReason guardrail_intervened).
+  await test("a guardrail's intervention: the notice in words, in both languages", async () => {
+    const page = await newPage();
+    await setLang(page, "ko");
+    await ask(page, "환불 규정을 알려주세요 #sim:guardrail");
+    const state = await waitEnd(page, 20000);
+    const notice = await page.$eval(`${lastAnswer} .notice`, (n) => (n.hidden ? "" : n.dataset.code + ": " + n.textContent)).catch(() => "");
+    check("[issue 17] a guardrail notice is shown in Korean words, not as a code", state !== "streaming" &&
+      notice.startsWith("guardrail: ") && HANGUL.test(notice) && notice.includes("가드레일") &&
+      !notice.includes("guardrail_intervened"), `${state} ${notice}`);
+    const role = await page.$eval(`${lastAnswer} .notice`, (n) => n.getAttribute("role")).catch(() => "");
+    check("[issue 17] the guardrail notice is a note for assistive technology", role === "note", role);
+    await setLang(page, "en");
+    const en = await page.$eval(`${lastAnswer} .notice`, (n) => n.textContent).catch(() => "");
+    check("[issue 17] the guardrail notice follows the language switch (English words)",
+      /content safety filter/i.test(en) && /rephrase/i.test(en) && !HANGUL.test(en), en);
+    await page.close();
+  });
+
   await test("keyboard only", async () => {
     const page = await newPage();
     await setLang(page, "ko");

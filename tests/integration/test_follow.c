@@ -3,9 +3,12 @@
  *   - in one session, "환불 규정을 알려주세요" then "그럼 며칠 걸려요?": the follow-up's sources
  *     hold the refund policy (on main it got the no-documents apology); the same follow-up in
  *     a fresh session still gets the apology, so it is the conversation that found it;
- *   - (the English pair, "how do refunds work?" then "how long does it take?", is measured by
- *     the eval; in the en UI its first turn translates first and, with the simulator's
- *     translation, gets the apology on main too, so it is not run here yet);
+ *   - the English pair in the en UI, "how do refunds work?" then "how long does it take?":
+ *     both find the English refund policy. On main the first got the apology: "refunds" is
+ *     no glossary name (only "refund" is), so the search as asked scored 0.18, under
+ *     NOVA_KB_MIN_SCORE, and the translation made first (the simulator's swaps glossary
+ *     names only) changed nothing; with no answered turn the follow-up had nothing to refer
+ *     to and got the apology too. lookup.c now counts a plural as its singular;
  *   - a change of topic in a session ("쿠폰은 어디서 입력해요?" after the refund question) has
  *     the coupon guide first;
  *   - "비번 까먹었어요" and "I forgot my pasword" find the password guide through
@@ -113,7 +116,7 @@ static void test_follow_up_korean(void)
     CHECK(!strstr(urls, REFUND_KO) && apology);
 }
 
-static __attribute__((unused)) void test_follow_up_english(void)
+static void test_follow_up_english(void)
 {
     char urls[2048];
     bool apology;
@@ -201,6 +204,7 @@ int main(void)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(test_follow_up_korean);
+    RUN(test_follow_up_english);
 
     RUN(test_change_of_topic);
     RUN(test_synonyms);

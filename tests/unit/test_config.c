@@ -17,8 +17,10 @@ static const char *const vars[] = {
     "NOVA_RUN_DIR", "NOVA_REDIS_URL", "NOVA_RETRY_MAX_ATTEMPTS", "NOVA_RETRY_BASE_MS",
     "NOVA_RETRY_CAP_MS", "NOVA_VISIBILITY_TIMEOUT_S", "NOVA_MAX_DELIVERIES",
     "NOVA_WORKER_OUTBOX_KB", "NOVA_API_KEY", "NOVA_MAX_RESUMES_PER_REQUEST",
-    "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP",
+    "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP", "NOVA_REDIS_TLS_CA_FILE",
+    "NOVA_REDIS_TLS_CERT_FILE", "NOVA_REDIS_TLS_KEY_FILE",
     "NOVA_GUARDRAIL_ID", "NOVA_GUARDRAIL_VERSION", "NOVA_GUARDRAIL_STREAM_MODE", "NOVA_GUARDRAIL_TRACE",
+    "NOVA_GAP_WEAK_SCORE", "NOVA_GAPS_MAX",
 };
 
 struct cfgs {
@@ -265,6 +267,56 @@ static void test_api_key(void)
 }
 
 /* The cap on live resumes of one request: 4 by default, 1..1000. */
+/* NOVA_REDIS_URL's password never shows in --print-config or the config log line. */
+static void test_redis_url_masked(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
+    setenv("NOVA_REDIS_URL", "rediss://nova:Hunter2%40x@cache.example:6380/1", 1);
+    setenv("NOVA_REDIS_TLS_CA_FILE", "/etc/nova/redis-ca.pem", 1);
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK_STR_EQ(c.core.redis_tls_ca_file, "/etc/nova/redis-ca.pem");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    print_both(&c, f);
+    fclose(f);
+    CHECK(strstr(text, "redis_url: rediss://nova:***@cache.example:6380/1\n") != NULL);
+    CHECK(strstr(text, "redis_tls_ca_file: /etc/nova/redis-ca.pem\n") != NULL);
+    CHECK(strstr(text, "Hunter2") == NULL);
+    free(text);
+    /* the log line too */
+    struct log_line l;
+    log_line_begin(&l, LOG_INFO, NULL, "config");
+    config_log_fields(&c.core, &l);
+    l.buf[l.len < sizeof l.buf ? l.len : sizeof l.buf - 1] = '\0';
+    CHECK(strstr(l.buf, "Hunter2") == NULL);
+    CHECK(strstr(l.buf, "nova:***@cache.example") != NULL);
+
+    char out[128];
+    config_mask_url("redis://Hunter2@h:1", out, sizeof out);
+    CHECK_STR_EQ(out, "redis://***@h:1");
+    config_mask_url("redis://:Hunter2@h:1", out, sizeof out);
+    CHECK_STR_EQ(out, "redis://:***@h:1");
+    config_mask_url("redis://u:a@Hunter2@h:1", out, sizeof out); /* the last '@' ends it */
+    CHECK_STR_EQ(out, "redis://u:***@h:1");
+    config_mask_url("unix://u:Hunter2@/run/r.sock", out, sizeof out);
+    CHECK_STR_EQ(out, "unix://u:***@/run/r.sock");
+    config_mask_url("redis://h:1", out, sizeof out);
+    CHECK_STR_EQ(out, "redis://h:1");
+    config_mask_url("unix:///run/r.sock", out, sizeof out);
+    CHECK_STR_EQ(out, "unix:///run/r.sock");
+
+    /* a client certificate needs its key */
+    setenv("NOVA_REDIS_TLS_CERT_FILE", "/etc/nova/client.pem", 1);
+    CHECK(load(&c, err, sizeof err) == -1);
+    CHECK(strstr(err, "NOVA_REDIS_TLS_KEY_FILE") != NULL);
+    setenv("NOVA_REDIS_TLS_KEY_FILE", "/etc/nova/client.key", 1);
+    CHECK(load(&c, err, sizeof err) == 0);
+    clear_env();
+}
+
 static void test_max_resumes(void)
 {
     clear_env();
@@ -280,6 +332,42 @@ static void test_max_resumes(void)
         CHECK(strstr(err, "NOVA_MAX_RESUMES_PER_REQUEST") != NULL);
     }
     unsetenv("NOVA_MAX_RESUMES_PER_REQUEST");
+}
+
+/* The unanswered questions' settings: defaults, bounds, and both in the printed config. */
+static void test_gaps(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.gap_weak_score == 0.3 &&
+          c.core.gaps_max == 10000);
+    setenv("NOVA_GAP_WEAK_SCORE", "0", 1);
+    setenv("NOVA_GAPS_MAX", "0", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.gap_weak_score == 0 && c.core.gaps_max == 0);
+    setenv("NOVA_GAP_WEAK_SCORE", "0.45", 1);
+    setenv("NOVA_GAPS_MAX", "5", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.gap_weak_score == 0.45 &&
+          c.core.gaps_max == 5);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    print_both(&c, f);
+    fclose(f);
+    CHECK(strstr(text, "gap_weak_score: 0.45\n") && strstr(text, "gaps_max: 5\n"));
+    free(text);
+    static const char *const bad_score[] = {"-0.1", "1.5", "weak"};
+    for (size_t i = 0; i < sizeof bad_score / sizeof bad_score[0]; i++) {
+        setenv("NOVA_GAP_WEAK_SCORE", bad_score[i], 1);
+        CHECK(load(&c, err, sizeof err) == -1 && strstr(err, "NOVA_GAP_WEAK_SCORE"));
+    }
+    unsetenv("NOVA_GAP_WEAK_SCORE");
+    static const char *const bad_max[] = {"-1", "10000001", "many"};
+    for (size_t i = 0; i < sizeof bad_max / sizeof bad_max[0]; i++) {
+        setenv("NOVA_GAPS_MAX", bad_max[i], 1);
+        CHECK(load(&c, err, sizeof err) == -1 && strstr(err, "NOVA_GAPS_MAX"));
+    }
+    unsetenv("NOVA_GAPS_MAX");
 }
 
 /* Who may connect to the FastCGI socket: 0660 by default, the group resolved at start. */
@@ -328,7 +416,9 @@ int main(void)
     RUN(test_failure_settings);
     RUN(test_api_key);
     RUN(test_max_resumes);
+    RUN(test_redis_url_masked);
     RUN(test_socket_access);
     RUN(test_guardrail);
+    RUN(test_gaps);
     return test_summary();
 }

@@ -137,6 +137,60 @@ static void test_synonyms(void)
     glossary_free(g);
 }
 
+/* An English plural neither the glossary nor the file knows counts as its singular. */
+static void test_plurals(void)
+{
+    char sg[3][LOOKUP_WORD_MAX + 1];
+    CHECK(lookup_singulars("refunds", 7, sg) == 1);
+    CHECK_STR_EQ(sg[0], "refund");
+    CHECK(lookup_singulars("bodies", 6, sg) == 2);
+    CHECK_STR_EQ(sg[0], "body");
+    CHECK_STR_EQ(sg[1], "bodie");
+    CHECK(lookup_singulars("matches", 7, sg) == 2);
+    CHECK_STR_EQ(sg[0], "match");
+    CHECK_STR_EQ(sg[1], "matche");
+    CHECK(lookup_singulars("boxes", 5, sg) == 2);
+    CHECK_STR_EQ(sg[0], "box");
+    /* Not plurals of that shape: too short, -ss, -us, not lower-case letters. */
+    CHECK(lookup_singulars("gas", 3, sg) == 0);
+    CHECK(lookup_singulars("pass", 4, sg) == 0);
+    CHECK(lookup_singulars("bonus", 5, sg) == 0);
+    CHECK(lookup_singulars("item2s", 6, sg) == 0);
+    CHECK(lookup_singulars("refund", 6, sg) == 0);
+    char err[256];
+    struct glossary *g = glossary_parse(glossary_json, strlen(glossary_json), err, sizeof err);
+    struct synonyms *s = synonyms_parse(synonyms_tsv, strlen(synonyms_tsv), err, sizeof err);
+    CHECK(g && s);
+    if (!g || !s)
+        return;
+    struct lookup l;
+    /* "guilds": the glossary's Guild and its names, with or without a synonym file. */
+    lookup_init(&l);
+    const char *q = "how do guilds work?";
+    lookup_add_synonyms(&l, g, NULL, q, strlen(q));
+    CHECK(has_term(&l, "Guild") && has_term(&l, "길드"));
+    lookup_init(&l);
+    q = "how do clans work?"; /* the plural of a variant: its canonical term */
+    lookup_add_synonyms(&l, g, s, q, strlen(q));
+    CHECK(has_term(&l, "guild") && has_term(&l, "길드"));
+    /* A plural nothing knows adds nothing. */
+    lookup_init(&l);
+    q = "how do boats work?";
+    lookup_add_synonyms(&l, g, s, q, strlen(q));
+    CHECK(l.n_terms == 0);
+    /* The context of a follow-up: the previous question's plural counts too. */
+    lookup_init(&l);
+    const char *prev = "how do guilds work?\n";
+    q = "how long does it take?";
+    CHECK(lookup_set_context(&l, g, s, q, strlen(q), prev, strlen(prev)));
+    bool ctx_guild = false;
+    for (size_t i = 0; i < l.ctx.n_terms; i++)
+        ctx_guild |= strcmp(l.ctx.terms[i], "길드") == 0;
+    CHECK(ctx_guild);
+    synonyms_free(s);
+    glossary_free(g);
+}
+
 static bool follows(const char *q)
 {
     return lookup_follows_up(q, strlen(q));
@@ -222,6 +276,7 @@ int main(void)
     RUN(test_query);
     RUN(test_policy);
     RUN(test_synonyms);
+    RUN(test_plurals);
     RUN(test_follows_up);
     RUN(test_context);
     return test_summary();

@@ -45,9 +45,9 @@ static void test_bad_urls(void)
     static const char *const bad[] = {
         "", "redis://", "redis://:6379", "redis://host:", "redis://host:0",
         "redis://host:65536", "redis://host:12ab", "redis://host:-1", "redis://host:6379/x",
-        "redis://host:6379/1/2", "redis://host:6379/99999", "redis://user:pw@host:6379",
+        "redis://host:6379/1/2", "redis://host:6379/99999", "redis://user:@host:6379",
         "redis://host:6379?db=1", "redis://ho st:1", "redis://host;rm:1", "redis://[::1",
-        "redis://[::1]x", "rediss://host:6379", "http://host:6379", "redis:/host",
+        "redis://[::1]x", "rediss://host:0", "http://host:6379", "redis:/host",
         "host:6379", "unix://", "unix://relative.sock", "unix:///", "unix:///a?b",
         "tcp://127.0.0.1:6379",
     };

@@ -41,13 +41,16 @@ redisContext *ctl_connect(const struct nova_config *cfg, const char *group)
 {
     struct rconn_addr a;
     char err[512];
-    if (rconn_parse_url(cfg->redis_url, &a, err, sizeof err) < 0) {
-        fprintf(stderr, "novactl %s: NOVA_REDIS_URL: %s\n", group, err);
+    if (rconn_addr_from_config(cfg, &a, err, sizeof err) < 0) {
+        fprintf(stderr, "novactl %s: %s\n", group, err);
         return NULL;
     }
     redisContext *c = rconn_connect(&a, CTL_TIMEOUT_MS, err, sizeof err);
-    if (!c)
-        fprintf(stderr, "novactl %s: Redis at %s: %s\n", group, cfg->redis_url, err);
+    if (!c) {
+        char url[sizeof cfg->redis_url]; /* the password masked */
+        config_mask_url(cfg->redis_url, url, sizeof url);
+        fprintf(stderr, "novactl %s: Redis at %s: %s\n", group, url, err);
+    }
     return c;
 }
 

@@ -3,6 +3,7 @@
  *   novactl kb import DIR [--db PATH]
  *   novactl kb search [--db PATH] [-k N] [--min-score X] [--term T]... [--json] QUERY...
  *   novactl kb stats [--db PATH] [--json]
+ *   novactl kb gaps [--since DURATION] [--json]     (tools/novactl/gaps.c)
  *
  * The index defaults to NOVA_KB_DB. import replaces it in one transaction (a running
  * nova-fcgi keeps answering from the old index until it commits); search shows what the chat
@@ -32,7 +33,8 @@
 static const char synopsis[] =
     "usage: novactl kb import DIR [--db PATH]\n"
     "       novactl kb search [--db PATH] [-k N] [--min-score X] [--term T]... [--json] QUERY...\n"
-    "       novactl kb stats [--db PATH] [--json]\n";
+    "       novactl kb stats [--db PATH] [--json]\n"
+    "       novactl kb gaps [--since DURATION] [--json]\n";
 
 static void usage(FILE *out)
 {
@@ -43,6 +45,8 @@ static void usage(FILE *out)
             "           (-k: how many, 1-%d, default 5; --min-score: default NOVA_KB_MIN_SCORE;\n"
             "           --term: an extra search term such as a glossary alias, repeatable)\n"
             "  stats    what the index holds\n"
+            "  gaps     the questions it could not answer (nova:gaps), grouped, newest first\n"
+            "           (--since: 30m, 24h, 7d...; see 'novactl kb gaps --help')\n"
             "\n"
             "--db defaults to NOVA_KB_DB.\n",
             synopsis, KB_MAX_HITS);
@@ -351,7 +355,8 @@ int novactl_kb(int argc, char **argv, const struct nova_config *cfg)
     static const struct {
         const char *name;
         int (*run)(int, char **, const struct nova_config *);
-    } cmds[] = {{"import", cmd_import}, {"search", cmd_search}, {"stats", cmd_stats}};
+    } cmds[] = {{"import", cmd_import}, {"search", cmd_search}, {"stats", cmd_stats},
+                 {"gaps", novactl_kb_gaps}};
     if (argc < 2)
         return usage_error(NULL, "wants a command%s", "");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -19,5 +19,9 @@ int novactl_health(int argc, char **argv, const struct nova_config *cfg);
 int novactl_jobs(int argc, char **argv, const struct nova_config *cfg);
 int novactl_dead(int argc, char **argv, const struct nova_config *cfg);
 int novactl_glossary(int argc, char **argv, const struct nova_config *cfg);
+/* `novactl kb gaps` (gaps.c), a command of the kb group; and its --since parser: a number
+ * with a unit s, m, h, d or w, into ms. Returns 0 or -1. */
+int novactl_kb_gaps(int argc, char **argv, const struct nova_config *cfg);
+int novactl_gaps_duration(const char *s, long long *ms);
 
 #endif

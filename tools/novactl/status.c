@@ -180,10 +180,12 @@ int novactl_status(int argc, char **argv, const struct nova_config *cfg)
         status_free(&s);
         return NOVACTL_FAIL;
     }
+    char url[sizeof cfg->redis_url]; /* printed with its password masked */
+    config_mask_url(cfg->redis_url, url, sizeof url);
     if (o.json)
-        print_json(&s, cfg->redis_url);
+        print_json(&s, url);
     else
-        print_text(&s, cfg->redis_url);
+        print_text(&s, url);
     status_free(&s);
     return NOVACTL_OK;
 }
