@@ -21,6 +21,7 @@
 #define APP_SUBSCRIBE_WAIT_MS 5000 /* waiting for Redis to confirm a SUBSCRIBE */
 
 struct product;
+struct streams;
 
 struct app {
     const struct nova_config *cfg;
@@ -28,6 +29,7 @@ struct app {
     struct rconn_addr redis;
     struct rpool *pool;
     struct dispatch *dispatch;
+    struct streams *streams;       /* NOVA_FCGI_STREAMS=loop: the loop open streams go to */
     atomic_bool draining;
     atomic_llong drain_deadline_ms; /* monotonic; meaningful while draining */
 };

@@ -59,10 +59,26 @@ static void lf_shutdown(void *ctx)
     shutdown(fr->ipcFd, SHUT_RDWR);
 }
 
+/* libfcgi's FCGX_Finish_r would write the end of STDOUT and END_REQUEST and close; FCGX_Free
+ * with close 0 frees the streams and the parameters only (fcgiapp.c), so the descriptor and
+ * the protocol state go to the new owner untouched. Everything was flushed by lf_write. */
+static int lf_detach(void *ctx, int *fd, unsigned *fcgi_id)
+{
+    FCGX_Request *fr = ctx;
+    if (fr->ipcFd < 0 || FCGX_FFlush(fr->out) < 0)
+        return -1;
+    *fd = fr->ipcFd;
+    *fcgi_id = (unsigned)fr->requestId;
+    FCGX_Free(fr, 0);
+    fr->ipcFd = -1;
+    return 0;
+}
+
 const struct req_conn_ops lfconn_ops = {
     .param = lf_param,
     .read_body = lf_read_body,
     .write = lf_write,
     .wait = lf_wait,
     .shutdown = lf_shutdown,
+    .detach = lf_detach,
 };

@@ -44,6 +44,11 @@ struct req_conn_ops {
     unsigned (*wait)(void *ctx, int efd, bool want_write, long long wait_ms);
     /* Shuts the connection down (the slow-client cut): nothing more reaches the client. */
     void (*shutdown)(void *ctx);
+    /* Optional (NULL: cannot): gives the connection's descriptor away with everything written
+     * so far flushed, and the FastCGI request id its records carry; the connection itself is
+     * then finished without a byte written or the descriptor closed (the new owner writes
+     * the rest and END_REQUEST). Returns 0, or -1 (nothing changed). */
+    int (*detach)(void *ctx, int *fd, unsigned *fcgi_id);
 };
 
 struct req {
@@ -66,6 +71,9 @@ struct req {
     int status;              /* what was answered, for the log line */
     bool headers_sent;
     bool client_gone;        /* a write failed */
+    bool can_hand_off;       /* the stream may move to the child's loop (streams.h): the
+                                thread has an inbox to take instead of this one */
+    bool handed_off;         /* it did: the loop owns the connection and rq->inbox now */
 };
 
 /* Copies the parameters of the request just read on the connection (conn, ctx) into rq. */
