@@ -9,4 +9,5 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib/stack.sh
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null  # HELD_STREAMS_N=1000: a socket each
 stack_suite held_streams 1 NOVA_FCGI_STREAMS="${HELD_STREAMS_MODE:-loop}" NOVA_FCGI_THREADS=8

@@ -21,11 +21,14 @@
 #include "sse_client.h"
 #include "stack_util.h"
 
-#define N 200
-#define HOLD_MS 4000
+#define N_DEFAULT 200     /* HELD_STREAMS_N: more for a measurement (up to N_MAX) */
+#define N_MAX 5000
+#define HOLD_DEFAULT 4000 /* HELD_STREAMS_HOLD_MS: the simulator's first token after this */
+#define WARM 16           /* chats run to their end first: the baseline is a warm child */
 #define THREADS_MAX 16 /* per child: 8 request threads and a few of the child's own */
 
 static const char *base_url, *run_dir;
+static int N = N_DEFAULT, HOLD_MS = HOLD_DEFAULT;
 
 struct child_probe {
     pid_t pid[8];
@@ -83,7 +86,7 @@ static int tick(void *user)
     if (!h->probed && now_ms() - h->t0 >= HOLD_MS / 2) {
         h->probed = true;
         probe(&h->during);
-        for (size_t i = 0; i < N; i++)
+        for (size_t i = 0; i < (size_t)N; i++)
             h->with_meta += h->s[i]->n > 0 && strcmp(h->s[i]->evs[0].type, "meta") == 0;
     }
     return 0;
@@ -91,10 +94,16 @@ static int tick(void *user)
 
 static void test_held_streams_hold_no_thread(void)
 {
+    struct stream *warm[WARM];
+    for (int i = 0; i < WARM; i++)
+        warm[i] = chat_new_on(base_url, "길드에 가입하는 방법 #sim:len=4 #sim:tps=200", "ko");
+    drive(warm, WARM, 20000, NULL, NULL);
+    for (int i = 0; i < WARM; i++)
+        stream_free(warm[i]);
     struct child_probe idle;
     probe(&idle);
     CHECK(idle.n == 2);
-    struct stream *s[N];
+    struct stream **s = calloc((size_t)N, sizeof *s);
     for (int i = 0; i < N; i++) {
         char msg[256];
         snprintf(msg, sizeof msg, "길드에 가입하는 방법 (문의 %d) #sim:ttft=%d #sim:len=12 #sim:tps=100",
@@ -102,7 +111,7 @@ static void test_held_streams_hold_no_thread(void)
         s[i] = chat_new_on(base_url, msg, "ko");
     }
     struct held h = {s, now_ms(), false, {{0}}, 0};
-    drive(s, N, 60000, tick, &h);
+    drive(s, (size_t)N, 60000 + HOLD_MS * 2, tick, &h);
     int complete = 0, reported = 0;
     double meta_max = 0;
     for (int i = 0; i < N; i++) {
@@ -118,17 +127,19 @@ static void test_held_streams_hold_no_thread(void)
         chat_free(&c);
         stream_free(s[i]);
     }
+    free(s);
     long held_rss = sum_rss(&h.during), idle_rss = sum_rss(&idle);
     for (size_t i = 0; i < h.during.n; i++)
         printf("  child %d: threads %ld idle, %ld with the streams held; VmRSS %ld KiB idle, "
                "%ld KiB held\n", (int)h.during.pid[i], i < idle.n ? idle.threads[i] : -1,
                h.during.threads[i], i < idle.n ? idle.rss_kib[i] : -1, h.during.rss_kib[i]);
     printf("  %d chats held %d ms: %zu had meta at %d ms (the last meta at %.0f ms); %d "
-           "complete; nova-fcgi VmRSS +%ld KiB, %.1f KiB per held stream\n",
+           "complete; nova-fcgi VmRSS +%ld KiB over the warm idle children, %.1f KiB per "
+           "held stream\n",
            N, HOLD_MS, h.with_meta, HOLD_MS / 2, meta_max, complete, held_rss - idle_rss,
            (double)(held_rss - idle_rss) / N);
     CHECK(h.probed);
-    CHECK(h.with_meta == N);
+    CHECK(h.with_meta == (size_t)N);
     CHECK(h.during.n == 2);
     for (size_t i = 0; i < h.during.n; i++)
         CHECK(h.during.threads[i] > 0 && h.during.threads[i] <= THREADS_MAX);
@@ -143,6 +154,11 @@ int main(void)
         fprintf(stderr, "NOVA_URL and NOVA_RUN_DIR must be set (run held_streams.sh)\n");
         return 2;
     }
+    const char *v = getenv("HELD_STREAMS_N");
+    if (v && atoi(v) > 0)
+        N = atoi(v) < N_MAX ? atoi(v) : N_MAX;
+    if ((v = getenv("HELD_STREAMS_HOLD_MS")) && atoi(v) >= 1000)
+        HOLD_MS = atoi(v);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(test_held_streams_hold_no_thread);
     curl_global_cleanup();
