@@ -415,6 +415,7 @@ int child_main(const struct nova_config *cfg, int listen_fd, pid_t master, int s
             log_error("the streams' loop: %s", err);
             goto out;
         }
+        ch->app.stream_adopt = streams_adopt;
     }
     if (child_start_workers(ch) < 0)
         goto out;

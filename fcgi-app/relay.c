@@ -16,7 +16,6 @@
 #include "redis/events.h"
 #include "dispatch.h"
 #include "session.h"
-#include "streams.h"
 #include "store.h"
 
 void relay_init(struct relay *r, struct req *rq, const char *request_id, bool origin,
@@ -514,7 +513,7 @@ enum relay_end relay_run(struct relay *r)
     if (!r->readers.joined) /* a resume joined before its replay (readers_join_resume) */
         readers_join(&r->readers, app, r->rq->id, r->channel, app->cfg->job_deadline_s + 60);
     metrics_stream(+1);
-    if (r->on_end && streams_adopt(app->streams, r) == 0)
+    if (r->on_end && app->stream_adopt && app->stream_adopt(app->streams, r) == 0)
         return RELAY_HANDED_OFF; /* the loop's now: relay_ended runs at its end */
     enum relay_end end = relay_drive(r);
     metrics_stream(-1);

@@ -129,7 +129,7 @@ int relay_catch_up(struct relay *r);
 int relay_catch_up_page(struct relay *r);
 
 /* Relays until the end; see above. With r->on_end set and the child's loop running
- * (NOVA_FCGI_STREAMS=loop), the stream instead goes to the loop (streams_adopt) and this
+ * (NOVA_FCGI_STREAMS=loop), the stream instead goes to the loop (app->stream_adopt) and this
  * returns RELAY_HANDED_OFF at once: the caller then touches neither r nor its request again,
  * and relay_ended runs at the stream's end, on a pool thread. */
 enum relay_end relay_run(struct relay *r);
