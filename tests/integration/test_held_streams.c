@@ -2,7 +2,7 @@
  * (held_streams.sh: 2 children × NOVA_FCGI_THREADS=8, NOVA_FCGI_STREAMS=loop) through nginx:
  *
  *   - N chats at once, each with the simulator's first token after HOLD_MS: while they are
- *     held (HOLD_MS / 2 after the start) every one has its `meta` — with a thread per open
+ *     held (PROBE_BEFORE before the first tokens) every one has its `meta` — with a thread per open
  *     stream only 2 × 8 could, the rest waiting for a thread;
  *   - meanwhile each nova-fcgi child has at most THREADS_MAX threads (the 8 request threads,
  *     the dispatcher, the loop, the main thread: none per stream);
@@ -23,7 +23,8 @@
 
 #define N_DEFAULT 200     /* HELD_STREAMS_N: more for a measurement (up to N_MAX) */
 #define N_MAX 5000
-#define HOLD_DEFAULT 4000 /* HELD_STREAMS_HOLD_MS: the simulator's first token after this */
+#define HOLD_DEFAULT 6000 /* HELD_STREAMS_HOLD_MS: the simulator's first token after this */
+#define PROBE_BEFORE 1000 /* the probe, this long before the first tokens */
 #define WARM 16           /* chats run to their end first: the baseline is a warm child */
 #define THREADS_MAX 16 /* per child: 8 request threads and a few of the child's own */
 
@@ -83,7 +84,7 @@ struct held {
 static int tick(void *user)
 {
     struct held *h = user;
-    if (!h->probed && now_ms() - h->t0 >= HOLD_MS / 2) {
+    if (!h->probed && now_ms() - h->t0 >= HOLD_MS - PROBE_BEFORE) {
         h->probed = true;
         probe(&h->during);
         for (size_t i = 0; i < (size_t)N; i++)
@@ -136,7 +137,7 @@ static void test_held_streams_hold_no_thread(void)
     printf("  %d chats held %d ms: %zu had meta at %d ms (the last meta at %.0f ms); %d "
            "complete; nova-fcgi VmRSS +%ld KiB over the warm idle children, %.1f KiB per "
            "held stream\n",
-           N, HOLD_MS, h.with_meta, HOLD_MS / 2, meta_max, complete, held_rss - idle_rss,
+           N, HOLD_MS, h.with_meta, HOLD_MS - PROBE_BEFORE, meta_max, complete, held_rss - idle_rss,
            (double)(held_rss - idle_rss) / N);
     CHECK(h.probed);
     CHECK(h.with_meta == (size_t)N);
