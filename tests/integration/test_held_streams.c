@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -34,7 +35,7 @@ static int N = N_DEFAULT, HOLD_MS = HOLD_DEFAULT;
 struct child_probe {
     pid_t pid[8];
     size_t n;
-    long threads[8], rss_kib[8];
+    long threads[8], rss_kib[8], cpu_ticks[8];
 };
 
 static long status_field(pid_t pid, const char *name)
@@ -62,6 +63,7 @@ static void probe(struct child_probe *p)
     for (size_t i = 0; i < p->n; i++) {
         p->threads[i] = status_field(p->pid[i], "Threads");
         p->rss_kib[i] = status_field(p->pid[i], "VmRSS");
+        p->cpu_ticks[i] = proc_cpu_ticks(p->pid[i]);
     }
 }
 
@@ -129,6 +131,11 @@ static void test_held_streams_hold_no_thread(void)
         stream_free(s[i]);
     }
     free(s);
+    struct child_probe after;
+    probe(&after);
+    long cpu = 0;
+    for (size_t i = 0; i < after.n && i < idle.n; i++)
+        cpu += after.cpu_ticks[i] - idle.cpu_ticks[i];
     long held_rss = sum_rss(&h.during), idle_rss = sum_rss(&idle);
     for (size_t i = 0; i < h.during.n; i++)
         printf("  child %d: threads %ld idle, %ld with the streams held; VmRSS %ld KiB idle, "
@@ -139,6 +146,8 @@ static void test_held_streams_hold_no_thread(void)
            "held stream\n",
            N, HOLD_MS, h.with_meta, HOLD_MS - PROBE_BEFORE, meta_max, complete, held_rss - idle_rss,
            (double)(held_rss - idle_rss) / N);
+    printf("  nova-fcgi CPU over the run: %.0f ms, %.2f ms per chat (user + system)\n",
+           cpu * 1000.0 / sysconf(_SC_CLK_TCK), cpu * 1000.0 / sysconf(_SC_CLK_TCK) / N);
     CHECK(h.probed);
     CHECK(h.with_meta == (size_t)N);
     CHECK(h.during.n == 2);
