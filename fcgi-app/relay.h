@@ -1,5 +1,7 @@
 /* relay: one open SSE stream, driven to its end — the events of a request's jobs, from the
- * thread's inbox and from the transcript, written to the client in id order until `done`.
+ * stream's inbox and from the transcript, written to the client in id order until `done`.
+ * It is a step machine (relay_step) driven by the request thread (relay_run) or, with
+ * NOVA_FCGI_STREAMS=loop, by the child's loop from a pool thread per step (streams.h).
  *
  * The relay is the loop; the concerns it drives are apart: the transcript reader
  * (transcript.h: both sides, de-duplicated by id, so a resume's replay or a gap after a Redis
