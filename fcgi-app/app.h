@@ -21,6 +21,8 @@
 #define APP_SUBSCRIBE_WAIT_MS 5000 /* waiting for Redis to confirm a SUBSCRIBE */
 
 struct product;
+struct streams;
+struct relay;
 
 struct app {
     const struct nova_config *cfg;
@@ -28,6 +30,9 @@ struct app {
     struct rconn_addr redis;
     struct rpool *pool;
     struct dispatch *dispatch;
+    struct streams *streams;       /* NOVA_FCGI_STREAMS=loop: the loop open streams go to */
+    /* streams_adopt, set with streams (relay.c calls it through here: streams.c uses relay) */
+    int (*stream_adopt)(struct streams *ss, struct relay *r);
     atomic_bool draining;
     atomic_llong drain_deadline_ms; /* monotonic; meaningful while draining */
 };

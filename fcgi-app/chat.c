@@ -2,10 +2,12 @@
 #include "chat.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "core/alloc.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -500,6 +502,47 @@ static enum relay_end chat_answer(struct req *rq, struct relay *r, struct ask *a
     return RELAY_GONE;
 }
 
+/* What a chat's stream needs at its end, which may come on another thread than the request's
+ * (NOVA_FCGI_STREAMS=loop): copies, not pointers into the request's memory. */
+struct chat_end {
+    struct gap_note gap;
+    bool save_turn;           /* the answer branch: the session turn at done */
+    char *message;
+    size_t message_len;
+    char *translated;         /* the translation made before the search, or NULL */
+    size_t translated_len;
+    const char *input_lang;   /* static */
+    char ui_lang[sizeof ((struct chatreq *)0)->ui_lang];
+};
+
+static char *chat_memdup(const char *p, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* The stream's end (relay_end_fn): the session turn, the gap, the log line. */
+static void chat_end(struct relay *r, enum relay_end end, void *ctx)
+{
+    struct chat_end *ce = ctx;
+    struct req *rq = r->rq;
+    if (end == RELAY_DONE && ce->save_turn)
+        relay_save_turn(r);
+    if (end != RELAY_FAILED) { /* the stream has ended: nothing waits for this */
+        struct gap_question gq = {rq->id,        ce->message,    ce->message_len,
+                                  ce->input_lang, ce->ui_lang,   ce->translated,
+                                  ce->translated_len};
+        gaps_record(rq->app, &ce->gap, r->tally.guardrail, &gq);
+        log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",
+                  relay_end_name(end), r->out.written, clock_mono_ms() - rq->t0);
+    }
+    free(ce->message);
+    free(ce->translated);
+    free(ce);
+}
+
 void chat_post(struct req *rq)
 {
     struct app *app = rq->app;
@@ -535,8 +578,19 @@ void chat_post(struct req *rq)
      * that succeeded counts through its `translation` event). */
     if (a.tr == ASK_FIRST_FAILED)
         tally_add_usage(&r.tally, MODEL_PRO, &a.translate_usage);
-    struct gap_note gap; /* before the answer releases the passages */
-    gaps_classify(&gap, &a.k, app->cfg->gap_weak_score);
+    struct chat_end *ce = xcalloc(1, sizeof *ce);
+    gaps_classify(&ce->gap, &a.k, app->cfg->gap_weak_score); /* before the answer frees them */
+    ce->message = chat_memdup(a.cr.message, a.cr.message_len);
+    ce->message_len = a.cr.message_len;
+    if (a.tr == ASK_FIRST) {
+        ce->translated = chat_memdup(a.translated.data ? a.translated.data : "",
+                                     a.translated.len);
+        ce->translated_len = a.translated.len;
+    }
+    ce->input_lang = lang_code(a.input);
+    memcpy(ce->ui_lang, a.cr.ui_lang, sizeof ce->ui_lang);
+    r.on_end = chat_end; /* the stream may go to the loop (relay_run), which ends it */
+    r.end_ctx = ce;
     enum relay_end end;
     if (a.k.n == 0) {
         log_rid(LOG_INFO, rq->id, "no passage at or above %g: the apology, no model call",
@@ -550,19 +604,15 @@ void chat_post(struct req *rq)
             tally_add_translation(&r.tally, m.translate.id,
                                   translate_phase(lookup_target(a.input)));
         tally_capture(&r.tally, p->phases[p->n_phases - 1], SESSION_TEXT_MAX);
+        ce->save_turn = true;
         end = chat_answer(rq, &r, &a, &m);
-        if (end == RELAY_DONE)
-            relay_save_turn(&r);
     }
-    if (end != RELAY_FAILED) { /* the stream has ended: nothing waits for this */
-        struct gap_question gq = {rq->id, a.cr.message, a.cr.message_len, lang_code(a.input),
-                                  a.cr.ui_lang, a.tr == ASK_FIRST ? a.translated.data : NULL,
-                                  a.tr == ASK_FIRST ? a.translated.len : 0};
-        gaps_record(app, &gap, r.tally.guardrail, &gq);
+    if (end == RELAY_HANDED_OFF) { /* the loop ends the stream: only our own memory is ours */
+        material_free(&m);
+        ask_free(&a);
+        return;
     }
-    if (end != RELAY_FAILED)
-        log_event(LOG_INFO, rq->id, "chat_done", "end=%s events=%lu elapsed_ms=%lld",
-                  relay_end_name(end), r.out.written, clock_mono_ms() - rq->t0);
+    chat_end(&r, end, ce);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     material_free(&m);
     relay_free(&r);

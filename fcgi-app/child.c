@@ -24,9 +24,11 @@
 #include "core/log.h"
 #include "core/wake.h"
 #include "dispatch.h"
+#include "lfconn.h"
 #include "metrics.h"
 #include "product.h"
 #include "route.h"
+#include "streams.h"
 
 #define CHILD_POOL_SIZE 64          /* Redis command connections per child */
 #define CHILD_REDIS_TIMEOUT_MS 2000 /* their connect and command timeout */
@@ -52,7 +54,9 @@ struct worker {
     struct child *ch;
     pthread_t tid;
     bool started;
-    struct inbox inbox;
+    struct inbox *inbox;   /* its current one (under ch->mu when it changes: a stream that
+                              goes to the loop takes it along, and spare takes its place) */
+    struct inbox *spare;   /* NOVA_FCGI_STREAMS=loop: the next one, ready (NULL: none) */
     FCGX_Request fr;
 };
 
@@ -69,6 +73,7 @@ struct child {
     size_t qhead, qlen;
     size_t idle;           /* workers waiting in the cv */
     size_t live;           /* worker threads not yet returned */
+    struct streams_work *wq_head, *wq_tail; /* the loop's stream steps for the pool */
     bool stopping;
     bool main_waits;       /* the main loop stopped polling the socket: wake it on idle */
     int stops;             /* SIGTERM/SIGQUIT seen */
@@ -93,17 +98,57 @@ static void worker_serve(struct worker *w, int fd)
         return;
     }
     struct req rq;
+    struct child *ch = w->ch;
     metrics_busy(+1);
-    req_init(&rq, &w->ch->app, &w->inbox, &w->fr);
+    req_init(&rq, &ch->app, w->inbox, &lfconn_ops, &w->fr);
+    rq.can_hand_off = ch->app.streams && w->spare;
     route_handle(&rq);
     /* Here, not in route_handle: every request is counted, however its handler returned. */
     metrics_request(rq.route, rq.status);
     metrics_busy(-1);
+    if (rq.handed_off) {
+        /* The loop has the connection (libfcgi's request is freed, its descriptor the
+         * stream's) and the inbox: the spare takes its place, and a new spare is made. */
+        pthread_mutex_lock(&ch->mu);
+        w->inbox = w->spare;
+        w->spare = NULL;
+        pthread_mutex_unlock(&ch->mu);
+        char err[128];
+        w->spare = inbox_new(err, sizeof err);
+        if (!w->spare)
+            log_warn("no spare inbox (%s): this thread relays its next stream itself", err);
+        return;
+    }
     /* nginx runs with fastcgi_keep_conn off: closing is how each side learns the other is
      * done, so the connection is never kept whatever the request asked. */
     w->fr.keepConnection = 0;
     FCGX_Finish_r(&w->fr);
-    inbox_reset(&w->inbox);
+    inbox_reset(w->inbox);
+}
+
+/* ---- the pool the streams' loop steps its streams on (NOVA_FCGI_STREAMS=loop) ---------- */
+
+static void child_pool_run(void *pool, struct streams_work *wk)
+{
+    struct child *ch = pool;
+    wk->next = NULL;
+    pthread_mutex_lock(&ch->mu);
+    if (ch->wq_tail)
+        ch->wq_tail->next = wk;
+    else
+        ch->wq_head = wk;
+    ch->wq_tail = wk;
+    pthread_cond_signal(&ch->cv);
+    pthread_mutex_unlock(&ch->mu);
+}
+
+/* The last stream on the loop is gone: a draining child's threads may end. */
+static void child_streams_idle(void *pool)
+{
+    struct child *ch = pool;
+    pthread_mutex_lock(&ch->mu);
+    pthread_cond_broadcast(&ch->cv);
+    pthread_mutex_unlock(&ch->mu);
 }
 
 static void *worker_main(void *arg)
@@ -118,9 +163,20 @@ static void *worker_main(void *arg)
             ch->main_waits = false;
             wake_signal(ch->wake_efd);
         }
-        while (ch->qlen == 0 && !ch->stopping)
+        /* A draining child's threads stay while the loop holds streams: they run its steps. */
+        while (ch->qlen == 0 && !ch->wq_head &&
+               !(ch->stopping && streams_open(ch->app.streams) == 0))
             pthread_cond_wait(&ch->cv, &ch->mu);
         ch->idle--;
+        if (ch->wq_head) {
+            struct streams_work *wk = ch->wq_head;
+            ch->wq_head = wk->next;
+            if (!ch->wq_head)
+                ch->wq_tail = NULL;
+            pthread_mutex_unlock(&ch->mu);
+            wk->fn(wk);
+            continue;
+        }
         if (ch->qlen == 0) { /* draining and nothing left to serve */
             if (--ch->live == 0)
                 wake_signal(ch->wake_efd);
@@ -188,9 +244,12 @@ static void child_stop(struct child *ch)
         log_info("stop signal again: ending the open streams now");
         atomic_store(&ch->app.drain_deadline_ms, now);
     }
+    pthread_mutex_lock(&ch->mu);
     for (size_t i = 0; i < ch->n_workers; i++)
         if (ch->workers[i].started)
-            inbox_wake(&ch->workers[i].inbox); /* their waits recompute the deadline */
+            inbox_wake(ch->workers[i].inbox); /* their waits recompute the deadline */
+    pthread_mutex_unlock(&ch->mu);
+    streams_drain(ch->app.streams); /* and the loop's streams step at once */
 }
 
 static void child_signals(struct child *ch)
@@ -272,17 +331,22 @@ static int child_start_workers(struct child *ch)
     for (size_t i = 0; i < ch->n_workers; i++) {
         struct worker *w = &ch->workers[i];
         w->ch = ch;
-        if (inbox_init(&w->inbox, err, sizeof err) < 0) {
+        w->inbox = inbox_new(err, sizeof err);
+        if (!w->inbox) {
             log_error("worker %zu: %s", i, err);
             break;
         }
+        if (ch->app.streams && !(w->spare = inbox_new(err, sizeof err)))
+            log_warn("worker %zu: no spare inbox (%s): it relays its streams itself", i, err);
         pthread_mutex_lock(&ch->mu);
         ch->live++;
         pthread_mutex_unlock(&ch->mu);
         int rc = pthread_create(&w->tid, &attr, worker_main, w);
         if (rc != 0) {
             log_error("pthread_create (worker %zu): %s", i, strerror(rc));
-            inbox_destroy(&w->inbox);
+            inbox_delete(w->inbox);
+            inbox_delete(w->spare);
+            w->inbox = w->spare = NULL;
             pthread_mutex_lock(&ch->mu);
             ch->live--;
             pthread_mutex_unlock(&ch->mu);
@@ -344,6 +408,15 @@ int child_main(const struct nova_config *cfg, int listen_fd, pid_t master, int s
         log_error("pub/sub dispatcher: %s", err);
         goto out;
     }
+    if (cfg->fcgi_streams_loop) {
+        ch->app.streams = streams_start(&ch->app, child_pool_run, child_streams_idle, ch, err,
+                                        sizeof err);
+        if (!ch->app.streams) {
+            log_error("the streams' loop: %s", err);
+            goto out;
+        }
+        ch->app.stream_adopt = streams_adopt;
+    }
     if (child_start_workers(ch) < 0)
         goto out;
     size_t started = 0;
@@ -351,7 +424,8 @@ int child_main(const struct nova_config *cfg, int listen_fd, pid_t master, int s
         started += ch->workers[i].started;
     if (!atomic_load(&ch->app.draining)) /* the master may have died during the start */
         metrics_child_state(METRICS_CHILD_RUNNING, (unsigned)started);
-    log_info("child ready: %zu threads", ch->n_workers);
+    log_info("child ready: %zu threads; open streams relayed by %s", ch->n_workers,
+             ch->app.streams ? "the loop" : "their threads");
     child_loop(ch);
     code = 0;
 out:
@@ -364,8 +438,10 @@ out:
     for (size_t i = 0; i < ch->n_workers; i++)
         if (ch->workers[i].started) {
             pthread_join(ch->workers[i].tid, NULL);
-            inbox_destroy(&ch->workers[i].inbox);
+            inbox_delete(ch->workers[i].inbox);
+            inbox_delete(ch->workers[i].spare);
         }
+    streams_stop(ch->app.streams); /* after the threads: they end once it holds no stream */
     dispatch_stop(ch->app.dispatch);
     rpool_free(ch->app.pool);
     if (have_product)

@@ -5,7 +5,10 @@
  * connections to its siblings, and hands each to an idle worker. The worker reads the request
  * with FCGX_Accept_r on that connection (accept4 here gives close-on-exec and a read timeout
  * that libfcgi's own accept cannot), serves it, and FCGX_Finish_r closes it. The child owns
- * one pub/sub dispatcher and one small Redis command pool shared by its workers.
+ * one pub/sub dispatcher and one small Redis command pool shared by its workers. With
+ * NOVA_FCGI_STREAMS=loop it also runs the streams' loop (streams.h): a worker whose stream
+ * starts hands it there and serves the next request, and the workers are the pool the loop
+ * steps its streams on (their queue of work items is served before connections).
  *
  * Signals arrive on a signalfd (no handlers): the first SIGTERM (or SIGQUIT) starts the drain
  * — the listening socket is closed here, idle workers exit, open streams go on until

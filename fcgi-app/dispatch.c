@@ -266,7 +266,7 @@ static void dispatch_ack(struct dispatch *d, const char *name, size_t len)
             pthread_mutex_unlock(&s->in->mu);
             s->confirmed = true;
             s->resub = false;
-            wake_signal(s->in->efd);
+            inbox_wake(s->in); /* its eventfd, or its loop once handed over */
         }
         if (!ch->subs && ch->acked >= ch->sent)
             chan_remove(d, ch);

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/errstr.h"
 #include "core/wake.h"
 
@@ -26,6 +27,46 @@ int inbox_init(struct inbox *in, char *errstr, size_t errlen)
     pthread_mutex_init(&in->mu, NULL);
     buf_init(&in->q, INBOX_CAP);
     return 0;
+}
+
+struct inbox *inbox_new(char *errstr, size_t errlen)
+{
+    struct inbox *in = xmalloc(sizeof *in);
+    if (inbox_init(in, errstr, errlen) < 0) {
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
+void inbox_delete(struct inbox *in)
+{
+    if (!in)
+        return;
+    inbox_destroy(in);
+    free(in);
+}
+
+/* Rings the stream (under in->mu, so a hand-over never races a write to a closed eventfd). */
+static void inbox_ring(struct inbox *in)
+{
+    if (in->notify)
+        in->notify(in->notify_arg);
+    else if (in->efd >= 0)
+        wake_signal(in->efd);
+}
+
+void inbox_hand_to(struct inbox *in, inbox_notify_fn *notify, void *arg)
+{
+    pthread_mutex_lock(&in->mu);
+    in->notify = notify;
+    in->notify_arg = arg;
+    if (in->efd >= 0)
+        close(in->efd);
+    in->efd = -1;
+    if (in->q.len || in->flags)
+        inbox_ring(in);
+    pthread_mutex_unlock(&in->mu);
 }
 
 void inbox_destroy(struct inbox *in)
@@ -49,17 +90,21 @@ void inbox_reset(struct inbox *in)
     in->unconfirmed = 0;
     in->resyncing = 0;
     pthread_mutex_unlock(&in->mu);
-    wake_drain(in->efd);
+    if (in->efd >= 0)
+        wake_drain(in->efd);
 }
 
 void inbox_wake(struct inbox *in)
 {
-    wake_signal(in->efd);
+    pthread_mutex_lock(&in->mu);
+    inbox_ring(in);
+    pthread_mutex_unlock(&in->mu);
 }
 
 void inbox_clear_wake(struct inbox *in)
 {
-    wake_drain(in->efd);
+    if (in->efd >= 0)
+        wake_drain(in->efd);
 }
 
 unsigned inbox_take(struct inbox *in, struct buf *out)
@@ -119,6 +164,6 @@ void inbox_put(struct inbox *in, const char *msg, size_t len)
             buf_append(&in->q, msg, len);
         }
     }
+    inbox_ring(in);
     pthread_mutex_unlock(&in->mu);
-    wake_signal(in->efd);
 }

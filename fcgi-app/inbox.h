@@ -23,8 +23,14 @@
 
 struct dsub;
 
+/* Called instead of ringing the eventfd once the inbox is handed to a loop (inbox_hand_to),
+ * by the dispatcher with the map's and the inbox's locks held: it must only post. */
+typedef void inbox_notify_fn(void *arg);
+
 struct inbox {
-    int efd;                 /* eventfd: readable when something happened */
+    int efd;                 /* eventfd: readable when something happened; -1 once handed */
+    inbox_notify_fn *notify; /* set by inbox_hand_to (under mu) */
+    void *notify_arg;
     pthread_mutex_t mu;
     struct buf q;            /* messages: 4-byte length (host order), then the bytes */
     unsigned flags;          /* INBOX_GAP (cleared by inbox_take), INBOX_CUT (sticky) */
@@ -43,6 +49,14 @@ int inbox_init(struct inbox *in, char *errstr, size_t errlen);
 void inbox_destroy(struct inbox *in);
 /* Empties the queue and flags, drains the eventfd (between requests, after unsubscribe). */
 void inbox_reset(struct inbox *in);
+/* Heap-allocated inboxes (a request thread's, which an open stream takes with it to the
+ * child's loop): NULL with errstr. */
+struct inbox *inbox_new(char *errstr, size_t errlen);
+void inbox_delete(struct inbox *in);
+/* Hands the inbox to a loop: from now on a message (or a wake) calls notify(arg) instead of
+ * ringing the eventfd, which is closed; notify is called at once when something is queued.
+ * The registrations stay. */
+void inbox_hand_to(struct inbox *in, inbox_notify_fn *notify, void *arg);
 /* Makes the eventfd readable (a drain started, say). */
 void inbox_wake(struct inbox *in);
 /* Reads the eventfd (after poll said it is readable). */

@@ -2,7 +2,6 @@
 #include "jobwait.h"
 
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,14 +117,12 @@ static void wait_loop(struct jobwait *w, long long deadline)
             w->res->end = JOBWAIT_TIMEOUT;
             break;
         }
-        struct pollfd p[2] = {{rq->inbox->efd, POLLIN, 0}, {rq->fr->ipcFd, POLLRDHUP, 0}};
-        int rc = poll(p, 2, wait > INT_MAX ? INT_MAX : (int)wait);
-        if (rc > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
-            rq->client_gone = true;
+        unsigned got = req_wait(rq, rq->inbox->efd, false, wait);
+        if (got & REQ_GONE) {
             w->res->end = JOBWAIT_GONE;
             break;
         }
-        if (rc > 0 && (p[0].revents & POLLIN))
+        if (got & REQ_READY)
             inbox_clear_wake(rq->inbox);
     }
 }

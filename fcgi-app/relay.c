@@ -14,6 +14,7 @@
 #include "product.h"
 #include "redis/append.h"
 #include "redis/events.h"
+#include "dispatch.h"
 #include "session.h"
 #include "store.h"
 
@@ -187,20 +188,51 @@ static void relay_done_json(const struct relay *r, struct buf *out)
                     clock_epoch_ms() - r->start_epoch_ms, out);
 }
 
+/* ---- the step machine -------------------------------------------------------------------
+ *
+ * relay_step does what is due now and says what to wait for next (struct relay_wait), or
+ * returns the end; it never waits itself. A request thread drives it with req_wait
+ * (relay_drive); the child's loop drives it from its events, each step on a pool thread
+ * (streams.h). Steps return -1 to go on, else an enum relay_end. */
+
+/* The stream's last bytes are written while the client takes them, until until_ms: then ok,
+ * gone when the client left, late (after a cut) when it took nothing for that long. */
+static int relay_flush_begin(struct relay *r, long long until_ms, enum relay_end ok,
+                             enum relay_end gone, enum relay_end late)
+{
+    r->phase = RELAY_FLUSHING;
+    r->phase_until_ms = until_ms;
+    r->flush_ok = ok;
+    r->flush_gone = gone;
+    r->flush_late = late;
+    return -1;
+}
+
+static int relay_flush_step(struct relay *r, struct relay_wait *w)
+{
+    if (sseout_push(&r->out, r->rq) < 0)
+        return (int)r->flush_gone;
+    if (r->out.out.len == 0)
+        return (int)r->flush_ok;
+    if (clock_mono_ms() >= r->phase_until_ms) {
+        sseout_cut(&r->out, r->rq, "the client takes nothing");
+        return (int)r->flush_late;
+    }
+    w->due_ms = r->phase_until_ms;
+    w->want_write = true;
+    return -1;
+}
+
 /* The stream's last bytes, given the client's stall allowance: end when written, RELAY_GONE
  * when the client left, RELAY_CUT when it took nothing for that long. */
-static enum relay_end relay_final_flush(struct relay *r, enum relay_end end)
+static int relay_final_flush(struct relay *r, enum relay_end end)
 {
-    int rc = sseout_flush_until(&r->out, r->rq, r->out.progress_ms + sseout_stall_ms(&r->out));
-    if (rc > 0) {
-        sseout_cut(&r->out, r->rq, "the client takes nothing");
-        return RELAY_CUT;
-    }
-    return rc < 0 ? RELAY_GONE : end;
+    return relay_flush_begin(r, r->out.progress_ms + sseout_stall_ms(&r->out), end, RELAY_GONE,
+                             RELAY_CUT);
 }
 
 /* Every job ended: `done` into the transcript, then everything up to it to the client. */
-static enum relay_end relay_finish(struct relay *r)
+static int relay_finish(struct relay *r)
 {
     struct buf data;
     buf_init(&data, 1024);
@@ -221,8 +253,9 @@ static enum relay_end relay_finish(struct relay *r)
 }
 
 /* Ends the stream for this client only: error events (one per unfinished job, or one for the
- * stream) and done, none with an id, none in the transcript. */
-static void relay_end_local(struct relay *r, const char *message, bool per_job)
+ * stream) and done, none with an id, none in the transcript; then end, whatever the flush. */
+static int relay_end_local(struct relay *r, const char *message, bool per_job,
+                           enum relay_end end)
 {
     struct buf data;
     buf_init(&data, 4096);
@@ -243,15 +276,14 @@ static void relay_end_local(struct relay *r, const char *message, bool per_job)
     buf_reset(&data);
     relay_done_json(r, &data);
     relay_write(r, NULL, "done", data.data, data.len);
-    /* Bounded: a drain must not wait out a stalled client. */
-    if (sseout_flush_until(&r->out, r->rq, clock_mono_ms() + RELAY_END_FLUSH_MS) > 0)
-        sseout_cut(&r->out, r->rq, "the client takes nothing");
     buf_free(&data);
+    /* Bounded: a drain must not wait out a stalled client. */
+    return relay_flush_begin(r, clock_mono_ms() + RELAY_END_FLUSH_MS, end, end, end);
 }
 
 /* The deadline passed: a timeout error for each job still open (in the transcript), cancel
  * them, then done. */
-static enum relay_end relay_timeout(struct relay *r)
+static int relay_timeout(struct relay *r)
 {
     log_rid(LOG_WARN, r->rq->id, "jobs still open at the deadline; ending the stream");
     relay_cancel(r, false);
@@ -273,42 +305,45 @@ static enum relay_end relay_timeout(struct relay *r)
     return relay_finish(r);
 }
 
+static enum relay_end relay_drive(struct relay *r);
+
 void relay_abort(struct relay *r, const char *message)
 {
-    relay_end_local(r, message, false);
+    relay_end_local(r, message, false, RELAY_CUT);
+    relay_drive(r);
 }
 
-/* The client left: unless another reader takes over within RELAY_RESUME_GRACE_MS (a page
- * resuming after a dropped connection), the unfinished jobs are canceled — no tokens paid for
- * nobody. */
-static enum relay_end relay_gone(struct relay *r)
+/* The grace after the client left: unless another reader takes over within
+ * RELAY_RESUME_GRACE_MS (a page resuming after a dropped connection), the unfinished jobs are
+ * canceled — no tokens paid for nobody. */
+static int relay_grace_step(struct relay *r, struct relay_wait *w)
+{
+    /* The events are in the transcript; a resume reads them there. */
+    transcript_take_inbox(&r->tr, r->rq->inbox);
+    transcript_drop_taken(&r->tr);
+    if (readers_live(r->rq->app, r->request_id)) {
+        log_rid(LOG_INFO, r->rq->id, "client went away; a resumed stream carries on");
+        return RELAY_GONE;
+    }
+    if (clock_mono_ms() >= r->phase_until_ms) {
+        log_rid(LOG_INFO, r->rq->id, "client went away; canceling its open jobs");
+        relay_cancel(r, false);
+        return RELAY_GONE;
+    }
+    w->due_ms = r->phase_until_ms;
+    w->inbox_only = true;
+    return -1;
+}
+
+static int relay_gone(struct relay *r)
 {
     readers_leave(&r->readers, r->rq->app, r->rq->id);
     if (tally_all_ended(&r->tally))
         return RELAY_GONE;
-    long long until = clock_mono_ms() + RELAY_RESUME_GRACE_MS;
-    for (;;) {
-        if (readers_live(r->rq->app, r->request_id)) {
-            log_rid(LOG_INFO, r->rq->id, "client went away; a resumed stream carries on");
-            return RELAY_GONE;
-        }
-        long long wait = until - clock_mono_ms();
-        if (wait <= 0)
-            break;
-        struct pollfd p = {r->rq->inbox->efd, POLLIN, 0};
-        if (poll(&p, 1, (int)wait) > 0) {
-            inbox_clear_wake(r->rq->inbox);
-            /* The events are in the transcript; a resume reads them there. */
-            transcript_take_inbox(&r->tr, r->rq->inbox);
-            transcript_drop_taken(&r->tr);
-        }
-    }
-    log_rid(LOG_INFO, r->rq->id, "client went away; canceling its open jobs");
-    relay_cancel(r, false);
-    return RELAY_GONE;
+    r->phase = RELAY_GRACE;
+    r->phase_until_ms = clock_mono_ms() + RELAY_RESUME_GRACE_MS;
+    return -1; /* relay_step goes on with the grace at once */
 }
-
-/* ---- the loop --------------------------------------------------------------------------- */
 
 #define RELAY_LOST 0x100u /* a gap could not be filled from the transcript */
 
@@ -359,74 +394,115 @@ static long long relay_due(const struct relay *r, long long drain_at)
     return due;
 }
 
-static enum relay_end relay_loop(struct relay *r)
+static int relay_live_step(struct relay *r, struct relay_wait *w)
 {
     struct app *app = r->rq->app;
     struct req *rq = r->rq;
+    /* On the loop nobody waited on the connection: a look for the hang-up it may have seen. */
+    if (r->on_loop && !rq->client_gone)
+        req_wait(rq, -1, false, 0);
+    /* While the client has not taken SSEOUT_FLUSH_AT bytes, the inbox is left alone: its
+     * cap is then what a stalled client may hold (a cut is all that is read of it). */
+    unsigned flags = sseout_full(&r->out)      ? (inbox_is_cut(rq->inbox) ? INBOX_CUT : 0)
+                     : r->catching             ? relay_page_step(r)
+                                               : relay_drain_inbox(r);
+    if (rq->client_gone || sseout_push(&r->out, rq) < 0)
+        return relay_gone(r);
+    if (r->out.behind)
+        flags |= INBOX_CUT;
+    if (flags & (INBOX_CUT | RELAY_LOST)) {
+        const char *why = flags & INBOX_CUT ? "client fell too far behind"
+                                            : "events were missed";
+        if (r->out.out.len) { /* it is not reading: nothing more reaches it */
+            sseout_cut(&r->out, rq, why);
+            return RELAY_CUT;
+        }
+        log_rid(LOG_WARN, rq->id, "%s; ending the stream for a resume", why);
+        return relay_end_local(r, "the stream fell behind; resume it with Last-Event-ID", false,
+                               RELAY_CUT);
+    }
+    long long now = clock_mono_ms(), drain_at = LLONG_MAX;
+    if (sseout_stalled(&r->out, now)) {
+        sseout_cut(&r->out, rq, "the client took nothing for two keep-alive intervals");
+        return RELAY_CUT;
+    }
+    if (r->tally.done_seen)
+        return relay_final_flush(r, RELAY_DONE);
+    if (!r->catching && tally_all_ended(&r->tally)) {
+        if (r->tally.origin)
+            return relay_finish(r);
+        if (!r->finish_at_ms)
+            r->finish_at_ms = now + RELAY_DONE_GRACE_MS;
+        if (now >= r->finish_at_ms) {
+            /* Last look: the origin may have appended done after all. */
+            if (relay_catch_up(r) == 0 && r->tally.done_seen)
+                return relay_final_flush(r, RELAY_DONE);
+            return rq->client_gone ? RELAY_GONE : relay_finish(r);
+        }
+    }
+    if (now >= readers_due(&r->readers))
+        readers_renew(&r->readers, app, rq->id);
+    if (atomic_load(&app->draining))
+        drain_at = atomic_load(&app->drain_deadline_ms);
+    if (now >= drain_at)
+        return relay_end_local(r, "server is shutting down", true, RELAY_DRAINED);
+    if (now >= r->deadline_ms)
+        return relay_timeout(r);
+    if (sseout_ping(&r->out, now) && sseout_push(&r->out, rq) < 0)
+        return relay_gone(r);
+    w->due_ms = relay_due(r, drain_at);
+    /* The client's connection is watched for hang-up (nginx closes it when the browser
+     * leaves, which is noticed before the first token) and, while bytes wait, for room to
+     * write them. */
+    w->want_write = r->out.out.len > 0;
+    return -1;
+}
+
+static int relay_phase_step(struct relay *r, struct relay_wait *w)
+{
+    w->due_ms = LLONG_MAX;
+    w->want_write = false;
+    w->inbox_only = false;
+    switch (r->phase) {
+    case RELAY_GRACE: return relay_grace_step(r, w);
+    case RELAY_FLUSHING: return relay_flush_step(r, w);
+    case RELAY_LIVE: break;
+    }
+    return relay_live_step(r, w);
+}
+
+int relay_step(struct relay *r, struct relay_wait *w)
+{
+    for (;;) { /* a step that moved to another phase goes on with it at once */
+        enum relay_phase was = r->phase;
+        int rc = relay_phase_step(r, w);
+        if (rc >= 0 || r->phase == was)
+            return rc;
+    }
+}
+
+/* A request thread's driver: the steps, and between them req_wait on the connection and the
+ * inbox (the grace: the inbox alone, the client is gone; the last flush: the connection). */
+static enum relay_end relay_drive(struct relay *r)
+{
+    struct req *rq = r->rq;
     for (;;) {
-        /* While the client has not taken SSEOUT_FLUSH_AT bytes, the inbox is left alone: its
-         * cap is then what a stalled client may hold (a cut is all that is read of it). */
-        unsigned flags = sseout_full(&r->out)      ? (inbox_is_cut(rq->inbox) ? INBOX_CUT : 0)
-                         : r->catching             ? relay_page_step(r)
-                                                   : relay_drain_inbox(r);
-        if (rq->client_gone || sseout_push(&r->out, rq) < 0)
-            return relay_gone(r);
-        if (r->out.behind)
-            flags |= INBOX_CUT;
-        if (flags & (INBOX_CUT | RELAY_LOST)) {
-            const char *why = flags & INBOX_CUT ? "client fell too far behind"
-                                                : "events were missed";
-            if (r->out.out.len) { /* it is not reading: nothing more reaches it */
-                sseout_cut(&r->out, rq, why);
-            } else {
-                log_rid(LOG_WARN, rq->id, "%s; ending the stream for a resume", why);
-                relay_abort(r, "the stream fell behind; resume it with Last-Event-ID");
-            }
-            return RELAY_CUT;
+        struct relay_wait w;
+        int rc = relay_step(r, &w);
+        if (rc >= 0)
+            return (enum relay_end)rc;
+        long long wait = w.due_ms - clock_mono_ms();
+        if (w.inbox_only) {
+            if (wait <= 0)
+                continue;
+            struct pollfd p = {rq->inbox->efd, POLLIN, 0};
+            if (poll(&p, 1, wait > INT_MAX ? INT_MAX : (int)wait) > 0)
+                inbox_clear_wake(rq->inbox);
+            continue;
         }
-        long long now = clock_mono_ms(), drain_at = LLONG_MAX;
-        if (sseout_stalled(&r->out, now)) {
-            sseout_cut(&r->out, rq, "the client took nothing for two keep-alive intervals");
-            return RELAY_CUT;
-        }
-        if (r->tally.done_seen)
-            return relay_final_flush(r, RELAY_DONE);
-        if (!r->catching && tally_all_ended(&r->tally)) {
-            if (r->tally.origin)
-                return relay_finish(r);
-            if (!r->finish_at_ms)
-                r->finish_at_ms = now + RELAY_DONE_GRACE_MS;
-            if (now >= r->finish_at_ms) {
-                /* Last look: the origin may have appended done after all. */
-                if (relay_catch_up(r) == 0 && r->tally.done_seen)
-                    return relay_final_flush(r, RELAY_DONE);
-                return rq->client_gone ? RELAY_GONE : relay_finish(r);
-            }
-        }
-        if (now >= readers_due(&r->readers))
-            readers_renew(&r->readers, app, rq->id);
-        if (atomic_load(&app->draining))
-            drain_at = atomic_load(&app->drain_deadline_ms);
-        if (now >= drain_at) {
-            relay_end_local(r, "server is shutting down", true);
-            return RELAY_DRAINED;
-        }
-        if (now >= r->deadline_ms)
-            return relay_timeout(r);
-        if (sseout_ping(&r->out, now) && sseout_push(&r->out, rq) < 0)
-            return relay_gone(r);
-        long long wait = relay_due(r, drain_at) - clock_mono_ms();
-        /* The FastCGI connection is polled for hang-up (nginx closes it when the browser
-         * leaves, which is noticed here before the first token) and, while bytes wait, for
-         * room to write them. */
-        struct pollfd p[2] = {{rq->inbox->efd, POLLIN, 0},
-                              {rq->fr->ipcFd, POLLRDHUP | (r->out.out.len ? POLLOUT : 0), 0}};
-        int rc = poll(p, 2, wait < 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait);
-        if (rc > 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
-            rq->client_gone = true;
-            return relay_gone(r);
-        }
-        if (rc > 0 && (p[0].revents & POLLIN))
+        unsigned got = req_wait(rq, r->phase == RELAY_FLUSHING ? -1 : rq->inbox->efd,
+                                w.want_write, wait);
+        if (got & REQ_READY)
             inbox_clear_wake(rq->inbox);
     }
 }
@@ -437,16 +513,28 @@ enum relay_end relay_run(struct relay *r)
     if (!r->readers.joined) /* a resume joined before its replay (readers_join_resume) */
         readers_join(&r->readers, app, r->rq->id, r->channel, app->cfg->job_deadline_s + 60);
     metrics_stream(+1);
-    enum relay_end end = relay_loop(r);
+    if (r->on_end && app->stream_adopt && app->stream_adopt(app->streams, r) == 0)
+        return RELAY_HANDED_OFF; /* the loop's now: relay_ended runs at its end */
+    enum relay_end end = relay_drive(r);
     metrics_stream(-1);
     readers_leave(&r->readers, app, r->rq->id);
     return end;
 }
 
+void relay_ended(struct relay *r, enum relay_end end)
+{
+    struct app *app = r->rq->app;
+    metrics_stream(-1);
+    readers_leave(&r->readers, app, r->rq->id);
+    r->on_end(r, end, r->end_ctx);
+    dispatch_unsubscribe(app->dispatch, r->rq->inbox);
+    relay_free(r);
+}
+
 const char *relay_end_name(enum relay_end e)
 {
     static const char *const names[] = {"done", "client gone", "fell behind", "drained",
-                                        "Redis failed"};
+                                        "Redis failed", "handed to the loop"};
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "?";
 }
 

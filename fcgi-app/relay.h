@@ -1,5 +1,7 @@
 /* relay: one open SSE stream, driven to its end — the events of a request's jobs, from the
- * thread's inbox and from the transcript, written to the client in id order until `done`.
+ * stream's inbox and from the transcript, written to the client in id order until `done`.
+ * It is a step machine (relay_step) driven by the request thread (relay_run) or, with
+ * NOVA_FCGI_STREAMS=loop, by the child's loop from a pool thread per step (streams.h).
  *
  * The relay is the loop; the concerns it drives are apart: the transcript reader
  * (transcript.h: both sides, de-duplicated by id, so a resume's replay or a gap after a Redis
@@ -50,6 +52,23 @@ enum relay_end {
     RELAY_CUT,     /* the inbox overflowed */
     RELAY_DRAINED, /* the child is shutting down */
     RELAY_FAILED,  /* Redis failed while finishing */
+    RELAY_HANDED_OFF, /* relay_run only: the child's loop owns the stream now (streams.h) */
+};
+
+/* Where a stream is: relaying, in the grace after its client left, writing its last bytes. */
+enum relay_phase { RELAY_LIVE, RELAY_GRACE, RELAY_FLUSHING };
+
+struct relay;
+/* The caller's end of a stream (the session turn, the log line): the stream's driver calls
+ * it once, after the relay's end and before the registrations go and the relay is freed. */
+typedef void relay_end_fn(struct relay *r, enum relay_end end, void *ctx);
+
+/* What a step waits for next: due_ms (monotonic; LLONG_MAX: nothing timed), room to write,
+ * and inbox_only (the grace: the client is gone, only the inbox and the time matter). */
+struct relay_wait {
+    long long due_ms;
+    bool want_write;
+    bool inbox_only;
 };
 
 struct relay {
@@ -64,6 +83,12 @@ struct relay {
     struct tally tally;
     struct sseout out;
     struct readers readers;
+    enum relay_phase phase;
+    long long phase_until_ms;   /* GRACE: when to cancel; FLUSHING: when to give up */
+    enum relay_end flush_ok, flush_gone, flush_late; /* FLUSHING's three outcomes */
+    bool on_loop;               /* driven by the child's loop (streams.h), not a thread */
+    relay_end_fn *on_end;       /* set by a caller that lets the stream go to the loop */
+    void *end_ctx;
 };
 
 /* Sets the stream up for request_id (32 hex digits, chatreq_request_id_valid: its keys always
@@ -105,8 +130,17 @@ int relay_catch_up(struct relay *r);
  * its end or to done. Returns 0, or -1 (as relay_catch_up). */
 int relay_catch_up_page(struct relay *r);
 
-/* Relays until the end; see above. */
+/* Relays until the end; see above. With r->on_end set and the child's loop running
+ * (NOVA_FCGI_STREAMS=loop), the stream instead goes to the loop (app->stream_adopt) and this
+ * returns RELAY_HANDED_OFF at once: the caller then touches neither r nor its request again,
+ * and relay_ended runs at the stream's end, on a pool thread. */
 enum relay_end relay_run(struct relay *r);
+/* One step: does what is due now, never waits. Returns -1 with *w saying what to wait for
+ * next, or the end (an enum relay_end). */
+int relay_step(struct relay *r, struct relay_wait *w);
+/* A handed-off stream's end (the loop's pool thread): the reader entry goes, r->on_end runs,
+ * the registrations go and r is freed (not r itself: its owner's). */
+void relay_ended(struct relay *r, enum relay_end end);
 
 /* Ends the stream for this client only, retryably: an `error` unavailable with message,
  * then `done`, neither with an id nor in the transcript (the client resumes). */

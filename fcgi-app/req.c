@@ -2,6 +2,7 @@
  * (see req.h). */
 #include "req.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,9 +14,9 @@
 
 /* Copies parameter name into dst (n bytes). Returns 1 when copied, 0 when absent, -1 when
  * longer than dst (dst is then ""). */
-static int copy_param(FCGX_Request *fr, const char *name, char *dst, size_t n)
+static int copy_param(struct req *rq, const char *name, char *dst, size_t n)
 {
-    const char *v = FCGX_GetParam(name, fr->envp);
+    const char *v = rq->conn->param(rq->conn_ctx, name);
     dst[0] = '\0';
     if (!v)
         return 0;
@@ -39,47 +40,48 @@ static long long parse_length(const char *s)
     return v;
 }
 
-void req_init(struct req *rq, struct app *app, struct inbox *inbox, FCGX_Request *fr)
+void req_init(struct req *rq, struct app *app, struct inbox *inbox,
+              const struct req_conn_ops *conn, void *conn_ctx)
 {
     memset(rq, 0, sizeof *rq);
     rq->app = app;
     rq->inbox = inbox;
-    rq->fr = fr;
+    rq->conn = conn;
+    rq->conn_ctx = conn_ctx;
     rq->t0 = clock_mono_ms();
     rq->content_length = -1;
     rq->route = ROUTE_OTHER;
     char rid[64];
-    if (copy_param(fr, "REQUEST_ID", rid, sizeof rid) == 1 &&
+    if (copy_param(rq, "REQUEST_ID", rid, sizeof rid) == 1 &&
         chatreq_request_id_valid(rid, strlen(rid)))
         memcpy(rq->id, rid, sizeof rq->id);
     else
         app_random_hex(rq->id, CHATREQ_REQUEST_ID_LEN);
-    if (copy_param(fr, "REQUEST_METHOD", rq->method, sizeof rq->method) < 0)
+    if (copy_param(rq, "REQUEST_METHOD", rq->method, sizeof rq->method) < 0)
         rq->too_long = true;
     /* nginx's $document_uri is the decoded, normalised path; the others are fallbacks for
      * other servers (REQUEST_URI is raw and carries the query). */
-    int rc = copy_param(fr, "DOCUMENT_URI", rq->path, sizeof rq->path);
+    int rc = copy_param(rq, "DOCUMENT_URI", rq->path, sizeof rq->path);
     if (rc == 0)
-        rc = copy_param(fr, "SCRIPT_NAME", rq->path, sizeof rq->path);
-    if (rc == 0 && (rc = copy_param(fr, "REQUEST_URI", rq->path, sizeof rq->path)) == 1)
+        rc = copy_param(rq, "SCRIPT_NAME", rq->path, sizeof rq->path);
+    if (rc == 0 && (rc = copy_param(rq, "REQUEST_URI", rq->path, sizeof rq->path)) == 1)
         rq->path[strcspn(rq->path, "?")] = '\0';
     if (rc < 0)
         rq->too_long = true;
-    if (copy_param(fr, "QUERY_STRING", rq->query, sizeof rq->query) < 0)
+    if (copy_param(rq, "QUERY_STRING", rq->query, sizeof rq->query) < 0)
         rq->too_long = true;
-    copy_param(fr, "CONTENT_TYPE", rq->content_type, sizeof rq->content_type);
+    copy_param(rq, "CONTENT_TYPE", rq->content_type, sizeof rq->content_type);
     char len[32];
-    if (copy_param(fr, "CONTENT_LENGTH", len, sizeof len) != 0)
+    if (copy_param(rq, "CONTENT_LENGTH", len, sizeof len) != 0)
         rq->content_length = parse_length(len); /* too long for 32 bytes: -1, and read */
-    rc = copy_param(fr, "HTTP_LAST_EVENT_ID", rq->last_event_id, sizeof rq->last_event_id);
+    rc = copy_param(rq, "HTTP_LAST_EVENT_ID", rq->last_event_id, sizeof rq->last_event_id);
     /* An over-long Last-Event-ID is kept as present but invalid ("-"), so it is a 400. */
     rq->has_last_event_id = rc < 0 || (rc == 1 && rq->last_event_id[0]);
     if (rc < 0)
         memcpy(rq->last_event_id, "-", 2);
     /* Decided here, so no pointer to the key's header outlives this function. */
-    rq->authorized = auth_allows(app->cfg->api_key,
-                                 FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp),
-                                 FCGX_GetParam("HTTP_X_API_KEY", fr->envp));
+    rq->authorized = auth_allows(app->cfg->api_key, conn->param(conn_ctx, "HTTP_AUTHORIZATION"),
+                                 conn->param(conn_ctx, "HTTP_X_API_KEY"));
 }
 
 /* ---- replies ---------------------------------------------------------------------------- */
@@ -107,20 +109,31 @@ int req_write(struct req *rq, const char *p, size_t n)
 {
     if (rq->client_gone)
         return -1;
-    while (n > 0) { /* FCGX_PutStr takes an int */
-        int k = n > (1u << 30) ? 1 << 30 : (int)n;
-        if (FCGX_PutStr(p, k, rq->fr->out) != k) {
-            rq->client_gone = true;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    if (FCGX_FFlush(rq->fr->out) < 0) {
+    if (rq->conn->write(rq->conn_ctx, p, n) < 0) {
         rq->client_gone = true;
         return -1;
     }
     return 0;
+}
+
+unsigned req_wait(struct req *rq, int efd, bool want_write, long long wait_ms)
+{
+    if (rq->client_gone)
+        return REQ_GONE;
+    if (wait_ms < 0)
+        wait_ms = 0;
+    if (wait_ms > INT_MAX)
+        wait_ms = INT_MAX;
+    unsigned r = rq->conn->wait(rq->conn_ctx, efd, want_write, wait_ms);
+    if (r & REQ_GONE)
+        rq->client_gone = true;
+    return r;
+}
+
+void req_shutdown(struct req *rq)
+{
+    rq->conn->shutdown(rq->conn_ctx);
+    rq->client_gone = true;
 }
 
 static int reply_head(struct req *rq, int status, const char *ctype, const char *extra,
@@ -202,18 +215,15 @@ int req_read_json_body(struct req *rq, struct buf *body)
     }
     buf_init(body, CHATREQ_BODY_MAX);
     char chunk[8192];
-    for (;;) {
-        int n = FCGX_GetStr(chunk, (int)sizeof chunk, rq->fr->in);
-        if (n > 0 && buf_append(body, chunk, (size_t)n) < 0) {
+    long n;
+    while ((n = rq->conn->read_body(rq->conn_ctx, chunk, sizeof chunk)) > 0)
+        if (buf_append(body, chunk, (size_t)n) < 0) {
             buf_free(body);
             reply_error(rq, 413, "payload_too_large", "request body is larger than 64 KiB",
                         NULL);
             return -1;
         }
-        if (n < (int)sizeof chunk) /* a short read is the end of the body */
-            break;
-    }
-    if (FCGX_GetError(rq->fr->in) != 0) {
+    if (n < 0) {
         buf_free(body);
         reply_error(rq, 400, "bad_request", "the body could not be read", NULL);
         return -1;

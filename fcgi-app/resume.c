@@ -106,6 +106,17 @@ static int resume_join(struct req *rq, struct relay *r)
     return -1;
 }
 
+/* The stream's end (relay_end_fn): the session turn and the log line. */
+static void resume_end(struct relay *r, enum relay_end end, void *ctx)
+{
+    (void)ctx;
+    struct req *rq = r->rq;
+    if (end == RELAY_DONE)
+        relay_save_turn(r);
+    log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
+              r->request_id, relay_end_name(end), r->out.written, clock_mono_ms() - rq->t0);
+}
+
 void resume_get(struct req *rq, const char *request_id)
 {
     struct app *app = rq->app;
@@ -162,15 +173,16 @@ void resume_get(struct req *rq, const char *request_id)
         end = RELAY_DONE;
     } else if (rq->client_gone) {
         end = RELAY_GONE;
+    } else if (r.tally.done_seen) {
+        end = relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE;
     } else {
-        end = r.tally.done_seen ? (relay_flush(&r) == 0 ? RELAY_DONE : RELAY_GONE)
-                                : relay_run(&r);
+        r.on_end = resume_end; /* the stream may go to the loop, which ends it */
+        end = relay_run(&r);
+        if (end == RELAY_HANDED_OFF)
+            return;
     }
-    if (end == RELAY_DONE)
-        relay_save_turn(&r);
 out:
-    log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
-              request_id, relay_end_name(end), r.out.written, clock_mono_ms() - rq->t0);
+    resume_end(&r, end, NULL);
     readers_leave(&r.readers, app, rq->id);
     dispatch_unsubscribe(app->dispatch, rq->inbox);
     relay_free(&r);

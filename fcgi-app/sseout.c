@@ -1,9 +1,6 @@
 /* sseout: a stream's SSE output buffer, its backpressure and its writer (see sseout.h). */
 #include "sseout.h"
 
-#include <limits.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -83,7 +80,7 @@ long long sseout_due(const struct sseout *o)
 /* ---- the writer ------------------------------------------------------------------------- */
 
 /* A unix socket is writable while at most a quarter of its send buffer is in use, so a piece
- * of SSEOUT_PUSH_CHUNK after poll said POLLOUT never blocks; the write timeout set at accept
+ * of SSEOUT_PUSH_CHUNK after the connection said it takes bytes (req_wait) never blocks; the write timeout set at accept
  * is the backstop. */
 int sseout_push(struct sseout *o, struct req *rq)
 {
@@ -91,13 +88,8 @@ int sseout_push(struct sseout *o, struct req *rq)
         return -1;
     size_t done = 0;
     while (done < o->out.len) {
-        struct pollfd p = {rq->fr->ipcFd, POLLOUT, 0};
-        if (poll(&p, 1, 0) < 1)
-            break;
-        if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) {
-            rq->client_gone = true;
-            break;
-        }
+        if (!(req_wait(rq, -1, true, 0) & REQ_WRITABLE))
+            break; /* full, or gone (client_gone) */
         size_t n = o->out.len - done < SSEOUT_PUSH_CHUNK ? o->out.len - done : SSEOUT_PUSH_CHUNK;
         if (req_write(rq, o->out.data + done, n) < 0)
             break;
@@ -118,12 +110,8 @@ int sseout_flush_until(struct sseout *o, struct req *rq, long long until_ms)
         long long wait = until_ms - clock_mono_ms();
         if (wait <= 0)
             return 1;
-        struct pollfd p = {rq->fr->ipcFd, POLLOUT | POLLRDHUP, 0};
-        if (poll(&p, 1, wait > INT_MAX ? INT_MAX : (int)wait) > 0 &&
-            (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
-            rq->client_gone = true;
+        if (req_wait(rq, -1, true, wait) & REQ_GONE)
             return -1;
-        }
     }
 }
 
@@ -139,7 +127,6 @@ void sseout_cut(struct sseout *o, struct req *rq, const char *why)
 {
     log_rid(LOG_WARN, rq->id, "%s (%zu bytes unwritten); cutting the stream for a resume", why,
             o->out.len);
-    shutdown(rq->fr->ipcFd, SHUT_RDWR);
-    rq->client_gone = true;
+    req_shutdown(rq);
     buf_reset(&o->out);
 }

@@ -159,6 +159,14 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
     if (env_long(&c->feedback_max, "NOVA_FEEDBACK_MAX", 100000, 1, 100000000, errstr,
                  errlen) < 0)
         return -1;
+    char streams[16];
+    if (env_copy(streams, sizeof streams, "NOVA_FCGI_STREAMS", "thread", errstr, errlen) < 0)
+        return -1;
+    if (strcmp(streams, "loop") != 0 && strcmp(streams, "thread") != 0) {
+        snprintf(errstr, errlen, "NOVA_FCGI_STREAMS=\"%s\": want thread or loop", streams);
+        return -1;
+    }
+    c->fcgi_streams_loop = strcmp(streams, "loop") == 0;
     if (env_copy(c->api_key, sizeof c->api_key, "NOVA_API_KEY", "", errstr, errlen) < 0)
         return -1;
     /* A key short enough to guess, or one no header can carry, is a mistake to stop at. */
@@ -264,6 +272,7 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
        false);
     setting_long(fn, arg, "fcgi_children", c->fcgi_children);
     setting_long(fn, arg, "fcgi_threads", c->fcgi_threads);
+    fn(arg, "fcgi_streams", c->fcgi_streams_loop ? "loop" : "thread", false);
     setting_long(fn, arg, "drain_seconds", c->drain_s);
     setting_long(fn, arg, "keepalive_seconds", c->keepalive_s);
     setting_long(fn, arg, "log_ttl_seconds", c->log_ttl_s);

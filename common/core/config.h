@@ -40,6 +40,9 @@ struct nova_config {
     long fcgi_socket_gid;      /* its resolved gid, -1 when unset */
     long fcgi_children;        /* NOVA_FCGI_CHILDREN: prefork children (2) */
     long fcgi_threads;         /* NOVA_FCGI_THREADS: FCGX_Accept_r threads per child (256) */
+    bool fcgi_streams_loop;    /* NOVA_FCGI_STREAMS=loop: open streams are relayed by the
+                                  child's event loop, holding no thread (issue 15 phase B);
+                                  thread (the default): each holds its request thread */
     long drain_s;              /* NOVA_DRAIN_SECONDS: SIGTERM grace for open streams (20) */
     long keepalive_s;          /* NOVA_KEEPALIVE_SECONDS: SSE ": ping" interval (15) */
     long log_ttl_s;            /* NOVA_LOG_TTL_SECONDS: expiry of nova:log:<request> (3600) */

@@ -115,6 +115,60 @@ static void test_next_rejects_a_torn_frame(void)
     buf_free(&b);
 }
 
+static int rings;
+static void count_ring(void *arg)
+{
+    CHECK(arg == &rings);
+    rings++;
+}
+
+/* A stream handed to the loop (streams.h): its eventfd is closed, the notify is called at once
+ * for what was queued before, then for each message, wake and cut; the queue is untouched. */
+static void test_hand_to_a_loop(void)
+{
+    char err[64];
+    struct inbox *in = inbox_new(err, sizeof err);
+    CHECK(in != NULL);
+    if (!in)
+        return;
+    inbox_put(in, "1-0 delta {}", 12);
+    rings = 0;
+    inbox_hand_to(in, count_ring, &rings);
+    CHECK(in->efd == -1);
+    CHECK(rings == 1); /* something was queued already */
+    inbox_put(in, "1-1 delta {}", 12);
+    CHECK(rings == 2);
+    inbox_wake(in);
+    CHECK(rings == 3);
+    inbox_clear_wake(in); /* no eventfd: a no-op */
+    struct buf taken;
+    buf_init(&taken, INBOX_CAP);
+    CHECK(inbox_take(in, &taken) == 0);
+    size_t off = 0, len;
+    const char *m;
+    CHECK(inbox_next(&taken, &off, &m, &len) == 0 && len == 12 && !memcmp(m, "1-0", 3));
+    CHECK(inbox_next(&taken, &off, &m, &len) == 0 && len == 12 && !memcmp(m, "1-1", 3));
+    CHECK(inbox_next(&taken, &off, &m, &len) == -1);
+    /* Past the cap: cut, and rung so the stream sees it. */
+    static char big[INBOX_CAP + 1];
+    inbox_put(in, big, sizeof big);
+    CHECK(rings == 4 && inbox_is_cut(in));
+    buf_free(&taken);
+    inbox_delete(in);
+
+    /* Nothing queued at the hand-over: no ring until something comes. */
+    in = inbox_new(err, sizeof err);
+    CHECK(in != NULL);
+    if (!in)
+        return;
+    rings = 0;
+    inbox_hand_to(in, count_ring, &rings);
+    CHECK(rings == 0);
+    inbox_put(in, "x", 1);
+    CHECK(rings == 1);
+    inbox_delete(in);
+}
+
 int main(void)
 {
     RUN(test_put_take_in_order);
@@ -122,5 +176,6 @@ int main(void)
     RUN(test_resync_holds_messages_then_gap);
     RUN(test_wake);
     RUN(test_next_rejects_a_torn_frame);
+    RUN(test_hand_to_a_loop);
     return test_summary();
 }

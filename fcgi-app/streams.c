@@ -1,0 +1,404 @@
+/* streams: open streams on the child's loop, their steps on the pool (see streams.h). */
+#include "streams.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "core/alloc.h"
+#include "core/errstr.h"
+#include "core/log.h"
+#include "fcgi_proto.h"
+#include "inbox.h"
+#include "loop.h"
+#include "relay.h"
+#include "req.h"
+
+struct stream {
+    struct streams *ss;
+    struct stream *prev, *next; /* the loop's list (loop thread) */
+    struct loop_io io;
+    struct loop_timer timer;
+    struct loop_post post;      /* adopt, a step's return, the end's: one at a time */
+    struct loop_post wake_post; /* the inbox's ring */
+    atomic_bool wake_posted;
+    struct streams_work work;
+    /* Loop thread only: */
+    bool adopted;
+    bool on_pool;   /* a step (or the end) is queued or running */
+    bool woken;     /* an event came while it was */
+    bool hup;       /* the descriptor is out of the epoll set for good */
+    bool ended;     /* the end is under way: no more steps */
+    /* The step's (pool thread, then read on the loop after its post): */
+    int result;
+    struct relay_wait w;
+    /* The connection: */
+    int fd;
+    unsigned fcgi_id;
+    struct req rq;
+    struct relay r;
+};
+
+struct streams {
+    struct app *app;
+    struct loop *loop;
+    pthread_t tid;
+    bool started;
+    streams_pool_fn *run;
+    streams_idle_fn *idle;
+    void *pool;
+    atomic_size_t n_open;
+    struct stream *head;        /* loop thread */
+    struct loop_post drain_post, stop_post;
+    atomic_bool drain_posted;
+};
+
+/* ---- the connection after libfcgi: STDOUT records on the detached descriptor ------------- */
+
+static const char *dc_param(void *ctx, const char *name)
+{
+    (void)ctx;
+    (void)name;
+    return NULL; /* every parameter was copied into struct req before the stream started */
+}
+
+static long dc_read_body(void *ctx, char *p, size_t n)
+{
+    (void)ctx;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+/* Writes all of b (the descriptor is blocking with the SO_SNDTIMEO set at accept as the
+ * backstop; sseout's writer writes only after poll said the socket takes bytes). */
+static int dc_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int dc_write(void *ctx, const char *p, size_t n)
+{
+    struct stream *s = ctx;
+    struct buf b;
+    buf_init(&b, n + (n / FCGI_MAX_LENGTH + 1) * (FCGI_HEADER_LEN + 8));
+    int rc = fcgi_encode_stream(&b, FCGI_STDOUT, s->fcgi_id, p, n, 0) == 0 &&
+                     dc_write_all(s->fd, b.data ? b.data : "", b.len) == 0
+                 ? 0
+                 : -1;
+    buf_free(&b);
+    return rc;
+}
+
+static unsigned dc_wait(void *ctx, int efd, bool want_write, long long wait_ms)
+{
+    struct stream *s = ctx;
+    struct pollfd p[2] = {{s->fd, POLLRDHUP | (want_write ? POLLOUT : 0), 0},
+                          {efd, POLLIN, 0}};
+    int rc = poll(p, efd >= 0 ? 2 : 1, (int)wait_ms);
+    if (rc <= 0)
+        return 0;
+    unsigned r = 0;
+    if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        r |= REQ_GONE;
+    else if (p[0].revents & POLLOUT)
+        r |= REQ_WRITABLE;
+    if (efd >= 0 && (p[1].revents & POLLIN))
+        r |= REQ_READY;
+    return r;
+}
+
+static void dc_shutdown(void *ctx)
+{
+    struct stream *s = ctx;
+    shutdown(s->fd, SHUT_RDWR);
+}
+
+static const struct req_conn_ops dconn_ops = {
+    .param = dc_param,
+    .read_body = dc_read_body,
+    .write = dc_write,
+    .wait = dc_wait,
+    .shutdown = dc_shutdown,
+    .detach = NULL,
+};
+
+/* ---- the loop's side ------------------------------------------------------------------ */
+
+static void step_work(struct streams_work *w);
+
+/* Something happened: a step on the pool, unless one is there already (then once more). */
+static void stream_schedule(struct stream *s)
+{
+    if (s->ended || !s->adopted)
+        return;
+    if (s->on_pool) {
+        s->woken = true;
+        return;
+    }
+    s->on_pool = true;
+    s->woken = false;
+    loop_timer_stop(s->ss->loop, &s->timer);
+    if (!s->hup && (s->io.want & LOOP_WRITE)) {
+        char err[128];
+        if (loop_io_want(s->ss->loop, &s->io, LOOP_RDHUP, err, sizeof err) < 0)
+            log_rid(LOG_WARN, s->rq.id, "%s", err);
+    }
+    s->work.fn = step_work;
+    s->ss->run(s->ss->pool, &s->work);
+}
+
+static void stream_unwatch(struct stream *s)
+{
+    loop_io_del(s->ss->loop, &s->io);
+    s->hup = true;
+}
+
+static void on_io(struct loop *l, struct loop_io *io, unsigned events)
+{
+    (void)l;
+    struct stream *s = io->arg;
+    if (events & (LOOP_RDHUP | LOOP_HUP))
+        stream_unwatch(s); /* level-triggered: the step sees the hang-up itself */
+    stream_schedule(s);
+}
+
+static void on_timer(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    stream_schedule(t->arg);
+}
+
+static void on_wake(struct loop *l, void *arg)
+{
+    (void)l;
+    struct stream *s = arg;
+    atomic_store(&s->wake_posted, false);
+    stream_schedule(s);
+}
+
+/* The dispatcher rang the inbox (its locks held: only a post). */
+static void stream_notify(void *arg)
+{
+    struct stream *s = arg;
+    if (!atomic_exchange(&s->wake_posted, true))
+        loop_post(s->ss->loop, &s->wake_post, on_wake, s);
+}
+
+static void end_work(struct streams_work *w);
+
+static void on_stepped(struct loop *l, void *arg)
+{
+    struct stream *s = arg;
+    s->on_pool = false;
+    if (s->result >= 0) { /* the end: on the pool too (Redis, the caller's end) */
+        s->ended = true;
+        s->on_pool = true;
+        stream_unwatch(s);
+        loop_timer_stop(l, &s->timer);
+        s->work.fn = end_work;
+        s->ss->run(s->ss->pool, &s->work);
+        return;
+    }
+    if (s->w.inbox_only && !s->hup)
+        stream_unwatch(s); /* the client is gone: only the inbox and the time matter */
+    if (s->woken || s->w.due_ms <= loop_now(l)) {
+        stream_schedule(s);
+        return;
+    }
+    if (s->w.due_ms != LLONG_MAX)
+        loop_timer_at(l, &s->timer, s->w.due_ms);
+    if (!s->hup) {
+        char err[128];
+        if (loop_io_want(l, &s->io, LOOP_RDHUP | (s->w.want_write ? LOOP_WRITE : 0), err,
+                         sizeof err) < 0) {
+            log_rid(LOG_WARN, s->rq.id, "%s", err);
+            stream_unwatch(s);
+            stream_schedule(s); /* the step finds out what became of the connection */
+        }
+    }
+}
+
+static void on_adopt(struct loop *l, void *arg)
+{
+    (void)l;
+    struct stream *s = arg;
+    struct streams *ss = s->ss;
+    s->next = ss->head;
+    if (ss->head)
+        ss->head->prev = s;
+    ss->head = s;
+    loop_io_init(&s->io, s->fd, on_io, s);
+    loop_timer_init(&s->timer, on_timer, s);
+    s->adopted = true;
+    stream_schedule(s); /* what came meanwhile, and the first wait */
+}
+
+static void on_freed(struct loop *l, void *arg)
+{
+    (void)l;
+    struct stream *s = arg;
+    struct streams *ss = s->ss;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        ss->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    free(s);
+    if (atomic_fetch_sub(&ss->n_open, 1) == 1 && ss->idle)
+        ss->idle(ss->pool);
+}
+
+static void on_drain(struct loop *l, void *arg)
+{
+    (void)l;
+    struct streams *ss = arg;
+    atomic_store(&ss->drain_posted, false);
+    for (struct stream *s = ss->head; s; s = s->next)
+        stream_schedule(s);
+}
+
+static void on_stop(struct loop *l, void *arg)
+{
+    (void)arg;
+    loop_stop(l);
+}
+
+/* ---- the pool's side ------------------------------------------------------------------- */
+
+static void step_work(struct streams_work *w)
+{
+    struct stream *s = (struct stream *)((char *)w - offsetof(struct stream, work));
+    s->result = relay_step(&s->r, &s->w);
+    loop_post(s->ss->loop, &s->post, on_stepped, s);
+}
+
+static void end_work(struct streams_work *w)
+{
+    struct stream *s = (struct stream *)((char *)w - offsetof(struct stream, work));
+    struct inbox *in = s->rq.inbox;
+    relay_ended(&s->r, (enum relay_end)s->result); /* unsubscribed: no more rings */
+    /* The end of STDOUT and END_REQUEST, as FCGX_Finish_r writes them (a cut or a gone
+     * client makes this fail, which changes nothing), then the close nginx waits for. */
+    struct buf b;
+    buf_init(&b, 64);
+    if (fcgi_encode_record(&b, FCGI_STDOUT, s->fcgi_id, NULL, 0) == 0 &&
+        fcgi_encode_end_request(&b, s->fcgi_id, 0, FCGI_REQUEST_COMPLETE) == 0)
+        dc_write_all(s->fd, b.data, b.len);
+    buf_free(&b);
+    close(s->fd);
+    s->fd = -1;
+    inbox_delete(in);
+    loop_post(s->ss->loop, &s->post, on_freed, s);
+}
+
+/* ---- the API ---------------------------------------------------------------------------- */
+
+static void *streams_main(void *arg)
+{
+    struct streams *ss = arg;
+    char err[256];
+    if (loop_run(ss->loop, err, sizeof err) < 0)
+        log_error("the streams' loop: %s", err);
+    return NULL;
+}
+
+struct streams *streams_start(struct app *app, streams_pool_fn *run, streams_idle_fn *idle,
+                              void *pool, char *errstr, size_t errlen)
+{
+    struct streams *ss = xcalloc(1, sizeof *ss);
+    ss->app = app;
+    ss->run = run;
+    ss->idle = idle;
+    ss->pool = pool;
+    atomic_init(&ss->n_open, 0);
+    atomic_init(&ss->drain_posted, false);
+    ss->loop = loop_new(errstr, errlen);
+    if (!ss->loop) {
+        free(ss);
+        return NULL;
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1024 * 1024);
+    int rc = pthread_create(&ss->tid, &attr, streams_main, ss);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        errstr_set(errstr, errlen, "pthread_create (the streams' loop): %s", strerror(rc));
+        loop_free(ss->loop);
+        free(ss);
+        return NULL;
+    }
+    ss->started = true;
+    return ss;
+}
+
+void streams_stop(struct streams *ss)
+{
+    if (!ss)
+        return;
+    if (ss->started) {
+        loop_post(ss->loop, &ss->stop_post, on_stop, ss);
+        pthread_join(ss->tid, NULL);
+    }
+    if (atomic_load(&ss->n_open))
+        log_warn("the streams' loop stopped with %zu streams open", atomic_load(&ss->n_open));
+    loop_free(ss->loop);
+    free(ss);
+}
+
+int streams_adopt(struct streams *ss, struct relay *r)
+{
+    struct req *rq = r->rq;
+    if (!ss || !rq->can_hand_off || !rq->conn->detach || rq->client_gone)
+        return -1;
+    struct stream *s = xcalloc(1, sizeof *s);
+    if (rq->conn->detach(rq->conn_ctx, &s->fd, &s->fcgi_id) < 0) {
+        free(s);
+        return -1;
+    }
+    s->ss = ss;
+    atomic_init(&s->wake_posted, false);
+    s->rq = *rq;
+    s->rq.conn = &dconn_ops;
+    s->rq.conn_ctx = s;
+    s->r = *r;
+    s->r.rq = &s->rq;
+    s->r.on_loop = true;
+    rq->handed_off = true;
+    atomic_fetch_add(&ss->n_open, 1);
+    /* Before the adoption is posted: the stream may end (and free the inbox) once it is. A
+     * ring before on_adopt is dropped there; on_adopt steps the stream anyway. */
+    inbox_hand_to(s->rq.inbox, stream_notify, s);
+    loop_post(ss->loop, &s->post, on_adopt, s);
+    return 0;
+}
+
+void streams_drain(struct streams *ss)
+{
+    if (ss && !atomic_exchange(&ss->drain_posted, true))
+        loop_post(ss->loop, &ss->drain_post, on_drain, ss);
+}
+
+size_t streams_open(const struct streams *ss)
+{
+    return ss ? atomic_load(&ss->n_open) : 0;
+}

@@ -1,0 +1,176 @@
+/* test_held_streams: an open stream holds no thread (issue 15 phase B). Against a whole stack
+ * (held_streams.sh: 2 children × NOVA_FCGI_THREADS=8, NOVA_FCGI_STREAMS=loop) through nginx:
+ *
+ *   - N chats at once, each with the simulator's first token after HOLD_MS: while they are
+ *     held (PROBE_BEFORE before the first tokens) every one has its `meta` — with a thread per open
+ *     stream only 2 × 8 could, the rest waiting for a thread;
+ *   - meanwhile each nova-fcgi child has at most THREADS_MAX threads (the 8 request threads,
+ *     the dispatcher, the loop, the main thread: none per stream);
+ *   - every chat then ends with `done` and no `error`.
+ *
+ * Printed: threads and VmRSS of each child idle and while the N are held, and the difference
+ * per held stream (the cost of an open stream in nova-fcgi). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "../unit/test.h"
+#include "sse_client.h"
+#include "stack_util.h"
+
+#define N_DEFAULT 200     /* HELD_STREAMS_N: more for a measurement (up to N_MAX) */
+#define N_MAX 5000
+#define HOLD_DEFAULT 6000 /* HELD_STREAMS_HOLD_MS: the simulator's first token after this */
+#define PROBE_BEFORE 1000 /* the probe, this long before the first tokens */
+#define WARM 16           /* chats run to their end first: the baseline is a warm child */
+#define THREADS_MAX 16 /* per child: 8 request threads and a few of the child's own */
+
+static const char *base_url, *run_dir;
+static int N = N_DEFAULT, HOLD_MS = HOLD_DEFAULT;
+
+struct child_probe {
+    pid_t pid[8];
+    size_t n;
+    long threads[8], rss_kib[8], cpu_ticks[8];
+};
+
+static long status_field(pid_t pid, const char *name)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long v = -1;
+    size_t nl = strlen(name);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, name, nl) == 0 && line[nl] == ':') {
+            v = atol(line + nl + 1);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static void probe(struct child_probe *p)
+{
+    pid_t master = read_pid_file(run_dir, "nova-fcgi");
+    p->n = master > 0 ? proc_children(master, p->pid, 8) : 0;
+    for (size_t i = 0; i < p->n; i++) {
+        p->threads[i] = status_field(p->pid[i], "Threads");
+        p->rss_kib[i] = status_field(p->pid[i], "VmRSS");
+        p->cpu_ticks[i] = proc_cpu_ticks(p->pid[i]);
+    }
+}
+
+static long sum_rss(const struct child_probe *p)
+{
+    long s = 0;
+    for (size_t i = 0; i < p->n; i++)
+        s += p->rss_kib[i];
+    return s;
+}
+
+struct held {
+    struct stream **s;
+    double t0;
+    bool probed;
+    struct child_probe during;
+    size_t with_meta; /* at the probe */
+};
+
+static int tick(void *user)
+{
+    struct held *h = user;
+    if (!h->probed && now_ms() - h->t0 >= HOLD_MS - PROBE_BEFORE) {
+        h->probed = true;
+        probe(&h->during);
+        for (size_t i = 0; i < (size_t)N; i++)
+            h->with_meta += h->s[i]->n > 0 && strcmp(h->s[i]->evs[0].type, "meta") == 0;
+    }
+    return 0;
+}
+
+static void test_held_streams_hold_no_thread(void)
+{
+    struct stream *warm[WARM];
+    for (int i = 0; i < WARM; i++)
+        warm[i] = chat_new_on(base_url, "길드에 가입하는 방법 #sim:len=4 #sim:tps=200", "ko");
+    drive(warm, WARM, 20000, NULL, NULL);
+    for (int i = 0; i < WARM; i++)
+        stream_free(warm[i]);
+    struct child_probe idle;
+    probe(&idle);
+    CHECK(idle.n == 2);
+    struct stream **s = calloc((size_t)N, sizeof *s);
+    for (int i = 0; i < N; i++) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "길드에 가입하는 방법 (문의 %d) #sim:ttft=%d #sim:len=12 #sim:tps=100",
+                 i, HOLD_MS);
+        s[i] = chat_new_on(base_url, msg, "ko");
+    }
+    struct held h = {s, now_ms(), false, {{0}}, 0};
+    drive(s, (size_t)N, 60000 + HOLD_MS * 2, tick, &h);
+    int complete = 0, reported = 0;
+    double meta_max = 0;
+    for (int i = 0; i < N; i++) {
+        struct chat c;
+        chat_read(s[i], &c);
+        bool ok = s[i]->finished && !s[i]->dropped && s[i]->result == CURLE_OK &&
+                  s[i]->status == 200 && c.done_last && c.n_done == 1 && c.n_errors == 0;
+        if (!ok && reported++ < 3)
+            stream_dump("incomplete chat", s[i]);
+        if (s[i]->n && s[i]->evs[0].t_ms > meta_max)
+            meta_max = s[i]->evs[0].t_ms;
+        complete += ok;
+        chat_free(&c);
+        stream_free(s[i]);
+    }
+    free(s);
+    struct child_probe after;
+    probe(&after);
+    long cpu = 0;
+    for (size_t i = 0; i < after.n && i < idle.n; i++)
+        cpu += after.cpu_ticks[i] - idle.cpu_ticks[i];
+    long held_rss = sum_rss(&h.during), idle_rss = sum_rss(&idle);
+    for (size_t i = 0; i < h.during.n; i++)
+        printf("  child %d: threads %ld idle, %ld with the streams held; VmRSS %ld KiB idle, "
+               "%ld KiB held\n", (int)h.during.pid[i], i < idle.n ? idle.threads[i] : -1,
+               h.during.threads[i], i < idle.n ? idle.rss_kib[i] : -1, h.during.rss_kib[i]);
+    printf("  %d chats held %d ms: %zu had meta at %d ms (the last meta at %.0f ms); %d "
+           "complete; nova-fcgi VmRSS +%ld KiB over the warm idle children, %.1f KiB per "
+           "held stream\n",
+           N, HOLD_MS, h.with_meta, HOLD_MS - PROBE_BEFORE, meta_max, complete, held_rss - idle_rss,
+           (double)(held_rss - idle_rss) / N);
+    printf("  nova-fcgi CPU over the run: %.0f ms, %.2f ms per chat (user + system)\n",
+           cpu * 1000.0 / sysconf(_SC_CLK_TCK), cpu * 1000.0 / sysconf(_SC_CLK_TCK) / N);
+    CHECK(h.probed);
+    CHECK(h.with_meta == (size_t)N);
+    CHECK(h.during.n == 2);
+    for (size_t i = 0; i < h.during.n; i++)
+        CHECK(h.during.threads[i] > 0 && h.during.threads[i] <= THREADS_MAX);
+    CHECK(complete == N);
+}
+
+int main(void)
+{
+    base_url = getenv("NOVA_URL");
+    run_dir = getenv("NOVA_RUN_DIR");
+    if (!base_url || !run_dir) {
+        fprintf(stderr, "NOVA_URL and NOVA_RUN_DIR must be set (run held_streams.sh)\n");
+        return 2;
+    }
+    const char *v = getenv("HELD_STREAMS_N");
+    if (v && atoi(v) > 0)
+        N = atoi(v) < N_MAX ? atoi(v) : N_MAX;
+    if ((v = getenv("HELD_STREAMS_HOLD_MS")) && atoi(v) >= 1000)
+        HOLD_MS = atoi(v);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    RUN(test_held_streams_hold_no_thread);
+    curl_global_cleanup();
+    return test_summary();
+}
