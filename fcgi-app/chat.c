@@ -67,12 +67,9 @@ static int chat_start(struct req *rq, struct relay *r, const struct plan *p, con
     const struct product *prod = app->product;
     char err[256], bufs[RELAY_MAX_CHANNELS][KEY_MAX];
     const char *chans[RELAY_MAX_CHANNELS];
-    redisContext *c = app_redis(app, err, sizeof err);
-    if (!c) {
-        log_rid(LOG_WARN, rq->id, "%s", err);
-        reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
+    redisContext *c = req_redis(rq);
+    if (!c)
         return -1;
-    }
     store_depths_send(c, chat_queues, 2);
     size_t n = relay_channels(r, bufs, chans);
     int sub = dispatch_subscribe(app->dispatch, rq->inbox, chans, n, APP_SUBSCRIBE_WAIT_MS, err,

@@ -235,12 +235,9 @@ void feedback_post(struct req *rq, const char *request_id)
         reply_error(rq, 400, "bad_request", err, NULL);
         return;
     }
-    redisContext *c = app_redis(rq->app, err, sizeof err);
-    if (!c) {
-        log_rid(LOG_WARN, rq->id, "%s", err);
-        reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
+    redisContext *c = req_redis(rq);
+    if (!c)
         return;
-    }
     struct record r;
     record_init(&r, request_id);
     int rc = record_read(c, request_id, &r, err, sizeof err);

@@ -80,12 +80,9 @@ void handoff_post(struct req *rq, const char *request_id)
         reply_error(rq, 400, "bad_request", err, NULL);
         return;
     }
-    redisContext *c = app_redis(rq->app, err, sizeof err);
-    if (!c) {
-        log_rid(LOG_WARN, rq->id, "%s", err);
-        reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
+    redisContext *c = req_redis(rq);
+    if (!c)
         return;
-    }
     struct handoff_doc doc;
     char hid[HANDOFF_DOC_ID_LEN + 1];
     handoff_doc_new_id(hid);

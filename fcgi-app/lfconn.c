@@ -1,7 +1,6 @@
 /* lfconn: a request thread's libfcgi connection (see lfconn.h). */
 #include "lfconn.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 
 static const char *lf_param(void *ctx, const char *name)
@@ -36,21 +35,7 @@ static int lf_write(void *ctx, const char *p, size_t n)
 static unsigned lf_wait(void *ctx, int efd, bool want_write, long long wait_ms)
 {
     FCGX_Request *fr = ctx;
-    /* The FastCGI connection is polled for hang-up (nginx closes it when the browser leaves,
-     * which is noticed before the first token) and, when asked, for room to write. */
-    struct pollfd p[2] = {{fr->ipcFd, POLLRDHUP | (want_write ? POLLOUT : 0), 0},
-                          {efd, POLLIN, 0}};
-    int rc = poll(p, efd >= 0 ? 2 : 1, (int)wait_ms);
-    if (rc <= 0)
-        return 0;
-    unsigned r = 0;
-    if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
-        r |= REQ_GONE;
-    else if (p[0].revents & POLLOUT)
-        r |= REQ_WRITABLE;
-    if (efd >= 0 && (p[1].revents & POLLIN))
-        r |= REQ_READY;
-    return r;
+    return req_poll_fd(fr->ipcFd, efd, want_write, wait_ms);
 }
 
 static void lf_shutdown(void *ctx)

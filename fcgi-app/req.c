@@ -3,6 +3,7 @@
 #include "req.h"
 
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 
 #include "auth.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "metrics.h"
 
 /* Copies parameter name into dst (n bytes). Returns 1 when copied, 0 when absent, -1 when
@@ -116,6 +118,22 @@ int req_write(struct req *rq, const char *p, size_t n)
     return 0;
 }
 
+unsigned req_poll_fd(int fd, int efd, bool want_write, long long wait_ms)
+{
+    struct pollfd p[2] = {{fd, POLLRDHUP | (want_write ? POLLOUT : 0), 0}, {efd, POLLIN, 0}};
+    int rc = poll(p, efd >= 0 ? 2 : 1, (int)wait_ms);
+    if (rc <= 0)
+        return 0;
+    unsigned r = 0;
+    if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        r |= REQ_GONE;
+    else if (p[0].revents & POLLOUT)
+        r |= REQ_WRITABLE;
+    if (efd >= 0 && (p[1].revents & POLLIN))
+        r |= REQ_READY;
+    return r;
+}
+
 unsigned req_wait(struct req *rq, int efd, bool want_write, long long wait_ms)
 {
     if (rq->client_gone)
@@ -201,6 +219,17 @@ int reply_body(struct req *rq, int status, const char *ctype, const char *body, 
 }
 
 /* ---- the body ------------------------------------------------------------------------- */
+
+redisContext *req_redis(struct req *rq)
+{
+    char err[256];
+    redisContext *c = app_redis(rq->app, err, sizeof err);
+    if (!c) {
+        log_rid(LOG_WARN, rq->id, "%s", err);
+        reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
+    }
+    return c;
+}
 
 int req_read_json_body(struct req *rq, struct buf *body)
 {

@@ -88,6 +88,10 @@ int req_read_json_body(struct req *rq, struct buf *body);
 /* Writes bytes to the client and flushes them. Returns 0, or -1 (client_gone) when the
  * connection is broken. */
 int req_write(struct req *rq, const char *p, size_t n);
+/* req_conn_ops.wait for a connection on descriptor fd: polls it for hang-up (nginx closes it
+ * when the browser leaves, noticed before the first token) and, want_write, for room to
+ * write, and efd (-1: none) for reading. Shared by every connection kind. */
+unsigned req_poll_fd(int fd, int efd, bool want_write, long long wait_ms);
 /* Waits on the client (and efd, -1 for none) as req_conn_ops.wait; REQ_GONE sets
  * client_gone. wait_ms < 0 is 0; it is capped at INT_MAX. */
 unsigned req_wait(struct req *rq, int efd, bool want_write, long long wait_ms);
@@ -99,6 +103,9 @@ int reply_json(struct req *rq, int status, const char *extra, const char *body, 
  * the metrics by code. */
 int reply_error(struct req *rq, int status, const char *code, const char *message,
                 const char *extra);
+/* A pooled Redis connection for this request (give it back with app_redis_put), or NULL
+ * after logging why and answering 503 unavailable. */
+redisContext *req_redis(struct req *rq);
 /* The status line and headers of an SSE response. */
 int reply_sse_headers(struct req *rq);
 /* A status with no body (204). */

@@ -17,12 +17,9 @@
 static int load_meta(struct req *rq, const char *request_id, struct store_meta *m)
 {
     char err[256];
-    redisContext *c = app_redis(rq->app, err, sizeof err);
-    if (!c) {
-        log_rid(LOG_WARN, rq->id, "%s", err);
-        reply_error(rq, 503, "unavailable", "Redis is unreachable", NULL);
+    redisContext *c = req_redis(rq);
+    if (!c)
         return -1;
-    }
     int rc = store_read_meta(c, request_id, m, err, sizeof err);
     bool broken = c->err != 0;
     app_redis_put(rq->app, c);

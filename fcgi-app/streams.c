@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -110,19 +109,7 @@ static int dc_write(void *ctx, const char *p, size_t n)
 static unsigned dc_wait(void *ctx, int efd, bool want_write, long long wait_ms)
 {
     struct stream *s = ctx;
-    struct pollfd p[2] = {{s->fd, POLLRDHUP | (want_write ? POLLOUT : 0), 0},
-                          {efd, POLLIN, 0}};
-    int rc = poll(p, efd >= 0 ? 2 : 1, (int)wait_ms);
-    if (rc <= 0)
-        return 0;
-    unsigned r = 0;
-    if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
-        r |= REQ_GONE;
-    else if (p[0].revents & POLLOUT)
-        r |= REQ_WRITABLE;
-    if (efd >= 0 && (p[1].revents & POLLIN))
-        r |= REQ_READY;
-    return r;
+    return req_poll_fd(s->fd, efd, want_write, wait_ms);
 }
 
 static void dc_shutdown(void *ctx)

@@ -20,7 +20,7 @@ static const char *const vars[] = {
     "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP", "NOVA_FEEDBACK_MAX", "NOVA_REDIS_TLS_CA_FILE",
     "NOVA_REDIS_TLS_CERT_FILE", "NOVA_REDIS_TLS_KEY_FILE",
     "NOVA_GUARDRAIL_ID", "NOVA_GUARDRAIL_VERSION", "NOVA_GUARDRAIL_STREAM_MODE", "NOVA_GUARDRAIL_TRACE",
-    "NOVA_GAP_WEAK_SCORE", "NOVA_GAPS_MAX",
+    "NOVA_GAP_WEAK_SCORE", "NOVA_GAPS_MAX", "NOVA_FCGI_STREAMS",
     "NOVA_HANDOFF_URL", "NOVA_HANDOFF_SECRET", "NOVA_HANDOFF_TIMEOUT_MS",
     "NOVA_HANDOFF_MAX_ATTEMPTS", "NOVA_HANDOFF_RETRY_BASE_MS", "NOVA_HANDOFF_RETRY_CAP_MS",
 };
@@ -451,8 +451,22 @@ static void test_handoff(void)
     refuses_alone(bad, sizeof bad / sizeof bad[0]);
 }
 
+/* Who relays an open stream: the request's thread by default, the child's loop on asking. */
+static void test_fcgi_streams(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
+    CHECK(load(&c, err, sizeof err) == 0 && !c.core.fcgi_streams_loop);
+    setenv("NOVA_FCGI_STREAMS", "loop", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_streams_loop);
+    static const char *const bad[] = {"epoll", "LOOP", "thread,loop"};
+    refuses("NOVA_FCGI_STREAMS", bad, sizeof bad / sizeof bad[0]);
+}
+
 int main(void)
 {
+    RUN(test_fcgi_streams);
     RUN(test_handoff);
     RUN(test_defaults);
     RUN(test_region_and_endpoints_from_env);
