@@ -12,6 +12,7 @@ import { renderMarkdown, markdownText, safeHref } from "./markdown.js";
 import { t, setText, hasKey, sectionName } from "./i18n.js";
 import { Feedback } from "./feedback.js";
 import { Handoff } from "./handoff.js";
+import { h } from "./dom.js";
 
 const MODELS = ["micro", "pro"];
 const PHASES_FOR = { ko: ["answer"], en: ["staff_ko", "customer_en"] };
@@ -22,22 +23,6 @@ const isTranslation = (phase) => typeof phase === "string" && phase.startsWith("
 // Codes whose retry makes sense even when an event does not say so.
 const RETRYABLE = new Set(["throttled", "model_error", "timeout", "worker_lost", "unavailable",
   "internal", "rate_limited", "overloaded"]);
-
-function h(tag, props, ...children) {
-  const e = document.createElement(tag);
-  if (props) {
-    for (const [k, v] of Object.entries(props)) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === "class") e.className = v;
-      else if (k === "i18n") setText(e, v);
-      else if (k === "text") e.textContent = v;
-      else if (k === "dataset") Object.assign(e.dataset, v);
-      else e.setAttribute(k, v === true ? "" : v);
-    }
-  }
-  for (const c of children) if (c !== null && c !== undefined) e.append(c);
-  return e;
-}
 
 // Re-rendering is batched to one pass per frame, whatever the rate of deltas.
 const dirty = new Set();

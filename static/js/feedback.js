@@ -11,24 +11,12 @@
 
 import { setText } from "./i18n.js";
 import { postJSON } from "./api.js";
+import { h } from "./dom.js";
 
 export const REASONS = ["wrong", "outdated", "unclear", "offensive", "other"];
 export const COMMENT_MAX = 1000;
 
 let seq = 0;
-
-function h(tag, props, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "i18n") setText(e, v);
-    else if (k === "text") e.textContent = v;
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) e.append(c);
-  return e;
-}
 
 /** A button whose accessible name is its words (the emoji beside them is hidden from it). */
 function rateButton(cls, emoji, key) {

@@ -9,23 +9,12 @@
 
 import { setText } from "./i18n.js";
 import { postJSON } from "./api.js";
+import { h } from "./dom.js";
 
 export const NOTE_MAX = 2000;
 export const CONTACT_MAX = 200;
 
 let seq = 0;
-
-function h(tag, props, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "i18n") setText(e, v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) e.append(c);
-  return e;
-}
 
 export class Handoff {
   /** @param opts {requestId, sessionId: string} */
