@@ -131,19 +131,10 @@ int feedback_body_parse(const char *p, size_t n, struct feedback_body *b, char *
         errstr_set(errstr, errlen, "the body must be a JSON object with \"rating\"");
         return -1;
     }
-    json_tokener *tok = json_tokener_new_ex(4);
-    if (!tok) {
-        errstr_set(errstr, errlen, "out of memory");
-        return -1;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, p, (int)n);
-    bool whole = json_tokener_get_error(tok) == json_tokener_success &&
-                 json_tokener_get_parse_end(tok) == n;
-    json_tokener_free(tok);
+    json_object *root = json_parse_object_strict(p, n, 4);
     int rc = -1;
     bool rated = false;
-    if (!root || !whole || !json_object_is_type(root, json_type_object)) {
+    if (!root) {
         errstr_set(errstr, errlen, "the body must be one JSON object of valid UTF-8");
         goto out;
     }

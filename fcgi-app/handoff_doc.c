@@ -69,14 +69,9 @@ int handoff_body_parse(const char *p, size_t n, struct handoff_body *b, char *er
         errstr_set(errstr, errlen, "the body must be a JSON object (it may be {})");
         return -1;
     }
-    json_tokener *tok = json_tokener_new_ex(8);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, p, (int)n);
-    bool whole = json_tokener_get_error(tok) == json_tokener_success &&
-                 json_tokener_get_parse_end(tok) == n;
-    json_tokener_free(tok);
+    json_object *root = json_parse_object_strict(p, n, 8);
     int rc = -1;
-    if (!root || !whole || !json_object_is_type(root, json_type_object)) {
+    if (!root) {
         errstr_set(errstr, errlen, "the body must be one JSON object of valid UTF-8");
     } else if (body_string(root, "note", HANDOFF_NOTE_MAX_CHARS, true, b->note, sizeof b->note,
                            errstr, errlen) == 0 &&

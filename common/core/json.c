@@ -2,6 +2,7 @@
 #include "core/json.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,24 @@ json_object *json_parse(const char *s, size_t n)
     json_object *o = json_tokener_parse_ex(t, s, (int)n);
     json_tokener_free(t);
     return o;
+}
+
+json_object *json_parse_object_strict(const char *s, size_t n, int depth)
+{
+    if (n == 0 || n > INT_MAX || memchr(s, '\0', n))
+        return NULL;
+    json_tokener *t = json_tokener_new_ex(depth);
+    if (!t)
+        return NULL;
+    json_tokener_set_flags(t, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *o = json_tokener_parse_ex(t, s, (int)n);
+    bool whole = json_tokener_get_error(t) == json_tokener_success &&
+                 json_tokener_get_parse_end(t) == n;
+    json_tokener_free(t);
+    if (o && whole && json_object_is_type(o, json_type_object))
+        return o;
+    json_object_put(o);
+    return NULL;
 }
 
 json_object *json_get(json_object *o, const char *key)

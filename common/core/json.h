@@ -29,6 +29,9 @@ json_object *json_new_text_cut(const char *s, size_t max_chars);
 
 /* Parses s[0..n) as one JSON text; NULL when it is not one (or n does not fit an int). */
 json_object *json_parse(const char *s, size_t n);
+/* Parses s[0..n) as one RFC 8259 object of valid UTF-8 (json-c's strict mode, nesting at most
+ * depth, nothing after it, no NUL); NULL when it is anything else. For bodies from outside. */
+json_object *json_parse_object_strict(const char *s, size_t n, int depth);
 
 /* The member key of object o; NULL when o is not an object or has no such member. */
 json_object *json_get(json_object *o, const char *key);
