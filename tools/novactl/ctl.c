@@ -147,6 +147,42 @@ bool ctl_entry(const redisReply *e, const char **id, const redisReply **fields)
     return true;
 }
 
+int ctl_stream_walk(redisContext *c, const char *group, const char *key, bool newest_first,
+                    const char *start, int page, bool (*take)(void *user, const redisReply *e),
+                    void *user)
+{
+    const char *cmd = newest_first ? "XREVRANGE" : "XRANGE";
+    char from[48], count[16];
+    snprintf(from, sizeof from, "%s", newest_first ? "+" : start);
+    snprintf(count, sizeof count, "%d", page);
+    for (;;) {
+        const char *argv[] = {cmd, key, from, newest_first ? "-" : "+", "COUNT", count};
+        redisReply *r = ctl_cmd_argv(c, group, 6, argv, NULL);
+        if (!r)
+            return -1;
+        if (r->type != REDIS_REPLY_ARRAY) {
+            fprintf(stderr, "novactl %s: %s %s: unexpected reply\n", group, cmd, key);
+            freeReplyObject(r);
+            return -1;
+        }
+        bool more = r->elements == (size_t)page;
+        for (size_t i = 0; i < r->elements; i++) {
+            const char *id;
+            const redisReply *f;
+            if (!take(user, r->element[i])) {
+                more = false;
+                break;
+            }
+            if (ctl_entry(r->element[i], &id, &f)) /* exclusive from the last id on (6.2+) */
+                snprintf(from, sizeof from, "(%s", id);
+        }
+        freeReplyObject(r);
+        fflush(stdout);
+        if (!more || from[0] != '(')
+            return 0;
+    }
+}
+
 /* ---- options ---------------------------------------------------------------------------- */
 
 int ctl_usage_error(const char *group, const char *cmd, const char *synopsis, const char *fmt,

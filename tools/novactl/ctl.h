@@ -48,6 +48,14 @@ const char *ctl_str(const redisReply *r, const char *dflt);
  * false for a malformed (or deleted: nil) entry. */
 bool ctl_entry(const redisReply *e, const char **id, const redisReply **fields);
 
+/* Every entry of stream key, `page` at a time: oldest first from start (an id or a time in ms)
+ * with XRANGE, or newest first from "+" with XREVRANGE when newest_first. take(user, entry)
+ * gets each entry (malformed ones too) and returns false to stop. stdout is flushed after each
+ * page, so a long listing streams. Returns 0, or -1 (said on stderr as "novactl GROUP: ..."). */
+int ctl_stream_walk(redisContext *c, const char *group, const char *key, bool newest_first,
+                    const char *start, int page, bool (*take)(void *user, const redisReply *e),
+                    void *user);
+
 /* Options shared by the groups' commands, parsed by ctl_parse_opts. */
 struct ctl_opts {
     bool json, all, local, strict;

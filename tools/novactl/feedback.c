@@ -278,8 +278,9 @@ struct walk {
 };
 
 /* One entry, newest first. Returns false once entries are older than start_ms. */
-static bool take(struct walk *w, const redisReply *e)
+static bool take(void *user, const redisReply *e)
 {
+    struct walk *w = user;
     const char *id;
     const redisReply *f;
     long long ms;
@@ -323,40 +324,6 @@ static bool take(struct walk *w, const redisReply *e)
         ctl_json_print(d);
     }
     return true;
-}
-
-/* The whole stream, newest first, a page at a time. Returns 0, or -1 (said on stderr). */
-static int walk_stream(redisContext *c, struct walk *w)
-{
-    char from[48] = "+", page[16];
-    snprintf(page, sizeof page, "%d", FEEDBACK_PAGE);
-    for (;;) {
-        const char *argv[] = {"XREVRANGE", KEY_FEEDBACK, from, "-", "COUNT", page};
-        redisReply *r = ctl_cmd_argv(c, "feedback", 6, argv, NULL);
-        if (!r)
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY) {
-            fprintf(stderr, "novactl feedback: XREVRANGE %s: unexpected reply\n", KEY_FEEDBACK);
-            freeReplyObject(r);
-            return -1;
-        }
-        size_t n = r->elements;
-        bool more = n == FEEDBACK_PAGE;
-        for (size_t i = 0; i < n; i++) {
-            const char *id;
-            const redisReply *f;
-            if (!take(w, r->element[i])) {
-                more = false;
-                break;
-            }
-            if (ctl_entry(r->element[i], &id, &f)) /* exclusive from the last id on */
-                snprintf(from, sizeof from, "(%s", id);
-        }
-        freeReplyObject(r);
-        fflush(stdout);
-        if (!more)
-            return 0;
-    }
 }
 
 static int run(const char *cmd, int argc, char **argv, const struct nova_config *cfg)
@@ -422,7 +389,7 @@ static int run(const char *cmd, int argc, char **argv, const struct nova_config 
                "reason", SHOWN_CHARS + 3, "question", "comment");
     else if (w.format == FORMAT_CSV)
         fputs(csv_header, stdout);
-    int rc = walk_stream(c, &w);
+    int rc = ctl_stream_walk(c, "feedback", KEY_FEEDBACK, true, "+", FEEDBACK_PAGE, take, &w);
     redisFree(c);
     if (w.format == FORMAT_TABLE && rc == 0)
         printf("%zu request%s rated (%zu rating%s read)\n", w.shown, w.shown == 1 ? "" : "s",

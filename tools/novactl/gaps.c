@@ -56,29 +56,31 @@ static void iso_time(long long ms, char out[32])
 static const char *field_str(const redisReply *fields, const char *name, size_t *len)
 {
     const redisReply *v = ctl_field(fields, name);
-    if (!v || v->type != REDIS_REPLY_STRING) {
-        if (len)
-            *len = 0;
-        return NULL;
-    }
+    bool ok = v && v->type == REDIS_REPLY_STRING;
     if (len)
-        *len = v->len;
-    return v->str;
+        *len = ok ? v->len : 0;
+    return ok ? v->str : NULL;
 }
 
+struct gaps_read {
+    struct gapgroup *gg;
+    size_t records;
+};
+
 /* One entry into the groups; a malformed one is skipped. */
-static void take_entry(struct gapgroup *gg, const redisReply *e, size_t *records)
+static bool take_entry(void *user, const redisReply *e)
 {
+    struct gaps_read *g_read = user;
     const char *id;
     const redisReply *f;
     long long ms;
     if (!ctl_entry(e, &id, &f) || !ctl_entry_id_parse(id, &ms))
-        return;
+        return true;
     struct gap_entry g = {0};
     g.question = field_str(f, "question", &g.question_len);
     int reason = gap_reason_parse(field_str(f, "reason", NULL));
     if (!g.question || reason < 0)
-        return;
+        return true;
     g.ms = ms;
     g.reason = (enum gap_reason)reason;
     g.input_lang = field_str(f, "input_lang", NULL);
@@ -87,41 +89,9 @@ static void take_entry(struct gapgroup *gg, const redisReply *e, size_t *records
     g.best_url = field_str(f, "best_url", NULL);
     const char *score = field_str(f, "best_score", NULL);
     g.best_score = score ? strtod(score, NULL) : 0;
-    if (gapgroup_add(gg, &g) == 0)
-        (*records)++;
-}
-
-/* Every entry from start_ms on, a page at a time. Returns 0, or -1 (said on stderr). */
-static int read_gaps(redisContext *c, long long start_ms, struct gapgroup *gg, size_t *records)
-{
-    char from[48], page[16];
-    snprintf(from, sizeof from, "%lld", start_ms);
-    snprintf(page, sizeof page, "%d", GAPS_PAGE);
-    for (;;) {
-        const char *argv[] = {"XRANGE", KEY_GAPS, from, "+", "COUNT", page};
-        redisReply *r = ctl_cmd_argv(c, "kb gaps", 6, argv, NULL);
-        if (!r)
-            return -1;
-        if (r->type != REDIS_REPLY_ARRAY) {
-            fprintf(stderr, "novactl kb gaps: XRANGE %s: unexpected reply\n", KEY_GAPS);
-            freeReplyObject(r);
-            return -1;
-        }
-        size_t n = r->elements;
-        const char *last = NULL;
-        for (size_t i = 0; i < n; i++) {
-            const char *id;
-            const redisReply *f;
-            take_entry(gg, r->element[i], records);
-            if (ctl_entry(r->element[i], &id, &f))
-                last = id;
-        }
-        if (last) /* exclusive from the last id on (Redis 6.2+) */
-            snprintf(from, sizeof from, "(%s", last);
-        freeReplyObject(r);
-        if (n < GAPS_PAGE || !last)
-            return 0;
-    }
+    if (gapgroup_add(g_read->gg, &g) == 0)
+        g_read->records++;
+    return true;
 }
 
 static void print_text(const struct gapgroup *gg, size_t records, long long since_ms)
@@ -256,8 +226,11 @@ int novactl_kb_gaps(int argc, char **argv, const struct nova_config *cfg)
     }
     struct gapgroup gg;
     gapgroup_init(&gg);
-    size_t records = 0;
-    int rc = read_gaps(c, start, &gg, &records);
+    struct gaps_read g_read = {&gg, 0};
+    char from[24];
+    snprintf(from, sizeof from, "%lld", start);
+    int rc = ctl_stream_walk(c, "kb gaps", KEY_GAPS, false, from, GAPS_PAGE, take_entry, &g_read);
+    size_t records = g_read.records;
     redisFree(c);
     if (rc == 0) {
         gapgroup_sort(&gg);
