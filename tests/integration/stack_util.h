@@ -346,4 +346,20 @@ static inline int sim_text_is(const struct job *j, const char *text, size_t len,
     return rc;
 }
 
+/* Runs a shell command line: what it writes to stdout into out (an initialised buf, reset
+ * first), its exit status back (-1 when it did not run or did not exit). */
+static inline int run_command(const char *cmd, struct buf *out)
+{
+    buf_reset(out);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        buf_append(out, chunk, n);
+    int st = pclose(p);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 #endif

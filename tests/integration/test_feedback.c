@@ -491,16 +491,7 @@ static int run_novactl(const char *args, struct buf *out)
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s %s feedback %s 2>/dev/null", sock1,
              novactl, args);
-    buf_reset(out);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        buf_append(out, chunk, n);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return run_command(cmd, out);
 }
 
 /* export's JSON lines: each line one object, into an array (NULL when a line is not one). */

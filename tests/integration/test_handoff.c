@@ -240,18 +240,6 @@ static redisContext *redis(void)
     return redis_of(run_dir);
 }
 
-/* Runs a shell command line; its output (stdout and stderr) into out, its exit status back. */
-static int run_cmd(const char *cmd, struct buf *out)
-{
-    buf_init(out, 1u << 20);
-    FILE *p = popen(cmd, "r");
-    char line[4096];
-    while (p && fgets(line, sizeof line, p))
-        buf_puts(out, line);
-    int st = p ? pclose(p) : -1;
-    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* A file's text (caller frees), or NULL. */
 static char *slurp(const char *path)
 {
@@ -592,14 +580,9 @@ static void test_dead_letter_shown(void)
     char cmd[1400];
     snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead list handoff 2>&1",
              run_dir, novactl);
-    FILE *p = popen(cmd, "r");
     struct buf out;
     buf_init(&out, 1u << 20);
-    char line[4096];
-    while (p && fgets(line, sizeof line, p))
-        buf_puts(&out, line);
-    int st = p ? pclose(p) : -1;
-    CHECK(st == 0);
+    CHECK(run_command(cmd, &out) == 0);
     CHECK(out.data && strstr(out.data, "unavailable") && strstr(out.data, "not delivered after 4"));
     if (test_cur_failures)
         fprintf(stderr, "novactl dead list handoff:\n%s\n", out.data ? out.data : "");
@@ -680,9 +663,10 @@ static void test_dead_retry_delivers_once(void)
     CHECK(letter[0]);
     char cmd[2400];
     struct buf out;
+    buf_init(&out, 1u << 20);
     snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead list handoff 2>&1",
              run_dir3, novactl);
-    CHECK(run_cmd(cmd, &out) == 0);
+    CHECK(run_command(cmd, &out) == 0);
     char want[128];
     snprintf(want, sizeof want, "handoff=%s", hid);
     const char *w1[] = {letter, want, "code=unavailable", "not delivered after 3 tries", NULL};
@@ -693,7 +677,7 @@ static void test_dead_retry_delivers_once(void)
     snprintf(cmd, sizeof cmd,
              "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead list handoff --json 2>&1", run_dir3,
              novactl);
-    CHECK(run_cmd(cmd, &out) == 0);
+    CHECK(run_command(cmd, &out) == 0);
     json_object *j = out.data ? json_tokener_parse(out.data) : NULL;
     json_object *first = json_object_array_get_idx(jget(j, "dead"), 0);
     CHECK(jstr_is(first, "job", hid) && jstr_is(first, "request", rid) &&
@@ -704,7 +688,7 @@ static void test_dead_retry_delivers_once(void)
     snprintf(cmd, sizeof cmd,
              "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead retry handoff %s --deadline 60 2>&1",
              run_dir3, novactl, letter);
-    CHECK(run_cmd(cmd, &out) != 0 && out.data && strstr(out.data, "do not apply"));
+    CHECK(run_command(cmd, &out) != 0 && out.data && strstr(out.data, "do not apply"));
     buf_free(&out);
 
     /* the receiver comes up: handoff-echo on the stack's port, with the secret */
@@ -724,7 +708,7 @@ static void test_dead_retry_delivers_once(void)
 
     snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead retry handoff --all 2>&1",
              run_dir3, novactl);
-    CHECK(run_cmd(cmd, &out) == 0);
+    CHECK(run_command(cmd, &out) == 0);
     const char *w2[] = {"retried", letter, want, NULL};
     CHECK(lines_with(out.data, w2) == 1);
     if (test_cur_failures)
@@ -777,7 +761,7 @@ static void test_dead_retry_delivers_once(void)
     /* the same letter again: gone, nothing re-queued */
     snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL=unix://%s/redis.sock '%s' dead retry handoff %s 2>&1",
              run_dir3, novactl, letter);
-    CHECK(run_cmd(cmd, &out) != 0 && out.data && strstr(out.data, "no such dead letter"));
+    CHECK(run_command(cmd, &out) != 0 && out.data && strstr(out.data, "no such dead letter"));
     buf_free(&out);
     /* the tool says so when a signature does not verify (and answers 400) */
     char url[128];

@@ -141,37 +141,52 @@ static bool done_by_host(redisContext *r, const char *host)
     return found;
 }
 
+/* n quick chats at once through the front; checks each is whole, returns how many were, and
+ * sets *exact and *streams to its byte-exact and all model streams. web[2] gets each web host's
+ * share of them from its access log. */
+static size_t quick_chats(redisContext *r, int n, const char *what, size_t *exact,
+                          size_t *streams, int web[2])
+{
+    int web0[2] = {access_lines(1, "POST /api/chat"), access_lines(2, "POST /api/chat")};
+    struct stream *v[32];
+    if (n > 32)
+        n = 32;
+    struct loop l;
+    loop_init(&l);
+    for (int i = 0; i < n; i++) {
+        v[i] = chat_with((size_t)i, "#sim:len=20 #sim:tps=100");
+        loop_add(&l, v[i]);
+    }
+    loop_run(&l, 30000, NULL, NULL);
+    loop_free(&l);
+    size_t whole_n = 0;
+    *exact = *streams = 0;
+    for (int i = 0; i < n; i++) {
+        struct chat c;
+        chat_read(v[i], &c);
+        *streams += c.n_ms;
+        if (whole(v[i], &c, what)) {
+            whole_n++;
+            *exact += exact_or_typed(r, &c, NULL);
+        }
+        chat_free(&c);
+        stream_free(v[i]);
+    }
+    web[0] = access_lines(1, "POST /api/chat") - web0[0];
+    web[1] = access_lines(2, "POST /api/chat") - web0[1];
+    return whole_n;
+}
+
 static void test_spread_over_hosts(void)
 {
     redisContext *r = redis_tcp();
     CHECK(r != NULL);
     if (!r)
         return;
-    int web0[2] = {access_lines(1, "POST /api/chat"), access_lines(2, "POST /api/chat")};
     enum { N = 18 };
-    struct stream *v[N];
-    struct loop l;
-    loop_init(&l);
-    for (size_t i = 0; i < N; i++) {
-        v[i] = chat_with(i, "#sim:len=20 #sim:tps=100");
-        loop_add(&l, v[i]);
-    }
-    loop_run(&l, 30000, NULL, NULL);
-    loop_free(&l);
-    size_t exact = 0, whole_n = 0, streams = 0;
-    for (size_t i = 0; i < N; i++) {
-        struct chat c;
-        chat_read(v[i], &c);
-        streams += c.n_ms;
-        if (whole(v[i], &c, "spread chat")) {
-            whole_n++;
-            exact += exact_or_typed(r, &c, NULL);
-        }
-        chat_free(&c);
-        stream_free(v[i]);
-    }
-    int web[2] = {access_lines(1, "POST /api/chat") - web0[0],
-                  access_lines(2, "POST /api/chat") - web0[1]};
+    size_t exact, streams;
+    int web[2];
+    size_t whole_n = quick_chats(r, N, "spread chat", &exact, &streams, web);
     bool hosts[3] = {done_by_host(r, "w1"), done_by_host(r, "w2"), done_by_host(r, "w3")};
     printf("  %d chats: %zu whole, %zu of %zu model streams byte-exact; web1 %d, web2 %d; "
            "worker hosts answering: w1 %s, w2 %s, w3 %s\n", N, whole_n, exact, streams, web[0],
@@ -482,46 +497,26 @@ static void test_after_the_cuts(void)
     if (!r)
         return;
     sleep_ms(2100); /* the front's fail_timeout for web1 */
-    int web0[2] = {access_lines(1, "POST /api/chat"), access_lines(2, "POST /api/chat")};
-    enum { N = 6 };
-    struct stream *v[N];
-    struct loop l;
-    loop_init(&l);
-    for (size_t i = 0; i < N; i++) {
-        v[i] = chat_with(i, "#sim:len=20 #sim:tps=100");
-        loop_add(&l, v[i]);
-    }
-    loop_run(&l, 30000, NULL, NULL);
-    loop_free(&l);
-    size_t exact = 0, streams = 0;
-    for (size_t i = 0; i < N; i++) {
-        struct chat c;
-        chat_read(v[i], &c);
-        streams += c.n_ms;
-        if (whole(v[i], &c, "chat after the cuts"))
-            exact += exact_or_typed(r, &c, NULL);
-        chat_free(&c);
-        stream_free(v[i]);
-    }
-    int web[2] = {access_lines(1, "POST /api/chat") - web0[0],
-                  access_lines(2, "POST /api/chat") - web0[1]};
+    size_t exact, streams;
+    int web[2];
+    quick_chats(r, 6, "chat after the cuts", &exact, &streams, web);
     printf("  after the cuts: %zu of %zu model streams byte-exact; web1 %d, web2 %d\n", exact,
            streams, web[0], web[1]);
     CHECK(exact == streams && web[0] > 0 && web[1] > 0);
     /* novactl status names every worker host. */
-    char cmd[1200], out[65536];
+    char cmd[1200];
     snprintf(cmd, sizeof cmd, "NOVA_REDIS_URL='%s' '%s' status 2>&1", redis_url, novactl);
-    FILE *p = popen(cmd, "r");
-    size_t len = p ? fread(out, 1, sizeof out - 1, p) : 0;
-    out[len] = '\0';
-    if (p)
-        pclose(p);
+    struct buf status;
+    buf_init(&status, 1u << 20);
+    run_command(cmd, &status);
+    const char *out = buf_cstr(&status);
     bool named = strstr(out, "host=mh-w1,") && strstr(out, "host=mh-w2,") &&
                  strstr(out, "host=mh-w3,");
     printf("  novactl status names hosts mh-w1, mh-w2, mh-w3: %s\n", named ? "yes" : "no");
     if (!named)
         fprintf(stderr, "%.2000s\n", out);
     CHECK(named);
+    buf_free(&status);
     redisFree(r);
 }
 
