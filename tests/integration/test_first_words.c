@@ -120,6 +120,60 @@ static void test_first_words(void)
     }
 }
 
+/* The coalescing policy (workers/worker.h WORKER_DELTA_SPACING_MS, README "Coalescing"): a
+ * job's first delta goes out at once; later text is joined into one event at most every 40 ms,
+ * so a fast model sends fewer, larger events and no gap a reader sees grows by more than 50 ms
+ * because of it. Micro streams COALESCE_TOKENS tokens 5 ms apart after COALESCE_TTFT_MS. */
+#define COALESCE_TOKENS 200
+#define COALESCE_TTFT_MS 200.0
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_coalescing(void)
+{
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"message\":\"%s #sim:len=%d #sim:tps=200 #sim:ttft=%.0f\",\"ui_lang\":\"ko\"}",
+             "폴이 레벨업을 못 해요", COALESCE_TOKENS, COALESCE_TTFT_MS);
+    struct stream *s = stream_new(base_url, NULL, "/api/chat", "application/json", body,
+                                  strlen(body), NULL);
+    drive_one(s, 30000);
+    double t[COALESCE_TOKENS + 1], gaps[COALESCE_TOKENS];
+    size_t n = 0;
+    char phase[32] = "";
+    for (size_t i = 0; i < s->n && n <= COALESCE_TOKENS; i++) {
+        struct ev *e = &s->evs[i];
+        json_object *d = strcmp(e->type, "delta") == 0 ? ev_json(e) : NULL;
+        if (!d || !jstr_is(d, "model", "micro"))
+            continue;
+        if (!phase[0]) /* the first Micro phase's deltas */
+            snprintf(phase, sizeof phase, "%s", jstr(d, "phase") ? jstr(d, "phase") : "?");
+        if (jstr_is(d, "phase", phase))
+            t[n++] = e->t_ms;
+    }
+    bool done_last = s->n > 0 && strcmp(s->evs[s->n - 1].type, "done") == 0;
+    for (size_t i = 1; i < n; i++)
+        gaps[i - 1] = t[i] - t[i - 1];
+    size_t ng = n > 1 ? n - 1 : 0;
+    qsort(gaps, ng, sizeof *gaps, cmp_dbl);
+    double p50 = ng ? gaps[ng / 2] : -1, p90 = ng ? gaps[ng * 9 / 10] : -1;
+    printf("# coalescing: %d tokens 5 ms apart -> %zu Micro delta events; first at %.0f ms "
+           "(model's first token at %.0f); gaps p50 %.0f ms, p90 %.0f ms, max %.0f ms\n",
+           COALESCE_TOKENS, n, n ? t[0] : -1, COALESCE_TTFT_MS, p50, p90,
+           ng ? gaps[ng - 1] : -1);
+    CHECK(s->status == 200 && done_last);
+    CHECK(n > 0 && t[0] <= COALESCE_TTFT_MS + 150); /* the first words are not held */
+    CHECK(n >= 10 && n <= COALESCE_TOKENS / 4);     /* fewer, larger events, still a flow */
+    CHECK(p50 <= 60 && p90 <= 100);                 /* 40 ms spacing + a 5 ms token */
+    if (test_cur_failures)
+        stream_dump("coalescing", s);
+    stream_free(s);
+}
+
 int main(void)
 {
     base_url = getenv("NOVA_URL");
@@ -129,6 +183,7 @@ int main(void)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(test_first_words);
+    RUN(test_coalescing);
     curl_global_cleanup();
     return test_summary();
 }
