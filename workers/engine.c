@@ -194,7 +194,7 @@ int engine_run(struct worker *w, int sigfd)
     backoff_init(&e->backoff, WORKER_BACKOFF_MIN_MS, WORKER_BACKOFF_MAX_MS);
     e->cancels = xcalloc(WORKER_CANCEL_RING, sizeof *e->cancels);
     e->stolen = xcalloc(WORKER_CANCEL_RING, sizeof *e->stolen);
-    outbox_init(&e->ob, w->jobs_key, (size_t)w->cfg->worker_outbox_kb * 1024u);
+    outbox_init(&e->ob, (size_t)w->cfg->worker_outbox_kb * 1024u);
     e->ob.on_ack = on_ack;
     e->ob.on_ack_arg = w;
     flight_init(&e->fl, w, &e->ob);

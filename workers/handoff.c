@@ -27,6 +27,7 @@
 #include "dead_letter.h"
 #include "handoff_send.h"
 #include "heartbeat.h"
+#include "redis/jobretire.h"
 
 #define HANDOFF_ID_MAX 64
 #define HANDOFF_READ_TIMEOUT_MS (WORKER_READ_BLOCK_MS + 2000) /* the reading connection's */
@@ -124,8 +125,9 @@ static redisContext *loop_redis(struct handoff_loop *L)
     return L->c;
 }
 
-/* XACK, XDEL (unless NOVA_KEEP_JOBS) and a receipt in nova:done:{handoff}, pipelined. A
- * failure leaves the entry pending: it is delivered again later (at least once). */
+/* XACK, XDEL (unless NOVA_KEEP_JOBS) and a receipt in nova:done:{handoff}: the fenced script
+ * of redis/jobretire.h, so a handoff another worker reclaimed meanwhile stays its. A failure
+ * leaves the entry pending: it is delivered again later (at least once). */
 static void hj_retire(struct handoff_loop *L, struct hj *j, const char *outcome)
 {
     struct worker *w = L->w;
@@ -134,27 +136,19 @@ static void hj_retire(struct handoff_loop *L, struct hj *j, const char *outcome)
         char done[KEY_MAX], trim[24], receipt[HANDOFF_ID_MAX + JOB_ID_MAX + 128];
         key_done(done, sizeof done, w->queue);
         snprintf(trim, sizeof trim, "%ld", w->cfg->max_queue_depth * 2 + 1000);
-        snprintf(receipt, sizeof receipt,
-                 "{\"handoff_id\":\"%s\",\"request_id\":\"%s\",\"outcome\":\"%s\","
-                 "\"attempts\":%d}", j->handoff_id, j->rid, outcome, j->attempts);
-        int sent = 2;
-        redisAppendCommand(c, "XACK %s %s %s", w->jobs_key, KEYS_GROUP, j->entry);
-        redisAppendCommand(c, "XADD %s MAXLEN ~ %s * job %s entry %s worker %s", done, trim,
-                           receipt, j->entry, w->id);
-        if (!w->cfg->keep_jobs) {
-            redisAppendCommand(c, "XDEL %s %s", w->jobs_key, j->entry);
-            sent++;
-        }
-        for (int i = 0; i < sent; i++) {
-            redisReply *r = NULL;
-            if (redisGetReply(c, (void **)&r) != REDIS_OK || !r) {
-                log_rid(LOG_WARN, j->rid, "handoff %s: XACK: %s", j->handoff_id, c->errstr);
-                break;
-            }
-            if (r->type == REDIS_REPLY_ERROR)
-                log_rid(LOG_WARN, j->rid, "handoff %s: %s", j->handoff_id, r->str);
+        int rn = snprintf(receipt, sizeof receipt,
+                          "{\"handoff_id\":\"%s\",\"request_id\":\"%s\",\"outcome\":\"%s\","
+                          "\"attempts\":%d}", j->handoff_id, j->rid, outcome, j->attempts);
+        struct job_retire_args a;
+        job_retire_args_fill(&a, w->jobs_key, done, j->entry, w->id, !w->cfg->keep_jobs, trim,
+                             receipt, (size_t)rn);
+        redisReply *r = redisCommandArgv(c, a.argc, a.argv, a.argvlen);
+        if (!r)
+            log_rid(LOG_WARN, j->rid, "handoff %s: XACK: %s", j->handoff_id, c->errstr);
+        else if (r->type == REDIS_REPLY_ERROR)
+            log_rid(LOG_WARN, j->rid, "handoff %s: %s", j->handoff_id, r->str);
+        if (r)
             freeReplyObject(r);
-        }
     }
     claims_remove(w, j->entry);
     hj_set_state(j, HJ_DONE);

@@ -1,4 +1,4 @@
-/* outbox: queued event appends and XACKs, sent pipelined (see outbox.h). */
+/* outbox: queued event appends and retirements, sent pipelined (see outbox.h). */
 #include "outbox.h"
 
 #include <stdlib.h>
@@ -25,16 +25,15 @@ struct out_item {
     /* EVENT: log key, channel, type, data, each NUL-terminated; ACK: the entry id;
      * CMD: key is the command's second argument (for logs) */
     const char *key, *channel, *type, *data;
-    int argc;           /* CMD: argv and lens are one allocation, owned */
+    int argc;           /* CMD, ACK: argv and lens are one allocation, owned */
     const char **argv;
     size_t *lens;
     char s[];
 };
 
-void outbox_init(struct outbox *ob, const char *ack_stream, size_t max_bytes)
+void outbox_init(struct outbox *ob, size_t max_bytes)
 {
     memset(ob, 0, sizeof *ob);
-    ob->ack_stream = ack_stream;
     ob->max_bytes = max_bytes;
 }
 
@@ -108,35 +107,16 @@ int outbox_event(struct outbox *ob, const char *log_key, const char *channel, co
     return 0;
 }
 
-void outbox_ack(struct outbox *ob, const char *entry_id)
+/* A command item (CMD, or ACK with entry: the entry id it retires, kept for on_ack). */
+static int push_command(struct outbox *ob, const char *entry, int argc, const char *const *argv,
+                        const size_t *lens, bool must)
 {
-    size_t n = strlen(entry_id);
-    struct out_item *it = xmalloc(sizeof *it + n + 1);
-    char *p = it->s;
-    it->kind = OUT_ACK;
-    it->eval = false;
-    it->seq = 0;
-    it->token = 0;
-    it->ends = false;
-    it->seq_key = it->seq_field = NULL;
-    it->data_len = 0;
-    it->key = stash(&p, entry_id, n);
-    it->channel = it->type = it->data = NULL;
-    it->argc = 0;
-    it->argv = NULL;
-    it->lens = NULL;
-    push(ob, it);
-}
-
-int outbox_command(struct outbox *ob, int argc, const char *const *argv, const size_t *lens,
-                   bool must)
-{
-    size_t total = 0;
+    size_t total = 0, entry_n = entry ? strlen(entry) + 1 : 0;
     for (int i = 0; i < argc; i++)
         total += lens[i];
     if (argc < 1 || (!must && ob->bytes + total > ob->max_bytes))
         return -1;
-    struct out_item *it = xmalloc(sizeof *it + total + (size_t)argc);
+    struct out_item *it = xmalloc(sizeof *it + total + (size_t)argc + entry_n);
     /* the pointer and length arrays in one block, apart from the bytes (alignment) */
     void *arrays = xmalloc((size_t)argc * (sizeof *it->argv + sizeof *it->lens));
     it->argv = arrays;
@@ -146,7 +126,7 @@ int outbox_command(struct outbox *ob, int argc, const char *const *argv, const s
         it->argv[i] = stash(&p, argv[i], lens[i]);
         it->lens[i] = lens[i];
     }
-    it->kind = OUT_CMD;
+    it->kind = entry ? OUT_ACK : OUT_CMD;
     it->eval = false;
     it->seq = 0;
     it->token = 0;
@@ -155,17 +135,28 @@ int outbox_command(struct outbox *ob, int argc, const char *const *argv, const s
     it->ttl_ms = 0;
     it->argc = argc;
     it->data_len = total;
-    it->key = argc > 1 ? it->argv[1] : it->argv[0];
+    it->key = entry ? stash(&p, entry, entry_n - 1) : argc > 1 ? it->argv[1] : it->argv[0];
     it->channel = it->type = it->data = NULL;
     ob->bytes += total;
     push(ob, it);
     return 0;
 }
 
+int outbox_command(struct outbox *ob, int argc, const char *const *argv, const size_t *lens,
+                   bool must)
+{
+    return push_command(ob, NULL, argc, argv, lens, must);
+}
+
+void outbox_retire(struct outbox *ob, const char *entry_id, int argc, const char *const *argv,
+                   const size_t *lens)
+{
+    push_command(ob, entry_id, argc, argv, lens, true);
+}
+
 /* eval: send the script's text (EVAL) whatever the item says: the first event of a
  * transaction, so no EVALSHA inside it can meet an empty script cache. */
-static void append_command(struct outbox *ob, redisContext *c, const struct out_item *it,
-                           bool eval)
+static void append_command(redisContext *c, const struct out_item *it, bool eval)
 {
     if (it->kind == OUT_EVENT) {
         struct event_append_args a;
@@ -173,12 +164,8 @@ static void append_command(struct outbox *ob, redisContext *c, const struct out_
         event_append_args_fill_seq(&a, eval || it->eval, it->key, it->channel, it->type,
                                    it->data, it->data_len, it->ttl_ms, it->seq ? &seq : NULL);
         redisAppendCommandArgv(c, a.argc, a.argv, a.argvlen);
-    } else if (it->kind == OUT_CMD) {
-        redisAppendCommandArgv(c, it->argc, it->argv, it->lens);
     } else {
-        const char *argv[] = {"XACK", ob->ack_stream, KEYS_GROUP, it->key};
-        size_t lens[] = {4, strlen(ob->ack_stream), strlen(KEYS_GROUP), strlen(it->key)};
-        redisAppendCommandArgv(c, 4, argv, lens);
+        redisAppendCommandArgv(c, it->argc, it->argv, it->lens);
     }
 }
 
@@ -196,7 +183,7 @@ static void requeue(struct outbox *ob, struct out_item *first, struct out_item *
 
 static const char *item_what(const struct out_item *it)
 {
-    return it->kind == OUT_EVENT ? "an event for" : it->kind == OUT_ACK ? "the XACK of"
+    return it->kind == OUT_EVENT ? "an event for" : it->kind == OUT_ACK ? "the retiring of"
                                                                         : "a write to";
 }
 
@@ -279,7 +266,7 @@ int outbox_flush(struct outbox *ob, redisContext *c, char *errstr, size_t errlen
         bool first_event = multi;
         struct out_item *it = ob->head;
         for (size_t i = 0; i < batch; i++, it = it->next) {
-            append_command(ob, c, it, first_event && it->kind == OUT_EVENT);
+            append_command(c, it, first_event && it->kind == OUT_EVENT);
             if (it->kind == OUT_EVENT)
                 first_event = false;
         }

@@ -38,17 +38,17 @@ struct outbox {
     size_t n;                 /* items queued */
     size_t bytes;             /* event data and command arguments queued */
     size_t max_bytes;
-    const char *ack_stream;   /* XACK <ack_stream> workers <id>; borrowed */
     unsigned long refused;    /* commands Redis answered with an error (logged, dropped) */
     unsigned long deferred;   /* flushes Redis refused for now (kept, sent again) */
     unsigned long resent;     /* appends sent again that Redis had already applied */
-    /* Called from outbox_flush once Redis has answered an XACK (even with an error): from then
-     * on the entry is no longer this worker's to keep. NULL for none. */
+    /* Called from outbox_flush once Redis has answered a retiring (even with an error, or 0: the
+     * entry was no longer pending to this worker): from then on the entry is no longer this
+     * worker's to keep. NULL for none. */
     void (*on_ack)(void *arg, const char *entry_id);
     void *on_ack_arg;
 };
 
-void outbox_init(struct outbox *ob, const char *ack_stream, size_t max_bytes);
+void outbox_init(struct outbox *ob, size_t max_bytes);
 /* Frees what is still queued (those writes are lost). */
 void outbox_free(struct outbox *ob);
 
@@ -61,8 +61,11 @@ int outbox_event(struct outbox *ob, const char *log_key, const char *channel, co
  * full and must is false. */
 int outbox_command(struct outbox *ob, int argc, const char *const *argv, const size_t *lens,
                    bool must);
-/* Queues the XACK of a stream entry. Always accepted: a finished job must be recorded. */
-void outbox_ack(struct outbox *ob, const char *entry_id);
+/* Queues the retiring of a stream entry: a command (redis/jobretire.h's script) that does its
+ * XACK; on_ack fires with entry_id when it is answered. Always accepted: a finished job must be
+ * recorded. */
+void outbox_retire(struct outbox *ob, const char *entry_id, int argc, const char *const *argv,
+                   const size_t *lens);
 
 /* Sends everything queued, in order. Returns 0 when every command got its reply (the ones
  * Redis answered with an error of their own are logged, counted in refused and dropped);

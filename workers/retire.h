@@ -12,8 +12,9 @@
  * NOVA_KEEP_JOBS=1 the entry stays whole (an audit of what was queued; the test suites that
  * read the jobs back), and the receipt is written all the same.
  *
- * Order: XACK, XDEL, receipt. A worker dying between them leaves at worst an entry that is
- * trimmed later, or a job without receipt; never a deleted entry still pending. */
+ * The three are one Lua script (redis/jobretire.h), so they happen together or not at all, and
+ * only while the entry is still pending to this worker: a worker cut off from Redis while
+ * another reclaimed its job takes nothing from the reclaimer when its late writes arrive. */
 #ifndef NOVA_RETIRE_H
 #define NOVA_RETIRE_H
 
@@ -23,12 +24,12 @@
 #include "worker.h"
 #include "worker_job.h"
 
-/* Queues the three writes of a job the engine finished, in its outbox, in order (the XACK is
- * the outbox's own, so on_ack still fires). */
+/* Queues the retiring of a job the engine finished in its outbox, after its events
+ * (outbox_retire: on_ack fires when Redis answers it). */
 void retire_queue(struct worker *w, struct outbox *ob, const struct worker_job *wj);
-/* The same now on c, pipelined (one round trip), for an entry the reader answered itself:
- * wj is its job, or NULL for an entry that was no job (its dead letter keeps its bytes):
- * then XACK and XDEL only. A failure is c->err's to tell. */
+/* The same now on c (one round trip), for an entry the reader answered itself: wj is its
+ * job, or NULL for an entry that was no job (its dead letter keeps its bytes): then XACK and
+ * XDEL only. A failure is c->err's to tell. */
 void retire_now(struct worker *w, redisContext *c, const struct worker_job *wj,
                 const char *entry_id);
 

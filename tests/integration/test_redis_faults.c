@@ -37,6 +37,7 @@
 
 #include "../unit/test.h"
 #include "redis/append.h"
+#include "redis/jobretire.h"
 #include "redis/contract.h"
 #include "redis_jobs.h"
 #include "simstats.h"
@@ -463,6 +464,91 @@ static void test_fenced_append_refuses_a_lost_run(void)
         freeReplyObject(r);
 }
 
+/* The retiring of a job (redis/jobretire.h) is fenced too: a worker whose job another worker
+ * reclaimed while it was cut off takes nothing away when its queued retiring arrives — the
+ * entry stays in the stream, pending to the reclaimer, with no receipt — and the reclaimer's
+ * own retiring then does all three. */
+static long long retire_as(const char *stream, const char *done, const char *entry,
+                           const char *consumer)
+{
+    struct job_retire_args a;
+    const char receipt[] = "{\"job\":\"fence\"}";
+    job_retire_args_fill(&a, stream, done, entry, consumer, true, "1000", receipt,
+                         sizeof receipt - 1);
+    redisReply *r = redisCommandArgv(R, a.argc, a.argv, a.argvlen);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        fprintf(stderr, "retiring as %s: %s\n", consumer, r->str);
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+static void test_fenced_retire_keeps_a_reclaimed_job(void)
+{
+    const char *stream = "nova:jobs:{fence}", *done = "nova:done:{fence}";
+    redisReply *r = redisCommand(R, "DEL %s %s", stream, done);
+    if (r)
+        freeReplyObject(r);
+    r = redisCommand(R, "XGROUP CREATE %s %s 0 MKSTREAM", stream, KEYS_GROUP);
+    if (r)
+        freeReplyObject(r);
+    r = redisCommand(R, "XADD %s * job {}", stream);
+    char entry[64] = "";
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(entry, sizeof entry, "%s", r->str);
+    if (r)
+        freeReplyObject(r);
+    CHECK(entry[0]);
+    r = redisCommand(R, "XREADGROUP GROUP %s w1 COUNT 1 STREAMS %s >", KEYS_GROUP, stream);
+    if (r)
+        freeReplyObject(r);
+    /* w1 is cut off; w2 reclaims the entry (as XAUTOCLAIM does once it looks idle) */
+    r = redisCommand(R, "XCLAIM %s %s w2 0 %s JUSTID", stream, KEYS_GROUP, entry);
+    if (r)
+        freeReplyObject(r);
+    CHECK(retire_as(stream, done, entry, "w1") == 0);
+    r = redisCommand(R, "XPENDING %s %s - + 10 w2", stream, KEYS_GROUP);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
+    if (r)
+        freeReplyObject(r);
+    r = redisCommand(R, "XLEN %s", stream);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    if (r)
+        freeReplyObject(r);
+    r = redisCommand(R, "XLEN %s", done);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
+    if (r)
+        freeReplyObject(r);
+    /* the reclaimer finishes: acknowledged, deleted, one receipt naming it */
+    CHECK(retire_as(stream, done, entry, "w2") == 1);
+    CHECK(retire_as(stream, done, entry, "w2") == 0); /* sent again: nothing more */
+    r = redisCommand(R, "XPENDING %s %s", stream, KEYS_GROUP);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+          r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 0);
+    if (r)
+        freeReplyObject(r);
+    r = redisCommand(R, "XLEN %s", stream);
+    CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0);
+    if (r)
+        freeReplyObject(r);
+    r = redisCommand(R, "XRANGE %s - +", done);
+    CHECK(r && r->type == REDIS_REPLY_ARRAY && r->elements == 1);
+    if (r && r->elements == 1) {
+        redisReply *f = r->element[0]->element[1];
+        bool named = false;
+        for (size_t k = 0; k + 1 < f->elements; k += 2)
+            named = named || (strcmp(f->element[k]->str, "worker") == 0 &&
+                              strcmp(f->element[k + 1]->str, "w2") == 0);
+        CHECK(named);
+    }
+    if (r)
+        freeReplyObject(r);
+    r = redisCommand(R, "DEL %s %s", stream, done);
+    if (r)
+        freeReplyObject(r);
+}
+
 /* A TCP proxy to the stack's Redis socket that can hold Redis's replies back: a worker behind
  * it times out (WORKER_REDIS_TIMEOUT_MS), drops the connection and sends its writes again on a
  * new one, after Redis had run them. */
@@ -815,6 +901,7 @@ int main(void)
     }
     RUN(test_resent_append_applied_once);
     RUN(test_fenced_append_refuses_a_lost_run);
+    RUN(test_fenced_retire_keeps_a_reclaimed_job);
     RUN(test_full_redis_then_freed);
     RUN(test_read_only_replica_then_master);
     RUN(test_full_redis_past_the_bound);
