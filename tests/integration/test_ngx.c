@@ -347,11 +347,16 @@ static void test_translate_rate_limited(void)
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         struct flood f;
+        double t0 = now_ms();
         flood_run(cases[k].url, cases[k].sock, "/api/translate", cases[k].h, N, N, &f);
-        printf("  %s: %d translations at once: %d passed the limit (answered 400), %d 429\n",
-               cases[k].what, N, f.n400, f.n429);
+        double took = now_ms() - t0;
+        /* nginx passes the burst (40) and the first, then 20 a second while they arrive */
+        int most = 41 + (int)(20 * took / 1000.0) + 1;
+        printf("  %s: %d translations at once: %d passed the limit (answered 400), %d 429 "
+               "(in %.0f ms: at most %d may pass)\n", cases[k].what, N, f.n400, f.n429, took,
+               most);
         CHECK(f.n400 + f.n429 == N);
-        CHECK(f.n400 >= 40 && f.n400 <= 45); /* burst 40 (+ the rate's share meanwhile) */
+        CHECK(f.n400 >= 40 && f.n400 <= most);
         CHECK(f.n429 > 0 && limit_refusal_ok(&f.sample, cases[k].what));
         if (f.n429)
             printf("  429: %s", buf_cstr(&f.sample.body));
