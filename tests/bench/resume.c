@@ -7,8 +7,9 @@
  * base, 5 s cap); 429 and 5xx answers are retried, 404 gives up ("gone"), and so do 6 attempts
  * in a row without progress. Only events newer than the last one seen are passed on (the ones
  * skipped are counted: a resume that repeats nothing skips none). The kill comes once every
- * chat has its first delta (or KILL_BY_MS after the last start, whatever they have): the
- * busiest child is read from /status?full ("pid: P" ... "open_streams: S" per child).
+ * chat has its meta — every stream is open on a child — (or KILL_BY_MS after the last start,
+ * whatever they have): the busiest child is read from /status?full ("pid: P" ...
+ * "open_streams: S" per child).
  *
  * Each chat ends as one of: done (whole; "resumed" when it took a resume, "typed" when an
  * `error` event with a code came before `done`), lost (the page would give up: gone, refused,
@@ -51,7 +52,7 @@ struct rchat {
     int connections;
     unsigned long progress; /* events passed on by the current connection */
     double t0, t_break, next_try;
-    bool broken, got_delta, error_ev, done, gap_open;
+    bool broken, got_meta, got_delta, error_ev, done, gap_open;
     const char *lost_why;
 };
 
@@ -64,11 +65,11 @@ struct rrun {
     char chat_url[1024];
     struct rchat *c;
     uint64_t rnd;
-    int with_delta;
+    int with_meta, with_delta;
     /* the kill */
     double t_kill;
     int victim;
-    long victim_streams, open_streams, with_delta_at_kill;
+    long victim_streams, open_streams, with_meta_at_kill, with_delta_at_kill;
     char kill_error[160];
     /* outcomes */
     int broken, resumes, done, resumed, typed, lost, hung, lost_gone, lost_refused,
@@ -120,6 +121,8 @@ static int on_event(void *user, const struct sse_event *e)
             r->with_delta++;
         c->got_delta = true;
     } else if (strcmp(e->type, "meta") == 0 && !c->request_id[0]) {
+        c->got_meta = true;
+        r->with_meta++;
         json_object *j = json_tokener_parse(e->data);
         json_object *v = NULL;
         if (j && json_object_object_get_ex(j, "request_id", &v) &&
@@ -304,6 +307,7 @@ static void kill_busiest(struct rrun *r)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(e);
     r->t_kill = bench_now_ms();
+    r->with_meta_at_kill = r->with_meta;
     r->with_delta_at_kill = r->with_delta;
     long best = -1, cur = 0;
     r->open_streams = 0;
@@ -384,7 +388,7 @@ static void run_loop(struct rrun *r, double deadline)
             }
         }
         if (r->kill && r->t_kill == 0 && s->started == s->n &&
-            (r->with_delta >= s->n - r->lost ||
+            (r->with_meta >= s->n - r->lost ||
              now - (s->t_start + s->ramp_ms) > KILL_BY_MS))
             kill_busiest(r);
         if (s->started > 0 && l->timer_ms >= 0 && l->timer_at <= bench_now_ms()) {
@@ -426,11 +430,12 @@ static void write_report(struct rrun *r, double wall_ms, double cpu_s)
     fprintf(f, "{\"mode\": \"%s\", \"n\": %d, \"len\": %d, \"ramp_ms\": %d, \"started\": %d, "
                "\"peak_open\": %d,\n",
             o->mode, o->n, o->len, o->ramp_ms, r->sched.started, r->sched.peak_open);
-    fprintf(f, " \"kill\": {\"done\": %s, \"at_ms\": %.1f, \"pid\": %d, \"victim_streams\": %ld, "
-               "\"open_streams\": %ld, \"with_delta\": %ld, \"error\": \"%s\"},\n",
+    fprintf(f, " \"kill\": {\"sent\": %s, \"at_ms\": %.1f, \"pid\": %d, \"victim_streams\": %ld, "
+               "\"open_streams\": %ld, \"with_meta\": %ld, \"with_delta\": %ld, "
+               "\"error\": \"%s\"},\n",
             r->t_kill > 0 && !r->kill_error[0] ? "true" : "false",
             r->t_kill > 0 ? r->t_kill - r->sched.t_start : -1.0, r->victim, r->victim_streams,
-            r->open_streams, r->with_delta_at_kill, r->kill_error);
+            r->open_streams, r->with_meta_at_kill, r->with_delta_at_kill, r->kill_error);
     fprintf(f, " \"broken\": %d, \"resumes\": %d, \"done\": %d, \"resumed\": %d, \"typed\": %d, "
                "\"lost\": %d, \"hung\": %d, \"lost_kinds\": {\"gone\": %d, \"refused\": %d, "
                "\"attempts\": %d, \"no_meta\": %d}, \"events\": %lu, \"skipped_repeats\": %lu, "
