@@ -10,6 +10,8 @@
  *             key appears in Redis)
  *   rmem.c    the redis-mem mode (what the stack's Redis holds: used_memory, the job streams
  *             kept, the transcripts)
+ *   resume.c  the resume and kill modes (chats that reconnect with Last-Event-ID as the page
+ *             does; kill: the busiest nova-fcgi child SIGKILLed while they are open)
  *   hloop.c   the start schedule (ramp, concurrency) and one libcurl multi handle on epoll
  *   events.c  what is read out of the events received (no I/O; fuzzed)
  *   stats.c   sample vectors, percentiles, the JSON report
@@ -147,6 +149,8 @@ int bench_direct(const struct bench_opts *o);
 int bench_ready(const struct bench_opts *o);
 int bench_peer(const struct bench_opts *o);
 int bench_redis_mem(const struct bench_opts *o);
+/* The resume mode (kill_child false) and the kill mode (true): resume.c. */
+int bench_resume(const struct bench_opts *o, bool kill_child);
 
 /* ---- the warm-up chat's jobs (direct.c), replayed by the direct and the peer modes ------- */
 

@@ -8,6 +8,7 @@
  *                      [--concurrency C] [--out F]      (NOVA_RUN_DIR's Redis, AWS_*)
  *   nova-load ready (--unix PATH | --redis-key KEY) [--reps R] -- PROGRAM ARGS...
  *   nova-load redis-mem [--out F]                       (NOVA_RUN_DIR's Redis)
+ *   nova-load resume|kill --url URL -n N [...pipeline's options]   (resume.c)
  *
  * The pipeline mode opens N chats (POST /api/chat) through nginx, starts spread evenly over
  * --ramp-ms and at most --concurrency open at once, on one libcurl multi handle driven by
@@ -319,7 +320,11 @@ static void usage(FILE *f)
                "       nova-load ready (--unix PATH | --redis-key KEY) [--reps R] -- PROGRAM "
                "ARGS...\n"
                "       nova-load redis-mem [--out FILE]   (NOVA_RUN_DIR's Redis)\n"
-               "       nova-load keep --request ID        (copies its queued jobs)\n");
+               "       nova-load keep --request ID        (copies its queued jobs)\n"
+               "       nova-load resume|kill --url URL -n N [--len L] [--ramp-ms MS] [--message "
+               "TEXT] [--lang ko|en] [--timeout-s S] [--out FILE]\n"
+               "           (chats that resume with Last-Event-ID as the page does; kill: the "
+               "nova-fcgi child holding the most streams gets SIGKILL while they are open)\n");
 }
 
 int main(int argc, char **argv)
@@ -376,6 +381,8 @@ int main(int argc, char **argv)
     int rc;
     if (strcmp(o.mode, "pipeline") == 0 && o.url) {
         rc = bench_pipeline(&o);
+    } else if ((strcmp(o.mode, "resume") == 0 || strcmp(o.mode, "kill") == 0) && o.url) {
+        rc = bench_resume(&o, strcmp(o.mode, "kill") == 0);
     } else if (strcmp(o.mode, "direct") == 0) {
         rc = bench_direct(&o);
     } else if (strcmp(o.mode, "peer") == 0 && o.url && o.custom_host && o.request) {
