@@ -236,7 +236,7 @@ clean:
 # settings, drives it at several N against the direct baseline (and, in the chat profile,
 # beside a peer gateway) and writes build/bench/<profile>/results.{json,md}; the three profiles
 # (burst, held, chat) end up in build/bench/results.md and results.json.
-BENCH_PROFILES := burst held chat
+BENCH_PROFILES := burst held chat held15 wait
 bench: deps build
 	@for p in $(BENCH_PROFILES); do BENCH_PROFILE=$$p tests/bench/run-bench $(BUILD) || exit 1; done
 	@cat $(BENCH_PROFILES:%=build/bench/%/results.md) >build/bench/results.md
