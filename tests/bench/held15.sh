@@ -15,14 +15,18 @@
 #           descriptors each process held at the plateau.
 # PSS: the sum of Pss in /proc/PID/smaps_rollup of every nova-fcgi process (master and
 # children) and every nova-worker (micro, pro, kb), sampled every 250 ms during the pipeline
-# run; the plateau is the sample with the highest sum; minus the same sum on the idle stack just
-# before the run; over the open model streams (a chat holds two: Micro and Pro), counted as
-# 2 × the chats nova-load had open at its peak (every chat is open at the plateau in both
-# shapes: the ramp ends before the first chat's answers do).
+# run, at the plateau, minus the same sum on the idle stack just
+# before the run; over the model streams open at that sample (bedrock-sim's streams_open
+# gauge, sampled with it; a chat holds two: Micro and Pro). The plateau is the sample with the
+# most of them.
 
 K15="nginx nova-fcgi nova-worker-micro nova-worker-pro nova-worker-kb redis bedrock-sim"
 P15="nginx nova-fcgi nova-worker-micro nova-worker-pro nova-worker-kb redis" # the pipeline
-[ -z "${BENCH_RUN_TIMEOUT_S:-}" ] && case $PROFILE in held15) RUN_TIMEOUT=90 ;; wait) RUN_TIMEOUT=150 ;; esac
+WAIT_TTFT=${BENCH_WAIT_TTFT_MS:-20000}   # the wait profile's first token (the issue's 20 s)
+[ -z "${BENCH_RUN_TIMEOUT_S:-}" ] && case $PROFILE in
+  held15) RUN_TIMEOUT=90 ;;
+  wait) RUN_TIMEOUT=$(( (RAMP + WAIT_TTFT) / 1000 + 120 )) ;;
+esac
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 resolve15() { # kind_pids for K15 (the stack's current processes)
@@ -36,12 +40,17 @@ resolve15() { # kind_pids for K15 (the stack's current processes)
 workers15() { echo "${kind_pids[nova-worker-micro]} ${kind_pids[nova-worker-pro]} ${kind_pids[nova-worker-kb]}"; }
 
 # Every 250 ms until killed, one line: ms since start, PSS KiB of nova-fcgi and of the workers,
-# descriptors of nginx, nova-fcgi, the workers, bedrock-sim and nova-load, nova-fcgi's threads.
+# descriptors of nginx, nova-fcgi, the workers, bedrock-sim and nova-load, nova-fcgi's threads,
+# the model streams open at bedrock-sim (its streams_open gauge).
+sim_open() {
+  local v; v=$(curl -s --max-time 1 "$sim_url/_sim/stats" | grep -o '"streams_open":[0-9]*')
+  echo "${v#*:}" | awk '{print $1 + 0}'
+}
 sampler15() { # file nova-load-pid
   local fp=${kind_pids[nova-fcgi]} wp=$(workers15) np=${kind_pids[nginx]} sp=${kind_pids[bedrock-sim]}
   local t0=${EPOCHREALTIME/./}
   while :; do
-    echo "$(( (${EPOCHREALTIME/./} - t0) / 1000 )) $(pss_kib $fp) $(pss_kib $wp) $(fd_count $np) $(fd_count $fp) $(fd_count $wp) $(fd_count $sp) $(fd_count "$2") $(thread_count $fp)" >>"$1"
+    echo "$(( (${EPOCHREALTIME/./} - t0) / 1000 )) $(pss_kib $fp) $(pss_kib $wp) $(fd_count $np) $(fd_count $fp) $(fd_count $wp) $(fd_count $sp) $(fd_count "$2") $(thread_count $fp) $(sim_open)" >>"$1"
     sleep 0.25
   done
 }
@@ -96,11 +105,15 @@ mode_run() { # name n message stack-settings...
   {
     for k in $K15; do echo "cpu_$k $(( $(cpu_ticks ${kind_pids[$k]}) - c0[$k] ))"; done
     echo "idle_fcgi $idle_f"; echo "idle_workers $idle_w"; echo "idle_fcgi_threads $idle_t"
-    # the plateau: the sample with the highest PSS sum; the descriptors' and threads' peaks
-    awk 'BEGIN {b = -1}
-         {if ($2 + $3 > b) {b = $2 + $3; f = $2; w = $3; at = $1}
+    # the plateau: the sample with the most model streams open at bedrock-sim (ties: the
+    # highest PSS sum); the highest PSS sum of the whole run; the descriptors' and threads' peaks
+    awk 'BEGIN {b = -1; B = -1; S = -1}
+         {if ($10 > S || ($10 == S && $2 + $3 > b)) {S = $10; b = $2 + $3; f = $2; w = $3; at = $1}
+          if ($2 + $3 > B) {B = $2 + $3; F = $2; W = $3}
           for (i = 4; i <= 9; i++) if ($i > mx[i]) mx[i] = $i}
-         END {print "plateau_fcgi " f + 0; print "plateau_workers " w + 0; print "plateau_ms " at + 0
+         END {print "plateau_streams " S + 0; print "plateau_fcgi " f + 0; print "plateau_workers " w + 0
+              print "plateau_ms " at + 0
+              print "peak_fcgi " F + 0; print "peak_workers " W + 0
               print "fd_nginx " mx[4] + 0; print "fd_fcgi " mx[5] + 0; print "fd_workers " mx[6] + 0
               print "fd_sim " mx[7] + 0; print "fd_load " mx[8] + 0; print "fcgi_threads " mx[9] + 0
               print "samples " NR}' "$tmp/$m-samples.txt"
@@ -118,14 +131,14 @@ if [ "$PROFILE" = held15 ]; then
   mode_run loop "$N15" "폴이 레벨업을 못 해요" NOVA_FCGI_STREAMS=loop && ok15[loop]=1
 else
   modes="loop"
-  say "wait: N=$N15 waiting on #sim:ttft=20000, loop mode; load average $load_at_start"
-  mode_run loop "$N15" "폴이 레벨업을 못 해요 #sim:ttft=20000" NOVA_FCGI_STREAMS=loop && ok15[loop]=1
+  say "wait: N=$N15 waiting on #sim:ttft=$WAIT_TTFT, loop mode; load average $load_at_start"
+  mode_run loop "$N15" "폴이 레벨업을 못 해요 #sim:ttft=$WAIT_TTFT" NOVA_FCGI_STREAMS=loop && ok15[loop]=1
 fi
 load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- results ----------------------------------------------------------------------------------
 p15() { awk -v k="$2" '$1 == k {print $2}' "$tmp/$1-proc.txt" 2>/dev/null; }
-streams15() { local o; o=$(jnum "$tmp/$1-pipeline.json" peak_open); [ -n "$o" ] && echo $((2 * o)); }
+streams15() { p15 "$1" plateau_streams; }
 kib_per_stream() { # mode: (plateau − idle) of nova-fcgi + workers over open model streams
   local s=$(streams15 "$1") f=$(p15 "$1" plateau_fcgi) fi_=$(p15 "$1" idle_fcgi) w=$(p15 "$1" plateau_workers) wi=$(p15 "$1" idle_workers)
   [ -n "$s" ] && [ "$s" -gt 0 ] && [ -n "$f" ] && calc "($f - $fi_ + $w - $wi) / $s" || echo "–"
@@ -142,7 +155,7 @@ pipe_us() { # mode: the pipeline's processes together
 added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"; }
 {
   echo "{"
-  echo "  \"settings\": {\"profile\": \"$PROFILE\", \"n\": $N15, \"len\": $LEN, \"ramp_ms\": $RAMP, \"sim_ttft_ms\": $( [ "$PROFILE" = wait ] && echo 20000 || echo "${TTFT:-null}"), \"sim_tps\": ${TPS:-null}, \"fcgi_children\": 2, \"worker_max_jobs\": $MAXJOBS, \"cores\": $(nproc), \"pinned\": false, \"loadavg_start\": \"$load_at_start\", \"loadavg_end\": \"$load_at_end\", \"nofile\": $(ulimit -n)},"
+  echo "  \"settings\": {\"profile\": \"$PROFILE\", \"n\": $N15, \"len\": $LEN, \"ramp_ms\": $RAMP, \"sim_ttft_ms\": $( [ "$PROFILE" = wait ] && echo "$WAIT_TTFT" || echo "${TTFT:-null}"), \"sim_tps\": ${TPS:-null}, \"fcgi_children\": 2, \"worker_max_jobs\": $MAXJOBS, \"cores\": $(nproc), \"pinned\": false, \"loadavg_start\": \"$load_at_start\", \"loadavg_end\": \"$load_at_end\", \"nofile\": $(ulimit -n)},"
   echo "  \"modes\": {"
   sep=
   for m in $modes; do
@@ -177,7 +190,7 @@ added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"
   else
     echo "## Benchmark (make bench), profile wait: $N15 streams waiting on a slow model"
     echo
-    echo "$(nproc) cores, not pinned, shared (load average $load_at_start at the start, $load_at_end at the end). One stack, \`NOVA_FCGI_STREAMS=loop\`, the default pool, 2 nova-fcgi children, workers $MAXJOBS jobs each; $N15 chats (ko: one Micro + one Pro stream each) started evenly over ${RAMP} ms, the question ending in \`#sim:ttft=20000\` (both models' first token 20 s after the call), then \`#sim:len=$LEN\` at the simulator's own pacing: all $N15 wait together from ${RAMP} ms to 20 s. Descriptors: hard limit $(ulimit -Hn) (raised as root), nginx's worker_connections raised for the run when its template's is lower. Times in ms."
+    echo "$(nproc) cores, not pinned, shared (load average $load_at_start at the start, $load_at_end at the end). One stack, \`NOVA_FCGI_STREAMS=loop\`, the default pool, 2 nova-fcgi children, workers $MAXJOBS jobs each; $N15 chats (ko: one Micro + one Pro stream each) started evenly over ${RAMP} ms, the question ending in \`#sim:ttft=$WAIT_TTFT\` (both models' first token $WAIT_TTFT ms after the call), then \`#sim:len=$LEN\` at the simulator's own pacing. Every chat's connection is open together from ${RAMP} ms on; how many model streams wait together depends on how fast the stack takes new chats in (the plateau below). Descriptors: open-file limit $(ulimit -n) per process (run-bench raises it to 2N + 4,096 when it may), nginx's worker_connections raised for the run when its template's is lower. Times in ms."
     echo
     p=$tmp/loop-pipeline.json
     echo "| chats | answered (done, no error) | errors | peak open chats | meta p50 / p99 | first Micro p50 / p99 | completion p99 |"
@@ -202,14 +215,14 @@ added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"
     echo "$row **$(pipe_us "$m")** | $(us_per_token "$m" bedrock-sim) |"
   done
   echo
-  echo "PSS per open model stream (Pss of /proc/PID/smaps_rollup summed over every nova-fcgi and nova-worker process; the plateau = the highest sample, every 250 ms, minus the idle stack just before the run; open model streams = 2 × the peak of open chats):"
+  echo "PSS per open model stream (Pss of /proc/PID/smaps_rollup summed over every nova-fcgi and nova-worker process; sampled every 250 ms; the plateau = the sample with the most model streams open at bedrock-sim (its \`streams_open\`$( [ "$PROFILE" = wait ] && echo ": every one of them waiting for its first token")), minus the idle stack just before the run, over those open model streams; the whole run's highest PSS in brackets):"
   echo
   echo "| mode | open model streams | nova-fcgi idle → plateau KiB | workers idle → plateau KiB | nova-fcgi KiB/stream | workers KiB/stream | **KiB per open model stream** (≤ 32) |"
   echo "|---|---|---|---|---|---|---|"
   for m in $modes; do
     s=$(streams15 "$m") fi_=$(p15 "$m" idle_fcgi) f=$(p15 "$m" plateau_fcgi) wi=$(p15 "$m" idle_workers) w=$(p15 "$m" plateau_workers)
     if [ -n "$s" ] && [ "$s" -gt 0 ] && [ -n "$f" ]; then
-      echo "| $m | $s | $fi_ → $f | $wi → $w | $(calc "($f - $fi_) / $s") | $(calc "($w - $wi) / $s") | **$(kib_per_stream "$m")** |"
+      echo "| $m | $s | $fi_ → $f ($(p15 "$m" peak_fcgi)) | $wi → $w ($(p15 "$m" peak_workers)) | $(calc "($f - $fi_) / $s") | $(calc "($w - $wi) / $s") | **$(kib_per_stream "$m")** |"
     else
       echo "| $m | – | – | – | – | – | – |"
     fi
