@@ -152,6 +152,10 @@ pipe_us() { # mode: the pipeline's processes together
   for k in $P15; do v=$(us_per_token "$1" "$k"); [ "$v" = "–" ] && { echo "–"; return; }; t=$(calc "$t + $v"); done
   echo "$t"
 }
+ratio2() { # x / y, 2 decimals; "–" when either is missing or y is not positive
+  case "$1$2" in *–*|"") echo "–"; return ;; esac
+  awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "–" }'
+}
 added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"; }
 {
   echo "{"
@@ -229,7 +233,7 @@ added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"
   done
   if [ "$PROFILE" = held15 ]; then
     echo
-    echo "After / before (loop / thread): added first Micro p50 $(ratio "$(added15 loop p50)" "$(added15 thread p50)")×, p99 $(ratio "$(added15 loop p99)" "$(added15 thread p99)")×; pipeline CPU per model token $(ratio "$(pipe_us loop)" "$(pipe_us thread)")× (nova-fcgi alone $(ratio "$(us_per_token loop nova-fcgi)" "$(us_per_token thread nova-fcgi)")×); PSS per open model stream $(ratio "$(kib_per_stream loop)" "$(kib_per_stream thread)")×."
+    echo "After / before (loop / thread): added first Micro p50 $(ratio2 "$(added15 loop p50)" "$(added15 thread p50)")×, p99 $(ratio2 "$(added15 loop p99)" "$(added15 thread p99)")×; pipeline CPU per model token $(ratio2 "$(pipe_us loop)" "$(pipe_us thread)")× (nova-fcgi alone $(ratio2 "$(us_per_token loop nova-fcgi)" "$(us_per_token thread nova-fcgi)")×); PSS per open model stream $(ratio2 "$(kib_per_stream loop)" "$(kib_per_stream thread)")×."
     echo
     echo "Targets (issue 15): every chat's first Micro words within 1 s of its start (p99), zero errors, ≤ 32 KiB per open model stream across nova-fcgi and the workers; beyond the issue ≤ 0.5 ms p50 / ≤ 2 ms p99 added."
   else
