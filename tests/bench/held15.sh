@@ -41,7 +41,13 @@ workers15() { echo "${kind_pids[nova-worker-micro]} ${kind_pids[nova-worker-pro]
 
 # Every 250 ms until killed, one line: ms since start, PSS KiB of nova-fcgi and of the workers,
 # descriptors of nginx, nova-fcgi, the workers, bedrock-sim and nova-load, nova-fcgi's threads,
-# the model streams open at bedrock-sim (its streams_open gauge).
+# the model streams open at bedrock-sim (its streams_open gauge), the SSE streams open in
+# nova-fcgi (nova_streams_open of /api/metrics, which loopback may read; -1 when it did not
+# answer within a second).
+fcgi_open() {
+  local v; v=$(curl -s --max-time 1 "$url/api/metrics" | awk '$1 == "nova_streams_open" {print $2}')
+  echo "${v:--1}"
+}
 sim_open() {
   local v; v=$(curl -s --max-time 1 "$sim_url/_sim/stats" | grep -o '"streams_open":[0-9]*')
   echo "${v#*:}" | awk '{print $1 + 0}'
@@ -50,7 +56,7 @@ sampler15() { # file nova-load-pid
   local fp=${kind_pids[nova-fcgi]} wp=$(workers15) np=${kind_pids[nginx]} sp=${kind_pids[bedrock-sim]}
   local t0=${EPOCHREALTIME/./}
   while :; do
-    echo "$(( (${EPOCHREALTIME/./} - t0) / 1000 )) $(pss_kib $fp) $(pss_kib $wp) $(fd_count $np) $(fd_count $fp) $(fd_count $wp) $(fd_count $sp) $(fd_count "$2") $(thread_count $fp) $(sim_open)" >>"$1"
+    echo "$(( (${EPOCHREALTIME/./} - t0) / 1000 )) $(pss_kib $fp) $(pss_kib $wp) $(fd_count $np) $(fd_count $fp) $(fd_count $wp) $(fd_count $sp) $(fd_count "$2") $(thread_count $fp) $(sim_open) $(fcgi_open)" >>"$1"
     sleep 0.25
   done
 }
@@ -108,10 +114,10 @@ mode_run() { # name n message stack-settings...
     # the plateau: the sample with the most model streams open at bedrock-sim (ties: the
     # highest PSS sum); the highest PSS sum of the whole run; the descriptors' and threads' peaks
     awk 'BEGIN {b = -1; B = -1; S = -1}
-         {if ($10 > S || ($10 == S && $2 + $3 > b)) {S = $10; b = $2 + $3; f = $2; w = $3; at = $1}
+         {if ($10 > S || ($10 == S && $2 + $3 > b)) {S = $10; b = $2 + $3; f = $2; w = $3; at = $1; o = $11}
           if ($2 + $3 > B) {B = $2 + $3; F = $2; W = $3}
           for (i = 4; i <= 9; i++) if ($i > mx[i]) mx[i] = $i}
-         END {print "plateau_streams " S + 0; print "plateau_fcgi " f + 0; print "plateau_workers " w + 0
+         END {print "plateau_streams " S + 0; print "plateau_sse " (o == "" ? -1 : o); print "plateau_fcgi " f + 0; print "plateau_workers " w + 0
               print "plateau_ms " at + 0
               print "peak_fcgi " F + 0; print "peak_workers " W + 0
               print "fd_nginx " mx[4] + 0; print "fd_fcgi " mx[5] + 0; print "fd_workers " mx[6] + 0
@@ -155,6 +161,10 @@ pipe_us() { # mode: the pipeline's processes together
 ratio2() { # x / y, 2 decimals; "–" when either is missing or y is not positive
   case "$1$2" in *–*|"") echo "–"; return ;; esac
   awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "–" }'
+}
+sse_col() { # mode: "open: KiB of nova-fcgi's growth per open SSE stream" at the plateau
+  local o=$(p15 "$1" plateau_sse) f=$(p15 "$1" plateau_fcgi) fi_=$(p15 "$1" idle_fcgi)
+  [ -n "$o" ] && [ "$o" -gt 0 ] && echo "$o: $(calc "($f - $fi_) / $o")" || echo "–"
 }
 added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"; }
 {
@@ -221,15 +231,20 @@ added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"
   echo
   echo "PSS per open model stream (Pss of /proc/PID/smaps_rollup summed over every nova-fcgi and nova-worker process; sampled every 250 ms; the plateau = the sample with the most model streams open at bedrock-sim (its \`streams_open\`$( [ "$PROFILE" = wait ] && echo ": every one of them waiting for its first token")), minus the idle stack just before the run, over those open model streams; the whole run's highest PSS in brackets):"
   echo
-  echo "| mode | open model streams | nova-fcgi idle → plateau KiB | workers idle → plateau KiB | nova-fcgi KiB/stream | workers KiB/stream | **KiB per open model stream** (≤ 32) |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| mode | open model streams (of $((2 * N15))) | nova-fcgi idle → plateau KiB | workers idle → plateau KiB | nova-fcgi KiB/stream | workers KiB/stream | **KiB per open model stream** (≤ 32) | SSE streams open in nova-fcgi: nova-fcgi KiB each |"
+  echo "|---|---|---|---|---|---|---|---|"
   for m in $modes; do
     s=$(streams15 "$m") fi_=$(p15 "$m" idle_fcgi) f=$(p15 "$m" plateau_fcgi) wi=$(p15 "$m" idle_workers) w=$(p15 "$m" plateau_workers)
     if [ -n "$s" ] && [ "$s" -gt 0 ] && [ -n "$f" ]; then
-      echo "| $m | $s | $fi_ → $f ($(p15 "$m" peak_fcgi)) | $wi → $w ($(p15 "$m" peak_workers)) | $(calc "($f - $fi_) / $s") | $(calc "($w - $wi) / $s") | **$(kib_per_stream "$m")** |"
+      echo "| $m | $s | $fi_ → $f ($(p15 "$m" peak_fcgi)) | $wi → $w ($(p15 "$m" peak_workers)) | $(calc "($f - $fi_) / $s") | $(calc "($w - $wi) / $s") | **$(kib_per_stream "$m")** | $(sse_col "$m") |"
     else
-      echo "| $m | – | – | – | – | – | – |"
+      echo "| $m | – | – | – | – | – | – | – |"
     fi
+  done
+  for m in $modes; do
+    s=$(streams15 "$m")
+    [ -n "$s" ] && [ "$s" -lt $((2 * N15)) ] &&
+      echo "- $m: at the plateau $s of the $((2 * N15)) model streams were open at once (the others not started yet or already ended): nova-fcgi's share also holds the chats without an open model stream then, so its KiB per model stream reads high; the last column divides by the SSE streams it held."
   done
   if [ "$PROFILE" = held15 ]; then
     echo
