@@ -82,6 +82,7 @@ nginx_room() { # N
 
 # One mode: a fresh stack with these settings, the warm-up chat, the direct baseline (held15),
 # then the pipeline with CPU and PSS around it; $tmp/M-{direct,pipeline}.json and M-proc.txt.
+# The caller stops the stack (stack_down), whatever the outcome.
 mode_run() { # name n message stack-settings...
   local m=$1 n=$2 msg=$3; shift 3
   stack_up "$@" || return 2
@@ -99,7 +100,7 @@ mode_run() { # name n message stack-settings...
   local k; declare -A c0=()
   for k in $K15; do c0[$k]=$(cpu_ticks ${kind_pids[$k]}); done
   local idle_f=$(pss_kib ${kind_pids[nova-fcgi]}) idle_w=$(pss_kib $(workers15))
-  local idle_t=$(thread_count ${kind_pids[nova-fcgi]})
+  local idle_t=$(thread_count ${kind_pids[nova-fcgi]}) idle_fd=$(fd_count ${kind_pids[nova-fcgi]})
   "$load" pipeline --url "$url" -n "$n" --len "$LEN" --ramp-ms "$RAMP" --timeout-s "$RUN_TIMEOUT" \
     --message "$msg" --out "$tmp/$m-pipeline.json" &
   local lp=$!
@@ -110,21 +111,20 @@ mode_run() { # name n message stack-settings...
   kill "$sampler_pid" 2>/dev/null; wait "$sampler_pid" 2>/dev/null; sampler_pid=
   {
     for k in $K15; do echo "cpu_$k $(( $(cpu_ticks ${kind_pids[$k]}) - c0[$k] ))"; done
-    echo "idle_fcgi $idle_f"; echo "idle_workers $idle_w"; echo "idle_fcgi_threads $idle_t"
+    echo "idle_fcgi $idle_f"; echo "idle_workers $idle_w"; echo "idle_fcgi_threads $idle_t"; echo "idle_fcgi_fds $idle_fd"
     # the plateau: the sample with the most model streams open at bedrock-sim (ties: the
     # highest PSS sum); the highest PSS sum of the whole run; the descriptors' and threads' peaks
     awk 'BEGIN {b = -1; B = -1; S = -1}
-         {if ($10 > S || ($10 == S && $2 + $3 > b)) {S = $10; b = $2 + $3; f = $2; w = $3; at = $1; o = $11}
+         {if ($10 > S || ($10 == S && $2 + $3 > b)) {S = $10; b = $2 + $3; f = $2; w = $3; at = $1; o = $11; d = $5}
           if ($2 + $3 > B) {B = $2 + $3; F = $2; W = $3}
           for (i = 4; i <= 9; i++) if ($i > mx[i]) mx[i] = $i}
-         END {print "plateau_streams " S + 0; print "plateau_sse " (o == "" ? -1 : o); print "plateau_fcgi " f + 0; print "plateau_workers " w + 0
+         END {print "plateau_streams " S + 0; print "plateau_sse " (o == "" ? -1 : o); print "plateau_fcgi_fds " d + 0; print "plateau_fcgi " f + 0; print "plateau_workers " w + 0
               print "plateau_ms " at + 0
               print "peak_fcgi " F + 0; print "peak_workers " W + 0
               print "fd_nginx " mx[4] + 0; print "fd_fcgi " mx[5] + 0; print "fd_workers " mx[6] + 0
               print "fd_sim " mx[7] + 0; print "fd_load " mx[8] + 0; print "fcgi_threads " mx[9] + 0
               print "samples " NR}' "$tmp/$m-samples.txt"
   } >"$tmp/$m-proc.txt"
-  stack_down
   [ $drc -eq 0 ] && [ $prc -eq 0 ]
 }
 
@@ -134,11 +134,14 @@ if [ "$PROFILE" = held15 ]; then
   modes="thread loop"
   say "held15: N=$N15, before (thread, 2 x $(( N15 / 2 + 64 )) threads) then after (loop, the default pool); load average $load_at_start"
   mode_run thread "$N15" "폴이 레벨업을 못 해요" NOVA_FCGI_STREAMS=thread NOVA_FCGI_THREADS=$(( N15 / 2 + 64 )) && ok15[thread]=1
+  stack_down
   mode_run loop "$N15" "폴이 레벨업을 못 해요" NOVA_FCGI_STREAMS=loop && ok15[loop]=1
+  stack_down
 else
   modes="loop"
   say "wait: N=$N15 waiting on #sim:ttft=$WAIT_TTFT, loop mode; load average $load_at_start"
   mode_run loop "$N15" "폴이 레벨업을 못 해요 #sim:ttft=$WAIT_TTFT" NOVA_FCGI_STREAMS=loop && ok15[loop]=1
+  stack_down
 fi
 load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -162,9 +165,14 @@ ratio2() { # x / y, 2 decimals; "–" when either is missing or y is not positiv
   case "$1$2" in *–*|"") echo "–"; return ;; esac
   awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "–" }'
 }
-sse_col() { # mode: "open: KiB of nova-fcgi's growth per open SSE stream" at the plateau
-  local o=$(p15 "$1" plateau_sse) f=$(p15 "$1" plateau_fcgi) fi_=$(p15 "$1" idle_fcgi)
-  [ -n "$o" ] && [ "$o" -gt 0 ] && echo "$o: $(calc "($f - $fi_) / $o")" || echo "–"
+sse_col() { # mode: "N: KiB of nova-fcgi's growth per open SSE stream" at the plateau — N from
+  # /api/metrics when it answered then, else the descriptors nova-fcgi held over its idle count
+  # (one per connection from nginx: an SSE stream, or a request before its stream), marked "fds"
+  local o=$(p15 "$1" plateau_sse) f=$(p15 "$1" plateau_fcgi) fi_=$(p15 "$1" idle_fcgi) how=
+  if [ -z "$o" ] || [ "$o" -le 0 ]; then
+    o=$(( $(p15 "$1" plateau_fcgi_fds) - $(p15 "$1" idle_fcgi_fds) )) how=" (fds)"
+  fi
+  [ "$o" -gt 0 ] && echo "$o$how: $(calc "($f - $fi_) / $o")" || echo "–"
 }
 added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"; }
 {
@@ -231,7 +239,7 @@ added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"
   echo
   echo "PSS per open model stream (Pss of /proc/PID/smaps_rollup summed over every nova-fcgi and nova-worker process; sampled every 250 ms; the plateau = the sample with the most model streams open at bedrock-sim (its \`streams_open\`$( [ "$PROFILE" = wait ] && echo ": every one of them waiting for its first token")), minus the idle stack just before the run, over those open model streams; the whole run's highest PSS in brackets):"
   echo
-  echo "| mode | open model streams (of $((2 * N15))) | nova-fcgi idle → plateau KiB | workers idle → plateau KiB | nova-fcgi KiB/stream | workers KiB/stream | **KiB per open model stream** (≤ 32) | SSE streams open in nova-fcgi: nova-fcgi KiB each |"
+  echo "| mode | open model streams (of $((2 * N15))) | nova-fcgi idle → plateau KiB | workers idle → plateau KiB | nova-fcgi KiB/stream | workers KiB/stream | **KiB per open model stream** (≤ 32) | SSE streams open in nova-fcgi: its KiB each |"
   echo "|---|---|---|---|---|---|---|---|"
   for m in $modes; do
     s=$(streams15 "$m") fi_=$(p15 "$m" idle_fcgi) f=$(p15 "$m" plateau_fcgi) wi=$(p15 "$m" idle_workers) w=$(p15 "$m" plateau_workers)
