@@ -64,7 +64,7 @@ sampler15() { # file nova-load-pid
 # nginx's own limit for N open streams (2 connections each) when the template's is lower: the
 # run's nginx.conf is rewritten and nginx reloaded (SIGHUP; new workers, the old ones leave).
 nginx_room() { # N
-  local need=$(( 2 * $1 + 1024 )) have c=$run/nginx.conf old i
+  local need=$(( 2 * $1 + 256 )) have c=$run/nginx.conf old i
   have=$(awk '$1 == "worker_connections" {sub(";", "", $2); print $2}' "$c")
   [ -n "$have" ] && [ "$have" -ge "$need" ] && return 0
   sed -i -e "s/^\( *worker_connections\) [0-9]*;/\1 $need;/" \
