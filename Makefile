@@ -235,8 +235,8 @@ clean:
 # tests/bench: nova-load, the load generator, and run-bench, which starts a stack with bench
 # settings, drives it at several N against the direct baseline (and, in the chat profile,
 # beside a peer gateway) and writes build/bench/<profile>/results.{json,md}; the profiles
-# (burst, held, chat, kill) end up in build/bench/results.md and results.json.
-BENCH_PROFILES := burst held chat kill
+# (burst, held, chat, kill; issue 15's held15 and wait) end up in build/bench/results.md and results.json.
+BENCH_PROFILES := burst held chat kill held15 wait
 bench: deps build
 	@for p in $(BENCH_PROFILES); do BENCH_PROFILE=$$p tests/bench/run-bench $(BUILD) || exit 1; done
 	@cat $(BENCH_PROFILES:%=build/bench/%/results.md) >build/bench/results.md

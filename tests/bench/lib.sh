@@ -75,3 +75,24 @@ ratio() {
   case "$1$2" in *–*|"") echo "–"; return ;; esac
   awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.1f", x / y; else print "–" }'
 }
+pss_kib() { # pids...: sum of Pss (/proc/PID/smaps_rollup: every mapping, shared pages split)
+  local p k v u t=0
+  for p in "$@"; do
+    while read -r k v u; do [ "$k" = Pss: ] && { t=$((t + v)); break; }; done <"/proc/$p/smaps_rollup" 2>/dev/null
+  done
+  echo "$t"
+}
+fd_count() { # pids...: open descriptors, summed
+  local p t=0 f
+  for p in "$@"; do
+    f=(/proc/"$p"/fd/*); [ -e "${f[0]}" ] && t=$((t + ${#f[@]}))
+  done
+  echo "$t"
+}
+thread_count() { # pids...: threads, summed
+  local p k v t=0
+  for p in "$@"; do
+    while read -r k v; do [ "$k" = Threads: ] && { t=$((t + v)); break; }; done <"/proc/$p/status" 2>/dev/null
+  done
+  echo "$t"
+}
