@@ -168,11 +168,6 @@ void chat_stream_leave(void)
     atomic_fetch_sub(&streams_held, 1);
 }
 
-long chat_streams_held(void)
-{
-    return atomic_load(&streams_held);
-}
-
 /* Where the question's translation stands. Only a question that is translated at all
  * (lookup_translates) gets one; it runs beside the answers unless the search as asked found
  * nothing, when it comes first and the search is done again with both wordings. */

@@ -22,7 +22,5 @@ bool chat_refuse_when_draining(struct req *rq);
  * its stream ends (its relay's on_end, on whichever thread runs it). */
 bool chat_stream_admit(struct req *rq);
 void chat_stream_leave(void);
-/* The places taken now in this child (its open and starting streams). */
-long chat_streams_held(void);
 
 #endif
