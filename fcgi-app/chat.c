@@ -15,6 +15,7 @@
 #include "jobwait.h"
 #include "knowledge.h"
 #include "lookup.h"
+#include "metrics.h"
 #include "plan.h"
 #include "product.h"
 #include "product/lang.h"
@@ -140,6 +141,31 @@ bool chat_refuse_when_draining(struct req *rq)
     reply_error(rq, 503, "unavailable", "this server is shutting down; retry",
                 "Retry-After: 1\r\n");
     return true;
+}
+
+/* This child's stream places taken (each child is a process of its own: a per-process count
+ * is the per-child one). Taken before the request's work, so two requests never both take
+ * the last place. */
+static atomic_long streams_held;
+
+bool chat_stream_admit(struct req *rq)
+{
+    if (chat_refuse_when_draining(rq))
+        return false;
+    long max = rq->app->cfg->max_streams;
+    if (atomic_fetch_add(&streams_held, 1) < max)
+        return true;
+    atomic_fetch_sub(&streams_held, 1);
+    metrics_stream_refused();
+    log_rid(LOG_WARN, rq->id, "refused: this child holds NOVA_MAX_STREAMS=%ld streams", max);
+    reply_error(rq, 503, "unavailable", "this server holds as many streams as it may; retry",
+                "Retry-After: 1\r\n");
+    return false;
+}
+
+void chat_stream_leave(void)
+{
+    atomic_fetch_sub(&streams_held, 1);
 }
 
 /* Where the question's translation stands. Only a question that is translated at all
@@ -538,6 +564,7 @@ static void chat_end(struct relay *r, enum relay_end end, void *ctx)
     free(ce->message);
     free(ce->translated);
     free(ce);
+    chat_stream_leave(); /* the place chat_post took */
 }
 
 void chat_post(struct req *rq)
@@ -563,8 +590,12 @@ void chat_post(struct req *rq)
         app_random_hex(a.session, 32);
     log_tag(a.session, a.session_tag);
     struct material m;
-    if (chat_refuse_when_draining(rq) || chat_understand(rq, &a) < 0 ||
-        material_build(rq, &a, &m) < 0) {
+    if (!chat_stream_admit(rq)) {
+        ask_free(&a);
+        return;
+    }
+    if (chat_understand(rq, &a) < 0 || material_build(rq, &a, &m) < 0) {
+        chat_stream_leave();
         ask_free(&a);
         return;
     }

@@ -15,4 +15,12 @@ void chat_post(struct req *rq);
  * client elsewhere. Returns true when it was sent. */
 bool chat_refuse_when_draining(struct req *rq);
 
+/* Admission of a stream (a chat or a resume) under NOVA_MAX_STREAMS, before any work is done
+ * or queued for it: takes one of this child's stream places, or answers 503 `unavailable`
+ * with Retry-After: 1 (so does a draining child) and returns false. A taken place is given
+ * back exactly once, with chat_stream_leave, when the request ends without a stream or when
+ * its stream ends (its relay's on_end, on whichever thread runs it). */
+bool chat_stream_admit(struct req *rq);
+void chat_stream_leave(void);
+
 #endif

@@ -2,6 +2,7 @@
  *
  *   nova-fcgi                  read the settings, print them (secrets masked), serve
  *   nova-fcgi --print-config   print the settings and exit */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "master.h"
+#include "metrics.h"
 #include "product.h"
 #include "redis/rconn.h"
 
@@ -19,21 +21,38 @@ static void usage(FILE *out)
                  "Settings come from NOVA_* variables; see fcgi-app/README.md.\n");
 }
 
-/* Each worker thread may hold a FastCGI connection and an eventfd, so a child needs about
- * 2 x NOVA_FCGI_THREADS descriptors plus Redis connections: raise the soft limit. */
-static void raise_fd_limit(long threads)
+/* Descriptors (fcgi-app/DESIGN-loop.md §4): an open stream holds one (its FastCGI
+ * connection), a thread of the thread mode one more (its inbox's eventfd), and a child has
+ * Redis connections and files besides. The soft limit is raised to the hard one, always: what
+ * the streams need is only known under load. Below what the configuration may need it says so
+ * once, at start, rather than as accept failures under load. */
+static void raise_fd_limit(const struct nova_config *cfg)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
         return;
-    rlim_t want = (rlim_t)threads * 3 + 128;
-    if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < want) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
-        log_warn("open-file limit %llu is below the %llu that %ld threads may need",
-                 (unsigned long long)rl.rlim_cur, (unsigned long long)want, threads);
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)rl.rlim_max,
+                     strerror(errno));
+        else
+            log_info("open-file limit raised from %llu to the hard limit %llu",
+                     (unsigned long long)was, (unsigned long long)rl.rlim_max);
+    }
+    rlim_t want = (rlim_t)cfg->fcgi_children * ((rlim_t)cfg->max_streams + 256);
+    rlim_t per_thread = (rlim_t)cfg->fcgi_threads * 3 + 128;
+    if (!cfg->fcgi_streams_loop && want < per_thread)
+        want = per_thread;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        log_warn("open-file limit %llu is below the %llu that NOVA_FCGI_CHILDREN=%ld x "
+                 "(NOVA_MAX_STREAMS=%ld + 256) may need: raise the hard limit (ulimit -Hn, "
+                 "LimitNOFILE=, compose ulimits) or lower NOVA_MAX_STREAMS",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)want, cfg->fcgi_children,
+                 cfg->max_streams);
 }
 
 int main(int argc, char **argv)
@@ -83,7 +102,8 @@ int main(int argc, char **argv)
     }
     product_free(&prod);
     log_init("nova-fcgi", cfg.log_level);
-    raise_fd_limit(cfg.fcgi_threads);
+    raise_fd_limit(&cfg);
+    metrics_set_max_streams(cfg.max_streams); /* before the fork: the children's /status */
     struct log_line line; /* the settings in one line, secrets masked */
     log_line_begin(&line, LOG_INFO, NULL, "config");
     config_log_fields(&cfg, &line);

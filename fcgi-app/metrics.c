@@ -83,6 +83,7 @@ struct scoreboard {
     atomic_ullong errors[2][N_CODES];
     atomic_ullong notices[N_NOTICES];
     atomic_ullong translations[2]; /* ok, failed */
+    atomic_ullong streams_refused; /* at NOVA_MAX_STREAMS */
     atomic_ullong feedback[N_RATINGS][N_REASONS];
     size_t n_slots;
     struct slot slots[];
@@ -92,6 +93,7 @@ struct scoreboard {
 static struct scoreboard *sb;
 static size_t sb_bytes;
 static int my_slot = -1;
+static long max_streams; /* per child, as configured (metrics_set_max_streams) */
 
 static long long epoch_ms(void)
 {
@@ -225,6 +227,17 @@ void metrics_stream(int delta)
     struct slot *m = mine();
     if (m)
         atomic_fetch_add_explicit(&m->streams, (unsigned)delta, memory_order_relaxed);
+}
+
+void metrics_stream_refused(void)
+{
+    if (sb)
+        add(&sb->streams_refused, 1);
+}
+
+void metrics_set_max_streams(long max_per_child)
+{
+    max_streams = max_per_child;
 }
 
 void metrics_request(enum route route, int status)
@@ -415,6 +428,9 @@ void metrics_render_prometheus(struct buf *out)
     struct totals t = sum_slots();
     family(out, "nova_streams_open", "gauge", "SSE streams open now, over all children.");
     buf_printf(out, "nova_streams_open %u\n", t.streams);
+    family(out, "nova_streams_refused_total", "counter",
+           "Chats and resumes refused with 503 because their child held NOVA_MAX_STREAMS.");
+    buf_printf(out, "nova_streams_refused_total %llu\n", get(&sb->streams_refused));
     family(out, "nova_fcgi_threads", "gauge", "Request threads of the live children, by state.");
     buf_printf(out, "nova_fcgi_threads{state=\"active\"} %u\n", t.busy);
     buf_printf(out, "nova_fcgi_threads{state=\"idle\"} %u\n",
@@ -505,6 +521,8 @@ void metrics_render_status(struct buf *out, bool json, bool full)
     kv_num(out, json, &first, "idle_threads", t.threads > t.busy ? t.threads - t.busy : 0);
     kv_num(out, json, &first, "total_threads", t.threads);
     kv_num(out, json, &first, "open_streams", t.streams);
+    kv_num(out, json, &first, "max_streams_per_child", max_streams);
+    kv_num(out, json, &first, "streams_refused", (long long)get(&sb->streams_refused));
     kv_num(out, json, &first, "children", t.children);
     kv_num(out, json, &first, "max_children", sb->children);
     kv_num(out, json, &first, "threads_per_child", sb->threads);

@@ -64,6 +64,10 @@ void metrics_busy(int delta);
 void metrics_request(enum route route, int status);
 /* An SSE stream opened (+1) or ended (-1). */
 void metrics_stream(int delta);
+/* A chat or resume refused at NOVA_MAX_STREAMS (503 before any work). */
+void metrics_stream_refused(void);
+/* NOVA_MAX_STREAMS, for /status (set before the master starts; the children inherit it). */
+void metrics_set_max_streams(long max_per_child);
 /* A model's first delta of a job, ms after the request arrived. */
 void metrics_first_token(enum model model, long long ms);
 /* A job's model_done: the stream duration and its tokens. */

@@ -112,6 +112,7 @@ static void resume_end(struct relay *r, enum relay_end end, void *ctx)
         relay_save_turn(r);
     log_event(LOG_INFO, rq->id, "resume_done", "request=%s end=%s events=%lu elapsed_ms=%lld",
               r->request_id, relay_end_name(end), r->out.written, clock_mono_ms() - rq->t0);
+    chat_stream_leave(); /* the place resume_get took */
 }
 
 void resume_get(struct req *rq, const char *request_id)
@@ -120,8 +121,12 @@ void resume_get(struct req *rq, const char *request_id)
     struct stream_id after;
     int have_after = resume_point(rq, &after);
     struct store_meta m;
-    if (have_after < 0 || chat_refuse_when_draining(rq) || load_meta(rq, request_id, &m) < 0)
+    if (have_after < 0 || !chat_stream_admit(rq))
         return;
+    if (load_meta(rq, request_id, &m) < 0) {
+        chat_stream_leave();
+        return;
+    }
     struct relay r;
     relay_init(&r, rq, request_id, false, (long long)m.sid.ms,
                (long long)m.sid.ms + app->cfg->job_deadline_s * 1000);
@@ -143,6 +148,7 @@ void resume_get(struct req *rq, const char *request_id)
     enum relay_end end = RELAY_FAILED;
     int rc = 0;
     if (resume_join(rq, &r) < 0) {
+        chat_stream_leave();
         relay_free(&r);
         return;
     }

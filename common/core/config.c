@@ -144,7 +144,6 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
                  errlen) < 0 ||
         socket_access_from_env(c, errstr, errlen) < 0 ||
         env_long(&c->fcgi_children, "NOVA_FCGI_CHILDREN", 2, 1, 256, errstr, errlen) < 0 ||
-        env_long(&c->fcgi_threads, "NOVA_FCGI_THREADS", 256, 1, 8192, errstr, errlen) < 0 ||
         env_long(&c->drain_s, "NOVA_DRAIN_SECONDS", 20, 0, 3600, errstr, errlen) < 0 ||
         env_long(&c->keepalive_s, "NOVA_KEEPALIVE_SECONDS", 15, 1, 300, errstr, errlen) < 0 ||
         env_long(&c->log_ttl_s, "NOVA_LOG_TTL_SECONDS", 3600, 10, 7 * 86400, errstr, errlen) < 0 ||
@@ -167,6 +166,13 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
         return -1;
     }
     c->fcgi_streams_loop = strcmp(streams, "loop") == 0;
+    /* On the loop an open stream holds no thread: the threads are only the pre-stream pool
+     * (validation, search, queueing, the stream steps), so a few are enough. A thread per
+     * open stream is the thread mode's sizing rule. */
+    if (env_long(&c->fcgi_threads, "NOVA_FCGI_THREADS", c->fcgi_streams_loop ? 16 : 256, 1,
+                 8192, errstr, errlen) < 0 ||
+        env_long(&c->max_streams, "NOVA_MAX_STREAMS", 10000, 1, 1000000, errstr, errlen) < 0)
+        return -1;
     if (env_copy(c->api_key, sizeof c->api_key, "NOVA_API_KEY", "", errstr, errlen) < 0)
         return -1;
     /* A key short enough to guess, or one no header can carry, is a mistake to stop at. */
@@ -273,6 +279,7 @@ void config_visit(const struct nova_config *c, setting_fn fn, void *arg)
     setting_long(fn, arg, "fcgi_children", c->fcgi_children);
     setting_long(fn, arg, "fcgi_threads", c->fcgi_threads);
     fn(arg, "fcgi_streams", c->fcgi_streams_loop ? "loop" : "thread", false);
+    setting_long(fn, arg, "max_streams", c->max_streams);
     setting_long(fn, arg, "drain_seconds", c->drain_s);
     setting_long(fn, arg, "keepalive_seconds", c->keepalive_s);
     setting_long(fn, arg, "log_ttl_seconds", c->log_ttl_s);

@@ -39,10 +39,14 @@ struct nova_config {
                                   number; "" leaves it the creator's */
     long fcgi_socket_gid;      /* its resolved gid, -1 when unset */
     long fcgi_children;        /* NOVA_FCGI_CHILDREN: prefork children (2) */
-    long fcgi_threads;         /* NOVA_FCGI_THREADS: FCGX_Accept_r threads per child (256) */
+    long fcgi_threads;         /* NOVA_FCGI_THREADS: FCGX_Accept_r threads per child; with
+                                  streams on the loop only the pre-stream pool (16), in the
+                                  thread mode one per open stream (256) */
     bool fcgi_streams_loop;    /* NOVA_FCGI_STREAMS=loop: open streams are relayed by the
                                   child's event loop, holding no thread (issue 15 phase B);
                                   thread (the default): each holds its request thread */
+    long max_streams;          /* NOVA_MAX_STREAMS: chats and resumes one child holds open at
+                                  once; one more is 503 unavailable, Retry-After 1 (10000) */
     long drain_s;              /* NOVA_DRAIN_SECONDS: SIGTERM grace for open streams (20) */
     long keepalive_s;          /* NOVA_KEEPALIVE_SECONDS: SSE ": ping" interval (15) */
     long log_ttl_s;            /* NOVA_LOG_TTL_SECONDS: expiry of nova:log:<request> (3600) */

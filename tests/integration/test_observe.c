@@ -315,6 +315,7 @@ static void test_metric_names(void)
         {"nova_notices_total", "counter"},
         {"nova_translations_total", "counter"},
         {"nova_streams_open", "gauge"},
+        {"nova_streams_refused_total", "counter"},
         {"nova_fcgi_threads", "gauge"},
         {"nova_fcgi_children", "gauge"},
         {"nova_fcgi_children_respawned_total", "counter"},
@@ -394,7 +395,8 @@ static void test_status_formats(void)
     static const char *const keys[] = {
         "pool", "process_manager", "master_pid", "state", "generation", "start_time",
         "start_since", "accepted_conn", "active_threads", "idle_threads", "total_threads",
-        "open_streams", "children", "max_children", "threads_per_child", "children_respawned"};
+        "open_streams", "max_streams_per_child", "streams_refused", "children", "max_children",
+        "threads_per_child", "children_respawned"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         char k[64];
         snprintf(k, sizeof k, "%s%s: ", i ? "\n" : "", keys[i]);

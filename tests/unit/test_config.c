@@ -20,7 +20,8 @@ static const char *const vars[] = {
     "NOVA_FCGI_SOCKET_MODE", "NOVA_FCGI_SOCKET_GROUP", "NOVA_FEEDBACK_MAX", "NOVA_REDIS_TLS_CA_FILE",
     "NOVA_REDIS_TLS_CERT_FILE", "NOVA_REDIS_TLS_KEY_FILE",
     "NOVA_GUARDRAIL_ID", "NOVA_GUARDRAIL_VERSION", "NOVA_GUARDRAIL_STREAM_MODE", "NOVA_GUARDRAIL_TRACE",
-    "NOVA_GAP_WEAK_SCORE", "NOVA_GAPS_MAX", "NOVA_FCGI_STREAMS",
+    "NOVA_GAP_WEAK_SCORE", "NOVA_GAPS_MAX", "NOVA_FCGI_STREAMS", "NOVA_FCGI_THREADS",
+    "NOVA_MAX_STREAMS",
     "NOVA_HANDOFF_URL", "NOVA_HANDOFF_SECRET", "NOVA_HANDOFF_TIMEOUT_MS",
     "NOVA_HANDOFF_MAX_ATTEMPTS", "NOVA_HANDOFF_RETRY_BASE_MS", "NOVA_HANDOFF_RETRY_CAP_MS",
 };
@@ -464,9 +465,40 @@ static void test_fcgi_streams(void)
     refuses("NOVA_FCGI_STREAMS", bad, sizeof bad / sizeof bad[0]);
 }
 
+/* NOVA_MAX_STREAMS per child, and NOVA_FCGI_THREADS's default by who relays the streams: on
+ * the loop the threads are the pre-stream pool only (16), in the thread mode one per stream. */
+static void test_max_streams_and_threads(void)
+{
+    clear_env();
+    struct cfgs c;
+    char err[256] = "";
+    CHECK(load(&c, err, sizeof err) == 0);
+    CHECK(c.core.max_streams == 10000 && c.core.fcgi_threads == 256);
+    char *text = printed(&c);
+    CHECK(strstr(text, "max_streams: 10000\n") != NULL);
+    CHECK(strstr(text, "fcgi_threads: 256\n") != NULL);
+    free(text);
+    setenv("NOVA_FCGI_STREAMS", "loop", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_threads == 16);
+    setenv("NOVA_FCGI_THREADS", "40", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_threads == 40);
+    setenv("NOVA_FCGI_STREAMS", "thread", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_threads == 40);
+    setenv("NOVA_MAX_STREAMS", "1", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.max_streams == 1);
+    setenv("NOVA_MAX_STREAMS", "1000000", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.max_streams == 1000000);
+    static const char *const bad[] = {"0", "1000001", "-3", "many"};
+    refuses("NOVA_MAX_STREAMS", bad, sizeof bad / sizeof bad[0]);
+    static const char *const bad_threads[] = {"0", "8193"};
+    refuses("NOVA_FCGI_THREADS", bad_threads, sizeof bad_threads / sizeof bad_threads[0]);
+    clear_env();
+}
+
 int main(void)
 {
     RUN(test_fcgi_streams);
+    RUN(test_max_streams_and_threads);
     RUN(test_handoff);
     RUN(test_defaults);
     RUN(test_region_and_endpoints_from_env);

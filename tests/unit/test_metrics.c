@@ -80,6 +80,7 @@ static pid_t fork_child(int slot)
         for (int i = 0; i < THREADS; i++)
             pthread_join(t[i], NULL);
         metrics_stream(+1); /* left open: a gauge of this child's slot */
+        metrics_stream_refused(); /* a server total, like the requests */
         _exit(0);
     }
     metrics_slot_forked(slot, pid);
@@ -88,6 +89,7 @@ static pid_t fork_child(int slot)
 
 static void test_children_add_up(void)
 {
+    metrics_set_max_streams(3);
     CHECK(metrics_init(8, 2, THREADS) == 0);
     int a = metrics_slot_claim(1), b = metrics_slot_claim(1);
     CHECK(a == 0 && b == 1);
@@ -99,6 +101,7 @@ static void test_children_add_up(void)
     CHECK(sample(text, "nova_http_requests_total{endpoint=\"chat\",status=\"200\"}") ==
           2.0 * THREADS * PER_THREAD);
     CHECK(sample(text, "nova_streams_open") == 2);
+    CHECK(sample(text, "nova_streams_refused_total") == 2);
     CHECK(sample(text, "nova_fcgi_children") == 2);
     CHECK(sample(text, "nova_fcgi_threads{state=\"active\"}") == 0);
     CHECK(sample(text, "nova_fcgi_threads{state=\"idle\"}") == 2 * THREADS);
@@ -106,6 +109,7 @@ static void test_children_add_up(void)
     json_object *s = status_json(true);
     CHECK(s != NULL);
     CHECK(jint(s, "accepted_conn") == 2LL * THREADS * PER_THREAD);
+    CHECK(jint(s, "max_streams_per_child") == 3 && jint(s, "streams_refused") == 2);
     json_object *procs;
     CHECK(json_object_object_get_ex(s, "processes", &procs) &&
           json_object_array_length(procs) == 2);
