@@ -159,7 +159,7 @@ int config_from_env(struct nova_config *c, char *errstr, size_t errlen)
                  errlen) < 0)
         return -1;
     char streams[16];
-    if (env_copy(streams, sizeof streams, "NOVA_FCGI_STREAMS", "thread", errstr, errlen) < 0)
+    if (env_copy(streams, sizeof streams, "NOVA_FCGI_STREAMS", "loop", errstr, errlen) < 0)
         return -1;
     if (strcmp(streams, "loop") != 0 && strcmp(streams, "thread") != 0) {
         snprintf(errstr, errlen, "NOVA_FCGI_STREAMS=\"%s\": want thread or loop", streams);

@@ -458,6 +458,8 @@ static void test_fcgi_streams(void)
     clear_env();
     struct cfgs c;
     char err[256] = "";
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_streams_loop); /* the default */
+    setenv("NOVA_FCGI_STREAMS", "thread", 1);
     CHECK(load(&c, err, sizeof err) == 0 && !c.core.fcgi_streams_loop);
     setenv("NOVA_FCGI_STREAMS", "loop", 1);
     CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_streams_loop);
@@ -473,11 +475,13 @@ static void test_max_streams_and_threads(void)
     struct cfgs c;
     char err[256] = "";
     CHECK(load(&c, err, sizeof err) == 0);
-    CHECK(c.core.max_streams == 10000 && c.core.fcgi_threads == 256);
+    CHECK(c.core.max_streams == 10000 && c.core.fcgi_threads == 16); /* loop, the default */
     char *text = printed(&c);
     CHECK(strstr(text, "max_streams: 10000\n") != NULL);
-    CHECK(strstr(text, "fcgi_threads: 256\n") != NULL);
+    CHECK(strstr(text, "fcgi_threads: 16\n") != NULL);
     free(text);
+    setenv("NOVA_FCGI_STREAMS", "thread", 1);
+    CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_threads == 256);
     setenv("NOVA_FCGI_STREAMS", "loop", 1);
     CHECK(load(&c, err, sizeof err) == 0 && c.core.fcgi_threads == 16);
     setenv("NOVA_FCGI_THREADS", "40", 1);
