@@ -333,10 +333,11 @@ static void call_prepare(struct bedrock_call *call, const char *base, const char
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, env->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* The receive buffer lives as long as the call; event-stream frames are a few hundred
-     * bytes, and a worker holds thousands of calls: 4 KiB (about 20 frames a read) instead
-     * of the default 16. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+    /* The receive buffer lives as long as the call. A stream's event-stream frames are a few
+     * hundred bytes and come a few at a time, and a worker holds thousands of streams: 1 KiB
+     * (libcurl's least; a frame split across reads is the decoder's ordinary case). The
+     * short calls (Converse, Retrieve: whole JSON answers of KiB) read 4 KiB at a time. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, call->kind == BR_CALL_STREAM ? 1024L : 4096L);
 }
 
 /* The wire path of a model operation: the id percent-encoded once ("%3A"); SigV4 encodes it
