@@ -56,7 +56,7 @@ struct engine {
  * pages, scattered between the live calls, so without a trim a worker would keep the peak of
  * its bursts, not what its open streams hold. */
 #define ENGINE_TRIM_CHECK_MS 250
-#define ENGINE_TRIM_BYTES (1u << 20)
+#define ENGINE_TRIM_BYTES (256u << 10)
 
 static void trim_memory(struct engine *e)
 {

@@ -61,6 +61,23 @@ static long pss_kib(pid_t pid)
     return kib;
 }
 
+/* The process's user + system CPU in ms, from /proc/PID/stat; -1 when it cannot be read. */
+static double cpu_ms(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    char *p = ok ? strrchr(line, ')') : NULL; /* the name may hold blanks */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* The worker's in_flight from its heartbeat (written every 5 s), or -1. */
 static long heartbeat_in_flight(const char *queue)
 {
@@ -170,6 +187,7 @@ static void measure(const char *model, int slot)
     char dir[96];
     snprintf(dir, sizeof dir, "#sim:ttft=%d #sim:len=24 #sim:tps=200", HOLD_MS);
     struct round rd;
+    double cpu0 = cpu_ms(pid);
     double t0 = now_ms();
     round_queue(&rd, model, "held", N, dir);
 
@@ -193,15 +211,17 @@ static void measure(const char *model, int slot)
     long in_flight = heartbeat_in_flight(queue);
 
     int exact = round_finish(&rd, 60000 + HOLD_MS);
+    double cpu = cpu_ms(pid) - cpu0;
     CHECK(exact == N);
     long after = idle_pss(queue, pid);
 
     per_stream[slot] = (double)(held - idle) / N;
     printf("  %s worker: idle %ld KiB, %d streams open after %.0f ms (heartbeat in_flight "
            "%ld), peak %ld KiB (%.1f KiB per stream), plateau %ld KiB: %.1f KiB per open "
-           "stream; after the round %ld KiB (+%ld); %d of %d answers exact\n",
+           "stream; after the round %ld KiB (+%ld); %d of %d answers exact; worker CPU over "
+           "the round %.0f ms (%.1f ms per 1,000 tokens)\n",
            queue, idle, (int)opened, t_open, in_flight, peak, (double)(peak - idle) / N, held,
-           per_stream[slot], after, after - idle, exact, N);
+           per_stream[slot], after, after - idle, exact, N, cpu, cpu / (N * 24.0) * 1000.0);
     CHECK(per_stream[slot] <= BOUND_KIB);
 }
 
