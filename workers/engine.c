@@ -13,6 +13,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,7 +46,36 @@ struct engine {
     bool refusing;                         /* Redis answers but refuses writes (OOM, READONLY) */
     double refusing_since;
     struct backoff backoff;
+    double next_trim_check;
+    size_t trim_free;                      /* the allocator's free bytes after the last trim */
 };
+
+/* Memory the allocator holds free, how often the engine looks at it, and how much more than
+ * after the last trim makes it give pages back. A burst of call starts builds every request
+ * body (tens of KiB each) in one turn and frees each once its headers are in: glibc keeps those
+ * pages, scattered between the live calls, so without a trim a worker would keep the peak of
+ * its bursts, not what its open streams hold. */
+#define ENGINE_TRIM_CHECK_MS 250
+#define ENGINE_TRIM_BYTES (256u << 10)
+
+static void trim_memory(struct engine *e)
+{
+#ifdef __GLIBC__
+    double now = clock_mono_ms_f();
+    if (now < e->next_trim_check)
+        return;
+    e->next_trim_check = now + ENGINE_TRIM_CHECK_MS;
+    struct mallinfo2 mi = mallinfo2(); /* every arena: the reader's jobs are freed here */
+    if (mi.fordblks < e->trim_free)
+        e->trim_free = mi.fordblks;
+    if (mi.fordblks - e->trim_free < ENGINE_TRIM_BYTES)
+        return;
+    malloc_trim(0); /* gives back the free pages inside the heaps, not only at their tops */
+    e->trim_free = mallinfo2().fordblks;
+#else
+    (void)e;
+#endif
+}
 
 static void on_ack(void *arg, const char *entry_id)
 {
@@ -254,6 +284,7 @@ int engine_run(struct worker *w, int sigfd)
         read_signals(e);
         flight_flush_text(&e->fl);
         flush_writes(e, &resync);
+        trim_memory(e);
     }
     /* Last writes: one more try if Redis was merely between backoff steps. */
     e->next_try = 0;

@@ -36,12 +36,22 @@ struct worker_job *worker_job_new(struct worker *w, const char *json, size_t len
     snprintf(wj->entry_id, sizeof wj->entry_id, "%s", entry_id);
     snprintf(wj->rid, sizeof wj->rid, "%.*s", (int)strcspn(wj->job.request, "."),
              wj->job.request);
-    key_log(wj->log_key, sizeof wj->log_key, wj->job.request);
-    key_out(wj->channel, sizeof wj->channel, wj->job.id);
-    key_seq(wj->seq_key, sizeof wj->seq_key, wj->job.request);
+    char k[4][KEY_MAX];
+    key_log(k[0], sizeof k[0], wj->job.request);
+    key_out(k[1], sizeof k[1], wj->job.id);
+    key_seq(k[2], sizeof k[2], wj->job.request);
     static atomic_ulong runs; /* jobs made by this process: each run's field is its own */
-    snprintf(wj->seq_field, sizeof wj->seq_field, "%s/%s.%lu", wj->job.id, w->id,
-             atomic_fetch_add(&runs, 1) + 1);
+    snprintf(k[3], sizeof k[3], "%s/%s.%lu", wj->job.id, w->id, atomic_fetch_add(&runs, 1) + 1);
+    size_t kl[4], total = 0;
+    for (int i = 0; i < 4; i++)
+        total += (kl[i] = strlen(k[i])) + 1;
+    char *p = wj->keys = xmalloc(total), **dst[4] = {&wj->log_key, &wj->channel, &wj->seq_key,
+                                                     &wj->seq_field};
+    for (int i = 0; i < 4; i++) {
+        memcpy(p, k[i], kl[i] + 1);
+        *dst[i] = p;
+        p += kl[i] + 1;
+    }
     wj->w = w;
     return wj;
 }
@@ -73,6 +83,7 @@ void worker_job_free(struct worker *w, struct worker_job *wj)
         text_release(&w->texts, wj->system_text);
     }
     job_free(&wj->job);
+    free(wj->keys);
     free(wj);
 }
 

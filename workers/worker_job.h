@@ -76,11 +76,14 @@ struct worker_job {
     char rid[80];                   /* the page's request id, for the logs: job.request up to
                                        a '.' ("<request>.translate" is a translation's) */
     char entry_id[EVENT_ID_MAX];    /* the stream entry to XACK when the job ends */
-    char log_key[KEY_MAX];          /* nova:log:<request> */
-    char channel[KEY_MAX];          /* nova:out:<job> */
-    char seq_key[KEY_MAX];          /* nova:seq:<request>: what its appends have applied */
-    char seq_field[KEY_MAX];        /* "<job>/<worker>.<n>": this run of the job, its own
+    /* Its keys, in one block of their exact sizes (keys), not four KEY_MAX arrays: a worker
+     * holds thousands of jobs. */
+    char *log_key;                  /* nova:log:<request> */
+    char *channel;                  /* nova:out:<job> */
+    char *seq_key;                  /* nova:seq:<request>: what its appends have applied */
+    char *seq_field;                /* "<job>/<worker>.<n>": this run of the job, its own
                                        numbers (a reclaimer's run starts again at 1) */
+    char *keys;
     unsigned long seq;              /* the number of its last event queued (append.h) */
     long token;                     /* its fencing token: the delivery count it was taken
                                        with, 1 for a fresh read (append.h) */

@@ -98,12 +98,36 @@ static int on_stream_message(void *user, const struct es_message *m)
     return rc;
 }
 
+/* A stream's request (its body, the prompts: tens of KiB, and its header list) is only needed
+ * until libcurl has sent it; a worker holds thousands of streams, each for as long as the model
+ * takes to its first token and then to its end. Once the headers of a 200 are in and libcurl
+ * reports every byte uploaded, nothing reads either again: libcurl resends a request only when
+ * a connection dies before any response (or for a redirect, an auth round or a 100-continue,
+ * none of which a call asks for). A retry builds a new call. */
+static void release_request(struct bedrock_call *call)
+{
+    curl_off_t up = 0;
+    if (!call->body.data ||
+        curl_easy_getinfo(call->easy, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK ||
+        up != (curl_off_t)call->body.len)
+        return;
+    buf_free(&call->body);
+    curl_slist_free_all(call->headers); /* CURLOPT_HTTPHEADER is not copied: now unread */
+    call->headers = NULL;
+}
+
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *user)
 {
     struct bedrock_call *call = user;
     size_t n = size * nmemb;
     int status;
     call->t_last = clock_mono_ms_f();
+    if ((n == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (n == 1 && ptr[0] == '\n')) {
+        /* The end of a header block: a 200's is the final one (no 1xx is 200). */
+        if (call->http_status == 200 && call->kind == BR_CALL_STREAM)
+            release_request(call);
+        return n;
+    }
     if (n > 5 && memcmp(ptr, "HTTP/", 5) == 0 && sscanf(ptr, "HTTP/%*s %d", &status) == 1) {
         call->http_status = status; /* a later status line (after 100 Continue) replaces it */
         call->res.err.type[0] = '\0';
@@ -130,20 +154,6 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *user)
     return n;
 }
 
-/* A stream's request body (the prompts: tens of KiB) is only needed until libcurl has sent
- * it; a worker holds thousands of streams for seconds each. Once event-stream bytes of a 200
- * arrive and libcurl reports every byte uploaded, nothing reads it again (no redirects are
- * followed, and a request is only resent before any response). A retry builds a new call. */
-static void release_body(struct bedrock_call *call)
-{
-    curl_off_t up = 0;
-    if (!call->body.data ||
-        curl_easy_getinfo(call->easy, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK ||
-        up != (curl_off_t)call->body.len)
-        return;
-    buf_free(&call->body);
-}
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
 {
     struct bedrock_call *call = user;
@@ -160,7 +170,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
                           call->resp.max);
         return 0;
     }
-    release_body(call);
+    release_request(call); /* in case the headers' end was not seen as such */
     if (es_decoder_feed(&call->dec, ptr, n, on_stream_message, call) < 0) {
         if (call->dec.err != ES_ERR_CALLBACK)
             bedrock_call_fail(call, BR_ERR_PROTOCOL, true, "event stream: %s", call->dec.errstr);
@@ -291,7 +301,8 @@ static void call_prepare(struct bedrock_call *call, const char *base, const char
         bedrock_call_fail(call, BR_ERR_CREDENTIALS, false, "signing failed: %s", err);
         return;
     }
-    snprintf(call->url, sizeof call->url, "%s%s", base, path);
+    char url[1024]; /* CURLOPT_URL is copied */
+    snprintf(url, sizeof url, "%s%s", base, path);
     add_header(call, "Content-Type", "application/json");
     add_header(call, "Accept", accept);
     add_header(call, "Host", host);
@@ -307,7 +318,7 @@ static void call_prepare(struct bedrock_call *call, const char *base, const char
         bedrock_call_fail(call, BR_ERR_TRANSPORT, true, "curl_easy_init failed");
         return;
     }
-    curl_easy_setopt(e, CURLOPT_URL, call->url);
+    curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body.data);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body.len);
@@ -322,10 +333,11 @@ static void call_prepare(struct bedrock_call *call, const char *base, const char
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, env->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* The receive buffer lives as long as the call; event-stream frames are a few hundred
-     * bytes, and a worker holds thousands of calls: 4 KiB (about 20 frames a read) instead
-     * of the default 16. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+    /* The receive buffer lives as long as the call. A stream's event-stream frames are a few
+     * hundred bytes and come a few at a time, and a worker holds thousands of streams: 1 KiB
+     * (libcurl's least; a frame split across reads is the decoder's ordinary case). The
+     * short calls (Converse, Retrieve: whole JSON answers of KiB) read 4 KiB at a time. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, call->kind == BR_CALL_STREAM ? 1024L : 4096L);
 }
 
 /* The wire path of a model operation: the id percent-encoded once ("%3A"); SigV4 encodes it

@@ -58,8 +58,7 @@ struct bedrock_call {
     bool canceled;                 /* set by the client; the body callback then aborts */
     bool got_stop;                 /* messageStop seen */
     CURL *easy;                    /* CURLOPT_PRIVATE is the call */
-    struct curl_slist *headers;
-    char url[1024];
+    struct curl_slist *headers;    /* with body: freed once a 200's headers are in */
     struct buf body;               /* request JSON */
     struct buf resp;               /* non-stream response or error body */
     struct es_decoder dec;

@@ -419,6 +419,42 @@ static void test_cancel_aborts_the_simulator_stream(void)
     creds_provider_free(cp);
 }
 
+/* A stream waiting for its first token holds no request: the body (and header list) goes once
+ * the 200's headers are in, not at the first event, which a slow model keeps back. */
+static void test_request_freed_before_first_token(void)
+{
+    struct creds_provider *cp = make_creds(SIM_KEY, SIM_SECRET, NULL);
+    struct bedrock_client *c = make_client(cp, 30);
+    struct bedrock_message msg = {"user", "slow start #sim:ttft=2000 #sim:len=5"};
+    struct bedrock_converse_req req = {.model_id = MICRO, .system = "You are a test.",
+                                       .messages = &msg, .n_messages = 1, .max_tokens = 1024,
+                                       .temperature = -1, .top_p = -1};
+    struct outcome o;
+    outcome_init(&o);
+    o.call = bedrock_converse_stream(c, &req, &callbacks, &o);
+    size_t at_start = bedrock_call_request_bytes(o.call), waiting = at_start;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char err[256];
+    double ms = 0;
+    while (o.deltas == 0 && !o.done && waiting > 0 && ms < 1500) {
+        CHECK(bedrock_client_wait(c, 50, err, sizeof err) >= 0);
+        if (!o.done)
+            waiting = bedrock_call_request_bytes(o.call);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        ms = (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6;
+    }
+    printf("  request %zu bytes at the start, %zu after %.0f ms with no token yet\n", at_start,
+           waiting, ms);
+    CHECK(at_start > 0);
+    CHECK(o.deltas == 0 && !o.done && waiting == 0);
+    drive(c, 30);
+    CHECK(o.done && o.res.err.code == BR_OK && o.deltas > 0);
+    buf_free(&o.text);
+    bedrock_client_free(c);
+    creds_provider_free(cp);
+}
+
 static void test_session_token_is_signed(void)
 {
     struct creds_provider *cp = make_creds(SIM_KEY, SIM_SECRET, "FQoGZXIvYXdzEXAMPLETOKEN");
@@ -491,6 +527,7 @@ int main(void)
     RUN(test_truncated_stream_is_protocol_error);
     RUN(test_idle_timeout_on_stall);
     RUN(test_cancel_aborts_the_simulator_stream);
+    RUN(test_request_freed_before_first_token);
     RUN(test_session_token_is_signed);
     RUN(test_converse_equals_stream);
     RUN(test_retrieve_returns_passages);
