@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/log.h"
 #include "fcgi_proto.h"
@@ -35,6 +36,8 @@ struct stream {
     bool on_pool;   /* a step (or the end) is queued or running */
     bool woken;     /* an event came while it was */
     bool hup;       /* the descriptor is out of the epoll set for good */
+    bool peer_gone; /* epoll saw the hang-up (EPOLLRDHUP, EPOLLHUP, EPOLLERR) */
+    bool stepping;  /* a step runs on the loop's thread now (dc_wait looks, never polls) */
     bool ended;     /* the end is under way: no more steps */
     /* The step's (pool thread, then read on the loop after its post): */
     int result;
@@ -42,6 +45,8 @@ struct stream {
     /* The connection: */
     int fd;
     unsigned fcgi_id;
+    struct buf pend;            /* encoded STDOUT records the socket did not take yet (its
+                                   memory freed once empty: an idle stream keeps none) */
     struct req rq;
     struct relay r;
 };
@@ -77,8 +82,8 @@ static long dc_read_body(void *ctx, char *p, size_t n)
     return 0;
 }
 
-/* Writes all of b (the descriptor is blocking with the SO_SNDTIMEO set at accept as the
- * backstop; sseout's writer writes only after poll said the socket takes bytes). */
+/* Writes all of b, waiting (the descriptor is blocking, with the SO_SNDTIMEO set at accept as
+ * the backstop): only at the end, on a pool thread. */
 static int dc_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
@@ -93,23 +98,63 @@ static int dc_write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Sends what the socket takes now of the records not yet written, never waiting (the step
+ * may run on the loop's thread): 0, or -1 (the connection is broken). */
+static int dc_send_pend(struct stream *s)
+{
+    size_t done = 0;
+    while (done < s->pend.len) {
+        ssize_t k = send(s->fd, s->pend.data + done, s->pend.len - done,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (k <= 0)
+            return -1;
+        done += (size_t)k;
+    }
+    if (done == s->pend.len)
+        buf_free(&s->pend);
+    else
+        buf_consume(&s->pend, done);
+    return 0;
+}
+
+/* STDOUT records of p, sent without waiting: sseout writes a piece only after the socket said
+ * it takes bytes (a unix socket then takes SSEOUT_PUSH_CHUNK), and what it does not take of
+ * a record stays in pend, sent before anything else. */
 static int dc_write(void *ctx, const char *p, size_t n)
 {
     struct stream *s = ctx;
-    struct buf b;
-    buf_init(&b, n + (n / FCGI_MAX_LENGTH + 1) * (FCGI_HEADER_LEN + 8));
-    int rc = fcgi_encode_stream(&b, FCGI_STDOUT, s->fcgi_id, p, n, 0) == 0 &&
-                     dc_write_all(s->fd, b.data ? b.data : "", b.len) == 0
-                 ? 0
-                 : -1;
-    buf_free(&b);
-    return rc;
+    if (fcgi_encode_stream(&s->pend, FCGI_STDOUT, s->fcgi_id, p, n, 0) < 0)
+        return -1;
+    return dc_send_pend(s);
 }
 
+/* As req_poll_fd, but the connection takes bytes only once pend is sent. A step on the loop's
+ * thread makes no poll at all: the loop watches the descriptor for the hang-up, and a piece
+ * is sent with MSG_DONTWAIT, what the socket does not take kept in pend (so the next look
+ * says full). */
 static unsigned dc_wait(void *ctx, int efd, bool want_write, long long wait_ms)
 {
     struct stream *s = ctx;
-    return req_poll_fd(s->fd, efd, want_write, wait_ms);
+    if (s->stepping && efd < 0 && wait_ms == 0) {
+        if (s->peer_gone || (s->pend.len && dc_send_pend(s) < 0))
+            return REQ_GONE;
+        return want_write && !s->pend.len ? REQ_WRITABLE : 0;
+    }
+    long long until = clock_mono_ms() + wait_ms;
+    for (;;) {
+        if (s->pend.len && dc_send_pend(s) < 0)
+            return REQ_GONE;
+        if (!s->pend.len || !want_write)
+            return req_poll_fd(s->fd, efd, want_write, wait_ms);
+        unsigned got = req_poll_fd(s->fd, efd, true, wait_ms) & ~REQ_WRITABLE;
+        wait_ms = until - clock_mono_ms();
+        if (got || wait_ms <= 0)
+            return got;
+    }
 }
 
 static void dc_shutdown(void *ctx)
@@ -130,16 +175,11 @@ static const struct req_conn_ops dconn_ops = {
 /* ---- the loop's side ------------------------------------------------------------------ */
 
 static void step_work(struct streams_work *w);
+static void stream_schedule(struct stream *s);
 
-/* Something happened: a step on the pool, unless one is there already (then once more). */
-static void stream_schedule(struct stream *s)
+/* The step that needs Redis, on a pool thread. */
+static void stream_to_pool(struct stream *s)
 {
-    if (s->ended || !s->adopted)
-        return;
-    if (s->on_pool) {
-        s->woken = true;
-        return;
-    }
     s->on_pool = true;
     s->woken = false;
     loop_timer_stop(s->ss->loop, &s->timer);
@@ -162,8 +202,10 @@ static void on_io(struct loop *l, struct loop_io *io, unsigned events)
 {
     (void)l;
     struct stream *s = io->arg;
-    if (events & (LOOP_RDHUP | LOOP_HUP))
-        stream_unwatch(s); /* level-triggered: the step sees the hang-up itself */
+    if (events & (LOOP_RDHUP | LOOP_HUP)) {
+        s->peer_gone = true; /* what the steps on the loop go by; a pool step polls itself */
+        stream_unwatch(s);
+    }
     stream_schedule(s);
 }
 
@@ -191,36 +233,75 @@ static void stream_notify(void *arg)
 
 static void end_work(struct streams_work *w);
 
-static void on_stepped(struct loop *l, void *arg)
+/* What the step said, on the loop: the end (to the pool: Redis, the caller's end), or what to
+ * wait for. Returns true when the stream is to be stepped again at once. */
+static bool stream_settle(struct stream *s)
 {
-    struct stream *s = arg;
-    s->on_pool = false;
-    if (s->result >= 0) { /* the end: on the pool too (Redis, the caller's end) */
+    struct loop *l = s->ss->loop;
+    if (s->result >= 0) {
         s->ended = true;
         s->on_pool = true;
         stream_unwatch(s);
         loop_timer_stop(l, &s->timer);
         s->work.fn = end_work;
         s->ss->run(s->ss->pool, &s->work);
-        return;
+        return false;
     }
     if (s->w.inbox_only && !s->hup)
         stream_unwatch(s); /* the client is gone: only the inbox and the time matter */
-    if (s->woken || s->w.due_ms <= loop_now(l)) {
-        stream_schedule(s);
-        return;
-    }
+    if (s->woken || s->w.due_ms <= loop_now(l))
+        return true;
     if (s->w.due_ms != LLONG_MAX)
         loop_timer_at(l, &s->timer, s->w.due_ms);
+    else
+        loop_timer_stop(l, &s->timer);
     if (!s->hup) {
         char err[128];
-        if (loop_io_want(l, &s->io, LOOP_RDHUP | (s->w.want_write ? LOOP_WRITE : 0), err,
+        bool want_write = s->w.want_write || s->pend.len > 0;
+        if (loop_io_want(l, &s->io, LOOP_RDHUP | (want_write ? LOOP_WRITE : 0), err,
                          sizeof err) < 0) {
             log_rid(LOG_WARN, s->rq.id, "%s", err);
             stream_unwatch(s);
-            stream_schedule(s); /* the step finds out what became of the connection */
+            return true; /* the step finds out what became of the connection */
         }
     }
+    return false;
+}
+
+#define STREAM_LOOP_STEPS 4 /* steps in a row on the loop before the pool takes the next */
+
+/* Something happened: the stream is stepped on the loop's thread (a delta to write, a ping,
+ * room to write: one wake-up per event, as a thread of its own would have), and only a step
+ * that needs Redis goes to a pool thread; unless a step is on the pool already (then once
+ * more when it is back). */
+static void stream_schedule(struct stream *s)
+{
+    if (s->ended || !s->adopted)
+        return;
+    if (s->on_pool) {
+        s->woken = true;
+        return;
+    }
+    for (int i = 0; i < STREAM_LOOP_STEPS; i++) {
+        s->woken = false;
+        s->r.no_block = s->stepping = true;
+        s->result = relay_step(&s->r, &s->w);
+        s->r.no_block = s->stepping = false;
+        if (s->result == RELAY_STEP_POOL)
+            break;
+        if (!stream_settle(s))
+            return;
+    }
+    stream_to_pool(s);
+}
+
+static void on_stepped(struct loop *l, void *arg)
+{
+    (void)l;
+    struct stream *s = arg;
+    s->on_pool = false;
+    if (stream_settle(s))
+        stream_schedule(s);
 }
 
 static void on_adopt(struct loop *l, void *arg)
@@ -287,10 +368,13 @@ static void end_work(struct streams_work *w)
      * client makes this fail, which changes nothing), then the close nginx waits for. */
     struct buf b;
     buf_init(&b, 64);
-    if (fcgi_encode_record(&b, FCGI_STDOUT, s->fcgi_id, NULL, 0) == 0 &&
-        fcgi_encode_end_request(&b, s->fcgi_id, 0, FCGI_REQUEST_COMPLETE) == 0)
+    if (s->pend.len && dc_write_all(s->fd, s->pend.data, s->pend.len) < 0)
+        buf_reset(&s->pend); /* broken: nothing more is written */
+    else if (fcgi_encode_record(&b, FCGI_STDOUT, s->fcgi_id, NULL, 0) == 0 &&
+             fcgi_encode_end_request(&b, s->fcgi_id, 0, FCGI_REQUEST_COMPLETE) == 0)
         dc_write_all(s->fd, b.data, b.len);
     buf_free(&b);
+    buf_free(&s->pend);
     close(s->fd);
     s->fd = -1;
     inbox_delete(in);
@@ -363,6 +447,7 @@ int streams_adopt(struct streams *ss, struct relay *r)
         return -1;
     }
     s->ss = ss;
+    buf_init(&s->pend, 2 * FCGI_MAX_LENGTH);
     atomic_init(&s->wake_posted, false);
     s->rq = *rq;
     s->rq.conn = &dconn_ops;

@@ -28,15 +28,40 @@
 #define PROBE_BEFORE 1000 /* the probe, this long before the first tokens */
 #define WARM 16           /* chats run to their end first: the baseline is a warm child */
 #define THREADS_MAX 16 /* per child: 8 request threads and a few of the child's own */
+#define MODEL_STREAMS 2 /* per chat in ko: one Micro and one Pro job */
+/* HELD_STREAMS_PSS_MAX_KIB: nova-fcgi's PSS (master + children, smaps_rollup) grown per held
+ * model stream over the warm idle children may be at most this (the issue's target is 32 KiB
+ * per model stream across nova-fcgi and the workers together). */
+#define PSS_MAX_DEFAULT 8.0
 
 static const char *base_url, *run_dir;
 static int N = N_DEFAULT, HOLD_MS = HOLD_DEFAULT;
+static double PSS_MAX = PSS_MAX_DEFAULT;
 
 struct child_probe {
     pid_t pid[8];
     size_t n;
     long threads[8], rss_kib[8], cpu_ticks[8];
+    long pss_kib; /* master + children: the measure (shared pages counted once) */
 };
+
+/* The Pss line of /proc/PID/smaps_rollup (KiB), or -1. */
+static long pss_of(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Pss:", 4) == 0) {
+            v = atol(line + 4);
+            break;
+        }
+    fclose(f);
+    return v;
+}
 
 static long status_field(pid_t pid, const char *name)
 {
@@ -60,7 +85,10 @@ static void probe(struct child_probe *p)
 {
     pid_t master = read_pid_file(run_dir, "nova-fcgi");
     p->n = master > 0 ? proc_children(master, p->pid, 8) : 0;
+    p->pss_kib = master > 0 ? pss_of(master) : -1;
     for (size_t i = 0; i < p->n; i++) {
+        long pss = pss_of(p->pid[i]);
+        p->pss_kib = p->pss_kib < 0 || pss < 0 ? -1 : p->pss_kib + pss;
         p->threads[i] = status_field(p->pid[i], "Threads");
         p->rss_kib[i] = status_field(p->pid[i], "VmRSS");
         p->cpu_ticks[i] = proc_cpu_ticks(p->pid[i]);
@@ -146,6 +174,12 @@ static void test_held_streams_hold_no_thread(void)
            "held stream\n",
            N, HOLD_MS, h.with_meta, HOLD_MS - PROBE_BEFORE, meta_max, complete, held_rss - idle_rss,
            (double)(held_rss - idle_rss) / N);
+    long held_pss = h.during.pss_kib, idle_pss = idle.pss_kib;
+    double pss_per_model = (double)(held_pss - idle_pss) / N / MODEL_STREAMS;
+    printf("  nova-fcgi PSS (master + children, smaps_rollup): %ld KiB idle, %ld KiB held: "
+           "+%ld KiB, %.1f KiB per held stream, %.1f KiB per model stream (bound %.1f)\n",
+           idle_pss, held_pss, held_pss - idle_pss, (double)(held_pss - idle_pss) / N,
+           pss_per_model, PSS_MAX);
     printf("  nova-fcgi CPU over the run: %.0f ms, %.2f ms per chat (user + system)\n",
            cpu * 1000.0 / sysconf(_SC_CLK_TCK), cpu * 1000.0 / sysconf(_SC_CLK_TCK) / N);
     CHECK(h.probed);
@@ -154,6 +188,8 @@ static void test_held_streams_hold_no_thread(void)
     for (size_t i = 0; i < h.during.n; i++)
         CHECK(h.during.threads[i] > 0 && h.during.threads[i] <= THREADS_MAX);
     CHECK(complete == N);
+    CHECK(idle_pss > 0 && held_pss > 0);
+    CHECK(pss_per_model <= PSS_MAX);
 }
 
 int main(void)
@@ -169,6 +205,8 @@ int main(void)
         N = atoi(v) < N_MAX ? atoi(v) : N_MAX;
     if ((v = getenv("HELD_STREAMS_HOLD_MS")) && atoi(v) >= 1000)
         HOLD_MS = atoi(v);
+    if ((v = getenv("HELD_STREAMS_PSS_MAX_KIB")) && atof(v) > 0)
+        PSS_MAX = atof(v);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(test_held_streams_hold_no_thread);
     curl_global_cleanup();
