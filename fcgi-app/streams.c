@@ -19,6 +19,7 @@
 #include "fcgi_proto.h"
 #include "inbox.h"
 #include "loop.h"
+#include "readers.h"
 #include "relay.h"
 #include "req.h"
 
@@ -39,6 +40,8 @@ struct stream {
     bool peer_gone; /* epoll saw the hang-up (EPOLLRDHUP, EPOLLHUP, EPOLLERR) */
     bool stepping;  /* a step runs on the loop's thread now (dc_wait looks, never polls) */
     bool ended;     /* the end is under way: no more steps */
+    bool renewing;  /* its reader entry is in a renewal sweep on the pool (streams_renew) */
+    bool pool_held; /* a step (or the end) for the pool waits for that sweep to come back */
     /* The step's (pool thread, then read on the loop after its post): */
     int result;
     struct relay_wait w;
@@ -63,6 +66,22 @@ struct streams {
     struct stream *head;        /* loop thread */
     struct loop_post drain_post, stop_post;
     atomic_bool drain_posted;
+    struct loop_timer renew_timer; /* the readers sweep (loop thread) */
+    bool renew_busy;               /* a sweep is on the pool */
+};
+
+/* The readers sweep: every STREAMS_RENEW_MS the loop renews the reader entries of all its
+ * streams due within that time in one pool step (one pipeline), instead of one pool step per
+ * stream every READERS_BEAT_MS. A swept stream's own pool steps wait for the sweep (a
+ * renewal must not come after the end's removal of the entry). */
+#define STREAMS_RENEW_MS 500
+struct renew_work {
+    struct streams_work work;
+    struct loop_post post;
+    struct streams *ss;
+    size_t n;
+    struct stream **s;
+    struct readers *rds;
 };
 
 /* ---- the connection after libfcgi: STDOUT records on the detached descriptor ------------- */
@@ -178,15 +197,88 @@ static void step_work(struct streams_work *w);
 static void stream_schedule(struct stream *s);
 
 /* The step that needs Redis, on a pool thread. */
+static void renew_done(struct loop *l, void *arg);
+
+static void renew_work_run(struct streams_work *w)
+{
+    struct renew_work *rw = (struct renew_work *)((char *)w - offsetof(struct renew_work, work));
+    readers_renew_many(rw->ss->app, rw->rds, rw->n);
+    loop_post(rw->ss->loop, &rw->post, renew_done, rw);
+}
+
+/* The sweep is back: the streams' held pool steps go now. */
+static void renew_done(struct loop *l, void *arg)
+{
+    (void)l;
+    struct renew_work *rw = arg;
+    for (size_t i = 0; i < rw->n; i++) {
+        struct stream *s = rw->s[i];
+        s->renewing = false;
+        if (s->pool_held) { /* its step (or end_work) is ready in s->work */
+            s->pool_held = false;
+            if (!s->ended)
+                s->work.fn = step_work;
+            s->ss->run(s->ss->pool, &s->work);
+        }
+    }
+    rw->ss->renew_busy = false;
+    free(rw->s);
+    free(rw->rds);
+    free(rw);
+}
+
+/* The sweep's tick: the reader entries due within STREAMS_RENEW_MS of the streams not on the
+ * pool, renewed early rather than late (their next beat set here, on the loop). */
+static void on_renew_tick(struct loop *l, struct loop_timer *t)
+{
+    struct streams *ss = t->arg;
+    if (!ss->head)
+        return; /* re-armed by the next adoption */
+    loop_timer_after(l, &ss->renew_timer, STREAMS_RENEW_MS);
+    if (ss->renew_busy)
+        return;
+    long long now = loop_now(l), soon = now + STREAMS_RENEW_MS;
+    size_t n = 0, cap = 0;
+    struct renew_work *rw = NULL;
+    for (struct stream *s = ss->head; s; s = s->next) {
+        if (!s->adopted || s->on_pool || s->ended || readers_due(&s->r.readers) > soon)
+            continue;
+        if (!rw) {
+            rw = xcalloc(1, sizeof *rw);
+            rw->ss = ss;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            rw->s = xrealloc(rw->s, cap * sizeof *rw->s);
+            rw->rds = xrealloc(rw->rds, cap * sizeof *rw->rds);
+        }
+        rw->s[n] = s;
+        rw->rds[n] = s->r.readers;
+        s->r.readers.beat_ms = clock_mono_ms() + READERS_BEAT_MS;
+        s->renewing = true;
+        n++;
+    }
+    if (!rw)
+        return;
+    rw->n = n;
+    ss->renew_busy = true;
+    rw->work.fn = renew_work_run;
+    ss->run(ss->pool, &rw->work);
+}
+
 static void stream_to_pool(struct stream *s)
 {
-    s->on_pool = true;
+    s->on_pool = true; /* events meanwhile: woken, stepped again when it is back */
     s->woken = false;
     loop_timer_stop(s->ss->loop, &s->timer);
     if (!s->hup && (s->io.want & LOOP_WRITE)) {
         char err[128];
         if (loop_io_want(s->ss->loop, &s->io, LOOP_RDHUP, err, sizeof err) < 0)
             log_rid(LOG_WARN, s->rq.id, "%s", err);
+    }
+    if (s->renewing) {
+        s->pool_held = true; /* renew_done sends it */
+        return;
     }
     s->work.fn = step_work;
     s->ss->run(s->ss->pool, &s->work);
@@ -244,15 +336,20 @@ static bool stream_settle(struct stream *s)
         stream_unwatch(s);
         loop_timer_stop(l, &s->timer);
         s->work.fn = end_work;
-        s->ss->run(s->ss->pool, &s->work);
+        if (s->renewing)
+            s->pool_held = true; /* the sweep's return sends it */
+        else
+            s->ss->run(s->ss->pool, &s->work);
         return false;
     }
     if (s->w.inbox_only && !s->hup)
         stream_unwatch(s); /* the client is gone: only the inbox and the time matter */
     if (s->woken || s->w.due_ms <= loop_now(l))
         return true;
-    if (s->w.due_ms != LLONG_MAX)
-        loop_timer_at(l, &s->timer, s->w.due_ms);
+    if (s->w.due_ms != LLONG_MAX) {
+        if (!loop_timer_armed(&s->timer) || s->timer.due_ms != s->w.due_ms)
+            loop_timer_at(l, &s->timer, s->w.due_ms);
+    }
     else
         loop_timer_stop(l, &s->timer);
     if (!s->hup) {
@@ -306,7 +403,6 @@ static void on_stepped(struct loop *l, void *arg)
 
 static void on_adopt(struct loop *l, void *arg)
 {
-    (void)l;
     struct stream *s = arg;
     struct streams *ss = s->ss;
     s->next = ss->head;
@@ -316,6 +412,8 @@ static void on_adopt(struct loop *l, void *arg)
     loop_io_init(&s->io, s->fd, on_io, s);
     loop_timer_init(&s->timer, on_timer, s);
     s->adopted = true;
+    if (!loop_timer_armed(&ss->renew_timer))
+        loop_timer_after(l, &ss->renew_timer, STREAMS_RENEW_MS);
     stream_schedule(s); /* what came meanwhile, and the first wait */
 }
 
@@ -402,6 +500,7 @@ struct streams *streams_start(struct app *app, streams_pool_fn *run, streams_idl
     ss->pool = pool;
     atomic_init(&ss->n_open, 0);
     atomic_init(&ss->drain_posted, false);
+    loop_timer_init(&ss->renew_timer, on_renew_tick, ss);
     ss->loop = loop_new(errstr, errlen);
     if (!ss->loop) {
         free(ss);
