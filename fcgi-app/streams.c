@@ -141,8 +141,8 @@ static int dc_send_pend(struct stream *s)
 }
 
 /* STDOUT records of p, sent without waiting: sseout writes a piece only after the socket said
- * it takes bytes (a unix socket then takes SSEOUT_PUSH_CHUNK), and what it does not take of
- * a record stays in pend, sent before anything else. */
+ * it takes bytes (a unix socket then takes SSEOUT_PUSH_CHUNK whole), and what it does not
+ * take of a record all the same stays in pend, sent before anything else. */
 static int dc_write(void *ctx, const char *p, size_t n)
 {
     struct stream *s = ctx;
@@ -151,17 +151,22 @@ static int dc_write(void *ctx, const char *p, size_t n)
     return dc_send_pend(s);
 }
 
-/* As req_poll_fd, but the connection takes bytes only once pend is sent. A step on the loop's
- * thread makes no poll at all: the loop watches the descriptor for the hang-up, and a piece
- * is sent with MSG_DONTWAIT, what the socket does not take kept in pend (so the next look
- * says full). */
+/* As req_poll_fd, but the connection takes bytes only once pend is sent. On the loop's thread
+ * the look for a hang-up makes no system call (the loop watches the descriptor for it); the
+ * look for room still polls: a unix socket that says writable takes a whole piece, so
+ * records stay whole and a cut (a shutdown) never leaves nginx half a record. */
 static unsigned dc_wait(void *ctx, int efd, bool want_write, long long wait_ms)
 {
     struct stream *s = ctx;
     if (s->stepping && efd < 0 && wait_ms == 0) {
         if (s->peer_gone || (s->pend.len && dc_send_pend(s) < 0))
             return REQ_GONE;
-        return want_write && !s->pend.len ? REQ_WRITABLE : 0;
+        if (!want_write || s->pend.len)
+            return 0;
+        unsigned got = req_poll_fd(s->fd, -1, true, 0);
+        if (got & REQ_GONE)
+            s->peer_gone = true;
+        return got;
     }
     long long until = clock_mono_ms() + wait_ms;
     for (;;) {
