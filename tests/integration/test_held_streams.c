@@ -33,7 +33,7 @@
 /* HELD_STREAMS_PSS_MAX_KIB: nova-fcgi's PSS (master + children, smaps_rollup) grown per held
  * model stream over the warm idle children may be at most this (the issue's target is 32 KiB
  * per model stream across nova-fcgi and the workers together). */
-#define PSS_MAX_DEFAULT 6.0
+#define PSS_MAX_DEFAULT 7.0
 
 static const char *base_url, *run_dir;
 static int N = N_DEFAULT, HOLD_MS = HOLD_DEFAULT;
