@@ -6,10 +6,14 @@
  *     stream only 2 × 8 could, the rest waiting for a thread;
  *   - meanwhile each nova-fcgi child has at most THREADS_MAX threads (the 8 request threads,
  *     the dispatcher, the loop, the main thread: none per stream);
- *   - every chat then ends with `done` and no `error`.
+ *   - every chat then ends with `done` and no `error`;
+ *   - nova-fcgi's PSS (master + children, /proc/PID/smaps_rollup: the issue's measure) grew by
+ *     at most PSS_MAX KiB per held model stream (2 per chat) over the warm idle children
+ *     (not checked in the ASan build).
  *
- * Printed: threads and VmRSS of each child idle and while the N are held, and the difference
- * per held stream (the cost of an open stream in nova-fcgi). */
+ * Printed: threads and VmRSS of each child idle and while the N are held, PSS idle, held and
+ * after the run with the growth per held stream and per model stream, and nova-fcgi's CPU
+ * per chat over the run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +37,7 @@
 /* HELD_STREAMS_PSS_MAX_KIB: nova-fcgi's PSS (master + children, smaps_rollup) grown per held
  * model stream over the warm idle children may be at most this (the issue's target is 32 KiB
  * per model stream across nova-fcgi and the workers together). */
-#define PSS_MAX_DEFAULT 7.0
+#define PSS_MAX_DEFAULT 7.0 /* s23 before this bound: 9.7 at N = 200, 11.2 at N = 1,000 */
 
 static const char *base_url, *run_dir;
 static int N = N_DEFAULT, HOLD_MS = HOLD_DEFAULT;
@@ -191,7 +195,9 @@ static void test_held_streams_hold_no_thread(void)
         CHECK(h.during.threads[i] > 0 && h.during.threads[i] <= THREADS_MAX);
     CHECK(complete == N);
     CHECK(idle_pss > 0 && held_pss > 0);
+#ifndef __SANITIZE_ADDRESS__ /* ASan's allocator (redzones, quarantine) is not the measure */
     CHECK(pss_per_model <= PSS_MAX);
+#endif
 }
 
 int main(void)
