@@ -40,7 +40,7 @@ struct stream {
     bool peer_gone; /* epoll saw the hang-up (EPOLLRDHUP, EPOLLHUP, EPOLLERR) */
     bool stepping;  /* a step runs on the loop's thread now (dc_wait looks, never polls) */
     bool ended;     /* the end is under way: no more steps */
-    bool renewing;  /* its reader entry is in a renewal sweep on the pool (streams_renew) */
+    bool renewing;  /* its reader entry is in a renewal sweep on the pool (on_renew_tick) */
     bool pool_held; /* a step (or the end) for the pool waits for that sweep to come back */
     /* The step's (pool thread, then read on the loop after its post): */
     int result;
@@ -201,7 +201,6 @@ static const struct req_conn_ops dconn_ops = {
 static void step_work(struct streams_work *w);
 static void stream_schedule(struct stream *s);
 
-/* The step that needs Redis, on a pool thread. */
 static void renew_done(struct loop *l, void *arg);
 
 static void renew_work_run(struct streams_work *w)
@@ -271,6 +270,7 @@ static void on_renew_tick(struct loop *l, struct loop_timer *t)
     ss->run(ss->pool, &rw->work);
 }
 
+/* The step that needs Redis, on a pool thread (once the stream's renewal is back). */
 static void stream_to_pool(struct stream *s)
 {
     s->on_pool = true; /* events meanwhile: woken, stepped again when it is back */
