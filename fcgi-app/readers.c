@@ -135,6 +135,32 @@ void readers_renew(struct readers *rd, struct app *app, const char *rid)
     readers_send(rd, app, rid, NULL, 0, false);
 }
 
+void readers_renew_many(struct app *app, const struct readers *rds, size_t n)
+{
+    char key[KEY_MAX], err[256];
+    redisContext *c = n ? app_redis(app, err, sizeof err) : NULL;
+    if (!c) {
+        if (n)
+            log_warn("renewing %zu readers: %s", n, err);
+        return;
+    }
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++)
+        if (key_readers(key, sizeof key, rds[i].request_id) == 0) {
+            redisAppendCommand(c, "EVAL %s 1 %s %s", renew_lua, key, rds[i].token);
+            sent++;
+        }
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+            log_warn("renewing %zu readers: %s", n, c->errstr);
+            break;
+        }
+        freeReplyObject(rep);
+    }
+    app_redis_put(app, c);
+}
+
 void readers_leave(struct readers *rd, struct app *app, const char *rid)
 {
     if (rd->joined)

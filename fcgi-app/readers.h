@@ -52,6 +52,10 @@ int readers_join_resume(struct readers *rd, struct app *app, const char *rid,
                         const char *channel, long ttl_s, long max);
 /* Renews the entry: due at readers_due. */
 void readers_renew(struct readers *rd, struct app *app, const char *rid);
+/* Renews the entries of n streams in one pipeline on one pooled connection (the child's loop
+ * renews all of its due streams so: one pool step, not one per stream). rds are copies the
+ * caller owns; their beat_ms is the caller's to set. Failures are logged once. */
+void readers_renew_many(struct app *app, const struct readers *rds, size_t n);
 /* Removes the entry (when joined). */
 void readers_leave(struct readers *rd, struct app *app, const char *rid);
 /* When the entry is due for renewal (monotonic ms); LLONG_MAX when not joined. */

@@ -318,6 +318,8 @@ void relay_abort(struct relay *r, const char *message)
  * canceled — no tokens paid for nobody. */
 static int relay_grace_step(struct relay *r, struct relay_wait *w)
 {
+    if (r->no_block)
+        return RELAY_STEP_POOL; /* readers_live, the cancel: Redis */
     /* The events are in the transcript; a resume reads them there. */
     transcript_take_inbox(&r->tr, r->rq->inbox);
     transcript_drop_taken(&r->tr);
@@ -401,13 +403,17 @@ static int relay_live_step(struct relay *r, struct relay_wait *w)
     /* On the loop nobody waited on the connection: a look for the hang-up it may have seen. */
     if (r->on_loop && !rq->client_gone)
         req_wait(rq, -1, false, 0);
+    /* On the loop's thread, what needs Redis goes to the pool before anything is taken: a
+     * catch-up page, and the gone client's reader entry and grace. */
+    if (r->no_block && (rq->client_gone || (r->catching && !sseout_full(&r->out))))
+        return RELAY_STEP_POOL;
     /* While the client has not taken SSEOUT_FLUSH_AT bytes, the inbox is left alone: its
      * cap is then what a stalled client may hold (a cut is all that is read of it). */
     unsigned flags = sseout_full(&r->out)      ? (inbox_is_cut(rq->inbox) ? INBOX_CUT : 0)
                      : r->catching             ? relay_page_step(r)
                                                : relay_drain_inbox(r);
     if (rq->client_gone || sseout_push(&r->out, rq) < 0)
-        return relay_gone(r);
+        return r->no_block ? RELAY_STEP_POOL : relay_gone(r); /* what was taken is written */
     if (r->out.behind)
         flags |= INBOX_CUT;
     if (flags & (INBOX_CUT | RELAY_LOST)) {
@@ -430,24 +436,29 @@ static int relay_live_step(struct relay *r, struct relay_wait *w)
         return relay_final_flush(r, RELAY_DONE);
     if (!r->catching && tally_all_ended(&r->tally)) {
         if (r->tally.origin)
-            return relay_finish(r);
+            return r->no_block ? RELAY_STEP_POOL : relay_finish(r);
         if (!r->finish_at_ms)
             r->finish_at_ms = now + RELAY_DONE_GRACE_MS;
         if (now >= r->finish_at_ms) {
+            if (r->no_block)
+                return RELAY_STEP_POOL;
             /* Last look: the origin may have appended done after all. */
             if (relay_catch_up(r) == 0 && r->tally.done_seen)
                 return relay_final_flush(r, RELAY_DONE);
             return rq->client_gone ? RELAY_GONE : relay_finish(r);
         }
     }
-    if (now >= readers_due(&r->readers))
+    if (now >= readers_due(&r->readers)) {
+        if (r->no_block)
+            return RELAY_STEP_POOL;
         readers_renew(&r->readers, app, rq->id);
+    }
     if (atomic_load(&app->draining))
         drain_at = atomic_load(&app->drain_deadline_ms);
     if (now >= drain_at)
         return relay_end_local(r, "server is shutting down", true, RELAY_DRAINED);
     if (now >= r->deadline_ms)
-        return relay_timeout(r);
+        return r->no_block ? RELAY_STEP_POOL : relay_timeout(r);
     if (sseout_ping(&r->out, now) && sseout_push(&r->out, rq) < 0)
         return relay_gone(r);
     w->due_ms = relay_due(r, drain_at);

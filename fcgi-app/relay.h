@@ -87,6 +87,7 @@ struct relay {
     long long phase_until_ms;   /* GRACE: when to cancel; FLUSHING: when to give up */
     enum relay_end flush_ok, flush_gone, flush_late; /* FLUSHING's three outcomes */
     bool on_loop;               /* driven by the child's loop (streams.h), not a thread */
+    bool no_block;              /* this step runs on the loop's thread: no Redis (relay_step) */
     relay_end_fn *on_end;       /* set by a caller that lets the stream go to the loop */
     void *end_ctx;
 };
@@ -136,7 +137,12 @@ int relay_catch_up_page(struct relay *r);
  * and relay_ended runs at the stream's end, on a pool thread. */
 enum relay_end relay_run(struct relay *r);
 /* One step: does what is due now, never waits. Returns -1 with *w saying what to wait for
- * next, or the end (an enum relay_end). */
+ * next, or the end (an enum relay_end). With r->no_block set (the loop runs the step on its
+ * own thread) it also never calls Redis: where the step would (a catch-up page, done and the
+ * transcript, readers renewal, the grace after a hang-up, the deadline's cancel) it stops
+ * before that and returns RELAY_STEP_POOL, having done nothing that a step run again (on a
+ * pool thread, no_block clear) does not redo or find done. */
+#define RELAY_STEP_POOL (-2)
 int relay_step(struct relay *r, struct relay_wait *w);
 /* A handed-off stream's end (the loop's pool thread): the reader entry goes, r->on_end runs,
  * the registrations go and r is freed (not r itself: its owner's). */

@@ -54,7 +54,10 @@ bool sseout_ping(struct sseout *o, long long now_ms)
 
 void sseout_taken(struct sseout *o, size_t n, long long now_ms)
 {
-    buf_consume(&o->out, n);
+    if (n >= o->out.len)
+        buf_free(&o->out); /* all taken: an open stream between events keeps no buffer */
+    else
+        buf_consume(&o->out, n);
     o->progress_ms = now_ms;
     o->next_ping_ms = now_ms + o->keepalive_ms;
 }
@@ -128,5 +131,5 @@ void sseout_cut(struct sseout *o, struct req *rq, const char *why)
     log_rid(LOG_WARN, rq->id, "%s (%zu bytes unwritten); cutting the stream for a resume", why,
             o->out.len);
     req_shutdown(rq);
-    buf_reset(&o->out);
+    buf_free(&o->out);
 }

@@ -13,11 +13,13 @@
 
 #include "app.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/errstr.h"
 #include "core/log.h"
 #include "fcgi_proto.h"
 #include "inbox.h"
 #include "loop.h"
+#include "readers.h"
 #include "relay.h"
 #include "req.h"
 
@@ -35,13 +37,19 @@ struct stream {
     bool on_pool;   /* a step (or the end) is queued or running */
     bool woken;     /* an event came while it was */
     bool hup;       /* the descriptor is out of the epoll set for good */
+    bool peer_gone; /* epoll saw the hang-up (EPOLLRDHUP, EPOLLHUP, EPOLLERR) */
+    bool stepping;  /* a step runs on the loop's thread now (dc_wait looks, never polls) */
     bool ended;     /* the end is under way: no more steps */
+    bool renewing;  /* its reader entry is in a renewal sweep on the pool (on_renew_tick) */
+    bool pool_held; /* a step (or the end) for the pool waits for that sweep to come back */
     /* The step's (pool thread, then read on the loop after its post): */
     int result;
     struct relay_wait w;
     /* The connection: */
     int fd;
     unsigned fcgi_id;
+    struct buf pend;            /* encoded STDOUT records the socket did not take yet (its
+                                   memory freed once empty: an idle stream keeps none) */
     struct req rq;
     struct relay r;
 };
@@ -58,6 +66,22 @@ struct streams {
     struct stream *head;        /* loop thread */
     struct loop_post drain_post, stop_post;
     atomic_bool drain_posted;
+    struct loop_timer renew_timer; /* the readers sweep (loop thread) */
+    bool renew_busy;               /* a sweep is on the pool */
+};
+
+/* The readers sweep: every STREAMS_RENEW_MS the loop renews the reader entries of all its
+ * streams due within that time in one pool step (one pipeline), instead of one pool step per
+ * stream every READERS_BEAT_MS. A swept stream's own pool steps wait for the sweep (a
+ * renewal must not come after the end's removal of the entry). */
+#define STREAMS_RENEW_MS 500
+struct renew_work {
+    struct streams_work work;
+    struct loop_post post;
+    struct streams *ss;
+    size_t n;
+    struct stream **s;
+    struct readers *rds;
 };
 
 /* ---- the connection after libfcgi: STDOUT records on the detached descriptor ------------- */
@@ -77,8 +101,8 @@ static long dc_read_body(void *ctx, char *p, size_t n)
     return 0;
 }
 
-/* Writes all of b (the descriptor is blocking with the SO_SNDTIMEO set at accept as the
- * backstop; sseout's writer writes only after poll said the socket takes bytes). */
+/* Writes all of b, waiting (the descriptor is blocking, with the SO_SNDTIMEO set at accept as
+ * the backstop): only at the end, on a pool thread. */
 static int dc_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
@@ -93,23 +117,68 @@ static int dc_write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Sends what the socket takes now of the records not yet written, never waiting (the step
+ * may run on the loop's thread): 0, or -1 (the connection is broken). */
+static int dc_send_pend(struct stream *s)
+{
+    size_t done = 0;
+    while (done < s->pend.len) {
+        ssize_t k = send(s->fd, s->pend.data + done, s->pend.len - done,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (k <= 0)
+            return -1;
+        done += (size_t)k;
+    }
+    if (done == s->pend.len)
+        buf_free(&s->pend);
+    else
+        buf_consume(&s->pend, done);
+    return 0;
+}
+
+/* STDOUT records of p, sent without waiting: sseout writes a piece only after the socket said
+ * it takes bytes (a unix socket then takes SSEOUT_PUSH_CHUNK whole), and what it does not
+ * take of a record all the same stays in pend, sent before anything else. */
 static int dc_write(void *ctx, const char *p, size_t n)
 {
     struct stream *s = ctx;
-    struct buf b;
-    buf_init(&b, n + (n / FCGI_MAX_LENGTH + 1) * (FCGI_HEADER_LEN + 8));
-    int rc = fcgi_encode_stream(&b, FCGI_STDOUT, s->fcgi_id, p, n, 0) == 0 &&
-                     dc_write_all(s->fd, b.data ? b.data : "", b.len) == 0
-                 ? 0
-                 : -1;
-    buf_free(&b);
-    return rc;
+    if (fcgi_encode_stream(&s->pend, FCGI_STDOUT, s->fcgi_id, p, n, 0) < 0)
+        return -1;
+    return dc_send_pend(s);
 }
 
+/* As req_poll_fd, but the connection takes bytes only once pend is sent. On the loop's thread
+ * the look for a hang-up makes no system call (the loop watches the descriptor for it); the
+ * look for room still polls: a unix socket that says writable takes a whole piece, so
+ * records stay whole and a cut (a shutdown) never leaves nginx half a record. */
 static unsigned dc_wait(void *ctx, int efd, bool want_write, long long wait_ms)
 {
     struct stream *s = ctx;
-    return req_poll_fd(s->fd, efd, want_write, wait_ms);
+    if (s->stepping && efd < 0 && wait_ms == 0) {
+        if (s->peer_gone || (s->pend.len && dc_send_pend(s) < 0))
+            return REQ_GONE;
+        if (!want_write || s->pend.len)
+            return 0;
+        unsigned got = req_poll_fd(s->fd, -1, true, 0);
+        if (got & REQ_GONE)
+            s->peer_gone = true;
+        return got;
+    }
+    long long until = clock_mono_ms() + wait_ms;
+    for (;;) {
+        if (s->pend.len && dc_send_pend(s) < 0)
+            return REQ_GONE;
+        if (!s->pend.len || !want_write)
+            return req_poll_fd(s->fd, efd, want_write, wait_ms);
+        unsigned got = req_poll_fd(s->fd, efd, true, wait_ms) & ~REQ_WRITABLE;
+        wait_ms = until - clock_mono_ms();
+        if (got || wait_ms <= 0)
+            return got;
+    }
 }
 
 static void dc_shutdown(void *ctx)
@@ -130,23 +199,91 @@ static const struct req_conn_ops dconn_ops = {
 /* ---- the loop's side ------------------------------------------------------------------ */
 
 static void step_work(struct streams_work *w);
+static void stream_schedule(struct stream *s);
 
-/* Something happened: a step on the pool, unless one is there already (then once more). */
-static void stream_schedule(struct stream *s)
+static void renew_done(struct loop *l, void *arg);
+
+static void renew_work_run(struct streams_work *w)
 {
-    if (s->ended || !s->adopted)
-        return;
-    if (s->on_pool) {
-        s->woken = true;
-        return;
+    struct renew_work *rw = (struct renew_work *)((char *)w - offsetof(struct renew_work, work));
+    readers_renew_many(rw->ss->app, rw->rds, rw->n);
+    loop_post(rw->ss->loop, &rw->post, renew_done, rw);
+}
+
+/* The sweep is back: the streams' held pool steps go now. */
+static void renew_done(struct loop *l, void *arg)
+{
+    (void)l;
+    struct renew_work *rw = arg;
+    for (size_t i = 0; i < rw->n; i++) {
+        struct stream *s = rw->s[i];
+        s->renewing = false;
+        if (s->pool_held) { /* its step (or end_work) is ready in s->work */
+            s->pool_held = false;
+            if (!s->ended)
+                s->work.fn = step_work;
+            s->ss->run(s->ss->pool, &s->work);
+        }
     }
-    s->on_pool = true;
+    rw->ss->renew_busy = false;
+    free(rw->s);
+    free(rw->rds);
+    free(rw);
+}
+
+/* The sweep's tick: the reader entries due within STREAMS_RENEW_MS of the streams not on the
+ * pool, renewed early rather than late (their next beat set here, on the loop). */
+static void on_renew_tick(struct loop *l, struct loop_timer *t)
+{
+    struct streams *ss = t->arg;
+    if (!ss->head)
+        return; /* re-armed by the next adoption */
+    loop_timer_after(l, &ss->renew_timer, STREAMS_RENEW_MS);
+    if (ss->renew_busy)
+        return;
+    long long now = loop_now(l), soon = now + STREAMS_RENEW_MS;
+    size_t n = 0, cap = 0;
+    struct renew_work *rw = NULL;
+    for (struct stream *s = ss->head; s; s = s->next) {
+        if (!s->adopted || s->on_pool || s->ended || readers_due(&s->r.readers) > soon)
+            continue;
+        if (!rw) {
+            rw = xcalloc(1, sizeof *rw);
+            rw->ss = ss;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            rw->s = xrealloc(rw->s, cap * sizeof *rw->s);
+            rw->rds = xrealloc(rw->rds, cap * sizeof *rw->rds);
+        }
+        rw->s[n] = s;
+        rw->rds[n] = s->r.readers;
+        s->r.readers.beat_ms = clock_mono_ms() + READERS_BEAT_MS;
+        s->renewing = true;
+        n++;
+    }
+    if (!rw)
+        return;
+    rw->n = n;
+    ss->renew_busy = true;
+    rw->work.fn = renew_work_run;
+    ss->run(ss->pool, &rw->work);
+}
+
+/* The step that needs Redis, on a pool thread (once the stream's renewal is back). */
+static void stream_to_pool(struct stream *s)
+{
+    s->on_pool = true; /* events meanwhile: woken, stepped again when it is back */
     s->woken = false;
     loop_timer_stop(s->ss->loop, &s->timer);
     if (!s->hup && (s->io.want & LOOP_WRITE)) {
         char err[128];
         if (loop_io_want(s->ss->loop, &s->io, LOOP_RDHUP, err, sizeof err) < 0)
             log_rid(LOG_WARN, s->rq.id, "%s", err);
+    }
+    if (s->renewing) {
+        s->pool_held = true; /* renew_done sends it */
+        return;
     }
     s->work.fn = step_work;
     s->ss->run(s->ss->pool, &s->work);
@@ -162,8 +299,10 @@ static void on_io(struct loop *l, struct loop_io *io, unsigned events)
 {
     (void)l;
     struct stream *s = io->arg;
-    if (events & (LOOP_RDHUP | LOOP_HUP))
-        stream_unwatch(s); /* level-triggered: the step sees the hang-up itself */
+    if (events & (LOOP_RDHUP | LOOP_HUP)) {
+        s->peer_gone = true; /* what the steps on the loop go by; a pool step polls itself */
+        stream_unwatch(s);
+    }
     stream_schedule(s);
 }
 
@@ -191,41 +330,84 @@ static void stream_notify(void *arg)
 
 static void end_work(struct streams_work *w);
 
-static void on_stepped(struct loop *l, void *arg)
+/* What the step said, on the loop: the end (to the pool: Redis, the caller's end), or what to
+ * wait for. Returns true when the stream is to be stepped again at once. */
+static bool stream_settle(struct stream *s)
 {
-    struct stream *s = arg;
-    s->on_pool = false;
-    if (s->result >= 0) { /* the end: on the pool too (Redis, the caller's end) */
+    struct loop *l = s->ss->loop;
+    if (s->result >= 0) {
         s->ended = true;
         s->on_pool = true;
         stream_unwatch(s);
         loop_timer_stop(l, &s->timer);
         s->work.fn = end_work;
-        s->ss->run(s->ss->pool, &s->work);
-        return;
+        if (s->renewing)
+            s->pool_held = true; /* the sweep's return sends it */
+        else
+            s->ss->run(s->ss->pool, &s->work);
+        return false;
     }
     if (s->w.inbox_only && !s->hup)
         stream_unwatch(s); /* the client is gone: only the inbox and the time matter */
-    if (s->woken || s->w.due_ms <= loop_now(l)) {
-        stream_schedule(s);
-        return;
+    if (s->woken || s->w.due_ms <= loop_now(l))
+        return true;
+    if (s->w.due_ms != LLONG_MAX) {
+        if (!loop_timer_armed(&s->timer) || s->timer.due_ms != s->w.due_ms)
+            loop_timer_at(l, &s->timer, s->w.due_ms);
     }
-    if (s->w.due_ms != LLONG_MAX)
-        loop_timer_at(l, &s->timer, s->w.due_ms);
+    else
+        loop_timer_stop(l, &s->timer);
     if (!s->hup) {
         char err[128];
-        if (loop_io_want(l, &s->io, LOOP_RDHUP | (s->w.want_write ? LOOP_WRITE : 0), err,
+        bool want_write = s->w.want_write || s->pend.len > 0;
+        if (loop_io_want(l, &s->io, LOOP_RDHUP | (want_write ? LOOP_WRITE : 0), err,
                          sizeof err) < 0) {
             log_rid(LOG_WARN, s->rq.id, "%s", err);
             stream_unwatch(s);
-            stream_schedule(s); /* the step finds out what became of the connection */
+            return true; /* the step finds out what became of the connection */
         }
     }
+    return false;
+}
+
+#define STREAM_LOOP_STEPS 4 /* steps in a row on the loop before the pool takes the next */
+
+/* Something happened: the stream is stepped on the loop's thread (a delta to write, a ping,
+ * room to write: one wake-up per event, as a thread of its own would have), and only a step
+ * that needs Redis goes to a pool thread; unless a step is on the pool already (then once
+ * more when it is back). */
+static void stream_schedule(struct stream *s)
+{
+    if (s->ended || !s->adopted)
+        return;
+    if (s->on_pool) {
+        s->woken = true;
+        return;
+    }
+    for (int i = 0; i < STREAM_LOOP_STEPS; i++) {
+        s->woken = false;
+        s->r.no_block = s->stepping = true;
+        s->result = relay_step(&s->r, &s->w);
+        s->r.no_block = s->stepping = false;
+        if (s->result == RELAY_STEP_POOL)
+            break;
+        if (!stream_settle(s))
+            return;
+    }
+    stream_to_pool(s);
+}
+
+static void on_stepped(struct loop *l, void *arg)
+{
+    (void)l;
+    struct stream *s = arg;
+    s->on_pool = false;
+    if (stream_settle(s))
+        stream_schedule(s);
 }
 
 static void on_adopt(struct loop *l, void *arg)
 {
-    (void)l;
     struct stream *s = arg;
     struct streams *ss = s->ss;
     s->next = ss->head;
@@ -235,6 +417,8 @@ static void on_adopt(struct loop *l, void *arg)
     loop_io_init(&s->io, s->fd, on_io, s);
     loop_timer_init(&s->timer, on_timer, s);
     s->adopted = true;
+    if (!loop_timer_armed(&ss->renew_timer))
+        loop_timer_after(l, &ss->renew_timer, STREAMS_RENEW_MS);
     stream_schedule(s); /* what came meanwhile, and the first wait */
 }
 
@@ -287,10 +471,13 @@ static void end_work(struct streams_work *w)
      * client makes this fail, which changes nothing), then the close nginx waits for. */
     struct buf b;
     buf_init(&b, 64);
-    if (fcgi_encode_record(&b, FCGI_STDOUT, s->fcgi_id, NULL, 0) == 0 &&
-        fcgi_encode_end_request(&b, s->fcgi_id, 0, FCGI_REQUEST_COMPLETE) == 0)
+    if (s->pend.len && dc_write_all(s->fd, s->pend.data, s->pend.len) < 0)
+        buf_reset(&s->pend); /* broken: nothing more is written */
+    else if (fcgi_encode_record(&b, FCGI_STDOUT, s->fcgi_id, NULL, 0) == 0 &&
+             fcgi_encode_end_request(&b, s->fcgi_id, 0, FCGI_REQUEST_COMPLETE) == 0)
         dc_write_all(s->fd, b.data, b.len);
     buf_free(&b);
+    buf_free(&s->pend);
     close(s->fd);
     s->fd = -1;
     inbox_delete(in);
@@ -318,6 +505,7 @@ struct streams *streams_start(struct app *app, streams_pool_fn *run, streams_idl
     ss->pool = pool;
     atomic_init(&ss->n_open, 0);
     atomic_init(&ss->drain_posted, false);
+    loop_timer_init(&ss->renew_timer, on_renew_tick, ss);
     ss->loop = loop_new(errstr, errlen);
     if (!ss->loop) {
         free(ss);
@@ -363,6 +551,7 @@ int streams_adopt(struct streams *ss, struct relay *r)
         return -1;
     }
     s->ss = ss;
+    buf_init(&s->pend, 2 * FCGI_MAX_LENGTH);
     atomic_init(&s->wake_posted, false);
     s->rq = *rq;
     s->rq.conn = &dconn_ops;

@@ -10,17 +10,22 @@
  *
  * From then on the loop owns the stream. It waits for the stream's events: the connection
  * (hang-up; room to write while bytes wait), the stream's timer (relay_step's due time: the
- * keep-alive ping, readers renewal, the job deadline, a resume's done grace, the drain, the
- * disconnect grace, the last flush's limit) and its inbox, which the dispatcher rings by
- * posting to the loop instead of an eventfd (inbox_hand_to). On any of them it queues one
- * relay_step on a pool thread (the child's request threads: the step's short blocking Redis
- * commands — catch-up XRANGE pages, done and the transcript, the grace's ZCOUNT, readers,
- * cancel — run there, never on the loop), which posts the stream back with what to wait for
- * next. A stream is on the loop or on one pool thread, never both; events meanwhile are
- * remembered and step it again at once. The response is written as FastCGI STDOUT records
- * of the project's own encoder (fcgi_proto.h), only while the socket takes them (sseout's
- * writer); at the end the stream's end runs on a pool thread (relay_ended), then the end of
- * STDOUT and END_REQUEST are written and the descriptor closed.
+ * keep-alive ping, the job deadline, a resume's done grace, the drain, the disconnect grace,
+ * the last flush's limit) and its inbox, which the dispatcher rings by posting to the loop
+ * instead of an eventfd (inbox_hand_to). On any of them the loop runs relay_step on its own
+ * thread with no_block set: a ring with deltas to write, a ping, room to write again are one
+ * wake-up each, as a thread per stream would have. A step that needs Redis (catch-up XRANGE
+ * pages, done and the transcript, the grace's ZCOUNT, cancel, the deadline) stops before it
+ * and is run again on a pool thread (the child's request threads), which posts the stream
+ * back with what to wait for next. Reader entries are renewed for all due streams at once,
+ * one pool step every STREAMS_RENEW_MS (readers_renew_many). A stream is on the loop or on
+ * one pool thread, never both; events meanwhile are remembered and step it again at once.
+ * The response is written as FastCGI STDOUT records of the project's own encoder
+ * (fcgi_proto.h) with MSG_DONTWAIT: a write never waits, and what the socket did not take of
+ * a record is kept and sent first (the socket is then not writable for sseout, whose caps
+ * and stall cut apply as in the thread mode). At the end the stream's end runs on a pool
+ * thread (relay_ended), then the rest, the end of STDOUT and END_REQUEST are written and the
+ * descriptor closed.
  *
  * The loop runs on its own thread; streams_adopt and streams_drain may be called from any
  * thread. */

@@ -82,13 +82,15 @@ int transcript_feed_taken(struct transcript *t, transcript_fn fn, void *ctx)
                             &e))
             rc = fn(ctx, &e);
     }
-    buf_reset(&t->taken);
+    transcript_drop_taken(t);
     return rc;
 }
 
+/* Its memory goes too: the next take swaps it into the inbox, so a held stream would keep the
+ * capacity of its largest batch twice (here and in the inbox) for as long as it is open. */
 void transcript_drop_taken(struct transcript *t)
 {
-    buf_reset(&t->taken);
+    buf_free(&t->taken);
 }
 
 int transcript_page(struct transcript *t, struct app *app, const char *rid, transcript_fn fn,

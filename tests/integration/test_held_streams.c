@@ -6,10 +6,14 @@
  *     stream only 2 × 8 could, the rest waiting for a thread;
  *   - meanwhile each nova-fcgi child has at most THREADS_MAX threads (the 8 request threads,
  *     the dispatcher, the loop, the main thread: none per stream);
- *   - every chat then ends with `done` and no `error`.
+ *   - every chat then ends with `done` and no `error`;
+ *   - nova-fcgi's PSS (master + children, /proc/PID/smaps_rollup: the issue's measure) grew by
+ *     at most PSS_MAX KiB per held model stream (2 per chat) over the warm idle children
+ *     (not checked in the ASan build).
  *
- * Printed: threads and VmRSS of each child idle and while the N are held, and the difference
- * per held stream (the cost of an open stream in nova-fcgi). */
+ * Printed: threads and VmRSS of each child idle and while the N are held, PSS idle, held and
+ * after the run with the growth per held stream and per model stream, and nova-fcgi's CPU
+ * per chat over the run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,17 +30,43 @@
 #define N_MAX 5000
 #define HOLD_DEFAULT 6000 /* HELD_STREAMS_HOLD_MS: the simulator's first token after this */
 #define PROBE_BEFORE 1000 /* the probe, this long before the first tokens */
-#define WARM 16           /* chats run to their end first: the baseline is a warm child */
+#define WARM 64           /* chats run to their end first: the baseline is a warm child
+                            (each request thread's SQLite page cache and arena filled) */
 #define THREADS_MAX 16 /* per child: 8 request threads and a few of the child's own */
+#define MODEL_STREAMS 2 /* per chat in ko: one Micro and one Pro job */
+/* HELD_STREAMS_PSS_MAX_KIB: nova-fcgi's PSS (master + children, smaps_rollup) grown per held
+ * model stream over the warm idle children may be at most this (the issue's target is 32 KiB
+ * per model stream across nova-fcgi and the workers together). */
+#define PSS_MAX_DEFAULT 7.0 /* s23 before this bound: 9.7 at N = 200, 11.2 at N = 1,000 */
 
 static const char *base_url, *run_dir;
 static int N = N_DEFAULT, HOLD_MS = HOLD_DEFAULT;
+static double PSS_MAX = PSS_MAX_DEFAULT;
 
 struct child_probe {
     pid_t pid[8];
     size_t n;
     long threads[8], rss_kib[8], cpu_ticks[8];
+    long pss_kib; /* master + children: the measure (shared pages counted once) */
 };
+
+/* The Pss line of /proc/PID/smaps_rollup (KiB), or -1. */
+static long pss_of(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Pss:", 4) == 0) {
+            v = atol(line + 4);
+            break;
+        }
+    fclose(f);
+    return v;
+}
 
 static long status_field(pid_t pid, const char *name)
 {
@@ -60,7 +90,10 @@ static void probe(struct child_probe *p)
 {
     pid_t master = read_pid_file(run_dir, "nova-fcgi");
     p->n = master > 0 ? proc_children(master, p->pid, 8) : 0;
+    p->pss_kib = master > 0 ? pss_of(master) : -1;
     for (size_t i = 0; i < p->n; i++) {
+        long pss = pss_of(p->pid[i]);
+        p->pss_kib = p->pss_kib < 0 || pss < 0 ? -1 : p->pss_kib + pss;
         p->threads[i] = status_field(p->pid[i], "Threads");
         p->rss_kib[i] = status_field(p->pid[i], "VmRSS");
         p->cpu_ticks[i] = proc_cpu_ticks(p->pid[i]);
@@ -146,6 +179,13 @@ static void test_held_streams_hold_no_thread(void)
            "held stream\n",
            N, HOLD_MS, h.with_meta, HOLD_MS - PROBE_BEFORE, meta_max, complete, held_rss - idle_rss,
            (double)(held_rss - idle_rss) / N);
+    long held_pss = h.during.pss_kib, idle_pss = idle.pss_kib;
+    double pss_per_model = (double)(held_pss - idle_pss) / N / MODEL_STREAMS;
+    printf("  nova-fcgi PSS (master + children, smaps_rollup): %ld KiB idle, %ld KiB held, %ld "
+           "KiB after: +%ld KiB, %.1f KiB per held stream, %.1f KiB per model stream (bound "
+           "%.1f)\n",
+           idle_pss, held_pss, after.pss_kib, held_pss - idle_pss,
+           (double)(held_pss - idle_pss) / N, pss_per_model, PSS_MAX);
     printf("  nova-fcgi CPU over the run: %.0f ms, %.2f ms per chat (user + system)\n",
            cpu * 1000.0 / sysconf(_SC_CLK_TCK), cpu * 1000.0 / sysconf(_SC_CLK_TCK) / N);
     CHECK(h.probed);
@@ -154,6 +194,10 @@ static void test_held_streams_hold_no_thread(void)
     for (size_t i = 0; i < h.during.n; i++)
         CHECK(h.during.threads[i] > 0 && h.during.threads[i] <= THREADS_MAX);
     CHECK(complete == N);
+    CHECK(idle_pss > 0 && held_pss > 0);
+#ifndef __SANITIZE_ADDRESS__ /* ASan's allocator (redzones, quarantine) is not the measure */
+    CHECK(pss_per_model <= PSS_MAX);
+#endif
 }
 
 int main(void)
@@ -169,6 +213,8 @@ int main(void)
         N = atoi(v) < N_MAX ? atoi(v) : N_MAX;
     if ((v = getenv("HELD_STREAMS_HOLD_MS")) && atoi(v) >= 1000)
         HOLD_MS = atoi(v);
+    if ((v = getenv("HELD_STREAMS_PSS_MAX_KIB")) && atof(v) > 0)
+        PSS_MAX = atof(v);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(test_held_streams_hold_no_thread);
     curl_global_cleanup();

@@ -1,6 +1,6 @@
 /* test_sseout: fcgi-app/sseout.c's buffer, without a client — events framed and counted, the
  * flush mark, a stream that falls behind against an event too large on its own, the ping only
- * into silence, and the stall cut-off and its deadline moving with what the client takes. */
+ * into silence, no buffer kept once all is taken, and the stall cut-off and its deadline moving with what the client takes. */
 #include "../../fcgi-app/sseout.h"
 
 #include <stdlib.h>
@@ -29,6 +29,7 @@ static void test_events_and_ping(void)
     /* The client took it all: silence, then a ping. */
     sseout_taken(&o, o.out.len, 5000);
     CHECK(o.out.len == 0 && o.progress_ms == 5000 && o.next_ping_ms == 5000 + KEEPALIVE);
+    CHECK(o.out.cap == 0 && o.out.data == NULL); /* all taken: no idle buffer kept */
     CHECK(sseout_ping(&o, 5000 + KEEPALIVE));
     CHECK_STR_EQ(buf_cstr(&o.out), ": ping\n\n");
     CHECK(o.written == 2); /* a comment is not an event */

@@ -128,6 +128,10 @@ static void test_page_and_inbox_overlap(void)
     CHECK_STR_EQ(s.ids[3], "4-0");
     CHECK_STR_EQ(s.types[3], "model_done");
     CHECK(t.taken.len == 0);
+    /* Neither side keeps the batch's memory: the taken messages are freed once fed, and the
+     * inbox got the reader's empty buffer in the swap (a held stream keeps no idle buffer). */
+    CHECK(t.taken.cap == 0 && t.taken.data == NULL);
+    CHECK(in.q.cap == 0 && in.q.data == NULL);
     /* The page again: all seen. */
     CHECK(transcript_feed_reply(&t, &page, collect, &s) == 0 && s.n == 4);
     inbox_destroy(&in);
