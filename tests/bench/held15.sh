@@ -16,7 +16,7 @@
 # PSS: the sum of Pss in /proc/PID/smaps_rollup of every nova-fcgi process (master and
 # children) and every nova-worker (micro, pro, kb), sampled every 250 ms during the pipeline
 # run, at the plateau, minus the same sum on the idle stack just
-# before the run; over the model streams open at that sample (bedrock-sim's streams_open
+# before the run (warmed: the warm-up chat, the direct baseline, 64 short chats); over the model streams open at that sample (bedrock-sim's streams_open
 # gauge, sampled with it; a chat holds two: Micro and Pro). The plateau is the sample with the
 # most of them.
 
@@ -96,6 +96,14 @@ mode_run() { # name n message stack-settings...
       "$load" direct --request "$rid" -n "$n" --ramp-ms "$RAMP" --timeout-s "$RUN_TIMEOUT" --out "$tmp/$m-direct.json"
     drc=$?
   fi
+  # A warm round before the idle baseline: 64 short chats at once, so every pool thread, its
+  # SQLite connection and malloc arena, and each worker's connections have served once. A
+  # running service is never a fresh one; what the first requests touch once is not a cost
+  # per open stream. (With a thread per stream each new stream's thread is new: the thread
+  # mode's per-stream cost keeps its thread's warm-up, as it should.)
+  "$load" pipeline --url "$url" -n 64 --len 5 --ramp-ms 0 --timeout-s 30 --message "폴이 레벨업을 못 해요" \
+    --out "$tmp/$m-warm.json" >>"$tmp/warm.log" 2>&1 || say "$m: the warm round did not finish cleanly"
+  sleep 1 # the workers give freed pages back four times a second
   resolve15
   local k; declare -A c0=()
   for k in $K15; do c0[$k]=$(cpu_ticks ${kind_pids[$k]}); done
@@ -237,7 +245,7 @@ added15() { sub "$tmp/$1-pipeline.json" "$tmp/$1-direct.json" ttft_micro_ms "$2"
     echo "$row **$(pipe_us "$m")** | $(us_per_token "$m" bedrock-sim) |"
   done
   echo
-  echo "PSS per open model stream (Pss of /proc/PID/smaps_rollup summed over every nova-fcgi and nova-worker process; sampled every 250 ms; the plateau = the sample with the most model streams open at bedrock-sim (its \`streams_open\`$( [ "$PROFILE" = wait ] && echo ": every one of them waiting for its first token")), minus the idle stack just before the run, over those open model streams; the whole run's highest PSS in brackets):"
+  echo "PSS per open model stream (Pss of /proc/PID/smaps_rollup summed over every nova-fcgi and nova-worker process; sampled every 250 ms; the plateau = the sample with the most model streams open at bedrock-sim (its \`streams_open\`$( [ "$PROFILE" = wait ] && echo ": every one of them waiting for its first token")), minus the idle stack just before the run (after its warm-up chat, the direct baseline and a warm round of 64 short chats), over those open model streams; the whole run's highest PSS in brackets):"
   echo
   echo "| mode | open model streams (of $((2 * N15))) | nova-fcgi idle → plateau KiB | workers idle → plateau KiB | nova-fcgi KiB/stream | workers KiB/stream | **KiB per open model stream** (≤ 32) | SSE streams open in nova-fcgi: its KiB each |"
   echo "|---|---|---|---|---|---|---|---|"
