@@ -57,6 +57,9 @@ double bench_now_ms(void);      /* CLOCK_MONOTONIC */
 double bench_cpu_s(void);       /* this process's user + system CPU seconds */
 long bench_maxrss_kib(void);    /* this process's peak RSS */
 void bench_raise_nofile(void);  /* soft RLIMIT_NOFILE up to the hard limit */
+/* At a transfer's first body bytes: its status into *status; whether the body is an SSE
+ * stream (else an error body, which the status says enough about). */
+bool bench_response_sse(CURL *h, long *status);
 
 /* ---- events: no I/O, bytes from the servers measured ------------------------------------ */
 

@@ -121,10 +121,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *user)
     struct chat *c = user;
     size_t n = size * nmemb;
     if (!c->typed) {
-        char *ct = NULL;
-        curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
-        curl_easy_getinfo(c->h, CURLINFO_CONTENT_TYPE, &ct);
-        c->sse = ct && strncmp(ct, "text/event-stream", 17) == 0;
+        c->sse = bench_response_sse(c->h, &c->status);
         c->typed = true;
     }
     if (!c->sse)

@@ -125,3 +125,11 @@ void bench_raise_nofile(void)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 }
+
+bool bench_response_sse(CURL *h, long *status)
+{
+    char *ct = NULL;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+    return ct && strncmp(ct, "text/event-stream", 17) == 0;
+}
