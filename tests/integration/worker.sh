@@ -10,65 +10,24 @@ build=${NOVA_BUILD:-build/release}
 drain=3
 tmp=$(mktemp -d)
 redis_pid= sim_pid=
-declare -a wrappers=()
 
+source tests/lib/servers.sh
 cleanup() {
-  local q p
-  for q in micro pro kb; do
-    if [ -f "$tmp/$q.pid" ] && [ ! -f "$tmp/$q.exit" ]; then
-      p=$(cat "$tmp/$q.pid"); kill "$p" 2>/dev/null || true
-    fi
-  done
-  for p in "${wrappers[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_workers micro pro kb
   stop_servers
 }
 trap cleanup EXIT
-source tests/lib/servers.sh
 
 start_redis || exit 1
 start_sim || exit 1
 
-# start_worker QUEUE DRAIN_S: runs a worker under a wrapper that records its pid and, once it
-# has exited, its exit status (the C test reads both: it sends the SIGTERMs).
-start_worker() {
-  local q=$1 d=$2
-  (
-    env -u AWS_SESSION_TOKEN -u AWS_PROFILE -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
-      -u AWS_CONTAINER_CREDENTIALS_FULL_URI -u AWS_CONTAINER_AUTHORIZATION_TOKEN \
-      -u AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
-      AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDEXAMPLE \
-      AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
-      AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_REGION=ap-northeast-1 \
-      NOVA_BACKEND=sim NOVA_REDIS_URL="unix://$tmp/redis.sock" \
-      NOVA_BEDROCK_ENDPOINT="$sim_url" NOVA_KB_ENDPOINT="$sim_url" \
-      NOVA_DRAIN_SECONDS="$d" NOVA_LOG_LEVEL=info \
-      "$build/bin/nova-worker" --queue "$q" --id "test-$q" 2>"$tmp/worker-$q.log" &
-    echo $! >"$tmp/$q.pid.new" && mv "$tmp/$q.pid.new" "$tmp/$q.pid"
-    rc=0; wait $! || rc=$?
-    echo "$rc" >"$tmp/$q.exit.new" && mv "$tmp/$q.exit.new" "$tmp/$q.exit"
-  ) &
-  wrappers+=($!)
-}
-
+# The C test reads each worker's pid and exit status (tests/lib/servers.sh) and sends the
+# SIGTERMs.
 t0=${EPOCHREALTIME/./}
-start_worker micro 20
-start_worker pro "$drain"
-start_worker kb 20
-
-# Ready = each worker's heartbeat is in Redis (written once its group exists and its cancel
-# subscription is live). A bounded poll: there is no event a shell can wait on here.
-ready=0
-for _ in $(seq 500); do
-  n=0
-  for q in micro pro kb; do
-    hb=$(redis-cli -s "$tmp/redis.sock" exists "nova:worker:test-$q" 2>/dev/null)
-    [ "$hb" = 1 ] && n=$((n + 1))
-    [ -f "$tmp/$q.exit" ] && break 2
-  done
-  [ $n -eq 3 ] && { ready=1; break; }
-  sleep 0.02
-done
-if [ $ready -ne 1 ]; then
+start_worker micro NOVA_DRAIN_SECONDS=20
+start_worker pro NOVA_DRAIN_SECONDS="$drain"
+start_worker kb NOVA_DRAIN_SECONDS=20
+if ! await_beats micro pro kb; then
   echo "workers not ready"; for q in micro pro kb; do echo "== $q"; cat "$tmp/worker-$q.log"; done
   exit 1
 fi

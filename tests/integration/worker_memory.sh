@@ -14,60 +14,20 @@ build=${NOVA_BUILD:-build/release}
 n=${WORKER_MEMORY_N:-250}
 tmp=$(mktemp -d)
 redis_pid= sim_pid=
-declare -a wrappers=()
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null  # a socket per stream
 
+source tests/lib/servers.sh
 cleanup() {
-  local q p
-  for q in micro pro; do
-    if [ -f "$tmp/$q.pid" ] && [ ! -f "$tmp/$q.exit" ]; then
-      p=$(cat "$tmp/$q.pid"); kill "$p" 2>/dev/null || true
-    fi
-  done
-  for p in "${wrappers[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_workers micro pro
   stop_servers
 }
 trap cleanup EXIT
-source tests/lib/servers.sh
 
 start_redis || exit 1
 start_sim || exit 1
-
-start_worker() {
-  local q=$1
-  (
-    env -u AWS_SESSION_TOKEN -u AWS_PROFILE -u AWS_CONTAINER_CREDENTIALS_RELATIVE_URI \
-      -u AWS_CONTAINER_CREDENTIALS_FULL_URI -u AWS_CONTAINER_AUTHORIZATION_TOKEN \
-      -u AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \
-      AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDEXAMPLE \
-      AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
-      AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_REGION=ap-northeast-1 \
-      NOVA_BACKEND=sim NOVA_REDIS_URL="unix://$tmp/redis.sock" \
-      NOVA_BEDROCK_ENDPOINT="$sim_url" NOVA_KB_ENDPOINT="$sim_url" \
-      NOVA_WORKER_MAX_JOBS=$((n + 64)) NOVA_DRAIN_SECONDS=5 NOVA_LOG_LEVEL=info \
-      "$build/bin/nova-worker" --queue "$q" --id "test-$q" 2>"$tmp/worker-$q.log" &
-    echo $! >"$tmp/$q.pid.new" && mv "$tmp/$q.pid.new" "$tmp/$q.pid"
-    rc=0; wait $! || rc=$?
-    echo "$rc" >"$tmp/$q.exit.new" && mv "$tmp/$q.exit.new" "$tmp/$q.exit"
-  ) &
-  wrappers+=($!)
-}
-
-start_worker micro
-start_worker pro
-
-# Ready = each worker's heartbeat is in Redis. A bounded poll: no event a shell can wait on.
-ready=0
-for _ in $(seq 500); do
-  k=0
-  for q in micro pro; do
-    [ "$(redis-cli -s "$tmp/redis.sock" exists "nova:worker:test-$q" 2>/dev/null)" = 1 ] && k=$((k + 1))
-    [ -f "$tmp/$q.exit" ] && break 2
-  done
-  [ $k -eq 2 ] && { ready=1; break; }
-  sleep 0.02
-done
-if [ $ready -ne 1 ]; then
+start_worker micro NOVA_WORKER_MAX_JOBS=$((n + 64)) NOVA_DRAIN_SECONDS=5
+start_worker pro NOVA_WORKER_MAX_JOBS=$((n + 64)) NOVA_DRAIN_SECONDS=5
+if ! await_beats micro pro; then
   echo "workers not ready"; for q in micro pro; do echo "== $q"; cat "$tmp/worker-$q.log"; done
   exit 1
 fi
